@@ -1,0 +1,144 @@
+use crate::{Cursor, Page, RecordReject, Tier};
+use std::error::Error as StdError;
+use std::future::Future;
+
+/// The core's side of a pull: the connector asks for its stored cursors and hands over pages.
+///
+/// [`PageSink::commit`] stores the records, the rejects and the cursor of one page in ONE
+/// transaction and returns only once they are durable. A connector must therefore checkpoint only
+/// through this sink: whatever it did not commit will be read again next time.
+pub trait PageSink {
+    /// The last committed cursor of a stream, if any.
+    fn cursor(&mut self, stream: &str) -> Result<Option<Cursor>, ConnectorError>;
+    /// Stores a page and its cursor atomically. Fails, storing nothing, when the cursor would move
+    /// backwards.
+    fn commit(&mut self, page: Page) -> Result<(), ConnectorError>;
+    /// Every reject stored for a stream, in row order.
+    fn rejects(&mut self, stream: &str) -> Result<Vec<RecordReject>, ConnectorError>;
+    /// Records something an operator should know that is not a record (a duplicate drop, a file
+    /// that could not be read).
+    fn note(&mut self, stream: &str, kind: &str, detail: &str) -> Result<(), ConnectorError>;
+    /// Reports progress through the current stream (`done` of `total` units, e.g. bytes).
+    fn progress(&mut self, _label: &str, _done: u64, _total: u64) {}
+}
+
+/// A desired stage change for one record of a CRM.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PushItem {
+    /// The outbox entry this item comes from; outcomes refer back to it.
+    pub outbox_id: i64,
+    /// The CRM's record id.
+    pub record_id: String,
+    pub tier: Tier,
+}
+
+/// What happened to one [`PushItem`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PushOutcome {
+    Applied {
+        outbox_id: i64,
+    },
+    /// Worth another attempt later (rate limit, 5xx, lost connection).
+    Retry {
+        outbox_id: i64,
+        reason: String,
+    },
+    /// Will never succeed as it is (unknown id, invalid value): dead-letter it with the reason.
+    Failed {
+        outbox_id: i64,
+        reason: String,
+    },
+}
+
+/// The result of a connector's health check.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Health {
+    pub detail: String,
+}
+
+/// A source or destination of contacts.
+///
+/// The contract every implementation keeps:
+/// - **At least once.** A page may be delivered again after a crash (the cursor had not been
+///   committed); the core de-duplicates by [`crate::Locator::key`], so a connector need not.
+/// - **Cursors never move backwards** and cover only what was committed with them: a connector
+///   reads its cursor from the sink on every pull and never keeps progress elsewhere.
+/// - **Pushes are idempotent.** Setting a stage that is already set must be harmless, because a
+///   push whose answer was lost is sent again.
+/// - **Outcomes per item.** A push reports one [`PushOutcome`] per item, so one bad record never
+///   fails its batch.
+#[allow(async_fn_in_trait)]
+pub trait Connector {
+    /// The connector's id as configured (`[connectors.ID]`).
+    fn id(&self) -> &str;
+
+    /// Checks that the source is reachable and usable without changing anything.
+    fn health(&self) -> impl Future<Output = Result<Health, ConnectorError>>;
+
+    /// Reads everything new since the committed cursors, committing page by page into `sink`.
+    fn pull(
+        &mut self,
+        sink: &mut dyn PageSink,
+    ) -> impl Future<Output = Result<PullStats, ConnectorError>>;
+
+    /// Applies desired stages; one outcome per item, in any order.
+    fn push(
+        &mut self,
+        items: &[PushItem],
+    ) -> impl Future<Output = Result<Vec<PushOutcome>, ConnectorError>>;
+}
+
+/// Counts from one pull.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PullStats {
+    pub records: u64,
+    pub rejects: u64,
+    /// Streams (files) finished in this pull.
+    pub streams_finished: u64,
+    /// Streams skipped because their content had been ingested before.
+    pub duplicates: u64,
+    /// Streams that could not be read at all.
+    pub failed: u64,
+}
+
+/// What kind of failure a [`ConnectorError`] is: decides retrying and the exit code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConnectorErrorKind {
+    /// The configuration cannot work (missing folder, bad token file): the operator must act.
+    Config,
+    /// Worth retrying later (network, 5xx, rate limits, locked files).
+    Transient,
+    /// The source or store refused the data; retrying the same will fail the same way.
+    Permanent,
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("{message}")]
+pub struct ConnectorError {
+    pub kind: ConnectorErrorKind,
+    pub message: String,
+    #[source]
+    pub source: Option<Box<dyn StdError + Send + Sync>>,
+}
+
+impl ConnectorError {
+    pub fn new(kind: ConnectorErrorKind, message: impl Into<String>) -> Self {
+        ConnectorError {
+            kind,
+            message: message.into(),
+            source: None,
+        }
+    }
+
+    pub fn with_source(
+        kind: ConnectorErrorKind,
+        message: impl Into<String>,
+        source: impl StdError + Send + Sync + 'static,
+    ) -> Self {
+        ConnectorError {
+            kind,
+            message: message.into(),
+            source: Some(Box::new(source)),
+        }
+    }
+}

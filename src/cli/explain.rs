@@ -1,0 +1,23 @@
+use super::{Args, Failure, load_settings};
+use crate::{explain, store};
+
+pub(super) fn run(args: &Args, who: &str, json: bool) -> Result<(), Failure> {
+    let settings = load_settings(args)?;
+    let mut store = store::open(&settings.store.url)?;
+    let id = explain::find(store.as_mut(), &settings.identity, who)?.ok_or_else(|| {
+        Failure::runtime(format!(
+            "no person matches `{who}` (try an email, a phone number or a person id)"
+        ))
+    })?;
+    let view = explain::view(store.as_mut(), id)?
+        .ok_or_else(|| Failure::runtime(format!("person {id} vanished while reading")))?;
+    if json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&view).expect("views serialise")
+        );
+    } else {
+        print!("{}", view.render());
+    }
+    Ok(())
+}

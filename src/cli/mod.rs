@@ -1,0 +1,134 @@
+//! The command line: parsing and one function per subcommand. Exit codes: 0 success, 1 runtime
+//! failure, 2 bad usage or bad config.
+
+mod demo;
+mod explain;
+mod report;
+mod sync;
+mod validate;
+
+use crate::config::{self, Settings};
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "leadsync",
+    version,
+    about = "Reconciles CRM contacts and spreadsheet drops into one tiered record per person."
+)]
+pub struct Args {
+    /// Config file [default: $LEADSYNC_CONFIG, else config/leadsync.toml].
+    #[arg(long, global = true, env = "LEADSYNC_CONFIG", value_name = "PATH")]
+    pub config: Option<PathBuf>,
+    /// More log output (-v: info, -vv: debug). RUST_LOG overrides.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Checks the config, the store and every connector; exits 2 on any problem.
+    Validate,
+    /// Runs one full cycle (pull every connector into the store), then exits.
+    Sync {
+        /// Run once and exit (required: the long-running daemon is `leadsync run`).
+        #[arg(long)]
+        once: bool,
+        /// Only this connector.
+        #[arg(long, value_name = "ID")]
+        connector: Option<String>,
+    },
+    /// Shows a person: the golden record, where each value came from, tier history, source
+    /// records and open conflicts.
+    Explain {
+        /// An email address, a phone number or a person id.
+        who: String,
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Reports.
+    Report {
+        #[command(subcommand)]
+        report: ReportKind,
+    },
+    /// A self-contained demonstration: sample drops in a temporary inbox, one full cycle, the
+    /// funnel. Nothing to configure.
+    Demo {
+        /// Keep the demo's folder (config, store, inbox) here instead of a temporary one.
+        #[arg(long, value_name = "DIR")]
+        dir: Option<PathBuf>,
+        /// Contacts to generate.
+        #[arg(long, default_value_t = 3000)]
+        contacts: usize,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ReportKind {
+    /// Persons per tier and conversion between adjacent tiers.
+    Funnel {
+        /// Print one JSON object.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// A command's failure: its message and exit code.
+#[derive(Debug)]
+pub struct Failure {
+    pub code: u8,
+    pub message: String,
+}
+
+impl Failure {
+    pub fn usage(message: impl Into<String>) -> Self {
+        Failure {
+            code: 2,
+            message: message.into(),
+        }
+    }
+
+    pub fn runtime(message: impl Into<String>) -> Self {
+        Failure {
+            code: 1,
+            message: message.into(),
+        }
+    }
+}
+
+impl From<crate::store::StoreError> for Failure {
+    fn from(e: crate::store::StoreError) -> Self {
+        Failure::runtime(e.to_string())
+    }
+}
+
+/// Loads the config the global options point at (exit 2 when it cannot be used).
+pub(crate) fn load_settings(args: &Args) -> Result<Settings, Failure> {
+    let path = config::config_path(args.config.as_deref());
+    config::load(&path).map_err(|e| Failure::usage(e.to_string()))
+}
+
+/// Runs a parsed command line.
+pub async fn run(args: Args) -> ExitCode {
+    let result = match &args.command {
+        Command::Validate => validate::run(&args).await,
+        Command::Sync { once, connector } => sync::run(&args, *once, connector.as_deref()).await,
+        Command::Explain { who, json } => explain::run(&args, who, *json),
+        Command::Report {
+            report: ReportKind::Funnel { json },
+        } => report::funnel(&args, *json),
+        Command::Demo { dir, contacts } => demo::run(dir.as_deref(), *contacts).await,
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(f) => {
+            eprintln!("error: {}", f.message);
+            ExitCode::from(f.code)
+        }
+    }
+}

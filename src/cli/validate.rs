@@ -1,0 +1,41 @@
+use super::{Args, Failure, load_settings};
+use crate::store;
+use crate::sync::select;
+use leadsync_connector_core::ConnectorErrorKind;
+
+/// Config, store and connectors, in that order; each check printed as it passes.
+pub(super) async fn run(args: &Args) -> Result<(), Failure> {
+    let settings = load_settings(args)?;
+    println!("config: ok ({} connector(s))", settings.connectors.len());
+    let mut store = store::open(&settings.store.url)?;
+    println!(
+        "store: ok ({}, {} persons)",
+        settings.store.url,
+        store.person_count()?
+    );
+    let connectors = select(&settings, None).map_err(Failure::usage)?;
+    let mut worst: Option<Failure> = None;
+    for c in &connectors {
+        match c.health().await {
+            Ok(h) => println!("connector {}: ok ({})", c.id(), h.detail),
+            Err(e) => {
+                println!("connector {}: FAILED: {e}", c.id());
+                let code = if e.kind == ConnectorErrorKind::Config {
+                    2
+                } else {
+                    1
+                };
+                if worst.as_ref().is_none_or(|w| w.code < code) {
+                    worst = Some(Failure {
+                        code,
+                        message: e.to_string(),
+                    });
+                }
+            }
+        }
+    }
+    match worst {
+        Some(f) => Err(f),
+        None => Ok(()),
+    }
+}

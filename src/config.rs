@@ -1,0 +1,403 @@
+//! Typed, layered configuration: a TOML file, then `LEADSYNC__SECTION__KEY` environment
+//! overrides. Loading checks shapes and values without touching the network or the disk beyond
+//! the file itself; `leadsync validate` goes further (see `crate::validate`).
+
+use leadsync_connector_core::Field;
+use leadsync_spreadsheet::SpreadsheetConfig;
+use serde::Deserialize;
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+/// Where the config comes from when `--config` and `$LEADSYNC_CONFIG` are both absent.
+pub const DEFAULT_CONFIG_PATH: &str = "config/leadsync.toml";
+/// Environment overrides: `LEADSYNC__STORE__URL=sqlite:///var/lib/leadsync/leadsync.db`.
+pub const ENV_PREFIX: &str = "LEADSYNC";
+
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Settings {
+    #[serde(default)]
+    pub store: StoreConfig,
+    #[serde(default)]
+    pub admin: AdminConfig,
+    #[serde(default)]
+    pub rules: RulesConfig,
+    #[serde(default)]
+    pub identity: IdentityConfig,
+    #[serde(default)]
+    pub merge: MergeConfig,
+    /// One table per connector instance, keyed by its id.
+    #[serde(default)]
+    pub connectors: BTreeMap<String, ConnectorConfig>,
+}
+
+/// `[store]`
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct StoreConfig {
+    /// `sqlite://PATH` (relative paths are relative to the working directory).
+    #[serde(default = "default_store_url")]
+    pub url: String,
+}
+
+fn default_store_url() -> String {
+    "sqlite://data/leadsync.db".into()
+}
+
+impl Default for StoreConfig {
+    fn default() -> Self {
+        StoreConfig {
+            url: default_store_url(),
+        }
+    }
+}
+
+/// `[admin]`: the admin HTTP surface (health, metrics, status).
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct AdminConfig {
+    #[serde(default = "default_listen")]
+    pub listen: SocketAddr,
+}
+
+fn default_listen() -> SocketAddr {
+    SocketAddr::from(([127, 0, 0, 1], 9464))
+}
+
+impl Default for AdminConfig {
+    fn default() -> Self {
+        AdminConfig {
+            listen: default_listen(),
+        }
+    }
+}
+
+/// `[rules]`
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct RulesConfig {
+    /// The rules file (tiers, scoring). Without it, tiers come from CRM stages and from the
+    /// fields present (email only: subscriber; name, email and phone: lead).
+    #[serde(default)]
+    pub file: Option<PathBuf>,
+}
+
+/// `[identity]`: how records are recognised as the same person.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct IdentityConfig {
+    /// Region (ISO 3166 alpha-2) assumed for phone numbers written without a country code,
+    /// when the record has no country of its own.
+    #[serde(default = "default_region")]
+    pub default_region: String,
+    /// Mail domains that ignore everything after `+` in the local part.
+    #[serde(default = "default_plus_domains")]
+    pub plus_folding_domains: Vec<String>,
+    /// Mail domains that ignore dots in the local part.
+    #[serde(default = "default_dot_domains")]
+    pub dot_folding_domains: Vec<String>,
+}
+
+fn default_region() -> String {
+    "US".into()
+}
+
+fn default_plus_domains() -> Vec<String> {
+    [
+        "gmail.com",
+        "googlemail.com",
+        "outlook.com",
+        "hotmail.com",
+        "live.com",
+        "icloud.com",
+        "me.com",
+        "fastmail.com",
+        "protonmail.com",
+        "proton.me",
+    ]
+    .map(String::from)
+    .to_vec()
+}
+
+fn default_dot_domains() -> Vec<String> {
+    ["gmail.com", "googlemail.com"].map(String::from).to_vec()
+}
+
+impl Default for IdentityConfig {
+    fn default() -> Self {
+        IdentityConfig {
+            default_region: default_region(),
+            plus_folding_domains: default_plus_domains(),
+            dot_folding_domains: default_dot_domains(),
+        }
+    }
+}
+
+/// How the golden record picks a value when sources disagree.
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum MergePolicy {
+    /// The connector listed first in `source_priority` wins; ties go to the newest value.
+    SourcePriority,
+    /// The most recently observed value wins.
+    LastWriteWins,
+    /// The first value ever seen stays; later ones only fill a gap.
+    FillEmpty,
+    /// The highest value wins (stages by funnel order, dates by time, numbers by size).
+    Maximum,
+}
+
+/// `[merge]`
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct MergeConfig {
+    /// Connector ids, most trusted first, for the `source_priority` policy.
+    #[serde(default)]
+    pub source_priority: Vec<String>,
+    /// The policy for fields not listed in `fields`.
+    #[serde(default = "default_policy")]
+    pub default_policy: MergePolicy,
+    /// Per-field policy, by field name (`job_title = "source_priority"`).
+    #[serde(default)]
+    pub fields: BTreeMap<String, MergePolicy>,
+}
+
+fn default_policy() -> MergePolicy {
+    MergePolicy::LastWriteWins
+}
+
+impl Default for MergeConfig {
+    fn default() -> Self {
+        MergeConfig {
+            source_priority: Vec::new(),
+            default_policy: default_policy(),
+            fields: BTreeMap::new(),
+        }
+    }
+}
+
+impl MergeConfig {
+    /// The policy for one field: configured, else the built-in one for stages and times, else
+    /// the default.
+    pub fn policy(&self, field: &Field) -> MergePolicy {
+        if let Some(p) = self.fields.get(field.as_str()) {
+            return *p;
+        }
+        match field {
+            Field::CrmStage | Field::LastActivityAt => MergePolicy::Maximum,
+            Field::CreatedAt => MergePolicy::FillEmpty,
+            _ => self.default_policy,
+        }
+    }
+}
+
+/// `[connectors.ID]`, told apart by `type`.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(tag = "type", rename_all = "lowercase")]
+pub enum ConnectorConfig {
+    Spreadsheet(SpreadsheetConfig),
+}
+
+impl ConnectorConfig {
+    pub fn kind(&self) -> &'static str {
+        match self {
+            ConnectorConfig::Spreadsheet(_) => "spreadsheet",
+        }
+    }
+
+    pub fn schedule(&self) -> Option<&str> {
+        match self {
+            ConnectorConfig::Spreadsheet(c) => c.schedule.as_deref(),
+        }
+    }
+}
+
+/// A config that cannot be used; the message names the file and the key.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("config file {path} not found (pass --config PATH or set LEADSYNC_CONFIG)")]
+    NotFound { path: PathBuf },
+    #[error("config file {path}: {message}")]
+    Invalid { path: PathBuf, message: String },
+}
+
+/// Picks the config path: the explicit one (from `--config` or `$LEADSYNC_CONFIG`), else the
+/// default.
+pub fn config_path(explicit: Option<&Path>) -> PathBuf {
+    explicit.map_or_else(|| PathBuf::from(DEFAULT_CONFIG_PATH), Path::to_path_buf)
+}
+
+/// Loads the file at `path`, applies `LEADSYNC__…` environment overrides and checks every value
+/// that can be checked without I/O.
+pub fn load(path: &Path) -> Result<Settings, ConfigError> {
+    if !path.is_file() {
+        return Err(ConfigError::NotFound {
+            path: path.to_path_buf(),
+        });
+    }
+    let invalid = |message: String| ConfigError::Invalid {
+        path: path.to_path_buf(),
+        message,
+    };
+    let settings: Settings = config::Config::builder()
+        .add_source(config::File::from(path).format(config::FileFormat::Toml))
+        .add_source(
+            config::Environment::with_prefix(ENV_PREFIX)
+                .separator("__")
+                .list_separator(",")
+                .with_list_parse_key("identity.plus_folding_domains")
+                .with_list_parse_key("identity.dot_folding_domains")
+                .with_list_parse_key("merge.source_priority")
+                .try_parsing(true),
+        )
+        .build()
+        .and_then(|c| c.try_deserialize())
+        .map_err(|e| invalid(e.to_string()))?;
+    check(&settings).map_err(invalid)?;
+    Ok(settings)
+}
+
+/// Value checks that serde cannot express.
+fn check(s: &Settings) -> Result<(), String> {
+    if !(s.store.url.starts_with("sqlite://") && s.store.url.len() > "sqlite://".len()) {
+        return Err(format!(
+            "key store.url: `{}` is not supported; use sqlite://PATH",
+            s.store.url
+        ));
+    }
+    if crate::resolve::phone::region(&s.identity.default_region).is_none() {
+        return Err(format!(
+            "key identity.default_region: `{}` is not a known ISO 3166 region code (e.g. US, GB, DE)",
+            s.identity.default_region
+        ));
+    }
+    for name in s.merge.fields.keys() {
+        name.parse::<Field>()
+            .map_err(|e| format!("key merge.fields.{name}: {e}"))?;
+    }
+    for id in &s.merge.source_priority {
+        if !s.connectors.contains_key(id) {
+            return Err(format!(
+                "key merge.source_priority: `{id}` is not a configured connector"
+            ));
+        }
+    }
+    for (id, c) in &s.connectors {
+        check_connector_id(id)?;
+        if let Some(expr) = c.schedule() {
+            check_cron(expr).map_err(|e| format!("key connectors.{id}.schedule: {e}"))?;
+        }
+        match c {
+            ConnectorConfig::Spreadsheet(sheet) => {
+                leadsync_spreadsheet::mapping::check_columns(&sheet.columns)
+                    .map_err(|e| format!("key connectors.{id}.columns: {e}"))?;
+            }
+        }
+    }
+    Ok(())
+}
+
+fn check_connector_id(id: &str) -> Result<(), String> {
+    let ok = !id.is_empty()
+        && id
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '-');
+    if ok {
+        Ok(())
+    } else {
+        Err(format!(
+            "key connectors.{id}: connector ids use lowercase letters, digits, `_` and `-` only"
+        ))
+    }
+}
+
+/// Checks a cron expression the way the scheduler reads it: six fields, seconds first.
+pub fn check_cron(expr: &str) -> Result<croner::Cron, String> {
+    let fields = expr.split_whitespace().count();
+    if fields != 6 {
+        return Err(format!(
+            "`{expr}` has {fields} fields; write six, seconds first (e.g. \"0 */15 * * * *\" for every 15 minutes)"
+        ));
+    }
+    croner::parser::CronParser::builder()
+        .seconds(croner::parser::Seconds::Required)
+        // As tokio-cron-scheduler reads it: day-of-month AND day-of-week must both match.
+        .dom_and_dow(true)
+        .build()
+        .parse(expr)
+        .map_err(|e| format!("`{expr}` is not a valid cron expression: {e}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    fn write(toml: &str) -> tempfile::NamedTempFile {
+        let mut f = tempfile::Builder::new().suffix(".toml").tempfile().unwrap();
+        f.write_all(toml.as_bytes()).unwrap();
+        f
+    }
+
+    #[test]
+    fn an_empty_file_gives_every_default() {
+        let f = write("");
+        let s = load(f.path()).unwrap();
+        assert_eq!(s.store.url, "sqlite://data/leadsync.db");
+        assert_eq!(s.admin.listen.to_string(), "127.0.0.1:9464");
+        assert_eq!(s.identity.default_region, "US");
+        assert!(s.connectors.is_empty());
+    }
+
+    #[test]
+    fn connectors_are_told_apart_by_type() {
+        let f = write(
+            "[connectors.sheets]\ntype = \"spreadsheet\"\ninbox = \"/tmp/in\"\nsettle = \"500ms\"\n[connectors.sheets.columns]\nemail = [\"Work E-mail\", \"Home E-mail\"]\n",
+        );
+        let s = load(f.path()).unwrap();
+        let ConnectorConfig::Spreadsheet(c) = &s.connectors["sheets"];
+        assert_eq!(c.settle, std::time::Duration::from_millis(500));
+        let headers: Vec<&str> = c.columns["email"].iter().collect();
+        assert_eq!(headers, ["Work E-mail", "Home E-mail"]);
+    }
+
+    #[test]
+    fn errors_name_the_file_and_the_key() {
+        let f = write("[store]\nurl = \"sqlite://x.db\"\nurll = 1\n");
+        let msg = load(f.path()).unwrap_err().to_string();
+        assert!(msg.contains(&f.path().display().to_string()), "{msg}");
+        assert!(msg.contains("urll"), "{msg}");
+
+        let f = write("[connectors.s]\ntype = \"spreadsheet\"\ninbox = \"/x\"\ninbx = \"/y\"\n");
+        let msg = load(f.path()).unwrap_err().to_string();
+        assert!(msg.contains("inbx"), "{msg}");
+
+        let f = write(
+            "[connectors.s]\ntype = \"spreadsheet\"\ninbox = \"/x\"\nschedule = \"*/5 * * * *\"\n",
+        );
+        let msg = load(f.path()).unwrap_err().to_string();
+        assert!(
+            msg.contains("connectors.s.schedule") && msg.contains("six"),
+            "{msg}"
+        );
+
+        let f = write("[identity]\ndefault_region = \"XX\"\n");
+        let msg = load(f.path()).unwrap_err().to_string();
+        assert!(msg.contains("identity.default_region"), "{msg}");
+
+        let f = write("[merge.fields]\nemial = \"maximum\"\n");
+        let msg = load(f.path()).unwrap_err().to_string();
+        assert!(msg.contains("merge.fields.emial"), "{msg}");
+    }
+
+    #[test]
+    fn environment_overrides_use_double_underscores() {
+        // The test binary runs tests in threads; this is the only test touching this variable.
+        let f = write("[store]\nurl = \"sqlite://from-file.db\"\n");
+        unsafe { std::env::set_var("LEADSYNC__STORE__URL", "sqlite://from-env.db") };
+        let s = load(f.path());
+        unsafe { std::env::remove_var("LEADSYNC__STORE__URL") };
+        assert_eq!(s.unwrap().store.url, "sqlite://from-env.db");
+    }
+}

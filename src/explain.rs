@@ -1,0 +1,123 @@
+//! Everything known about one person, and why: the golden record with each value's source, the
+//! tier history, the linked source records and open conflicts.
+
+use crate::config::IdentityConfig;
+use crate::model::{Person, PersonId};
+use crate::resolve::{EMAIL, EmailFolder, PHONE, phone};
+use crate::store::{Conflict, Store, StoreError, StoredRecord, TierChange};
+use leadsync_connector_core::email;
+use serde::Serialize;
+use std::fmt::Write as _;
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ExplainView {
+    pub person: Person,
+    pub history: Vec<TierChange>,
+    pub records: Vec<StoredRecord>,
+    pub conflicts: Vec<Conflict>,
+}
+
+/// Finds a person by id, email (folded as identity does) or phone.
+pub fn find(
+    store: &mut dyn Store,
+    identity: &IdentityConfig,
+    who: &str,
+) -> Result<Option<PersonId>, StoreError> {
+    let who = who.trim();
+    if let Ok(id) = who.parse::<PersonId>()
+        && store.person(id)?.is_some()
+    {
+        return Ok(Some(id));
+    }
+    if who.contains('@') {
+        return match email::normalize(who) {
+            Ok(canonical) => {
+                store.person_by_key(EMAIL, &EmailFolder::new(identity).fold(&canonical))
+            }
+            Err(_) => Ok(None),
+        };
+    }
+    let region = phone::region(&identity.default_region);
+    match region.and_then(|r| phone::to_e164(who, r)) {
+        Some(e164) => store.person_by_key(PHONE, &e164),
+        None => Ok(None),
+    }
+}
+
+pub fn view(store: &mut dyn Store, id: PersonId) -> Result<Option<ExplainView>, StoreError> {
+    let Some(person) = store.person(id)? else {
+        return Ok(None);
+    };
+    Ok(Some(ExplainView {
+        history: store.tier_history(id)?,
+        records: store.records_of(id)?,
+        conflicts: store.conflicts_of(id)?,
+        person,
+    }))
+}
+
+impl ExplainView {
+    /// The text shown by `leadsync explain`.
+    pub fn render(&self) -> String {
+        let p = &self.person;
+        let mut out = String::new();
+        let tier = p.tier.map_or("unqualified", |t| t.as_str());
+        let _ = writeln!(out, "Person {} — {}", p.id, p.display_name());
+        let _ = writeln!(out, "Tier: {tier}");
+        let _ = writeln!(out, "\nFields (value ← source, observed at)");
+        for (field, values) in &p.fields {
+            for v in values {
+                let _ = writeln!(
+                    out,
+                    "  {:<18} {:<32} ← {}: {}, {}",
+                    field.as_str(),
+                    v.value,
+                    v.from.connector,
+                    v.from.locator,
+                    v.from.observed_at.format("%Y-%m-%d %H:%M UTC")
+                );
+            }
+        }
+        let _ = writeln!(out, "\nTier history");
+        if self.history.is_empty() {
+            let _ = writeln!(out, "  (none)");
+        }
+        for h in &self.history {
+            let from = h.from.map_or("—", |t| t.as_str());
+            let evidence: Vec<String> =
+                h.evidence.iter().map(|(k, v)| format!("{k}={v}")).collect();
+            let _ = writeln!(
+                out,
+                "  {}  {from} → {}  rule {} (rules {})  {}",
+                h.at.format("%Y-%m-%d %H:%M UTC"),
+                h.to,
+                h.rule,
+                h.rules_version,
+                evidence.join(", ")
+            );
+        }
+        let _ = writeln!(out, "\nSource records ({})", self.records.len());
+        for r in &self.records {
+            let values: Vec<String> = r.values.iter().map(|(f, v)| format!("{f}={v}")).collect();
+            let archived = if r.archived { " [archived]" } else { "" };
+            let _ = writeln!(
+                out,
+                "  {}: {}{archived}  {}",
+                r.connector,
+                r.locator,
+                values.join(", ")
+            );
+        }
+        if !self.conflicts.is_empty() {
+            let _ = writeln!(
+                out,
+                "\nOpen conflicts ({}) — review: these were NOT merged",
+                self.conflicts.len()
+            );
+            for c in &self.conflicts {
+                let _ = writeln!(out, "  {} {}: {}", c.connector, c.locator, c.reason);
+            }
+        }
+        out
+    }
+}

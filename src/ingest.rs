@@ -1,0 +1,113 @@
+//! The core's side of a pull: each page a connector hands over is stored — records resolved into
+//! persons, rejects, and the cursor — in one transaction.
+
+use crate::resolve::{ResolveStats, Resolver};
+use crate::store::{Store, StoreError, StoreEvent};
+use chrono::Utc;
+use leadsync_connector_core::{
+    ConnectorError, ConnectorErrorKind, Cursor, Page, PageSink, RecordReject,
+};
+
+/// Reports how far a pull got (a progress bar on a terminal, nothing otherwise).
+pub trait Progress {
+    fn update(&self, label: &str, done: u64, total: u64);
+}
+
+impl Progress for indicatif::ProgressBar {
+    fn update(&self, label: &str, done: u64, _total: u64) {
+        self.set_message(format!("{label}: row {done}"));
+        self.tick();
+    }
+}
+
+/// A [`PageSink`] writing into a [`Store`].
+pub struct StoreSink<'a> {
+    store: &'a mut dyn Store,
+    resolver: &'a Resolver,
+    connector: String,
+    progress: Option<&'a dyn Progress>,
+    pub stats: ResolveStats,
+}
+
+impl<'a> StoreSink<'a> {
+    pub fn new(store: &'a mut dyn Store, resolver: &'a Resolver, connector: &str) -> Self {
+        StoreSink {
+            store,
+            resolver,
+            connector: connector.to_string(),
+            progress: None,
+            stats: ResolveStats::default(),
+        }
+    }
+
+    pub fn with_progress(mut self, progress: &'a dyn Progress) -> Self {
+        self.progress = Some(progress);
+        self
+    }
+
+    fn store_page(&mut self, page: &Page) -> Result<ResolveStats, StoreError> {
+        let now = Utc::now();
+        let mut tx = self.store.begin()?;
+        for reject in &page.rejects {
+            tx.add_reject(&self.connector, &page.cursor.stream, reject)?;
+        }
+        let stats = self
+            .resolver
+            .apply_page(tx.as_mut(), &self.connector, &page.records, now)?;
+        tx.put_cursor(&self.connector, &page.cursor)?;
+        tx.commit()?;
+        Ok(stats)
+    }
+}
+
+fn to_connector_error(e: StoreError) -> ConnectorError {
+    let kind = match e {
+        StoreError::CursorRegression { .. }
+        | StoreError::Corrupt(_)
+        | StoreError::TooNew { .. } => ConnectorErrorKind::Permanent,
+        StoreError::Open { .. } | StoreError::Sql(_) => ConnectorErrorKind::Transient,
+    };
+    ConnectorError::with_source(kind, format!("store: {e}"), e)
+}
+
+impl PageSink for StoreSink<'_> {
+    fn cursor(&mut self, stream: &str) -> Result<Option<Cursor>, ConnectorError> {
+        self.store
+            .cursor(&self.connector, stream)
+            .map_err(to_connector_error)
+    }
+
+    fn commit(&mut self, page: Page) -> Result<(), ConnectorError> {
+        let stats = self.store_page(&page).map_err(to_connector_error)?;
+        self.stats.records += stats.records;
+        self.stats.persons_created += stats.persons_created;
+        self.stats.conflicts += stats.conflicts;
+        self.stats.tier_changes += stats.tier_changes;
+        Ok(())
+    }
+
+    fn rejects(&mut self, stream: &str) -> Result<Vec<RecordReject>, ConnectorError> {
+        self.store
+            .rejects(&self.connector, stream)
+            .map_err(to_connector_error)
+    }
+
+    fn note(&mut self, stream: &str, kind: &str, detail: &str) -> Result<(), ConnectorError> {
+        let event = StoreEvent {
+            connector: self.connector.clone(),
+            stream: stream.to_string(),
+            kind: kind.to_string(),
+            detail: detail.to_string(),
+            at: Utc::now(),
+        };
+        let mut tx = self.store.begin().map_err(to_connector_error)?;
+        tx.add_event(&event).map_err(to_connector_error)?;
+        tx.commit().map_err(to_connector_error)
+    }
+
+    fn progress(&mut self, label: &str, done: u64, total: u64) {
+        if let Some(p) = self.progress {
+            p.update(label, done, total);
+        }
+    }
+}

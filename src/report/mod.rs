@@ -1,0 +1,5 @@
+//! Funnel and conversion reports.
+
+mod funnel;
+
+pub use funnel::Funnel;

@@ -1,0 +1,15 @@
+//! Identity resolution and the golden-record merge.
+
+mod country;
+mod keys;
+mod merge;
+mod normalize;
+pub mod phone;
+mod resolver;
+mod values;
+
+pub use keys::{EMAIL, EmailFolder, Key, PHONE, crm_kind};
+pub use merge::Merger;
+pub use normalize::{Normalized, Normalizer};
+pub use resolver::{ResolveStats, Resolver};
+pub use values::{parse_datetime, source_key};

@@ -1,0 +1,150 @@
+//! Normalising single values: dates, consent flags, names, sources.
+
+use chrono::{DateTime, NaiveDate, NaiveDateTime, TimeZone, Utc};
+
+/// Parses the date and time spellings real exports use, into UTC. Ambiguous `a/b/yy` dates are
+/// read month first (US CRMs), unless the first number cannot be a month.
+pub fn parse_datetime(raw: &str) -> Option<DateTime<Utc>> {
+    let s = raw.trim();
+    if s.is_empty() {
+        return None;
+    }
+    if let Ok(t) = DateTime::parse_from_rfc3339(s) {
+        return Some(t.with_timezone(&Utc));
+    }
+    // Epoch milliseconds (HubSpot on the wire) or seconds.
+    if s.len() >= 9 && s.len() <= 13 && s.bytes().all(|b| b.is_ascii_digit()) {
+        let n: i64 = s.parse().ok()?;
+        return if s.len() == 13 {
+            Utc.timestamp_millis_opt(n).single()
+        } else {
+            Utc.timestamp_opt(n, 0).single()
+        };
+    }
+    const DATETIMES: &[&str] = &[
+        "%Y-%m-%d %H:%M:%S%.f",
+        "%Y-%m-%dT%H:%M:%S%.f",
+        "%Y-%m-%d %H:%M",
+        // Two-digit years first: `%Y` would read `24` as the year 24.
+        "%m/%d/%y %H:%M:%S",
+        "%m/%d/%y %H:%M",
+        "%m/%d/%Y %H:%M:%S",
+        "%m/%d/%Y %H:%M",
+        "%d/%m/%y %H:%M",
+        "%d/%m/%Y %H:%M",
+        "%d-%m-%Y %H:%M",
+        "%d.%m.%Y %H:%M",
+        "%d %b, %Y %H:%M:%S",
+        "%d %b %Y %H:%M:%S",
+        "%b %d, %Y %H:%M",
+    ];
+    for f in DATETIMES {
+        if let Ok(t) = NaiveDateTime::parse_from_str(s, f) {
+            return Some(Utc.from_utc_datetime(&t));
+        }
+    }
+    const DATES: &[&str] = &[
+        "%Y-%m-%d",
+        "%m/%d/%y",
+        "%m/%d/%Y",
+        "%d/%m/%y",
+        "%d/%m/%Y",
+        "%d-%m-%Y",
+        "%d.%m.%Y",
+        "%d %b, %Y",
+        "%d %b %Y",
+        "%b %d, %Y",
+        "%B %d, %Y",
+        "%d %B %Y",
+    ];
+    for f in DATES {
+        if let Ok(d) = NaiveDate::parse_from_str(s, f) {
+            return Some(Utc.from_utc_datetime(&d.and_hms_opt(0, 0, 0)?));
+        }
+    }
+    None
+}
+
+/// `true`/`false` for the ways forms say yes and no; an opt-in timestamp means yes.
+pub(super) fn parse_consent(raw: &str) -> Option<bool> {
+    let key = raw.trim().to_lowercase();
+    match key.as_str() {
+        "true" | "yes" | "y" | "1" | "x" | "opted in" | "optedin" | "opt-in" | "subscribed"
+        | "granted" => Some(true),
+        "false" | "no" | "n" | "0" | "opted out" | "optedout" | "opt-out" | "unsubscribed"
+        | "denied" => Some(false),
+        _ => parse_datetime(raw).map(|_| true),
+    }
+}
+
+/// Splits a full name: `Last, First`, or `First Rest` (so `Jane van der Berg` keeps her
+/// surname whole).
+pub(super) fn split_name(full: &str) -> (Option<String>, Option<String>) {
+    let full = collapse(full);
+    if let Some((last, first)) = full.split_once(',') {
+        return (non_empty(first.trim()), non_empty(last.trim()));
+    }
+    match full.split_once(' ') {
+        Some((first, last)) => (non_empty(first), non_empty(last)),
+        None => (non_empty(&full), None),
+    }
+}
+
+/// Trims and collapses inner runs of whitespace.
+pub(super) fn collapse(s: &str) -> String {
+    s.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// Sources and channels grouped case-insensitively: `Google` and `google` are one source.
+pub fn source_key(raw: &str) -> String {
+    collapse(raw).to_lowercase()
+}
+
+fn non_empty(s: &str) -> Option<String> {
+    (!s.is_empty()).then(|| s.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ymd(s: &str) -> String {
+        parse_datetime(s)
+            .unwrap()
+            .format("%Y-%m-%d %H:%M")
+            .to_string()
+    }
+
+    #[test]
+    fn export_date_spellings() {
+        assert_eq!(ymd("2/5/24 1:51"), "2024-02-05 01:51");
+        assert_eq!(ymd("28-6-2018"), "2018-06-28 00:00");
+        assert_eq!(ymd("15 Apr, 2021 00:03:00"), "2021-04-15 00:03");
+        assert_eq!(ymd("2024-03-01T10:00:00Z"), "2024-03-01 10:00");
+        assert_eq!(ymd("1700000000000"), "2023-11-14 22:13");
+        assert_eq!(
+            ymd("25/12/2023"),
+            "2023-12-25 00:00",
+            "day first when it cannot be a month"
+        );
+        assert!(parse_datetime("last tuesday").is_none());
+    }
+
+    #[test]
+    fn consent_and_names() {
+        assert_eq!(parse_consent("Yes"), Some(true));
+        assert_eq!(parse_consent("2024-01-01 10:00:00"), Some(true));
+        assert_eq!(parse_consent("unsubscribed"), Some(false));
+        assert_eq!(parse_consent("maybe"), None);
+        assert_eq!(
+            split_name("Doe, Jane"),
+            (Some("Jane".into()), Some("Doe".into()))
+        );
+        assert_eq!(
+            split_name("  Jane  van der Berg "),
+            (Some("Jane".into()), Some("van der Berg".into()))
+        );
+        assert_eq!(split_name("Cher"), (Some("Cher".into()), None));
+        assert_eq!(source_key(" Google "), source_key("google"));
+    }
+}

@@ -1,0 +1,125 @@
+//! Durable state: source records, persons, identity keys, cursors, rejects, conflicts, tier
+//! history and runs, behind a small trait so SQLite (embedded, the default) and PostgreSQL
+//! (scale-out) can both hold it.
+//!
+//! Everything a page changes goes through one [`StoreTx`], committed once: the records, the
+//! persons they touch, the keys, the rejects and the cursor that covers them. A crash before
+//! `commit` loses the page and its cursor together, so it is simply read again.
+
+mod sqlite;
+mod types;
+
+pub use sqlite::SqliteStore;
+pub use types::{Conflict, RunStats, RunSummary, StoreEvent, StoredRecord, TierChange, TierCounts};
+
+use crate::model::{Person, PersonId};
+use leadsync_connector_core::{Cursor, RecordReject, SourceRecord};
+use std::path::PathBuf;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("cannot open the store at {path}: {source}")]
+    Open {
+        path: PathBuf,
+        #[source]
+        source: rusqlite::Error,
+    },
+    #[error(
+        "store at {path} has schema version {found}, newer than this leadsync knows ({known}); upgrade leadsync"
+    )]
+    TooNew {
+        path: PathBuf,
+        found: i64,
+        known: i64,
+    },
+    #[error(
+        "cursor for {connector}/{stream} would move backwards (stored {stored}, offered {offered}); nothing was written"
+    )]
+    CursorRegression {
+        connector: String,
+        stream: String,
+        stored: String,
+        offered: String,
+    },
+    #[error("store data is corrupt: {0}")]
+    Corrupt(String),
+    #[error("store query failed: {0}")]
+    Sql(#[from] rusqlite::Error),
+}
+
+/// Opens the store named by `[store] url`.
+pub fn open(url: &str) -> Result<Box<dyn Store>, StoreError> {
+    let path = url
+        .strip_prefix("sqlite://")
+        .ok_or_else(|| StoreError::Corrupt(format!("unsupported store url `{url}`")))?;
+    Ok(Box::new(SqliteStore::open(path)?))
+}
+
+/// The store. Reads outside a transaction see the last committed state.
+pub trait Store: Send {
+    /// Starts the one transaction a page (or any other unit of change) is written in.
+    fn begin(&mut self) -> Result<Box<dyn StoreTx + '_>, StoreError>;
+
+    fn cursor(&mut self, connector: &str, stream: &str) -> Result<Option<Cursor>, StoreError>;
+    /// Every reject of a stream, in row order.
+    fn rejects(&mut self, connector: &str, stream: &str) -> Result<Vec<RecordReject>, StoreError>;
+    fn person(&mut self, id: PersonId) -> Result<Option<Person>, StoreError>;
+    fn person_by_key(&mut self, kind: &str, value: &str) -> Result<Option<PersonId>, StoreError>;
+    fn records_of(&mut self, person: PersonId) -> Result<Vec<StoredRecord>, StoreError>;
+    fn tier_history(&mut self, person: PersonId) -> Result<Vec<TierChange>, StoreError>;
+    fn conflicts_of(&mut self, person: PersonId) -> Result<Vec<Conflict>, StoreError>;
+    fn tier_counts(&mut self) -> Result<TierCounts, StoreError>;
+    fn person_count(&mut self) -> Result<u64, StoreError>;
+    /// Every reject of a connector, newest stream first (for reports).
+    fn reject_count(&mut self) -> Result<u64, StoreError>;
+    fn events(&mut self, connector: &str, limit: u32) -> Result<Vec<StoreEvent>, StoreError>;
+
+    fn start_run(&mut self, connector: &str) -> Result<i64, StoreError>;
+    fn finish_run(&mut self, run: i64, stats: &RunStats) -> Result<(), StoreError>;
+    fn last_runs(&mut self, limit: u32) -> Result<Vec<RunSummary>, StoreError>;
+}
+
+/// One open transaction. Dropping it without [`StoreTx::commit`] rolls everything back.
+pub trait StoreTx {
+    fn cursor(&mut self, connector: &str, stream: &str) -> Result<Option<Cursor>, StoreError>;
+    /// Stores a cursor, refusing one that moves backwards ([`Cursor::allows`]).
+    fn put_cursor(&mut self, connector: &str, cursor: &Cursor) -> Result<(), StoreError>;
+
+    fn find_key(&mut self, kind: &str, value: &str) -> Result<Option<PersonId>, StoreError>;
+    fn insert_key(&mut self, kind: &str, value: &str, person: PersonId) -> Result<(), StoreError>;
+    /// The values of one key kind held by a person (its CRM ids for one connector).
+    fn keys_of(&mut self, person: PersonId, kind: &str) -> Result<Vec<String>, StoreError>;
+
+    /// The person a source record was linked to, if it was stored before.
+    fn find_record(
+        &mut self,
+        connector: &str,
+        locator_key: &str,
+    ) -> Result<Option<PersonId>, StoreError>;
+    /// Inserts or replaces a source record (keyed by connector and locator).
+    fn upsert_record(
+        &mut self,
+        connector: &str,
+        record: &SourceRecord,
+        person: PersonId,
+    ) -> Result<(), StoreError>;
+
+    /// A fresh person id, never handed out before.
+    fn next_person_id(&mut self) -> Result<PersonId, StoreError>;
+    fn load_person(&mut self, id: PersonId) -> Result<Option<Person>, StoreError>;
+    fn save_person(&mut self, person: &Person) -> Result<(), StoreError>;
+
+    fn add_tier_change(&mut self, change: &TierChange) -> Result<(), StoreError>;
+    /// Records a conflict for review; the same conflict recorded twice is kept once.
+    fn add_conflict(&mut self, conflict: &Conflict) -> Result<(), StoreError>;
+    /// Stores a reject; the same row rejected twice is kept once.
+    fn add_reject(
+        &mut self,
+        connector: &str,
+        stream: &str,
+        reject: &RecordReject,
+    ) -> Result<(), StoreError>;
+    fn add_event(&mut self, event: &StoreEvent) -> Result<(), StoreError>;
+
+    fn commit(self: Box<Self>) -> Result<(), StoreError>;
+}

@@ -1,0 +1,380 @@
+//! The embedded store: one SQLite file in WAL mode.
+
+mod schema;
+mod tx;
+
+use super::{
+    Conflict, RunStats, RunSummary, Store, StoreError, StoreEvent, StoreTx, StoredRecord,
+    TierChange, TierCounts,
+};
+use crate::model::{Person, PersonId};
+use chrono::{DateTime, SecondsFormat, Utc};
+use leadsync_connector_core::{Cursor, CursorPosition, RecordReject, Tier};
+use rusqlite::{Connection, OptionalExtension, Row, params};
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+
+pub struct SqliteStore {
+    conn: Connection,
+    path: PathBuf,
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) the store file and brings its schema up to date.
+    pub fn open(path: impl AsRef<Path>) -> Result<Self, StoreError> {
+        let path = path.as_ref().to_path_buf();
+        let open_err = |source| StoreError::Open {
+            path: path.clone(),
+            source,
+        };
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir)
+                .map_err(|e| open_err(rusqlite::Error::ToSqlConversionFailure(Box::new(e))))?;
+        }
+        let conn = Connection::open(&path).map_err(open_err)?;
+        conn.busy_timeout(std::time::Duration::from_secs(10))
+            .map_err(open_err)?;
+        // WAL: readers never block the writer; NORMAL sync is crash-safe for process kills (a
+        // power cut may lose the last transactions, never corrupt the file).
+        conn.pragma_update(None, "journal_mode", "WAL")
+            .map_err(open_err)?;
+        conn.pragma_update(None, "synchronous", "NORMAL")
+            .map_err(open_err)?;
+        conn.pragma_update(None, "cache_size", -65536)
+            .map_err(open_err)?;
+        conn.set_prepared_statement_cache_capacity(64);
+        let mut store = SqliteStore { conn, path };
+        store.migrate()?;
+        Ok(store)
+    }
+
+    fn migrate(&mut self) -> Result<(), StoreError> {
+        let known = schema::MIGRATIONS.len() as i64;
+        let found: i64 = self
+            .conn
+            .pragma_query_value(None, "user_version", |r| r.get(0))?;
+        if found > known {
+            return Err(StoreError::TooNew {
+                path: self.path.clone(),
+                found,
+                known,
+            });
+        }
+        for (i, sql) in schema::MIGRATIONS.iter().enumerate().skip(found as usize) {
+            let tx = self.conn.transaction()?;
+            tx.execute_batch(sql)?;
+            tx.pragma_update(None, "user_version", (i + 1) as i64)?;
+            tx.commit()?;
+        }
+        Ok(())
+    }
+}
+
+pub(super) fn ts(t: &DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(SecondsFormat::Millis, true)
+}
+
+pub(super) fn parse_ts(s: &str) -> Result<DateTime<Utc>, StoreError> {
+    DateTime::parse_from_rfc3339(s)
+        .map(|t| t.with_timezone(&Utc))
+        .map_err(|e| StoreError::Corrupt(format!("bad timestamp `{s}`: {e}")))
+}
+
+pub(super) fn parse_tier(s: Option<String>) -> Result<Option<Tier>, StoreError> {
+    s.map(|s| Tier::from_str(&s).map_err(|e| StoreError::Corrupt(e.to_string())))
+        .transpose()
+}
+
+pub(super) fn json<T: serde::de::DeserializeOwned>(s: &str) -> Result<T, StoreError> {
+    serde_json::from_str(s).map_err(|e| StoreError::Corrupt(format!("bad JSON in store: {e}")))
+}
+
+pub(super) fn to_json<T: serde::Serialize>(v: &T) -> String {
+    serde_json::to_string(v).expect("store values serialise to JSON")
+}
+
+pub(super) fn read_cursor(
+    conn: &Connection,
+    connector: &str,
+    stream: &str,
+) -> Result<Option<Cursor>, StoreError> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT version, pos_a, pos_b, finished, state FROM cursors WHERE connector = ?1 AND stream = ?2",
+    )?;
+    let cursor = stmt
+        .query_row(params![connector, stream], |r| {
+            Ok(Cursor {
+                stream: stream.to_string(),
+                version: r.get(0)?,
+                position: CursorPosition(r.get::<_, i64>(1)? as u64, r.get::<_, i64>(2)? as u64),
+                finished: r.get(3)?,
+                state: r.get(4)?,
+            })
+        })
+        .optional()?;
+    Ok(cursor)
+}
+
+pub(super) fn read_person(conn: &Connection, id: PersonId) -> Result<Option<Person>, StoreError> {
+    let mut stmt = conn.prepare_cached("SELECT golden FROM persons WHERE id = ?1")?;
+    let golden: Option<String> = stmt.query_row([id], |r| r.get(0)).optional()?;
+    golden.map(|g| json(&g)).transpose()
+}
+
+/// A `tier_history` row: person, from, to, rule, rules version, evidence JSON, time.
+type TierRow = (
+    PersonId,
+    Option<String>,
+    String,
+    String,
+    String,
+    String,
+    String,
+);
+
+fn tier_change(r: &Row<'_>) -> rusqlite::Result<TierRow> {
+    Ok((
+        r.get(0)?,
+        r.get(1)?,
+        r.get(2)?,
+        r.get(3)?,
+        r.get(4)?,
+        r.get(5)?,
+        r.get(6)?,
+    ))
+}
+
+impl Store for SqliteStore {
+    fn begin(&mut self) -> Result<Box<dyn StoreTx + '_>, StoreError> {
+        Ok(Box::new(tx::SqliteTx::begin(&mut self.conn)?))
+    }
+
+    fn cursor(&mut self, connector: &str, stream: &str) -> Result<Option<Cursor>, StoreError> {
+        read_cursor(&self.conn, connector, stream)
+    }
+
+    fn rejects(&mut self, connector: &str, stream: &str) -> Result<Vec<RecordReject>, StoreError> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT locator, reason, cells FROM rejects WHERE connector = ?1 AND stream = ?2 ORDER BY id",
+        )?;
+        let rows = stmt.query_map(params![connector, stream], |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, String>(2)?,
+            ))
+        })?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (locator, reason, cells) = row?;
+            out.push(RecordReject {
+                locator: json(&locator)?,
+                reason,
+                cells: json(&cells)?,
+            });
+        }
+        // Row order, whatever order pages arrived in.
+        out.sort_by_key(|r| match &r.locator {
+            leadsync_connector_core::Locator::File { row, .. } => *row,
+            leadsync_connector_core::Locator::Crm { .. } => 0,
+        });
+        Ok(out)
+    }
+
+    fn person(&mut self, id: PersonId) -> Result<Option<Person>, StoreError> {
+        read_person(&self.conn, id)
+    }
+
+    fn person_by_key(&mut self, kind: &str, value: &str) -> Result<Option<PersonId>, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT person_id FROM identity_keys WHERE kind = ?1 AND value = ?2")?;
+        Ok(stmt
+            .query_row(params![kind, value], |r| r.get(0))
+            .optional()?)
+    }
+
+    fn records_of(&mut self, person: PersonId) -> Result<Vec<StoredRecord>, StoreError> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT connector, locator, observed_at, archived, fields FROM source_records WHERE person_id = ?1 ORDER BY observed_at, id",
+        )?;
+        let rows = stmt.query_map([person], |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, String>(2)?,
+                r.get::<_, bool>(3)?,
+                r.get::<_, String>(4)?,
+            ))
+        })?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (connector, locator, observed_at, archived, fields) = row?;
+            out.push(StoredRecord {
+                connector,
+                locator: json(&locator)?,
+                observed_at: parse_ts(&observed_at)?,
+                archived,
+                values: json(&fields)?,
+            });
+        }
+        Ok(out)
+    }
+
+    fn tier_history(&mut self, person: PersonId) -> Result<Vec<TierChange>, StoreError> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT person_id, from_tier, to_tier, rule, rules_version, evidence, at FROM tier_history WHERE person_id = ?1 ORDER BY id",
+        )?;
+        let rows = stmt.query_map([person], tier_change)?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (person, from, to, rule, rules_version, evidence, at) = row?;
+            out.push(TierChange {
+                person,
+                from: parse_tier(from)?,
+                to: parse_tier(Some(to))?.expect("some in, some out"),
+                rule,
+                rules_version,
+                evidence: json(&evidence)?,
+                at: parse_ts(&at)?,
+            });
+        }
+        Ok(out)
+    }
+
+    fn conflicts_of(&mut self, person: PersonId) -> Result<Vec<Conflict>, StoreError> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT connector, locator, key_kind, key_value, person_id, other_person_id, reason, created_at
+             FROM conflicts WHERE (person_id = ?1 OR other_person_id = ?1) AND resolved_at IS NULL ORDER BY id",
+        )?;
+        let rows = stmt.query_map([person], |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, String>(2)?,
+                r.get::<_, String>(3)?,
+                r.get::<_, i64>(4)?,
+                r.get::<_, i64>(5)?,
+                r.get::<_, String>(6)?,
+                r.get::<_, String>(7)?,
+            ))
+        })?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (connector, locator, key_kind, key_value, person, other_person, reason, at) = row?;
+            out.push(Conflict {
+                connector,
+                locator,
+                key_kind,
+                key_value,
+                person,
+                other_person,
+                reason,
+                at: parse_ts(&at)?,
+            });
+        }
+        Ok(out)
+    }
+
+    fn tier_counts(&mut self) -> Result<TierCounts, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT tier, count(*) FROM persons GROUP BY tier")?;
+        let rows = stmt.query_map([], |r| {
+            Ok((r.get::<_, Option<String>>(0)?, r.get::<_, i64>(1)?))
+        })?;
+        let mut counts = TierCounts::default();
+        for row in rows {
+            let (tier, n) = row?;
+            match parse_tier(tier)? {
+                Some(t) => *counts.tiers.entry(t).or_default() += n as u64,
+                None => counts.unqualified += n as u64,
+            }
+        }
+        Ok(counts)
+    }
+
+    fn person_count(&mut self) -> Result<u64, StoreError> {
+        Ok(self
+            .conn
+            .query_row("SELECT count(*) FROM persons", [], |r| r.get::<_, i64>(0))?
+            as u64)
+    }
+
+    fn reject_count(&mut self) -> Result<u64, StoreError> {
+        Ok(self
+            .conn
+            .query_row("SELECT count(*) FROM rejects", [], |r| r.get::<_, i64>(0))?
+            as u64)
+    }
+
+    fn events(&mut self, connector: &str, limit: u32) -> Result<Vec<StoreEvent>, StoreError> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT connector, stream, kind, detail, at FROM events WHERE connector = ?1 ORDER BY id DESC LIMIT ?2",
+        )?;
+        let rows = stmt.query_map(params![connector, limit], |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, String>(2)?,
+                r.get::<_, String>(3)?,
+                r.get::<_, String>(4)?,
+            ))
+        })?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (connector, stream, kind, detail, at) = row?;
+            out.push(StoreEvent {
+                connector,
+                stream,
+                kind,
+                detail,
+                at: parse_ts(&at)?,
+            });
+        }
+        Ok(out)
+    }
+
+    fn start_run(&mut self, connector: &str) -> Result<i64, StoreError> {
+        self.conn.execute(
+            "INSERT INTO runs (connector, started_at) VALUES (?1, ?2)",
+            params![connector, ts(&Utc::now())],
+        )?;
+        Ok(self.conn.last_insert_rowid())
+    }
+
+    fn finish_run(&mut self, run: i64, stats: &RunStats) -> Result<(), StoreError> {
+        self.conn.execute(
+            "UPDATE runs SET finished_at = ?2, stats = ?3 WHERE id = ?1",
+            params![run, ts(&Utc::now()), to_json(stats)],
+        )?;
+        Ok(())
+    }
+
+    fn last_runs(&mut self, limit: u32) -> Result<Vec<RunSummary>, StoreError> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT id, connector, started_at, finished_at, stats FROM runs ORDER BY id DESC LIMIT ?1",
+        )?;
+        let rows = stmt.query_map([limit], |r| {
+            Ok((
+                r.get::<_, i64>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, String>(2)?,
+                r.get::<_, Option<String>>(3)?,
+                r.get::<_, Option<String>>(4)?,
+            ))
+        })?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (id, connector, started, finished, stats) = row?;
+            out.push(RunSummary {
+                id,
+                connector,
+                started_at: parse_ts(&started)?,
+                finished_at: finished.as_deref().map(parse_ts).transpose()?,
+                stats: stats.as_deref().map(json).transpose()?,
+            });
+        }
+        Ok(out)
+    }
+}

@@ -1,0 +1,108 @@
+//! Versioned migrations, tracked in `PRAGMA user_version`. Append only: a released migration is
+//! never edited; a change is a new entry.
+
+pub(super) const MIGRATIONS: &[&str] = &[
+    // 1: the foundation.
+    r#"
+    CREATE TABLE persons (
+        id          INTEGER PRIMARY KEY,
+        golden      TEXT NOT NULL,
+        tier        TEXT,
+        created_at  TEXT NOT NULL,
+        updated_at  TEXT NOT NULL
+    );
+    CREATE INDEX persons_tier ON persons(tier);
+
+    CREATE TABLE identity_keys (
+        kind       TEXT NOT NULL,
+        value      TEXT NOT NULL,
+        person_id  INTEGER NOT NULL,
+        PRIMARY KEY (kind, value)
+    ) WITHOUT ROWID;
+    CREATE INDEX identity_keys_person ON identity_keys(person_id, kind);
+
+    CREATE TABLE source_records (
+        id           INTEGER PRIMARY KEY,
+        connector    TEXT NOT NULL,
+        locator_key  TEXT NOT NULL,
+        locator      TEXT NOT NULL,
+        person_id    INTEGER NOT NULL,
+        observed_at  TEXT NOT NULL,
+        archived     INTEGER NOT NULL DEFAULT 0,
+        fields       TEXT NOT NULL,
+        UNIQUE (connector, locator_key)
+    );
+    CREATE INDEX source_records_person ON source_records(person_id);
+
+    CREATE TABLE cursors (
+        connector   TEXT NOT NULL,
+        stream      TEXT NOT NULL,
+        version     INTEGER NOT NULL,
+        pos_a       INTEGER NOT NULL,
+        pos_b       INTEGER NOT NULL,
+        finished    INTEGER NOT NULL,
+        state       TEXT NOT NULL,
+        updated_at  TEXT NOT NULL,
+        PRIMARY KEY (connector, stream)
+    );
+
+    CREATE TABLE rejects (
+        id           INTEGER PRIMARY KEY,
+        connector    TEXT NOT NULL,
+        stream       TEXT NOT NULL,
+        locator_key  TEXT NOT NULL,
+        locator      TEXT NOT NULL,
+        reason       TEXT NOT NULL,
+        cells        TEXT NOT NULL,
+        created_at   TEXT NOT NULL,
+        UNIQUE (connector, locator_key)
+    );
+    CREATE INDEX rejects_stream ON rejects(connector, stream);
+
+    CREATE TABLE conflicts (
+        id              INTEGER PRIMARY KEY,
+        connector       TEXT NOT NULL,
+        locator         TEXT NOT NULL,
+        key_kind        TEXT NOT NULL,
+        key_value       TEXT NOT NULL,
+        person_id       INTEGER NOT NULL,
+        other_person_id INTEGER NOT NULL,
+        reason          TEXT NOT NULL,
+        created_at      TEXT NOT NULL,
+        resolved_at     TEXT,
+        UNIQUE (connector, locator, key_kind, key_value)
+    );
+    CREATE INDEX conflicts_person ON conflicts(person_id);
+    CREATE INDEX conflicts_other ON conflicts(other_person_id);
+
+    CREATE TABLE tier_history (
+        id             INTEGER PRIMARY KEY,
+        person_id      INTEGER NOT NULL,
+        from_tier      TEXT,
+        to_tier        TEXT NOT NULL,
+        rule           TEXT NOT NULL,
+        rules_version  TEXT NOT NULL,
+        evidence       TEXT NOT NULL,
+        at             TEXT NOT NULL
+    );
+    CREATE INDEX tier_history_person ON tier_history(person_id);
+
+    CREATE TABLE events (
+        id         INTEGER PRIMARY KEY,
+        connector  TEXT NOT NULL,
+        stream     TEXT NOT NULL,
+        kind       TEXT NOT NULL,
+        detail     TEXT NOT NULL,
+        at         TEXT NOT NULL
+    );
+    CREATE INDEX events_connector ON events(connector, id);
+
+    CREATE TABLE runs (
+        id           INTEGER PRIMARY KEY,
+        connector    TEXT NOT NULL,
+        started_at   TEXT NOT NULL,
+        finished_at  TEXT,
+        stats        TEXT
+    );
+    "#,
+];

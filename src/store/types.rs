@@ -1,0 +1,85 @@
+use crate::model::PersonId;
+use chrono::{DateTime, Utc};
+use leadsync_connector_core::{Field, Locator, Tier};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// A source record as stored, linked to its person.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct StoredRecord {
+    pub connector: String,
+    pub locator: Locator,
+    pub observed_at: DateTime<Utc>,
+    pub archived: bool,
+    pub values: Vec<(Field, String)>,
+}
+
+/// One step of a person's tier history.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct TierChange {
+    pub person: PersonId,
+    pub from: Option<Tier>,
+    pub to: Tier,
+    /// The rule that fired (`crm_stage`, `fields_present`, or a rule of the rules file).
+    pub rule: String,
+    /// Content hash of the rules that decided it (`builtin` for the built-in baseline).
+    pub rules_version: String,
+    /// The values that made the rule true.
+    pub evidence: BTreeMap<String, String>,
+    pub at: DateTime<Utc>,
+}
+
+/// Two identity keys of one record that point at different persons, or a CRM id guard that kept
+/// two records apart. Nothing is merged automatically; an operator reviews these.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Conflict {
+    pub connector: String,
+    pub locator: String,
+    pub key_kind: String,
+    pub key_value: String,
+    /// The person the record was linked to.
+    pub person: PersonId,
+    /// The person the key already belongs to.
+    pub other_person: PersonId,
+    pub reason: String,
+    pub at: DateTime<Utc>,
+}
+
+/// Persons per tier; `unqualified` counts persons with no tier.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct TierCounts {
+    pub tiers: BTreeMap<Tier, u64>,
+    pub unqualified: u64,
+}
+
+/// Something worth telling an operator that is not a record: a duplicate drop, a failed file.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct StoreEvent {
+    pub connector: String,
+    pub stream: String,
+    pub kind: String,
+    pub detail: String,
+    pub at: DateTime<Utc>,
+}
+
+/// What a run did.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct RunStats {
+    pub records: u64,
+    pub rejects: u64,
+    pub files: u64,
+    pub duplicates: u64,
+    pub failed: u64,
+    /// `ok` or `failed`.
+    pub status: String,
+    pub error: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RunSummary {
+    pub id: i64,
+    pub connector: String,
+    pub started_at: DateTime<Utc>,
+    pub finished_at: Option<DateTime<Utc>>,
+    pub stats: Option<RunStats>,
+}

@@ -1,0 +1,122 @@
+//! One full cycle: every (or one) connector pulls, page by page, into the store.
+
+use crate::config::{ConnectorConfig, Settings};
+use crate::ingest::{Progress, StoreSink};
+use crate::resolve::{ResolveStats, Resolver};
+use crate::store::{RunStats, Store, StoreError};
+use leadsync_connector_core::{Connector, ConnectorError, ConnectorErrorKind, PullStats};
+use leadsync_spreadsheet::SpreadsheetConnector;
+use std::time::{Duration, Instant};
+
+/// The configured connectors; a closed set, matched exhaustively.
+pub enum AnyConnector {
+    Spreadsheet(SpreadsheetConnector),
+}
+
+impl AnyConnector {
+    pub fn build(id: &str, cfg: &ConnectorConfig) -> Self {
+        match cfg {
+            ConnectorConfig::Spreadsheet(c) => {
+                AnyConnector::Spreadsheet(SpreadsheetConnector::new(id, c.clone()))
+            }
+        }
+    }
+
+    pub fn id(&self) -> &str {
+        match self {
+            AnyConnector::Spreadsheet(c) => c.id(),
+        }
+    }
+
+    pub async fn health(&self) -> Result<leadsync_connector_core::Health, ConnectorError> {
+        match self {
+            AnyConnector::Spreadsheet(c) => c.health().await,
+        }
+    }
+
+    pub async fn pull(&mut self, sink: &mut StoreSink<'_>) -> Result<PullStats, ConnectorError> {
+        match self {
+            AnyConnector::Spreadsheet(c) => c.pull(sink).await,
+        }
+    }
+}
+
+/// What one connector did in a cycle.
+#[derive(Debug, Clone)]
+pub struct ConnectorRun {
+    pub id: String,
+    pub pulled: PullStats,
+    pub resolved: ResolveStats,
+    pub error: Option<(ConnectorErrorKind, String)>,
+    pub elapsed: Duration,
+}
+
+/// Picks the connectors of a cycle: all, or the one named (an unknown name is a usage error).
+pub fn select(settings: &Settings, only: Option<&str>) -> Result<Vec<AnyConnector>, String> {
+    if let Some(id) = only
+        && !settings.connectors.contains_key(id)
+    {
+        let known: Vec<&str> = settings.connectors.keys().map(String::as_str).collect();
+        return Err(format!(
+            "no connector `{id}` in the config (configured: {})",
+            known.join(", ")
+        ));
+    }
+    Ok(settings
+        .connectors
+        .iter()
+        .filter(|(id, _)| only.is_none_or(|o| o == id.as_str()))
+        .map(|(id, c)| AnyConnector::build(id, c))
+        .collect())
+}
+
+/// Pulls every connector once, in config order; a failing connector does not stop the others.
+pub async fn run_once(
+    settings: &Settings,
+    store: &mut dyn Store,
+    connectors: &mut [AnyConnector],
+    progress: Option<&dyn Progress>,
+) -> Result<Vec<ConnectorRun>, StoreError> {
+    let resolver = Resolver::new(&settings.identity, &settings.merge);
+    let mut runs = Vec::new();
+    for connector in connectors.iter_mut() {
+        let id = connector.id().to_string();
+        let run = store.start_run(&id)?;
+        let started = Instant::now();
+        let mut sink = StoreSink::new(store, &resolver, &id);
+        if let Some(p) = progress {
+            sink = sink.with_progress(p);
+        }
+        let result = connector.pull(&mut sink).await;
+        let resolved = sink.stats;
+        let (pulled, error) = match result {
+            Ok(s) => (s, None),
+            Err(e) => {
+                tracing::error!(connector = %id, error = %e, "Pull failed.");
+                (PullStats::default(), Some((e.kind, e.to_string())))
+            }
+        };
+        let stats = RunStats {
+            records: resolved.records,
+            rejects: pulled.rejects,
+            files: pulled.streams_finished,
+            duplicates: pulled.duplicates,
+            failed: pulled.failed,
+            status: if error.is_some() {
+                "failed".into()
+            } else {
+                "ok".into()
+            },
+            error: error.as_ref().map(|(_, m)| m.clone()),
+        };
+        store.finish_run(run, &stats)?;
+        runs.push(ConnectorRun {
+            id,
+            pulled,
+            resolved,
+            error,
+            elapsed: started.elapsed(),
+        });
+    }
+    Ok(runs)
+}
