@@ -1,0 +1,183 @@
+//! The command-line contract: exit codes, config resolution, readable errors.
+
+mod common;
+
+use common::Env;
+use std::fs;
+use std::process::Command;
+
+fn stderr(out: &std::process::Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+fn stdout(out: &std::process::Output) -> String {
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[test]
+fn validate_passes_on_a_good_config() {
+    let env = Env::new("");
+    let out = env.run(&["validate"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(
+        stdout(&out).contains("connector drops: ok"),
+        "{}",
+        stdout(&out)
+    );
+}
+
+#[test]
+fn validate_exits_2_naming_an_unknown_key() {
+    let env = Env::new("inbx = \"/tmp\"");
+    let out = env.run(&["validate"]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = stderr(&out);
+    assert!(
+        err.contains("inbx") && err.contains(&env.config.display().to_string()),
+        "{err}"
+    );
+}
+
+#[test]
+fn validate_exits_2_on_a_missing_inbox() {
+    let env = Env::new("");
+    fs::remove_dir(&env.inbox).unwrap();
+    let out = env.run(&["validate"]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = stderr(&out);
+    assert!(
+        err.contains("inbox folder") && err.contains("does not exist"),
+        "{err}"
+    );
+}
+
+#[test]
+fn validate_exits_2_on_a_bad_cron_expression() {
+    for (expr, says) in [
+        ("*/5 * * * *", "six"),
+        ("0 0 25 * * *", "not a valid cron"),
+        ("every monday", "six"),
+    ] {
+        let env = Env::new(&format!("schedule = \"{expr}\""));
+        let out = env.run(&["validate"]);
+        assert_eq!(out.status.code(), Some(2), "{expr}");
+        let err = stderr(&out);
+        assert!(
+            err.contains("connectors.drops.schedule") && err.contains(says),
+            "{err}"
+        );
+    }
+}
+
+#[test]
+fn a_missing_config_file_is_a_usage_error() {
+    let out = Command::new(env!("CARGO_BIN_EXE_leadsync"))
+        .args(["--config", "/nonexistent/leadsync.toml", "validate"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("/nonexistent/leadsync.toml not found"));
+}
+
+#[test]
+fn the_config_comes_from_the_flag_in_any_position_or_the_environment() {
+    let env = Env::new("");
+    let after = Command::new(env!("CARGO_BIN_EXE_leadsync"))
+        .args(["validate", "--config", env.config.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert_eq!(after.status.code(), Some(0), "{}", stderr(&after));
+    let from_env = Command::new(env!("CARGO_BIN_EXE_leadsync"))
+        .arg("validate")
+        .env("LEADSYNC_CONFIG", &env.config)
+        .output()
+        .unwrap();
+    assert_eq!(from_env.status.code(), Some(0), "{}", stderr(&from_env));
+    // Without either, config/leadsync.toml relative to the working directory.
+    fs::create_dir_all(env.dir.path().join("config")).unwrap();
+    fs::copy(&env.config, env.dir.path().join("config/leadsync.toml")).unwrap();
+    let default = Command::new(env!("CARGO_BIN_EXE_leadsync"))
+        .arg("validate")
+        .env_remove("LEADSYNC_CONFIG")
+        .current_dir(env.dir.path())
+        .output()
+        .unwrap();
+    assert_eq!(default.status.code(), Some(0), "{}", stderr(&default));
+}
+
+#[test]
+fn usage_errors_exit_2() {
+    let env = Env::new("");
+    let out = env.run(&["sync"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("--once"));
+    let out = env.run(&["sync", "--once", "--connector", "nope"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("no connector `nope`") && stderr(&out).contains("drops"));
+    let out = env.run(&["frobnicate"]);
+    assert_eq!(out.status.code(), Some(2));
+}
+
+#[test]
+fn a_failing_connector_is_a_runtime_failure() {
+    let env = Env::new("");
+    fs::remove_dir(&env.inbox).unwrap();
+    let out = env.run(&["sync", "--once"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stdout(&out).contains("FAILED") && stderr(&out).contains("drops"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn explain_and_funnel_show_what_was_ingested() {
+    let env = Env::new("");
+    env.drop_file(
+        "signups.csv",
+        b"Email,First Name,Last Name,Phone Number,Lifecycle Stage\n\
+          ann@acme.io,Ann,Lee,(415) 555-0100,\n\
+          bob@acme.io,,,,\n\
+          ANN@ACME.IO,,,,Sales Qualified Lead\n\
+          carl@acme.io,Carl,,,Customer\n",
+    );
+    env.sync();
+
+    let out = env.run(&["explain", " Ann@Acme.io "]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let text = stdout(&out);
+    assert!(text.contains("Tier: sql"), "{text}");
+    assert!(
+        text.contains("signups.csv row 2") && text.contains("signups.csv row 4"),
+        "{text}"
+    );
+    assert!(
+        text.contains("lead → sql") || text.contains("— → sql"),
+        "{text}"
+    );
+
+    let json = env.run(&["explain", "+1 415 555 0100", "--json"]);
+    let v: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
+    assert_eq!(v["person"]["tier"], "sql");
+    assert_eq!(v["records"].as_array().unwrap().len(), 2);
+
+    let missing = env.run(&["explain", "nobody@acme.io"]);
+    assert_eq!(missing.status.code(), Some(1));
+    assert!(stderr(&missing).contains("no person matches"));
+
+    let funnel = env.run(&["report", "funnel", "--json"]);
+    let f: serde_json::Value = serde_json::from_slice(&funnel.stdout).unwrap();
+    assert_eq!(f["tiers"]["subscriber"], 1);
+    assert_eq!(f["tiers"]["sql"], 1);
+    assert_eq!(f["tiers"]["customer"], 1);
+    assert_eq!(f["tiers"]["lead"], 0);
+    assert_eq!(
+        f["conversions"]["subscriber_to_lead"],
+        serde_json::json!(0.6667)
+    );
+    assert_eq!(
+        f["conversions"]["sql_to_opportunity"],
+        serde_json::json!(0.5)
+    );
+}

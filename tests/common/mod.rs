@@ -1,0 +1,128 @@
+//! A temp folder with a config, an inbox and a store, and the real `leadsync` binary to run on it.
+#![allow(dead_code)]
+
+use leadsync::store::{SqliteStore, Store};
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+pub struct Env {
+    pub dir: tempfile::TempDir,
+    pub inbox: PathBuf,
+    pub config: PathBuf,
+    pub db: PathBuf,
+}
+
+impl Env {
+    /// An inbox connector `drops` with `settle = "0s"`, plus `extra` lines in its table.
+    pub fn new(extra: &str) -> Env {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let inbox = dir.path().join("inbox");
+        fs::create_dir_all(&inbox).unwrap();
+        let db = dir.path().join("leadsync.db");
+        let config = dir.path().join("leadsync.toml");
+        let env = Env {
+            dir,
+            inbox,
+            config,
+            db,
+        };
+        env.write_config(extra);
+        env
+    }
+
+    pub fn write_config(&self, extra: &str) {
+        let text = format!(
+            "[store]\nurl = \"sqlite://{}\"\n\n[connectors.drops]\ntype = \"spreadsheet\"\ninbox = \"{}\"\nsettle = \"0s\"\n{extra}\n",
+            self.db.display(),
+            self.inbox.display()
+        );
+        fs::write(&self.config, text).unwrap();
+    }
+
+    pub fn drop_file(&self, name: &str, bytes: &[u8]) -> PathBuf {
+        let path = self.inbox.join(name);
+        fs::write(&path, bytes).unwrap();
+        path
+    }
+
+    /// Runs `leadsync --config <this config> ARGS`.
+    pub fn run(&self, args: &[&str]) -> Output {
+        Command::new(env!("CARGO_BIN_EXE_leadsync"))
+            .arg("--config")
+            .arg(&self.config)
+            .args(args)
+            .env_remove("LEADSYNC_CONFIG")
+            .env("RUST_LOG", "warn")
+            .output()
+            .expect("leadsync runs")
+    }
+
+    /// `sync --once`, asserting success.
+    pub fn sync(&self) -> String {
+        let out = self.run(&["sync", "--once"]);
+        assert!(
+            out.status.success(),
+            "sync failed: {}\n{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    pub fn store(&self) -> SqliteStore {
+        SqliteStore::open(&self.db).expect("store opens")
+    }
+
+    pub fn person_count(&self) -> u64 {
+        self.store().person_count().unwrap()
+    }
+
+    pub fn processed_dir(&self) -> PathBuf {
+        self.inbox.join("processed")
+    }
+
+    pub fn failed_dir(&self) -> PathBuf {
+        self.inbox.join("failed")
+    }
+
+    /// Files in a folder, sorted by name (empty when the folder does not exist).
+    pub fn files_in(dir: &Path) -> Vec<PathBuf> {
+        let mut v: Vec<PathBuf> = fs::read_dir(dir)
+            .map(|rd| {
+                rd.filter_map(|e| e.ok())
+                    .map(|e| e.path())
+                    .filter(|p| p.is_file())
+                    .collect()
+            })
+            .unwrap_or_default();
+        v.sort();
+        v
+    }
+
+    /// The processed or failed file that came from `name`, and its sidecar with `suffix`.
+    pub fn moved(dir: &Path, name: &str) -> Option<PathBuf> {
+        Env::files_in(dir).into_iter().find(|p| {
+            let n = p.file_name().unwrap().to_string_lossy().into_owned();
+            n.ends_with(&format!("_{name}"))
+        })
+    }
+
+    /// The rows of a rejects CSV (header excluded): (row, reason).
+    pub fn rejects_of(processed: &Path) -> Vec<(u64, String)> {
+        let mut path = processed.as_os_str().to_owned();
+        path.push(".rejects.csv");
+        let Ok(mut r) = csv::ReaderBuilder::new()
+            .flexible(true)
+            .from_path(PathBuf::from(path))
+        else {
+            return Vec::new();
+        };
+        r.records()
+            .map(|rec| {
+                let rec = rec.unwrap();
+                (rec[0].parse().unwrap(), rec[1].to_string())
+            })
+            .collect()
+    }
+}
