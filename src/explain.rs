@@ -5,12 +5,22 @@ use crate::config::IdentityConfig;
 use crate::model::{Person, PersonId};
 use crate::resolve::{EMAIL, EmailFolder, PHONE, phone};
 use crate::store::{Conflict, Store, StoreError, StoredRecord, TierChange};
-use leadsync_connector_core::email;
+use chrono::{DateTime, Utc};
+use leadsync_connector_core::{Tier, email};
 use serde::Serialize;
+use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
+/// The explain view; its JSON form is what `explain --json` prints and the admin API serves.
 #[derive(Debug, Clone, Serialize)]
 pub struct ExplainView {
+    pub id: PersonId,
+    pub name: String,
+    /// `null` when unqualified.
+    pub tier: Option<Tier>,
+    /// Each field's values (the preferred one first), each with where it came from.
+    pub fields: BTreeMap<String, Vec<SourcedValue>>,
+    #[serde(skip)]
     pub person: Person,
     pub history: Vec<TierChange>,
     pub records: Vec<StoredRecord>,
@@ -44,11 +54,43 @@ pub fn find(
     }
 }
 
+/// A value and its provenance.
+#[derive(Debug, Clone, Serialize)]
+pub struct SourcedValue {
+    pub value: String,
+    pub connector: String,
+    pub locator: String,
+    pub observed_at: DateTime<Utc>,
+}
+
 pub fn view(store: &mut dyn Store, id: PersonId) -> Result<Option<ExplainView>, StoreError> {
     let Some(person) = store.person(id)? else {
         return Ok(None);
     };
+    let sourced = |v: &crate::model::FieldValue| {
+        let from = person.source_of(v);
+        SourcedValue {
+            value: v.value.clone(),
+            connector: from.connector.clone(),
+            locator: from.locator.clone(),
+            observed_at: from.observed_at,
+        }
+    };
+    let fields = person
+        .fields
+        .iter()
+        .map(|(field, values)| {
+            (
+                field.as_str().to_string(),
+                values.iter().map(sourced).collect(),
+            )
+        })
+        .collect();
     Ok(Some(ExplainView {
+        id,
+        name: person.display_name(),
+        tier: person.tier,
+        fields,
         history: store.tier_history(id)?,
         records: store.records_of(id)?,
         conflicts: store.conflicts_of(id)?,
@@ -67,14 +109,15 @@ impl ExplainView {
         let _ = writeln!(out, "\nFields (value ← source, observed at)");
         for (field, values) in &p.fields {
             for v in values {
+                let from = p.source_of(v);
                 let _ = writeln!(
                     out,
                     "  {:<18} {:<32} ← {}: {}, {}",
                     field.as_str(),
                     v.value,
-                    v.from.connector,
-                    v.from.locator,
-                    v.from.observed_at.format("%Y-%m-%d %H:%M UTC")
+                    from.connector,
+                    from.locator,
+                    from.observed_at.format("%Y-%m-%d %H:%M UTC")
                 );
             }
         }

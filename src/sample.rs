@@ -330,6 +330,22 @@ pub fn drop_rows(
     out
 }
 
+/// `rows` rows, generated lazily (constant memory): mostly new people, a `dup_rate` share of
+/// variants of someone seen earlier. `truth` is always set.
+pub fn stream_rows(seed: u64, rows: usize, dup_rate: f64) -> impl Iterator<Item = SampleRow> {
+    let mut r = Rng::new(seed);
+    let mut people = 0usize;
+    (0..rows).map(move |_| {
+        if people > 0 && r.chance(dup_rate) {
+            let i = r.below(people);
+            SampleRow::variant(&person(seed, i), &mut r)
+        } else {
+            people += 1;
+            SampleRow::original(&person(seed, people - 1))
+        }
+    })
+}
+
 /// A HubSpot contacts-with-company export: a repeated `Phone Number` header (the second is the
 /// company's switchboard) and display-name stages.
 pub fn write_hubspot_csv(

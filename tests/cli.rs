@@ -159,7 +159,10 @@ fn explain_and_funnel_show_what_was_ingested() {
 
     let json = env.run(&["explain", "+1 415 555 0100", "--json"]);
     let v: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
-    assert_eq!(v["person"]["tier"], "sql");
+    assert_eq!(v["tier"], "sql");
+    assert_eq!(v["fields"]["email"][0]["value"], "ann@acme.io");
+    assert_eq!(v["fields"]["first_name"][0]["locator"], "signups.csv row 2");
+    assert_eq!(v["fields"]["crm_stage"][0]["locator"], "signups.csv row 4");
     assert_eq!(v["records"].as_array().unwrap().len(), 2);
 
     let missing = env.run(&["explain", "nobody@acme.io"]);

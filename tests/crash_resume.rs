@@ -115,7 +115,7 @@ fn a_killed_sync_resumes_to_the_same_persons_and_rejects() {
             }
             std::thread::sleep(Duration::from_millis(5));
         }
-        std::thread::sleep(Duration::from_millis(37 * attempt as u64));
+        std::thread::sleep(Duration::from_millis(37 * attempt));
         if child.try_wait().unwrap().is_none() {
             child.kill().unwrap(); // SIGKILL
             kills += 1;

@@ -17,11 +17,14 @@ pub struct Provenance {
     pub observed_at: DateTime<Utc>,
 }
 
-/// One value of a field with its provenance.
+/// One value of a field, with the index of its provenance in [`Person::sources`] (each source
+/// record is stored once per person, not once per value).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FieldValue {
+    #[serde(rename = "v")]
     pub value: String,
-    pub from: Provenance,
+    #[serde(rename = "s")]
+    pub source: u32,
 }
 
 /// The golden record.
@@ -31,6 +34,9 @@ pub struct Person {
     /// Single-valued fields hold one value; emails and phones hold every distinct value seen,
     /// the preferred one first.
     pub fields: BTreeMap<Field, Vec<FieldValue>>,
+    /// The source records values came from; [`FieldValue::source`] indexes this list.
+    #[serde(default)]
+    pub sources: Vec<Provenance>,
     /// The tier; `None` is "unqualified" (not even a subscriber).
     pub tier: Option<Tier>,
     pub created_at: DateTime<Utc>,
@@ -42,9 +48,35 @@ impl Person {
         Person {
             id,
             fields: BTreeMap::new(),
+            sources: Vec::new(),
             tier: None,
             created_at: now,
             updated_at: now,
+        }
+    }
+
+    /// Where a value came from.
+    pub fn source_of(&self, value: &FieldValue) -> &Provenance {
+        &self.sources[value.source as usize]
+    }
+
+    /// The index of a source in [`Person::sources`], adding it when new (the same record seen
+    /// again keeps its index, with the newer observation time).
+    pub fn source_index(&mut self, from: &Provenance) -> u32 {
+        let known = self
+            .sources
+            .iter()
+            .position(|s| s.connector == from.connector && s.locator == from.locator);
+        match known {
+            Some(i) => {
+                let s = &mut self.sources[i];
+                s.observed_at = s.observed_at.max(from.observed_at);
+                i as u32
+            }
+            None => {
+                self.sources.push(from.clone());
+                (self.sources.len() - 1) as u32
+            }
         }
     }
 

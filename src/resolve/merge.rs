@@ -18,16 +18,22 @@ impl Merger {
     /// Folds one record's canonical values into the golden record. Applying the same record twice
     /// changes nothing the second time.
     pub fn merge(&self, person: &mut Person, values: &[(Field, String)], from: &Provenance) {
+        let source = person.source_index(from);
+        let Person {
+            fields, sources, ..
+        } = person;
         for (field, value) in values {
             let candidate = FieldValue {
                 value: value.clone(),
-                from: from.clone(),
+                source,
             };
-            let slot = person.fields.entry(field.clone()).or_default();
+            let slot = fields.entry(field.clone()).or_default();
             if field.is_multi_valued() {
                 match slot.iter_mut().find(|v| v.value == *value) {
                     // Keep the provenance of the newest sighting.
-                    Some(existing) if existing.from.observed_at <= from.observed_at => {
+                    Some(existing)
+                        if sources[existing.source as usize].observed_at <= from.observed_at =>
+                    {
                         *existing = candidate
                     }
                     Some(_) => {}
@@ -37,7 +43,13 @@ impl Merger {
             }
             let replace = match slot.first() {
                 None => true,
-                Some(current) => self.wins(field, &candidate, current),
+                Some(current) => self.wins(
+                    field,
+                    value,
+                    from,
+                    &current.value,
+                    &sources[current.source as usize],
+                ),
             };
             if replace {
                 slot.clear();
@@ -46,22 +58,29 @@ impl Merger {
         }
     }
 
-    fn wins(&self, field: &Field, new: &FieldValue, current: &FieldValue) -> bool {
-        let newer = new.from.observed_at >= current.from.observed_at;
+    fn wins(
+        &self,
+        field: &Field,
+        new: &str,
+        from: &Provenance,
+        current: &str,
+        current_from: &Provenance,
+    ) -> bool {
+        let newer = from.observed_at >= current_from.observed_at;
         match self.cfg.policy(field) {
             MergePolicy::LastWriteWins => newer,
-            MergePolicy::FillEmpty => current.value.is_empty(),
+            MergePolicy::FillEmpty => current.is_empty(),
             MergePolicy::SourcePriority => {
                 match self
-                    .rank(&new.from.connector)
-                    .cmp(&self.rank(&current.from.connector))
+                    .rank(&from.connector)
+                    .cmp(&self.rank(&current_from.connector))
                 {
                     Ordering::Less => true,
                     Ordering::Greater => false,
                     Ordering::Equal => newer,
                 }
             }
-            MergePolicy::Maximum => match compare(field, &new.value, &current.value) {
+            MergePolicy::Maximum => match compare(field, new, current) {
                 Ordering::Greater => true,
                 Ordering::Less => false,
                 Ordering::Equal => newer,
@@ -160,7 +179,7 @@ mod tests {
             "stages take the maximum"
         );
         assert_eq!(
-            p.fields[&Field::JobTitle][0].from.connector,
+            p.source_of(&p.fields[&Field::JobTitle][0]).connector,
             "crm",
             "provenance kept"
         );

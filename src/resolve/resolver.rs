@@ -1,13 +1,12 @@
 //! Linking each source record to exactly one person, on exact keys.
 //!
-//! Order of evidence: the record itself (stored before), then its keys in strength order — the
-//! CRM's own id, emails, phones. A key already held by another person is never moved: the record
+//! Order of evidence: the record's keys in strength order — the CRM's own id, emails, phones. A key already held by another person is never moved: the record
 //! stays with the strongest match and the disagreement is kept as a conflict for review. Two
 //! records with different ids from the same CRM are never merged automatically.
 
 use super::keys::{Key, crm_kind};
 use super::merge::Merger;
-use super::normalize::Normalizer;
+use super::normalize::{Normalized, Normalizer};
 use crate::config::{IdentityConfig, MergeConfig};
 use crate::model::{Person, PersonId, Provenance};
 use crate::rules;
@@ -15,6 +14,9 @@ use crate::store::{Conflict, StoreError, StoreTx};
 use chrono::{DateTime, Utc};
 use leadsync_connector_core::{Locator, SourceRecord};
 use std::collections::BTreeMap;
+
+/// Records normalised per hand-over between the normalising thread and the writer.
+const NORMALIZE_CHUNK: usize = 256;
 
 pub struct Resolver {
     normalizer: Normalizer,
@@ -50,9 +52,28 @@ impl Resolver {
         let mut stats = ResolveStats::default();
         // Ordered, so persons are written in the same order on every run.
         let mut touched: BTreeMap<PersonId, Person> = BTreeMap::new();
-        for record in records {
-            self.apply(tx, connector, record, now, &mut touched, &mut stats)?;
-        }
+        // Normalising (phone parsing above all) costs about as much as the store writes: a
+        // helper thread normalises chunks ahead while this thread writes, so the two overlap.
+        std::thread::scope(|scope| -> Result<(), StoreError> {
+            let (ready, normalized) = std::sync::mpsc::sync_channel::<Vec<Normalized>>(4);
+            scope.spawn(move || {
+                for chunk in records.chunks(NORMALIZE_CHUNK) {
+                    let norms = chunk
+                        .iter()
+                        .map(|r| self.normalizer.normalize(connector, r))
+                        .collect();
+                    if ready.send(norms).is_err() {
+                        return; // the writer stopped on an error
+                    }
+                }
+            });
+            for (chunk, norms) in records.chunks(NORMALIZE_CHUNK).zip(normalized) {
+                for (record, norm) in chunk.iter().zip(&norms) {
+                    self.apply(tx, connector, record, norm, now, &mut touched, &mut stats)?;
+                }
+            }
+            Ok(())
+        })?;
         for person in touched.values_mut() {
             if let Some(change) = rules::raise_baseline(person, now) {
                 tx.add_tier_change(&change)?;
@@ -63,16 +84,17 @@ impl Resolver {
         Ok(stats)
     }
 
+    #[allow(clippy::too_many_arguments)]
     fn apply(
         &self,
         tx: &mut dyn StoreTx,
         connector: &str,
         record: &SourceRecord,
+        norm: &Normalized,
         now: DateTime<Utc>,
         touched: &mut BTreeMap<PersonId, Person>,
         stats: &mut ResolveStats,
     ) -> Result<(), StoreError> {
-        let norm = self.normalizer.normalize(connector, record);
         let locator = record.locator.to_string();
         let crm = crm_kind(connector);
         let mut hits = Vec::with_capacity(norm.keys.len());
@@ -80,10 +102,11 @@ impl Resolver {
             hits.push((key, tx.find_key(&key.kind, &key.value)?));
         }
 
-        let mut chosen = tx.find_record(connector, &record.locator.key())?;
-        if chosen.is_none()
-            && let Some((key, Some(p))) = hits.iter().find(|(_, p)| p.is_some())
-        {
+        // No lookup of the record itself is needed: a CRM record is found by its id key, and a
+        // file row past its committed cursor cannot have been stored (page and cursor commit
+        // together).
+        let mut chosen = None;
+        if let Some((key, Some(p))) = hits.iter().find(|(_, p)| p.is_some()) {
             chosen = Some(*p);
             // A new CRM id arriving on a person who already holds another id of the same CRM
             // is a different CRM record: keep them apart and ask for review.

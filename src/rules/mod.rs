@@ -84,14 +84,13 @@ mod tests {
             locator: "f row 2".into(),
             observed_at: Utc::now(),
         };
+        let source = p.source_index(&from);
         for (f, v) in values {
-            p.fields.insert(
-                f.clone(),
-                vec![FieldValue {
-                    value: v.to_string(),
-                    from: from.clone(),
-                }],
-            );
+            let value = FieldValue {
+                value: v.to_string(),
+                source,
+            };
+            p.fields.insert(f.clone(), vec![value]);
         }
         p
     }

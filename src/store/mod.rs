@@ -90,12 +90,6 @@ pub trait StoreTx {
     /// The values of one key kind held by a person (its CRM ids for one connector).
     fn keys_of(&mut self, person: PersonId, kind: &str) -> Result<Vec<String>, StoreError>;
 
-    /// The person a source record was linked to, if it was stored before.
-    fn find_record(
-        &mut self,
-        connector: &str,
-        locator_key: &str,
-    ) -> Result<Option<PersonId>, StoreError>;
     /// Inserts or replaces a source record (keyed by connector and locator).
     fn upsert_record(
         &mut self,

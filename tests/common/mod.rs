@@ -1,5 +1,5 @@
 //! A temp folder with a config, an inbox and a store, and the real `leadsync` binary to run on it.
-#![allow(dead_code)]
+#![allow(dead_code, unreachable_pub)]
 
 use leadsync::store::{SqliteStore, Store};
 use std::fs;

@@ -10,7 +10,9 @@ pub enum Locator {
     /// A CRM's own record id. For that connector it is the strongest identity key there is.
     Crm { id: String },
     /// A data row of a dropped file: the file's content hash, its name when dropped, and the
-    /// 1-based row (line) number as a spreadsheet program would show it.
+    /// 1-based row: for delimited text, the line the record starts on (as a text editor shows
+    /// it; a cell with line breaks makes later rows differ from a spreadsheet program's row
+    /// numbers); for workbooks, the sheet row as the spreadsheet program shows it.
     File {
         hash: String,
         name: String,

@@ -11,7 +11,6 @@ pub(super) const MIGRATIONS: &[&str] = &[
         created_at  TEXT NOT NULL,
         updated_at  TEXT NOT NULL
     );
-    CREATE INDEX persons_tier ON persons(tier);
 
     CREATE TABLE identity_keys (
         kind       TEXT NOT NULL,

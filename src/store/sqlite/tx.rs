@@ -85,19 +85,6 @@ impl StoreTx for SqliteTx<'_> {
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
-    fn find_record(
-        &mut self,
-        connector: &str,
-        locator_key: &str,
-    ) -> Result<Option<PersonId>, StoreError> {
-        let mut stmt = self.tx.prepare_cached(
-            "SELECT person_id FROM source_records WHERE connector = ?1 AND locator_key = ?2",
-        )?;
-        Ok(stmt
-            .query_row(params![connector, locator_key], |r| r.get(0))
-            .optional()?)
-    }
-
     fn upsert_record(
         &mut self,
         connector: &str,

@@ -178,10 +178,40 @@ fn open_book(
             if let Ok(b) = open_workbook(path) {
                 return Ok((Format::Ods, Sheets::Ods(b)));
             }
+            if looks_like_office_zip(path) {
+                // It starts like a workbook: it is one, damaged or cut short (an interrupted
+                // upload or export), not the wrong kind of file.
+                return Err(ReadError::Workbook {
+                    format: Format::Xlsx,
+                    message: format!(
+                        "the workbook is damaged or incomplete (was the upload or export cut \
+                         short?): {xlsx_error}"
+                    ),
+                });
+            }
             Err(ReadError::Unsupported(format!(
                 "it looks like a ZIP archive that is not an Excel or OpenDocument workbook \
                  ({xlsx_error})"
             )))
         }
     }
+}
+
+/// Whether the first entry of a ZIP file is one an Office Open XML package starts with
+/// (`[Content_Types].xml`, `_rels/`, `xl/`, `docProps/`): read from its local file header, which
+/// survives truncation, unlike the central directory at the end.
+fn looks_like_office_zip(path: &Path) -> bool {
+    use std::io::Read;
+    let mut head = [0u8; 96];
+    let Ok(n) = std::fs::File::open(path).and_then(|mut f| f.read(&mut head)) else {
+        return false;
+    };
+    if n < 30 || &head[..4] != b"PK\x03\x04" {
+        return false;
+    }
+    let len = usize::from(u16::from_le_bytes([head[26], head[27]]));
+    let name = &head[30..(30 + len).min(n)];
+    [&b"[Content_Types].xml"[..], b"_rels/", b"xl/", b"docProps/"]
+        .iter()
+        .any(|p| name.starts_with(p))
 }
