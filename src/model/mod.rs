@@ -3,3 +3,11 @@
 mod person;
 
 pub use person::{FieldValue, Person, PersonId, Provenance};
+
+/// An identity key: a value two records must share to be the same person (`email`,
+/// `phone`, or a CRM's own id as `crm:CONNECTOR`).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Key {
+    pub kind: String,
+    pub value: String,
+}

@@ -12,12 +12,7 @@ pub fn crm_kind(connector: &str) -> String {
     format!("crm:{connector}")
 }
 
-/// A key of one record, strongest first in a record's key list.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct Key {
-    pub kind: String,
-    pub value: String,
-}
+pub use crate::model::Key;
 
 /// Folds a canonical email (see `leadsync_connector_core::email::normalize`) into its identity
 /// key: `googlemail.com` is `gmail.com`, and domains that ignore `+tags` or dots lose them.

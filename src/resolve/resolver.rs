@@ -1,8 +1,9 @@
 //! Linking each source record to exactly one person, on exact keys.
 //!
-//! Order of evidence: the record's keys in strength order — the CRM's own id, emails, phones. A key already held by another person is never moved: the record
-//! stays with the strongest match and the disagreement is kept as a conflict for review. Two
-//! records with different ids from the same CRM are never merged automatically.
+//! Order of evidence: the record's keys in strength order — the CRM's own id, emails, phones.
+//! A key already held by another person is never moved: the record stays with the strongest
+//! match and the disagreement is kept as a conflict for review. Two records with different ids
+//! from the same CRM are never merged automatically.
 
 use super::keys::{Key, crm_kind};
 use super::merge::Merger;
@@ -13,9 +14,9 @@ use crate::rules;
 use crate::store::{Conflict, StoreError, StoreTx};
 use chrono::{DateTime, Utc};
 use leadsync_connector_core::{Locator, SourceRecord};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
-/// Records normalised per hand-over between the normalising thread and the writer.
+/// Records normalised per hand-over between the normalising thread and the linker.
 const NORMALIZE_CHUNK: usize = 256;
 
 pub struct Resolver {
@@ -42,6 +43,10 @@ impl Resolver {
 
     /// Links, stores and merges every record of a page inside `tx`, then writes each touched
     /// person once, with its (never lowered) tier.
+    ///
+    /// Set-based, for speed: the keys of each chunk of records are looked up in one query,
+    /// records are linked in page order exactly as if one by one (keys a record claims are seen
+    /// by the records after it), and the writes go out as multi-row statements.
     pub fn apply_page(
         &self,
         tx: &mut dyn StoreTx,
@@ -49,59 +54,121 @@ impl Resolver {
         records: &[SourceRecord],
         now: DateTime<Utc>,
     ) -> Result<ResolveStats, StoreError> {
-        let mut stats = ResolveStats::default();
-        // Ordered, so persons are written in the same order on every run.
-        let mut touched: BTreeMap<PersonId, Person> = BTreeMap::new();
-        // Normalising (phone parsing above all) costs about as much as the store writes: a
-        // helper thread normalises chunks ahead while this thread writes, so the two overlap.
+        let mut page = PageLinks {
+            crm: crm_kind(connector),
+            owner: HashMap::new(),
+            new_keys: Vec::new(),
+            crm_holders: HashMap::new(),
+            touched: BTreeMap::new(),
+            stats: ResolveStats::default(),
+        };
+        let mut norms: Vec<Normalized> = Vec::with_capacity(records.len());
+        let mut links = Vec::with_capacity(records.len());
+        // Normalising (phone parsing above all) costs about as much as linking and writing: a
+        // helper thread normalises chunks ahead while this thread looks up and links each chunk.
         std::thread::scope(|scope| -> Result<(), StoreError> {
             let (ready, normalized) = std::sync::mpsc::sync_channel::<Vec<Normalized>>(4);
             scope.spawn(move || {
                 for chunk in records.chunks(NORMALIZE_CHUNK) {
-                    let norms = chunk
+                    let done = chunk
                         .iter()
                         .map(|r| self.normalizer.normalize(connector, r))
                         .collect();
-                    if ready.send(norms).is_err() {
-                        return; // the writer stopped on an error
+                    if ready.send(done).is_err() {
+                        return; // the linker stopped on an error
                     }
                 }
             });
-            for (chunk, norms) in records.chunks(NORMALIZE_CHUNK).zip(normalized) {
-                for (record, norm) in chunk.iter().zip(&norms) {
-                    self.apply(tx, connector, record, norm, now, &mut touched, &mut stats)?;
+            for (chunk, chunk_norms) in records.chunks(NORMALIZE_CHUNK).zip(normalized) {
+                let mut unseen: Vec<Key> = chunk_norms
+                    .iter()
+                    .flat_map(|n| n.keys.iter())
+                    .filter(|k| !page.owner.contains_key(*k))
+                    .cloned()
+                    .collect();
+                unseen.sort_unstable();
+                unseen.dedup();
+                let found = tx.find_keys(&unseen)?;
+                page.owner.extend(found);
+                for (record, norm) in chunk.iter().zip(&chunk_norms) {
+                    links.push(page.link(tx, connector, record, norm, now)?);
                 }
+                norms.extend(chunk_norms);
             }
             Ok(())
         })?;
-        for person in touched.values_mut() {
+
+        let missing: Vec<PersonId> = page
+            .touched
+            .iter()
+            .filter(|(_, p)| p.is_none())
+            .map(|(id, _)| *id)
+            .collect();
+        for person in tx.load_persons(&missing)? {
+            page.touched.insert(person.id, Some(person));
+        }
+        let mut persons: BTreeMap<PersonId, Person> = BTreeMap::new();
+        for (id, person) in page.touched {
+            let person = person
+                .ok_or_else(|| StoreError::Corrupt(format!("person {id} is linked but missing")))?;
+            persons.insert(id, person);
+        }
+        for ((record, norm), id) in records.iter().zip(&norms).zip(&links) {
+            let person = persons.get_mut(id).expect("every link was loaded above");
+            let from = Provenance {
+                connector: connector.to_string(),
+                locator: record.locator.to_string(),
+                observed_at: record.observed_at,
+            };
+            self.merger.merge(person, &norm.values, &from);
+            person.updated_at = now;
+        }
+
+        let mut stats = page.stats;
+        stats.records = records.len() as u64;
+        // In key order: neighbouring inserts touch the same index pages.
+        page.new_keys.sort_unstable();
+        tx.insert_keys(&page.new_keys)?;
+        let linked: Vec<(&SourceRecord, PersonId)> = records.iter().zip(links).collect();
+        tx.upsert_records(connector, &linked)?;
+        for person in persons.values_mut() {
             if let Some(change) = rules::raise_baseline(person, now) {
                 tx.add_tier_change(&change)?;
                 stats.tier_changes += 1;
             }
-            tx.save_person(person)?;
         }
+        tx.save_persons(&persons.values().collect::<Vec<_>>())?;
         Ok(stats)
     }
+}
 
-    #[allow(clippy::too_many_arguments)]
-    fn apply(
-        &self,
+/// The identity state of one page while its records are linked in order.
+struct PageLinks {
+    crm: String,
+    /// Key → person, from the store and from the records linked so far.
+    owner: HashMap<Key, PersonId>,
+    new_keys: Vec<(Key, PersonId)>,
+    /// Whether a person holds a CRM id of this connector (looked up once per person).
+    crm_holders: HashMap<PersonId, bool>,
+    /// Persons linked in this page; `None` until loaded from the store.
+    touched: BTreeMap<PersonId, Option<Person>>,
+    stats: ResolveStats,
+}
+
+impl PageLinks {
+    fn link(
+        &mut self,
         tx: &mut dyn StoreTx,
         connector: &str,
         record: &SourceRecord,
         norm: &Normalized,
         now: DateTime<Utc>,
-        touched: &mut BTreeMap<PersonId, Person>,
-        stats: &mut ResolveStats,
-    ) -> Result<(), StoreError> {
-        let locator = record.locator.to_string();
-        let crm = crm_kind(connector);
-        let mut hits = Vec::with_capacity(norm.keys.len());
-        for key in &norm.keys {
-            hits.push((key, tx.find_key(&key.kind, &key.value)?));
-        }
-
+    ) -> Result<PersonId, StoreError> {
+        let hits: Vec<(&Key, Option<PersonId>)> = norm
+            .keys
+            .iter()
+            .map(|k| (k, self.owner.get(k).copied()))
+            .collect();
         // No lookup of the record itself is needed: a CRM record is found by its id key, and a
         // file row past its committed cursor cannot have been stored (page and cursor commit
         // together).
@@ -111,8 +178,8 @@ impl Resolver {
             // A new CRM id arriving on a person who already holds another id of the same CRM
             // is a different CRM record: keep them apart and ask for review.
             let new_crm_id = matches!(record.locator, Locator::Crm { .. })
-                && hits.iter().any(|(k, p)| k.kind == crm && p.is_none());
-            if new_crm_id && key.kind != crm && !tx.keys_of(*p, &crm)?.is_empty() {
+                && hits.iter().any(|(k, p)| k.kind == self.crm && p.is_none());
+            if new_crm_id && key.kind != self.crm && self.holds_crm_id(tx, *p)? {
                 chosen = None;
             }
         }
@@ -120,51 +187,47 @@ impl Resolver {
             Some(p) => p,
             None => {
                 let id = tx.next_person_id()?;
-                touched.insert(id, Person::new(id, now));
-                stats.persons_created += 1;
+                self.touched.insert(id, Some(Person::new(id, now)));
+                self.stats.persons_created += 1;
                 id
             }
         };
-
-        for (key, holder) in &hits {
+        for (key, holder) in hits {
             match holder {
-                None => tx.insert_key(&key.kind, &key.value, person_id)?,
-                Some(p) if *p == person_id => {}
+                None => {
+                    self.owner.insert(key.clone(), person_id);
+                    self.new_keys.push((key.clone(), person_id));
+                    if key.kind == self.crm {
+                        self.crm_holders.insert(person_id, true);
+                    }
+                }
+                Some(p) if p == person_id => {}
                 Some(other) => {
-                    let reason = conflict_reason(key, *other, &crm);
                     tx.add_conflict(&Conflict {
                         connector: connector.to_string(),
                         locator: record.locator.key(),
                         key_kind: key.kind.clone(),
                         key_value: key.value.clone(),
                         person: person_id,
-                        other_person: *other,
-                        reason,
+                        other_person: other,
+                        reason: conflict_reason(key, other, &self.crm),
                         at: now,
                     })?;
-                    stats.conflicts += 1;
+                    self.stats.conflicts += 1;
                 }
             }
         }
-        tx.upsert_record(connector, record, person_id)?;
+        self.touched.entry(person_id).or_insert(None);
+        Ok(person_id)
+    }
 
-        let person = match touched.entry(person_id) {
-            std::collections::btree_map::Entry::Occupied(e) => e.into_mut(),
-            std::collections::btree_map::Entry::Vacant(e) => {
-                e.insert(tx.load_person(person_id)?.ok_or_else(|| {
-                    StoreError::Corrupt(format!("person {person_id} is linked but missing"))
-                })?)
-            }
-        };
-        let from = Provenance {
-            connector: connector.to_string(),
-            locator,
-            observed_at: record.observed_at,
-        };
-        self.merger.merge(person, &norm.values, &from);
-        person.updated_at = now;
-        stats.records += 1;
-        Ok(())
+    fn holds_crm_id(&mut self, tx: &mut dyn StoreTx, person: PersonId) -> Result<bool, StoreError> {
+        if let Some(known) = self.crm_holders.get(&person) {
+            return Ok(*known);
+        }
+        let holds = !tx.keys_of(person, &self.crm)?.is_empty();
+        self.crm_holders.insert(person, holds);
+        Ok(holds)
     }
 }
 
@@ -176,5 +239,153 @@ fn conflict_reason(key: &Key, other: PersonId, crm: &str) -> String {
             "{} {} already belongs to person {other}; not merged automatically",
             key.kind, key.value
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::{SqliteStore, Store};
+    use leadsync_connector_core::Field;
+
+    fn file_row(row: u64, values: &[(Field, &str)]) -> SourceRecord {
+        SourceRecord {
+            locator: Locator::File {
+                hash: "h".into(),
+                name: "f.csv".into(),
+                row,
+            },
+            observed_at: Utc::now(),
+            values: values
+                .iter()
+                .map(|(f, v)| (f.clone(), v.to_string()))
+                .collect(),
+            archived: false,
+        }
+    }
+
+    fn crm_record(id: &str, email: &str) -> SourceRecord {
+        SourceRecord {
+            locator: Locator::Crm { id: id.into() },
+            observed_at: Utc::now(),
+            values: vec![(Field::Email, email.into())],
+            archived: false,
+        }
+    }
+
+    fn apply(store: &mut SqliteStore, connector: &str, records: &[SourceRecord]) -> ResolveStats {
+        let resolver = Resolver::new(&IdentityConfig::default(), &MergeConfig::default());
+        let mut tx = store.begin().unwrap();
+        let stats = resolver
+            .apply_page(tx.as_mut(), connector, records, Utc::now())
+            .unwrap();
+        tx.commit().unwrap();
+        stats
+    }
+
+    fn store() -> (tempfile::TempDir, SqliteStore) {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(dir.path().join("t.db")).unwrap();
+        (dir, store)
+    }
+
+    #[test]
+    fn keys_claimed_earlier_in_a_page_link_later_records() {
+        let (_d, mut store) = store();
+        let stats = apply(
+            &mut store,
+            "sheets",
+            &[
+                file_row(
+                    2,
+                    &[(Field::Email, "a@x.io"), (Field::Phone, "+1 415 555 0100")],
+                ),
+                file_row(
+                    3,
+                    &[(Field::Phone, "(415) 555-0100"), (Field::Email, "a2@x.io")],
+                ),
+                file_row(4, &[(Field::Email, "A2@X.IO")]),
+            ],
+        );
+        assert_eq!((stats.persons_created, stats.conflicts), (1, 0));
+        let person = store.person(1).unwrap().unwrap();
+        assert_eq!(person.fields[&Field::Email].len(), 2);
+        assert_eq!(store.records_of(1).unwrap().len(), 3);
+    }
+
+    #[test]
+    fn a_record_joining_two_persons_is_a_conflict_not_a_merge() {
+        let (_d, mut store) = store();
+        apply(
+            &mut store,
+            "sheets",
+            &[
+                file_row(2, &[(Field::Email, "a@x.io")]),
+                file_row(
+                    3,
+                    &[(Field::Phone, "+1 415 555 0100"), (Field::FirstName, "B")],
+                ),
+            ],
+        );
+        // GIVEN two persons; WHEN a record carries the email of one and the phone of the other
+        let stats = apply(
+            &mut store,
+            "sheets",
+            &[file_row(
+                4,
+                &[(Field::Email, "a@x.io"), (Field::Phone, "415-555-0100")],
+            )],
+        );
+        // THEN it joins the stronger match (email), the phone stays with its owner, and the
+        // disagreement waits for review on both persons
+        assert_eq!((stats.persons_created, stats.conflicts), (0, 1));
+        assert_eq!(store.person_count().unwrap(), 2);
+        assert_eq!(
+            store.person_by_key("phone", "+14155550100").unwrap(),
+            Some(2)
+        );
+        let conflicts = store.conflicts_of(2).unwrap();
+        assert_eq!(conflicts.len(), 1);
+        assert_eq!((conflicts[0].person, conflicts[0].other_person), (1, 2));
+        assert!(
+            conflicts[0].reason.contains("already belongs to person 2"),
+            "{}",
+            conflicts[0].reason
+        );
+        // The same record again records nothing new.
+        apply(
+            &mut store,
+            "sheets",
+            &[file_row(
+                4,
+                &[(Field::Email, "a@x.io"), (Field::Phone, "415-555-0100")],
+            )],
+        );
+        assert_eq!(store.conflicts_of(1).unwrap().len(), 1);
+    }
+
+    #[test]
+    fn two_ids_of_one_crm_are_never_merged_and_ids_stay_stable() {
+        let (_d, mut store) = store();
+        apply(&mut store, "hubspot", &[crm_record("101", "x@acme.io")]);
+        // A different HubSpot record with the same email is another person, flagged for review.
+        let stats = apply(&mut store, "hubspot", &[crm_record("202", "x@acme.io")]);
+        assert_eq!((stats.persons_created, stats.conflicts), (1, 1));
+        assert_eq!(store.person_by_key("crm:hubspot", "202").unwrap(), Some(2));
+        // The first record changing its email stays the same person: its id decides.
+        apply(&mut store, "hubspot", &[crm_record("101", "new@acme.io")]);
+        assert_eq!(
+            store.person_by_key("email", "new@acme.io").unwrap(),
+            Some(1)
+        );
+        assert_eq!(store.person_count().unwrap(), 2);
+        // Another connector's record with that email joins person 1 (no HubSpot id involved).
+        apply(
+            &mut store,
+            "sheets",
+            &[file_row(9, &[(Field::Email, "new@acme.io")])],
+        );
+        assert_eq!(store.person_count().unwrap(), 2);
+        assert_eq!(store.records_of(1).unwrap().len(), 2);
     }
 }

@@ -12,8 +12,9 @@ mod types;
 pub use sqlite::SqliteStore;
 pub use types::{Conflict, RunStats, RunSummary, StoreEvent, StoredRecord, TierChange, TierCounts};
 
-use crate::model::{Person, PersonId};
+use crate::model::{Key, Person, PersonId};
 use leadsync_connector_core::{Cursor, RecordReject, SourceRecord};
+use std::collections::HashMap;
 use std::path::PathBuf;
 
 #[derive(Debug, thiserror::Error)]
@@ -85,23 +86,26 @@ pub trait StoreTx {
     /// Stores a cursor, refusing one that moves backwards ([`Cursor::allows`]).
     fn put_cursor(&mut self, connector: &str, cursor: &Cursor) -> Result<(), StoreError>;
 
-    fn find_key(&mut self, kind: &str, value: &str) -> Result<Option<PersonId>, StoreError>;
-    fn insert_key(&mut self, kind: &str, value: &str, person: PersonId) -> Result<(), StoreError>;
+    /// The owners of those of `keys` that are held, in one pass.
+    fn find_keys(&mut self, keys: &[Key]) -> Result<HashMap<Key, PersonId>, StoreError>;
+    fn insert_keys(&mut self, keys: &[(Key, PersonId)]) -> Result<(), StoreError>;
     /// The values of one key kind held by a person (its CRM ids for one connector).
     fn keys_of(&mut self, person: PersonId, kind: &str) -> Result<Vec<String>, StoreError>;
 
-    /// Inserts or replaces a source record (keyed by connector and locator).
-    fn upsert_record(
+    /// Inserts or replaces source records (keyed by connector and locator), each linked to its
+    /// person.
+    fn upsert_records(
         &mut self,
         connector: &str,
-        record: &SourceRecord,
-        person: PersonId,
+        records: &[(&SourceRecord, PersonId)],
     ) -> Result<(), StoreError>;
 
     /// A fresh person id, never handed out before.
     fn next_person_id(&mut self) -> Result<PersonId, StoreError>;
-    fn load_person(&mut self, id: PersonId) -> Result<Option<Person>, StoreError>;
-    fn save_person(&mut self, person: &Person) -> Result<(), StoreError>;
+    /// The persons among `ids` that exist.
+    fn load_persons(&mut self, ids: &[PersonId]) -> Result<Vec<Person>, StoreError>;
+    /// Inserts or replaces persons.
+    fn save_persons(&mut self, persons: &[&Person]) -> Result<(), StoreError>;
 
     fn add_tier_change(&mut self, change: &TierChange) -> Result<(), StoreError>;
     /// Records a conflict for review; the same conflict recorded twice is kept once.

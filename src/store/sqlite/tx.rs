@@ -1,8 +1,24 @@
-use super::{read_cursor, read_person, to_json, ts};
-use crate::model::{Person, PersonId};
+use super::{json, read_cursor, to_json, ts};
+use crate::model::{Key, Person, PersonId};
 use crate::store::{Conflict, StoreError, StoreEvent, StoreTx, TierChange};
 use leadsync_connector_core::{Cursor, RecordReject, SourceRecord};
-use rusqlite::{Connection, OptionalExtension, Transaction, params};
+use rusqlite::{Connection, ToSql, Transaction, params, params_from_iter};
+use std::collections::{BTreeMap, HashMap};
+
+/// Rows per multi-row statement: one statement per 100 rows costs a fraction of 100 statements,
+/// and stays far below SQLite's limit on bound parameters.
+const ROWS_PER_STATEMENT: usize = 100;
+
+/// `?, ?, ?`
+fn placeholders(n: usize) -> String {
+    vec!["?"; n].join(", ")
+}
+
+/// `(?, ?), (?, ?)`: `n` rows of `width` parameters.
+fn rows_of(width: usize, n: usize) -> String {
+    let row = format!("({})", vec!["?"; width].join(", "));
+    vec![row; n].join(", ")
+}
 
 pub(super) struct SqliteTx<'c> {
     tx: Transaction<'c>,
@@ -60,20 +76,45 @@ impl StoreTx for SqliteTx<'_> {
         Ok(())
     }
 
-    fn find_key(&mut self, kind: &str, value: &str) -> Result<Option<PersonId>, StoreError> {
-        let mut stmt = self
-            .tx
-            .prepare_cached("SELECT person_id FROM identity_keys WHERE kind = ?1 AND value = ?2")?;
-        Ok(stmt
-            .query_row(params![kind, value], |r| r.get(0))
-            .optional()?)
+    fn find_keys(&mut self, keys: &[Key]) -> Result<HashMap<Key, PersonId>, StoreError> {
+        let mut by_kind: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+        for k in keys {
+            by_kind.entry(&k.kind).or_default().push(&k.value);
+        }
+        let mut found = HashMap::with_capacity(keys.len());
+        for (kind, values) in by_kind {
+            for chunk in values.chunks(ROWS_PER_STATEMENT) {
+                let sql = format!(
+                    "SELECT value, person_id FROM identity_keys WHERE kind = ? AND value IN ({})",
+                    placeholders(chunk.len())
+                );
+                let mut stmt = self.tx.prepare_cached(&sql)?;
+                let params = std::iter::once(&kind).chain(chunk.iter());
+                let mut rows = stmt.query(params_from_iter(params))?;
+                while let Some(row) = rows.next()? {
+                    let key = Key {
+                        kind: kind.to_string(),
+                        value: row.get(0)?,
+                    };
+                    found.insert(key, row.get(1)?);
+                }
+            }
+        }
+        Ok(found)
     }
 
-    fn insert_key(&mut self, kind: &str, value: &str, person: PersonId) -> Result<(), StoreError> {
-        let mut stmt = self.tx.prepare_cached(
-            "INSERT INTO identity_keys (kind, value, person_id) VALUES (?1, ?2, ?3)",
-        )?;
-        stmt.execute(params![kind, value, person])?;
+    fn insert_keys(&mut self, keys: &[(Key, PersonId)]) -> Result<(), StoreError> {
+        for chunk in keys.chunks(ROWS_PER_STATEMENT) {
+            let sql = format!(
+                "INSERT INTO identity_keys (kind, value, person_id) VALUES {}",
+                rows_of(3, chunk.len())
+            );
+            let mut params: Vec<&dyn ToSql> = Vec::with_capacity(chunk.len() * 3);
+            for (key, person) in chunk {
+                params.extend([&key.kind as &dyn ToSql, &key.value, person]);
+            }
+            self.tx.prepare_cached(&sql)?.execute(&params[..])?;
+        }
         Ok(())
     }
 
@@ -85,27 +126,45 @@ impl StoreTx for SqliteTx<'_> {
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
-    fn upsert_record(
+    fn upsert_records(
         &mut self,
         connector: &str,
-        record: &SourceRecord,
-        person: PersonId,
+        records: &[(&SourceRecord, PersonId)],
     ) -> Result<(), StoreError> {
-        let mut stmt = self.tx.prepare_cached(
-            "INSERT INTO source_records (connector, locator_key, locator, person_id, observed_at, archived, fields)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
-             ON CONFLICT (connector, locator_key) DO UPDATE SET locator = ?3, person_id = ?4,
-               observed_at = ?5, archived = ?6, fields = ?7",
-        )?;
-        stmt.execute(params![
-            connector,
-            record.locator.key(),
-            to_json(&record.locator),
-            person,
-            ts(&record.observed_at),
-            record.archived,
-            to_json(&record.values),
-        ])?;
+        for chunk in records.chunks(ROWS_PER_STATEMENT) {
+            let sql = format!(
+                "INSERT INTO source_records (connector, locator_key, locator, person_id, observed_at, archived, fields)
+                 VALUES {}
+                 ON CONFLICT (connector, locator_key) DO UPDATE SET locator = excluded.locator,
+                   person_id = excluded.person_id, observed_at = excluded.observed_at,
+                   archived = excluded.archived, fields = excluded.fields",
+                rows_of(7, chunk.len())
+            );
+            let owned: Vec<(String, String, String, String)> = chunk
+                .iter()
+                .map(|(r, _)| {
+                    (
+                        r.locator.key(),
+                        to_json(&r.locator),
+                        ts(&r.observed_at),
+                        to_json(&r.values),
+                    )
+                })
+                .collect();
+            let mut params: Vec<&dyn ToSql> = Vec::with_capacity(chunk.len() * 7);
+            for ((record, person), (key, locator, observed, fields)) in chunk.iter().zip(&owned) {
+                params.extend([
+                    &connector as &dyn ToSql,
+                    key,
+                    locator,
+                    person,
+                    observed,
+                    &record.archived,
+                    fields,
+                ]);
+            }
+            self.tx.prepare_cached(&sql)?.execute(&params[..])?;
+        }
         Ok(())
     }
 
@@ -124,22 +183,47 @@ impl StoreTx for SqliteTx<'_> {
         Ok(next)
     }
 
-    fn load_person(&mut self, id: PersonId) -> Result<Option<Person>, StoreError> {
-        read_person(&self.tx, id)
+    fn load_persons(&mut self, ids: &[PersonId]) -> Result<Vec<Person>, StoreError> {
+        let mut out = Vec::with_capacity(ids.len());
+        for chunk in ids.chunks(ROWS_PER_STATEMENT) {
+            let sql = format!(
+                "SELECT golden FROM persons WHERE id IN ({})",
+                placeholders(chunk.len())
+            );
+            let mut stmt = self.tx.prepare_cached(&sql)?;
+            let mut rows = stmt.query(params_from_iter(chunk.iter()))?;
+            while let Some(row) = rows.next()? {
+                out.push(json(&row.get::<_, String>(0)?)?);
+            }
+        }
+        Ok(out)
     }
 
-    fn save_person(&mut self, person: &Person) -> Result<(), StoreError> {
-        let mut stmt = self.tx.prepare_cached(
-            "INSERT INTO persons (id, golden, tier, created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?5)
-             ON CONFLICT (id) DO UPDATE SET golden = ?2, tier = ?3, updated_at = ?5",
-        )?;
-        stmt.execute(params![
-            person.id,
-            to_json(person),
-            person.tier.map(|t| t.as_str()),
-            ts(&person.created_at),
-            ts(&person.updated_at),
-        ])?;
+    fn save_persons(&mut self, persons: &[&Person]) -> Result<(), StoreError> {
+        for chunk in persons.chunks(ROWS_PER_STATEMENT) {
+            let sql = format!(
+                "INSERT INTO persons (id, golden, tier, created_at, updated_at) VALUES {}
+                 ON CONFLICT (id) DO UPDATE SET golden = excluded.golden, tier = excluded.tier,
+                   updated_at = excluded.updated_at",
+                rows_of(5, chunk.len())
+            );
+            let owned: Vec<(String, Option<&str>, String, String)> = chunk
+                .iter()
+                .map(|p| {
+                    (
+                        to_json(p),
+                        p.tier.map(|t| t.as_str()),
+                        ts(&p.created_at),
+                        ts(&p.updated_at),
+                    )
+                })
+                .collect();
+            let mut params: Vec<&dyn ToSql> = Vec::with_capacity(chunk.len() * 5);
+            for (p, (golden, tier, created, updated)) in chunk.iter().zip(&owned) {
+                params.extend([&p.id as &dyn ToSql, golden, tier, created, updated]);
+            }
+            self.tx.prepare_cached(&sql)?.execute(&params[..])?;
+        }
         Ok(())
     }
 
