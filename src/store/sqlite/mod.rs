@@ -128,27 +128,18 @@ fn read_person(conn: &Connection, id: PersonId) -> Result<Option<Person>, StoreE
     golden.map(|g| json(&g)).transpose()
 }
 
-/// A `tier_history` row: person, from, to, rule, rules version, evidence JSON, time.
-type TierRow = (
-    PersonId,
-    Option<String>,
-    String,
-    String,
-    String,
-    String,
-    String,
-);
-
-fn tier_change(r: &Row<'_>) -> rusqlite::Result<TierRow> {
-    Ok((
-        r.get(0)?,
-        r.get(1)?,
-        r.get(2)?,
-        r.get(3)?,
-        r.get(4)?,
-        r.get(5)?,
-        r.get(6)?,
-    ))
+/// Runs a query and builds one value per row: `read` takes the columns out, `build` parses
+/// them (JSON, timestamps), so SQLite errors and corrupt data are both reported.
+fn query_all<P: rusqlite::Params, R, T>(
+    conn: &Connection,
+    sql: &str,
+    params: P,
+    read: impl FnMut(&Row<'_>) -> rusqlite::Result<R>,
+    build: impl Fn(R) -> Result<T, StoreError>,
+) -> Result<Vec<T>, StoreError> {
+    let mut stmt = conn.prepare_cached(sql)?;
+    let rows = stmt.query_map(params, read)?;
+    rows.map(|r| build(r?)).collect()
 }
 
 impl Store for SqliteStore {
@@ -161,25 +152,19 @@ impl Store for SqliteStore {
     }
 
     fn rejects(&mut self, connector: &str, stream: &str) -> Result<Vec<RecordReject>, StoreError> {
-        let mut stmt = self.conn.prepare_cached(
+        let mut out = query_all(
+            &self.conn,
             "SELECT locator, reason, cells FROM rejects WHERE connector = ?1 AND stream = ?2 ORDER BY id",
+            params![connector, stream],
+            |r| Ok((r.get::<_, String>(0)?, r.get(1)?, r.get::<_, String>(2)?)),
+            |(locator, reason, cells)| {
+                Ok(RecordReject {
+                    locator: json(&locator)?,
+                    reason,
+                    cells: json(&cells)?,
+                })
+            },
         )?;
-        let rows = stmt.query_map(params![connector, stream], |r| {
-            Ok((
-                r.get::<_, String>(0)?,
-                r.get::<_, String>(1)?,
-                r.get::<_, String>(2)?,
-            ))
-        })?;
-        let mut out = Vec::new();
-        for row in rows {
-            let (locator, reason, cells) = row?;
-            out.push(RecordReject {
-                locator: json(&locator)?,
-                reason,
-                cells: json(&cells)?,
-            });
-        }
         // Row order, whatever order pages arrived in.
         out.sort_by_key(|r| match &r.locator {
             leadsync_connector_core::Locator::File { row, .. } => *row,
@@ -202,85 +187,88 @@ impl Store for SqliteStore {
     }
 
     fn records_of(&mut self, person: PersonId) -> Result<Vec<StoredRecord>, StoreError> {
-        let mut stmt = self.conn.prepare_cached(
-            "SELECT connector, locator, observed_at, archived, fields FROM source_records WHERE person_id = ?1 ORDER BY observed_at, id",
-        )?;
-        let rows = stmt.query_map([person], |r| {
-            Ok((
-                r.get::<_, String>(0)?,
-                r.get::<_, String>(1)?,
-                r.get::<_, String>(2)?,
-                r.get::<_, bool>(3)?,
-                r.get::<_, String>(4)?,
-            ))
-        })?;
-        let mut out = Vec::new();
-        for row in rows {
-            let (connector, locator, observed_at, archived, fields) = row?;
-            out.push(StoredRecord {
-                connector,
-                locator: json(&locator)?,
-                observed_at: parse_ts(&observed_at)?,
-                archived,
-                values: json(&fields)?,
-            });
-        }
-        Ok(out)
+        query_all(
+            &self.conn,
+            "SELECT connector, locator, observed_at, archived, fields FROM source_records
+             WHERE person_id = ?1 ORDER BY observed_at, id",
+            [person],
+            |r| {
+                Ok((
+                    r.get(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, String>(2)?,
+                    r.get(3)?,
+                    r.get::<_, String>(4)?,
+                ))
+            },
+            |(connector, locator, observed_at, archived, fields)| {
+                Ok(StoredRecord {
+                    connector,
+                    locator: json(&locator)?,
+                    observed_at: parse_ts(&observed_at)?,
+                    archived,
+                    values: json(&fields)?,
+                })
+            },
+        )
     }
 
     fn tier_history(&mut self, person: PersonId) -> Result<Vec<TierChange>, StoreError> {
-        let mut stmt = self.conn.prepare_cached(
-            "SELECT person_id, from_tier, to_tier, rule, rules_version, evidence, at FROM tier_history WHERE person_id = ?1 ORDER BY id",
-        )?;
-        let rows = stmt.query_map([person], tier_change)?;
-        let mut out = Vec::new();
-        for row in rows {
-            let (person, from, to, rule, rules_version, evidence, at) = row?;
-            out.push(TierChange {
-                person,
-                from: parse_tier(from)?,
-                to: parse_tier(Some(to))?.expect("some in, some out"),
-                rule,
-                rules_version,
-                evidence: json(&evidence)?,
-                at: parse_ts(&at)?,
-            });
-        }
-        Ok(out)
+        query_all(
+            &self.conn,
+            "SELECT person_id, from_tier, to_tier, rule, rules_version, evidence, at
+             FROM tier_history WHERE person_id = ?1 ORDER BY id",
+            [person],
+            |r| {
+                let row: (
+                    PersonId,
+                    Option<String>,
+                    String,
+                    String,
+                    String,
+                    String,
+                    String,
+                ) = (
+                    r.get(0)?,
+                    r.get(1)?,
+                    r.get(2)?,
+                    r.get(3)?,
+                    r.get(4)?,
+                    r.get(5)?,
+                    r.get(6)?,
+                );
+                Ok(row)
+            },
+            |(person, from, to, rule, rules_version, evidence, at)| {
+                Ok(TierChange {
+                    person,
+                    from: parse_tier(from)?,
+                    to: parse_tier(Some(to))?.expect("some in, some out"),
+                    rule,
+                    rules_version,
+                    evidence: json(&evidence)?,
+                    at: parse_ts(&at)?,
+                })
+            },
+        )
     }
 
     fn conflicts_of(&mut self, person: PersonId) -> Result<Vec<Conflict>, StoreError> {
-        let mut stmt = self.conn.prepare_cached(
+        query_all(
+            &self.conn,
             "SELECT connector, locator, key_kind, key_value, person_id, other_person_id, reason, created_at
              FROM conflicts WHERE (person_id = ?1 OR other_person_id = ?1) AND resolved_at IS NULL ORDER BY id",
-        )?;
-        let rows = stmt.query_map([person], |r| {
-            Ok((
-                r.get::<_, String>(0)?,
-                r.get::<_, String>(1)?,
-                r.get::<_, String>(2)?,
-                r.get::<_, String>(3)?,
-                r.get::<_, i64>(4)?,
-                r.get::<_, i64>(5)?,
-                r.get::<_, String>(6)?,
-                r.get::<_, String>(7)?,
-            ))
-        })?;
-        let mut out = Vec::new();
-        for row in rows {
-            let (connector, locator, key_kind, key_value, person, other_person, reason, at) = row?;
-            out.push(Conflict {
-                connector,
-                locator,
-                key_kind,
-                key_value,
-                person,
-                other_person,
-                reason,
-                at: parse_ts(&at)?,
-            });
-        }
-        Ok(out)
+            [person],
+            |r| {
+                let row: (String, String, String, String, PersonId, PersonId, String, String) =
+                    (r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?, r.get(6)?, r.get(7)?);
+                Ok(row)
+            },
+            |(connector, locator, key_kind, key_value, person, other_person, reason, at)| {
+                let at = parse_ts(&at)?;
+                Ok(Conflict { connector, locator, key_kind, key_value, person, other_person, reason, at })
+            },
+        )
     }
 
     fn tier_counts(&mut self) -> Result<TierCounts, StoreError> {
@@ -316,30 +304,29 @@ impl Store for SqliteStore {
     }
 
     fn events(&mut self, connector: &str, limit: u32) -> Result<Vec<StoreEvent>, StoreError> {
-        let mut stmt = self.conn.prepare_cached(
+        query_all(
+            &self.conn,
             "SELECT connector, stream, kind, detail, at FROM events WHERE connector = ?1 ORDER BY id DESC LIMIT ?2",
-        )?;
-        let rows = stmt.query_map(params![connector, limit], |r| {
-            Ok((
-                r.get::<_, String>(0)?,
-                r.get::<_, String>(1)?,
-                r.get::<_, String>(2)?,
-                r.get::<_, String>(3)?,
-                r.get::<_, String>(4)?,
-            ))
-        })?;
-        let mut out = Vec::new();
-        for row in rows {
-            let (connector, stream, kind, detail, at) = row?;
-            out.push(StoreEvent {
-                connector,
-                stream,
-                kind,
-                detail,
-                at: parse_ts(&at)?,
-            });
-        }
-        Ok(out)
+            params![connector, limit],
+            |r| {
+                Ok((
+                    r.get(0)?,
+                    r.get(1)?,
+                    r.get(2)?,
+                    r.get(3)?,
+                    r.get::<_, String>(4)?,
+                ))
+            },
+            |(connector, stream, kind, detail, at)| {
+                Ok(StoreEvent {
+                    connector,
+                    stream,
+                    kind,
+                    detail,
+                    at: parse_ts(&at)?,
+                })
+            },
+        )
     }
 
     fn start_run(&mut self, connector: &str) -> Result<i64, StoreError> {
@@ -359,30 +346,25 @@ impl Store for SqliteStore {
     }
 
     fn last_runs(&mut self, limit: u32) -> Result<Vec<RunSummary>, StoreError> {
-        let mut stmt = self.conn.prepare_cached(
+        query_all(
+            &self.conn,
             "SELECT id, connector, started_at, finished_at, stats FROM runs ORDER BY id DESC LIMIT ?1",
-        )?;
-        let rows = stmt.query_map([limit], |r| {
-            Ok((
-                r.get::<_, i64>(0)?,
-                r.get::<_, String>(1)?,
-                r.get::<_, String>(2)?,
-                r.get::<_, Option<String>>(3)?,
-                r.get::<_, Option<String>>(4)?,
-            ))
-        })?;
-        let mut out = Vec::new();
-        for row in rows {
-            let (id, connector, started, finished, stats) = row?;
-            out.push(RunSummary {
-                id,
-                connector,
-                started_at: parse_ts(&started)?,
-                finished_at: finished.as_deref().map(parse_ts).transpose()?,
-                stats: stats.as_deref().map(json).transpose()?,
-            });
-        }
-        Ok(out)
+            [limit],
+            |r| {
+                let row: (i64, String, String, Option<String>, Option<String>) =
+                    (r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?);
+                Ok(row)
+            },
+            |(id, connector, started, finished, stats)| {
+                Ok(RunSummary {
+                    id,
+                    connector,
+                    started_at: parse_ts(&started)?,
+                    finished_at: finished.as_deref().map(parse_ts).transpose()?,
+                    stats: stats.as_deref().map(json).transpose()?,
+                })
+            },
+        )
     }
 }
 
