@@ -658,3 +658,43 @@ fn a_truncated_workbook_is_failed_as_a_damaged_workbook() {
     assert!(note.contains("upload.xlsx"), "{note}");
     assert!(!note.contains("not an Excel"), "misleading note: {note}");
 }
+
+#[test]
+fn other_sheets_with_data_are_named_not_skipped_silently() {
+    // GIVEN a workbook whose three sheets all hold rows, and no `sheet` configured
+    let env = Env::new("");
+    env.drop_file("cities.xlsx", &fixture("frictionless_sheets.xlsx"));
+
+    // WHEN one cycle runs
+    env.sync();
+
+    // THEN the first sheet is read, and an event tells the operator which sheets were not
+    let mut store = env.store();
+    assert_eq!(store.person_count().unwrap(), 1);
+    let events = store.events("drops", 10).unwrap();
+    let note = events
+        .iter()
+        .find(|e| e.kind == "sheets_not_read")
+        .expect("a sheets_not_read event");
+    assert!(
+        note.detail.contains("`Sheet1`") && note.detail.contains("`Sheet2`, `Sheet3`"),
+        "{}",
+        note.detail
+    );
+
+    // AND naming a sheet reads that one, with no such event
+    let env = Env::new("sheet = \"Sheet3\"");
+    env.drop_file("cities.xlsx", &fixture("frictionless_sheets.xlsx"));
+    env.sync();
+    let mut store = env.store();
+    assert_eq!(store.person_count().unwrap(), 1);
+    assert!(
+        store
+            .events("drops", 10)
+            .unwrap()
+            .iter()
+            .all(|e| e.kind != "sheets_not_read")
+    );
+    let person = store.person(1).unwrap().unwrap();
+    assert_eq!(person.get(&Field::FirstName), Some("rome"));
+}

@@ -132,6 +132,22 @@ impl Drop<'_> {
             Ok(t) => t,
             Err(e) => return self.fail(hash, &e.to_string()),
         };
+        if !table.other_sheets.is_empty() {
+            let detail = format!(
+                "{}: read sheet `{}`; sheet(s) {} also hold data and were not read (set `sheet` in [connectors.{}] or split the workbook)",
+                self.name(),
+                table.sheet.as_deref().unwrap_or_default(),
+                table
+                    .other_sheets
+                    .iter()
+                    .map(|s| format!("`{s}`"))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                self.connector
+            );
+            tracing::warn!(connector = self.connector, file = %self.name(), "Workbook has other sheets with data; only the first was read.");
+            self.sink.note(hash, "sheets_not_read", &detail)?;
+        }
         let map = ColumnMap::new(&table.headers, self.cfg);
         if !map.has_identity() {
             let reason = format!(

@@ -94,6 +94,7 @@ pub(super) fn open(
         headers: header.cells.iter().map(|c| c.trim().to_string()).collect(),
         header_row: header.number,
         sheet: None,
+        other_sheets: Vec::new(),
         rows: Rows::Delimited(Box::new(rows)),
     })
 }

@@ -151,6 +151,9 @@ pub struct Table {
     pub header_row: u64,
     /// Sheet name for workbooks.
     pub sheet: Option<String>,
+    /// Other sheets of the workbook that hold data but were not read (only when the sheet was
+    /// chosen automatically).
+    pub other_sheets: Vec<String>,
     rows: Rows,
 }
 

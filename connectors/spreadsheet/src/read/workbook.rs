@@ -36,7 +36,7 @@ pub(super) fn open(
     // calamine parses untrusted bytes; should it panic on a malformed file, that file is
     // failed rather than the daemon.
     let loaded = catch_unwind(AssertUnwindSafe(|| load(path, container, opts.sheet)));
-    let (format, sheet, range) = loaded.unwrap_or_else(|_| {
+    let (format, sheet, range, other_sheets) = loaded.unwrap_or_else(|_| {
         let format = match container {
             Container::Zip { ods: true } => Format::Ods,
             Container::Zip { ods: false } => Format::Xlsx,
@@ -67,6 +67,7 @@ pub(super) fn open(
         headers: headers.iter().map(|c| c.trim().to_string()).collect(),
         header_row: first_row + *index as u64 + 1,
         sheet: Some(sheet),
+        other_sheets,
         rows: Rows::Sheet(SheetRows {
             range,
             next: index + 1,
@@ -100,7 +101,7 @@ fn load(
     path: &Path,
     container: Container,
     requested: Option<&str>,
-) -> Result<(Format, String, Range<Data>), ReadError> {
+) -> Result<(Format, String, Range<Data>, Vec<String>), ReadError> {
     let (format, mut book) = open_book(path, container)?;
     let failed = |e: calamine::Error| ReadError::Workbook {
         format,
@@ -120,7 +121,7 @@ fn load(
             });
         };
         let range = book.worksheet_range(name).map_err(failed)?;
-        return Ok((format, name.clone(), range));
+        return Ok((format, name.clone(), range, Vec::new()));
     }
     let worksheets: Vec<String> = book
         .sheets_metadata()
@@ -129,10 +130,19 @@ fn load(
         .map(|s| s.name.clone())
         .collect();
     let mut first_error = None;
-    for name in worksheets {
-        match book.worksheet_range(&name) {
+    for (i, name) in worksheets.iter().enumerate() {
+        match book.worksheet_range(name) {
             Ok(range) if range.used_cells().any(|(_, _, c)| !is_blank_cell(c)) => {
-                return Ok((format, name, range));
+                // Say which other sheets hold data too, so they are not skipped unnoticed.
+                let others = worksheets[i + 1..]
+                    .iter()
+                    .filter(|n| {
+                        book.worksheet_range(n)
+                            .is_ok_and(|r| r.used_cells().any(|(_, _, c)| !is_blank_cell(c)))
+                    })
+                    .cloned()
+                    .collect();
+                return Ok((format, name.clone(), range, others));
             }
             Ok(_) => {}
             Err(e) => {
