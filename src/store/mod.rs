@@ -10,7 +10,9 @@ mod sqlite;
 mod types;
 
 pub use sqlite::SqliteStore;
-pub use types::{Conflict, RunStats, RunSummary, StoreEvent, StoredRecord, TierChange, TierCounts};
+pub use types::{
+    Conflict, FunnelFact, RunStats, RunSummary, StoreEvent, StoredRecord, TierChange, TierCounts,
+};
 
 use crate::model::{Key, Person, PersonId};
 use leadsync_connector_core::{Cursor, RecordReject, SourceRecord};
@@ -70,6 +72,9 @@ pub trait Store: Send {
     fn tier_history(&mut self, person: PersonId) -> Result<Vec<TierChange>, StoreError>;
     fn conflicts_of(&mut self, person: PersonId) -> Result<Vec<Conflict>, StoreError>;
     fn tier_counts(&mut self) -> Result<TierCounts, StoreError>;
+    /// Visits every person, in id order, with what the funnel reports need (streamed: memory
+    /// does not grow with the number of persons).
+    fn funnel_facts(&mut self, visit: &mut dyn FnMut(FunnelFact)) -> Result<(), StoreError>;
     fn person_count(&mut self) -> Result<u64, StoreError>;
     /// Every reject of a connector, newest stream first (for reports).
     fn reject_count(&mut self) -> Result<u64, StoreError>;

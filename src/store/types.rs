@@ -83,3 +83,17 @@ pub struct RunSummary {
     pub finished_at: Option<DateTime<Utc>>,
     pub stats: Option<RunStats>,
 }
+
+/// What the funnel and cohort reports need of one person: the current tier, the source, and when
+/// each tier was first reached (from the tier history).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct FunnelFact {
+    pub person: PersonId,
+    pub tier: Option<Tier>,
+    /// The golden record's source/channel (lower-cased), if any.
+    pub source: Option<String>,
+    pub created_at: DateTime<Utc>,
+    /// For each tier the person's history moved *to*, the first time it did, in tier order. A
+    /// move that skips tiers (subscriber → mql) reached the skipped ones at the same time.
+    pub moved_to: Vec<(Tier, DateTime<Utc>)>,
+}
