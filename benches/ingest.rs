@@ -59,15 +59,24 @@ fn main() {
         &ConnectorConfig::Spreadsheet(sheet),
     )];
 
+    let rules = std::sync::Arc::new(
+        leadsync::rules::Rules::load(leadsync::rules::RulesSource::builtin()).unwrap(),
+    );
     let runtime = tokio::runtime::Builder::new_current_thread()
         .build()
         .unwrap();
     let t = Instant::now();
     let runs = runtime
-        .block_on(run_once(&settings, &mut store, &mut connectors, None))
+        .block_on(run_once(
+            &settings,
+            &mut store,
+            &mut connectors,
+            &rules,
+            None,
+        ))
         .unwrap();
     let secs = t.elapsed().as_secs_f64();
-    let run = &runs[0];
+    let run = &runs.runs[0];
     assert!(run.error.is_none(), "{:?}", run.error);
     let persons = store.person_count().unwrap();
     println!(

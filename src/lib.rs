@@ -7,6 +7,7 @@ pub mod config;
 pub mod explain;
 pub mod ingest;
 pub mod model;
+pub mod plan;
 pub mod report;
 pub mod resolve;
 pub mod rules;

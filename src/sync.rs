@@ -2,10 +2,14 @@
 
 use crate::config::{ConnectorConfig, Settings};
 use crate::ingest::{Progress, StoreSink};
+use crate::plan::{self, Plan};
 use crate::resolve::{ResolveStats, Resolver};
+use crate::rules::Rules;
 use crate::store::{RunStats, Store, StoreError};
+use chrono::Utc;
 use leadsync_connector_core::{Connector, ConnectorError, ConnectorErrorKind, PullStats};
 use leadsync_spreadsheet::SpreadsheetConnector;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// The configured connectors; a closed set, matched exhaustively.
@@ -70,14 +74,36 @@ pub fn select(settings: &Settings, only: Option<&str>) -> Result<Vec<AnyConnecto
         .collect())
 }
 
-/// Pulls every connector once, in config order; a failing connector does not stop the others.
+/// What one cycle did.
+#[derive(Debug, Clone)]
+pub struct Cycle {
+    pub runs: Vec<ConnectorRun>,
+    /// Persons re-qualified because the rules changed since they were last qualified.
+    pub requalified: Plan,
+}
+
+/// Pulls every connector once, in config order (a failing connector does not stop the others),
+/// then re-qualifies the persons the current rules have not qualified yet.
 pub async fn run_once(
     settings: &Settings,
     store: &mut dyn Store,
     connectors: &mut [AnyConnector],
+    rules: &Arc<Rules>,
+    progress: Option<&dyn Progress>,
+) -> Result<Cycle, StoreError> {
+    let runs = pull_all(settings, store, connectors, rules, progress).await?;
+    let requalified = plan::requalify(store, rules, Utc::now(), false, 3)?;
+    Ok(Cycle { runs, requalified })
+}
+
+async fn pull_all(
+    settings: &Settings,
+    store: &mut dyn Store,
+    connectors: &mut [AnyConnector],
+    rules: &Arc<Rules>,
     progress: Option<&dyn Progress>,
 ) -> Result<Vec<ConnectorRun>, StoreError> {
-    let resolver = Resolver::new(&settings.identity, &settings.merge);
+    let resolver = Resolver::new(&settings.identity, &settings.merge, Arc::clone(rules));
     let mut runs = Vec::new();
     for connector in connectors.iter_mut() {
         let id = connector.id().to_string();

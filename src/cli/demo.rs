@@ -46,13 +46,19 @@ pub(super) async fn run(dir: Option<&Path>, contacts: usize) -> Result<(), Failu
     let settings = config::load(&config_path).map_err(|e| Failure::runtime(e.to_string()))?;
     let mut store = store::open(&settings.store.url)?;
     let mut connectors = select(&settings, None).map_err(Failure::runtime)?;
+    let rules = super::load_rules(&settings, None)?;
     let bar = super::sync::spinner();
-    let runs = run_once(&settings, store.as_mut(), &mut connectors, Some(&bar)).await?;
+    let cycle = run_once(
+        &settings,
+        store.as_mut(),
+        &mut connectors,
+        &rules,
+        Some(&bar),
+    )
+    .await?;
     bar.finish_and_clear();
     println!("\nsync cycle:");
-    for r in &runs {
-        println!("  {}", super::sync::summary(r));
-    }
+    super::sync::print_cycle(&cycle);
     println!("\nfunnel ({} persons):", store.person_count()?);
     print!("{}", Funnel::from_counts(&store.tier_counts()?).render());
 

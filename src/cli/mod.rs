@@ -113,6 +113,18 @@ pub(crate) fn load_settings(args: &Args) -> Result<Settings, Failure> {
     config::load(&path).map_err(|e| Failure::usage(e.to_string()))
 }
 
+/// Loads and compiles the configured rules (exit 2 when they cannot be used).
+pub(crate) fn load_rules(
+    settings: &Settings,
+    override_file: Option<&std::path::Path>,
+) -> Result<std::sync::Arc<crate::rules::Rules>, Failure> {
+    let file = override_file.or(settings.rules.file.as_deref());
+    let source = crate::rules::RulesSource::from_config(file).map_err(Failure::usage)?;
+    crate::rules::Rules::load(source)
+        .map(std::sync::Arc::new)
+        .map_err(|e| Failure::usage(e.to_string()))
+}
+
 /// Runs a parsed command line.
 pub async fn run(args: Args) -> ExitCode {
     let result = match &args.command {

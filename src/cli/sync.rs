@@ -1,6 +1,6 @@
-use super::{Args, Failure, load_settings};
+use super::{Args, Failure, load_rules, load_settings};
 use crate::store;
-use crate::sync::{ConnectorRun, run_once, select};
+use crate::sync::{ConnectorRun, Cycle, run_once, select};
 use indicatif::{ProgressBar, ProgressStyle};
 use std::time::Duration;
 
@@ -11,16 +11,23 @@ pub(super) async fn run(args: &Args, once: bool, only: Option<&str>) -> Result<(
         ));
     }
     let settings = load_settings(args)?;
+    let rules = load_rules(&settings, None)?;
     let mut connectors = select(&settings, only).map_err(Failure::usage)?;
     let mut store = store::open(&settings.store.url)?;
     let bar = spinner();
-    let runs = run_once(&settings, store.as_mut(), &mut connectors, Some(&bar)).await?;
+    let cycle = run_once(
+        &settings,
+        store.as_mut(),
+        &mut connectors,
+        &rules,
+        Some(&bar),
+    )
+    .await?;
     bar.finish_and_clear();
-    for r in &runs {
-        println!("{}", summary(r));
-    }
+    print_cycle(&cycle);
     println!("persons: {}", store.person_count()?);
-    let failed: Vec<&str> = runs
+    let failed: Vec<&str> = cycle
+        .runs
         .iter()
         .filter(|r| r.error.is_some())
         .map(|r| r.id.as_str())
@@ -32,6 +39,24 @@ pub(super) async fn run(args: &Args, once: bool, only: Option<&str>) -> Result<(
             "connector(s) failed: {}",
             failed.join(", ")
         )))
+    }
+}
+
+pub(crate) fn print_cycle(cycle: &Cycle) {
+    for r in &cycle.runs {
+        println!("{}", summary(r));
+    }
+    let q = &cycle.requalified;
+    if q.evaluated > 0 {
+        println!(
+            "re-qualified {} person(s) with rules {}: {} moved",
+            q.evaluated,
+            q.rules_version,
+            q.moved()
+        );
+        for (kind, m) in &q.moves {
+            println!("  {kind}: {}", m.count);
+        }
     }
 }
 
@@ -48,11 +73,12 @@ pub(crate) fn spinner() -> ProgressBar {
 pub(crate) fn summary(r: &ConnectorRun) -> String {
     let p = &r.pulled;
     let mut line = format!(
-        "{}: {} records ({} new persons, {} conflicts), {} rejects, {} files, {} duplicates, {} failed files in {:.1}s",
+        "{}: {} records ({} new persons, {} conflicts, {} tier changes), {} rejects, {} files, {} duplicates, {} failed files in {:.1}s",
         r.id,
         r.resolved.records,
         r.resolved.persons_created,
         r.resolved.conflicts,
+        r.resolved.tier_changes,
         p.rejects,
         p.streams_finished,
         p.duplicates,

@@ -2,7 +2,7 @@
 
 mod person;
 
-pub use person::{FieldValue, Person, PersonId, Provenance};
+pub use person::{Demotion, FieldValue, Person, PersonId, Provenance};
 
 /// An identity key: a value two records must share to be the same person (`email`,
 /// `phone`, or a CRM's own id as `crm:CONNECTOR`).

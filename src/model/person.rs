@@ -27,6 +27,16 @@ pub struct FieldValue {
     pub source: u32,
 }
 
+/// A "would demote" finding: the rules ask for a lower tier than the person has.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Demotion {
+    pub from: Tier,
+    /// `None`: the rules would leave the person unqualified.
+    pub to: Option<Tier>,
+    pub rules_version: String,
+    pub at: DateTime<Utc>,
+}
+
 /// The golden record.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Person {
@@ -39,6 +49,13 @@ pub struct Person {
     pub sources: Vec<Provenance>,
     /// The tier; `None` is "unqualified" (not even a subscriber).
     pub tier: Option<Tier>,
+    /// The rules version that last qualified this person; persons qualified by other rules
+    /// are re-qualified.
+    #[serde(default)]
+    pub rules_version: Option<String>,
+    /// A lower tier the rules ask for but that was not applied (tiers never drop automatically).
+    #[serde(default)]
+    pub demotion: Option<Demotion>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -50,6 +67,8 @@ impl Person {
             fields: BTreeMap::new(),
             sources: Vec::new(),
             tier: None,
+            rules_version: None,
+            demotion: None,
             created_at: now,
             updated_at: now,
         }

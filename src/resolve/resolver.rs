@@ -10,11 +10,12 @@ use super::merge::Merger;
 use super::normalize::{Normalized, Normalizer};
 use crate::config::{IdentityConfig, MergeConfig};
 use crate::model::{Person, PersonId, Provenance};
-use crate::rules;
+use crate::rules::{self, Rules};
 use crate::store::{Conflict, StoreError, StoreTx};
 use chrono::{DateTime, Utc};
 use leadsync_connector_core::{Locator, SourceRecord};
 use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
 
 /// Records normalised per hand-over between the normalising thread and the linker.
 const NORMALIZE_CHUNK: usize = 256;
@@ -22,6 +23,7 @@ const NORMALIZE_CHUNK: usize = 256;
 pub struct Resolver {
     normalizer: Normalizer,
     merger: Merger,
+    rules: Arc<Rules>,
 }
 
 /// What resolving a page did.
@@ -34,10 +36,11 @@ pub struct ResolveStats {
 }
 
 impl Resolver {
-    pub fn new(identity: &IdentityConfig, merge: &MergeConfig) -> Self {
+    pub fn new(identity: &IdentityConfig, merge: &MergeConfig, rules: Arc<Rules>) -> Self {
         Resolver {
             normalizer: Normalizer::new(identity),
             merger: Merger::new(merge),
+            rules,
         }
     }
 
@@ -131,8 +134,11 @@ impl Resolver {
         tx.insert_keys(&page.new_keys)?;
         let linked: Vec<(&SourceRecord, PersonId)> = records.iter().zip(links).collect();
         tx.upsert_records(connector, &linked)?;
+        // Inputs changed: re-qualify, in the same transaction as the data that changed them.
+        let evaluator = self.rules.evaluator();
         for person in persons.values_mut() {
-            if let Some(change) = rules::raise_baseline(person, now) {
+            let decision = rules::qualify(person, &evaluator, &self.rules, now);
+            if let Some(change) = decision.change {
                 tx.add_tier_change(&change)?;
                 stats.tier_changes += 1;
             }
@@ -274,7 +280,8 @@ mod tests {
     }
 
     fn apply(store: &mut SqliteStore, connector: &str, records: &[SourceRecord]) -> ResolveStats {
-        let resolver = Resolver::new(&IdentityConfig::default(), &MergeConfig::default());
+        let rules = Arc::new(Rules::load(rules::RulesSource::builtin()).unwrap());
+        let resolver = Resolver::new(&IdentityConfig::default(), &MergeConfig::default(), rules);
         let mut tx = store.begin().unwrap();
         let stats = resolver
             .apply_page(tx.as_mut(), connector, records, Utc::now())

@@ -67,6 +67,14 @@ pub trait Store: Send {
     /// Every reject of a stream, in row order.
     fn rejects(&mut self, connector: &str, stream: &str) -> Result<Vec<RecordReject>, StoreError>;
     fn person(&mut self, id: PersonId) -> Result<Option<Person>, StoreError>;
+    /// Up to `limit` persons with ids above `after`, in id order; with `stale_for`, only those
+    /// not qualified by that rules version.
+    fn persons_after(
+        &mut self,
+        after: PersonId,
+        limit: usize,
+        stale_for: Option<&str>,
+    ) -> Result<Vec<Person>, StoreError>;
     fn person_by_key(&mut self, kind: &str, value: &str) -> Result<Option<PersonId>, StoreError>;
     fn records_of(&mut self, person: PersonId) -> Result<Vec<StoredRecord>, StoreError>;
     fn tier_history(&mut self, person: PersonId) -> Result<Vec<TierChange>, StoreError>;

@@ -177,6 +177,23 @@ impl Store for SqliteStore {
         read_person(&self.conn, id)
     }
 
+    fn persons_after(
+        &mut self,
+        after: PersonId,
+        limit: usize,
+        stale_for: Option<&str>,
+    ) -> Result<Vec<Person>, StoreError> {
+        query_all(
+            &self.conn,
+            "SELECT golden FROM persons WHERE id > ?1
+               AND (?3 IS NULL OR rules_version IS NULL OR rules_version != ?3)
+             ORDER BY id LIMIT ?2",
+            params![after, limit as i64, stale_for],
+            |r| r.get::<_, String>(0),
+            |golden| json(&golden),
+        )
+    }
+
     fn person_by_key(&mut self, kind: &str, value: &str) -> Result<Option<PersonId>, StoreError> {
         let mut stmt = self
             .conn

@@ -104,4 +104,8 @@ pub(super) const MIGRATIONS: &[&str] = &[
         stats        TEXT
     );
     "#,
+    // 2: qualification by rules.
+    r#"
+    ALTER TABLE persons ADD COLUMN rules_version TEXT;
+    "#,
 ];

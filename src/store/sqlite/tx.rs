@@ -202,10 +202,10 @@ impl StoreTx for SqliteTx<'_> {
     fn save_persons(&mut self, persons: &[&Person]) -> Result<(), StoreError> {
         for chunk in persons.chunks(ROWS_PER_STATEMENT) {
             let sql = format!(
-                "INSERT INTO persons (id, golden, tier, created_at, updated_at) VALUES {}
+                "INSERT INTO persons (id, golden, tier, created_at, updated_at, rules_version) VALUES {}
                  ON CONFLICT (id) DO UPDATE SET golden = excluded.golden, tier = excluded.tier,
-                   updated_at = excluded.updated_at",
-                rows_of(5, chunk.len())
+                   updated_at = excluded.updated_at, rules_version = excluded.rules_version",
+                rows_of(6, chunk.len())
             );
             let owned: Vec<(String, Option<&str>, String, String)> = chunk
                 .iter()
@@ -218,9 +218,16 @@ impl StoreTx for SqliteTx<'_> {
                     )
                 })
                 .collect();
-            let mut params: Vec<&dyn ToSql> = Vec::with_capacity(chunk.len() * 5);
+            let mut params: Vec<&dyn ToSql> = Vec::with_capacity(chunk.len() * 6);
             for (p, (golden, tier, created, updated)) in chunk.iter().zip(&owned) {
-                params.extend([&p.id as &dyn ToSql, golden, tier, created, updated]);
+                params.extend([
+                    &p.id as &dyn ToSql,
+                    golden,
+                    tier,
+                    created,
+                    updated,
+                    &p.rules_version,
+                ]);
             }
             self.tx.prepare_cached(&sql)?.execute(&params[..])?;
         }

@@ -1,0 +1,163 @@
+//! Re-qualifying persons after a rules change, and `plan`: the same decisions as a dry run.
+//!
+//! Both walk the persons not yet qualified by the rules at hand, in id order and in pages; a
+//! dry run decides exactly what the real run applies, so `plan` predicts the next `sync`.
+
+use crate::model::{Person, PersonId};
+use crate::rules::{self, Rules};
+use crate::store::{Store, StoreError};
+use chrono::{DateTime, Utc};
+use leadsync_connector_core::Tier;
+use serde::Serialize;
+use std::collections::BTreeMap;
+
+/// Persons read and written per transaction.
+const BATCH: usize = 5_000;
+
+/// Moves of one kind (`lead → mql`), with a sample of who.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Moves {
+    pub count: u64,
+    /// Up to the sample size: `id name-or-email`.
+    pub sample: Vec<String>,
+}
+
+/// What re-qualifying did, or would do.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Plan {
+    pub rules_version: String,
+    /// Persons whose qualification was (re)computed.
+    pub evaluated: u64,
+    /// Tier rises by `from → to`.
+    pub moves: BTreeMap<String, Moves>,
+    /// Falls the rules ask for that are not applied (`from → to`).
+    pub would_demote: BTreeMap<String, Moves>,
+    /// Stage pushes that would follow (none until a CRM connector pushes).
+    pub pushes: u64,
+}
+
+impl Plan {
+    fn note(
+        map: &mut BTreeMap<String, Moves>,
+        from: Option<Tier>,
+        to: Option<Tier>,
+        person: &Person,
+        sample: usize,
+    ) {
+        let key = format!("{} → {}", label(from), label(to));
+        let entry = map.entry(key).or_default();
+        entry.count += 1;
+        if entry.sample.len() < sample {
+            entry
+                .sample
+                .push(format!("{} {}", person.id, person.display_name()));
+        }
+    }
+
+    /// Persons moved, all kinds together.
+    pub fn moved(&self) -> u64 {
+        self.moves.values().map(|m| m.count).sum()
+    }
+
+    /// A readable summary.
+    pub fn render(&self) -> String {
+        let mut out = format!(
+            "rules {}: {} person(s) to (re)qualify\n",
+            self.rules_version, self.evaluated
+        );
+        if self.moves.is_empty() {
+            out.push_str("tier moves: none\n");
+        }
+        for (kind, m) in &self.moves {
+            out.push_str(&format!(
+                "  {kind}: {}   e.g. {}\n",
+                group(m.count),
+                m.sample.join("; ")
+            ));
+        }
+        if !self.would_demote.is_empty() {
+            out.push_str("would demote (not applied: tiers never drop automatically):\n");
+            for (kind, m) in &self.would_demote {
+                out.push_str(&format!(
+                    "  {kind}: {}   e.g. {}\n",
+                    group(m.count),
+                    m.sample.join("; ")
+                ));
+            }
+        }
+        out.push_str(&format!(
+            "stage pushes that would follow: {}\n",
+            self.pushes
+        ));
+        out
+    }
+}
+
+fn label(t: Option<Tier>) -> &'static str {
+    t.map_or("unqualified", Tier::as_str)
+}
+
+/// `1234` → `1,234`.
+fn group(n: u64) -> String {
+    let s = n.to_string();
+    let mut out = String::new();
+    for (i, c) in s.chars().enumerate() {
+        if i > 0 && (s.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// Decides every person not yet qualified by `rules`; applies the decisions unless `dry_run`.
+pub fn requalify(
+    store: &mut dyn Store,
+    rules: &Rules,
+    now: DateTime<Utc>,
+    dry_run: bool,
+    sample: usize,
+) -> Result<Plan, StoreError> {
+    let mut plan = Plan {
+        rules_version: rules.version.clone(),
+        ..Plan::default()
+    };
+    let evaluator = rules.evaluator();
+    let mut after: PersonId = 0;
+    loop {
+        let mut batch = store.persons_after(after, BATCH, Some(&rules.version))?;
+        let Some(last) = batch.last() else { break };
+        after = last.id;
+        let mut changes = Vec::new();
+        for person in batch.iter_mut() {
+            let eval = evaluator.evaluate(person, now, false);
+            let decision = rules::decide(person, &eval, &rules.version, now);
+            plan.evaluated += 1;
+            if let Some(change) = &decision.change {
+                Plan::note(
+                    &mut plan.moves,
+                    change.from,
+                    Some(change.to),
+                    person,
+                    sample,
+                );
+            }
+            if let Some(d) = &decision.demotion {
+                Plan::note(&mut plan.would_demote, Some(d.from), d.to, person, sample);
+            }
+            if !dry_run {
+                rules::apply(person, &decision, &rules.version);
+                changes.extend(decision.change);
+            }
+        }
+        if !dry_run {
+            let mut tx = store.begin()?;
+            for change in &changes {
+                tx.add_tier_change(change)?;
+            }
+            tx.save_persons(&batch.iter().collect::<Vec<_>>())?;
+            tx.commit()?;
+        }
+    }
+    Ok(plan)
+}

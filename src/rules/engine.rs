@@ -1,0 +1,356 @@
+//! Compiled rules, and evaluating them for one person.
+
+use super::compile::{CompileError, Condition, render};
+use super::facts::{FactSettings, FactValue, Facts};
+use super::file::{PointsDef, RuleDef, RulesFile, RulesSource, ScoreGroup};
+use crate::model::Person;
+use cel::{Context, FunctionContext, Value};
+use chrono::{DateTime, Utc};
+use leadsync_connector_core::Tier;
+use std::collections::{BTreeMap, HashMap};
+use std::fmt;
+use std::sync::Arc;
+
+/// Rules that cannot be used.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RulesError {
+    /// The file cannot be read or is not valid TOML of the expected shape.
+    File(String),
+    /// One or more conditions do not compile.
+    Conditions {
+        file: String,
+        errors: Vec<CompileError>,
+    },
+}
+
+impl fmt::Display for RulesError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            RulesError::File(m) => f.write_str(m),
+            RulesError::Conditions { file, errors } => {
+                write!(f, "{file}: {} invalid condition(s)", errors.len())?;
+                for e in errors {
+                    write!(f, "\n  {}", e.to_string().replace('\n', "\n  "))?;
+                }
+                Ok(())
+            }
+        }
+    }
+}
+
+impl std::error::Error for RulesError {}
+
+/// The compiled rules: immutable, shared between threads; evaluate through an [`Evaluator`].
+pub struct Rules {
+    pub source: RulesSource,
+    /// Content hash of the rules text, recorded with every tier change.
+    pub version: String,
+    pub file: RulesFile,
+    /// Highest tier first, file order within a tier.
+    tiers: Vec<(RuleDef, Condition)>,
+    fit: Vec<(PointsDef, Condition)>,
+    engagement: Vec<(PointsDef, Condition)>,
+}
+
+/// One rule's result for one person.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct RuleOutcome {
+    pub name: String,
+    pub tier: Tier,
+    /// `Err` when the condition could not be evaluated for this person (counts as false).
+    pub result: Result<bool, String>,
+    /// Sub-expressions and their values (only when asked for detail).
+    pub parts: Vec<(String, String)>,
+}
+
+/// One scoring item's result.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct PointsOutcome {
+    pub name: String,
+    pub points: i64,
+    pub result: Result<bool, String>,
+}
+
+/// A score group's breakdown.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct GroupScore {
+    pub items: Vec<PointsOutcome>,
+    /// Sum of the points of the items that hold.
+    pub raw: i64,
+    pub cap: Option<i64>,
+    /// Multiplier from inactivity decay (1 without decay).
+    pub decay: f64,
+    /// min(raw, cap) × decay, rounded.
+    pub total: i64,
+}
+
+/// Everything the rules say about one person.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Evaluation {
+    pub fit: GroupScore,
+    pub engagement: GroupScore,
+    pub score: i64,
+    pub temperature: String,
+    /// The highest tier whose rules hold, and the rule.
+    pub tier: Option<(Tier, String)>,
+    /// The values that made that rule true.
+    pub evidence: BTreeMap<String, String>,
+    /// Tier rules evaluated (all of them with detail; else from the top down to the first true).
+    pub rules: Vec<RuleOutcome>,
+}
+
+impl Rules {
+    /// Reads, parses and compiles the rules; every invalid condition is reported, not only the
+    /// first.
+    pub fn load(source: RulesSource) -> Result<Rules, RulesError> {
+        let file = source.parse().map_err(RulesError::File)?;
+        let version = source.version();
+        let settings = settings(&file);
+        let samples = [
+            Facts::sample(true, &settings),
+            Facts::sample(false, &settings),
+        ];
+        let root = root_context();
+        let mut errors = Vec::new();
+        let mut compile = |name: &str, when: &str, scores: bool| {
+            Condition::compile(name, when, scores, &root, &samples)
+                .map_err(|e| errors.push(e))
+                .ok()
+        };
+        let mut names = std::collections::HashSet::new();
+        let mut tiers = Vec::new();
+        for rule in &file.rules {
+            if !names.insert(rule.name.clone()) {
+                return Err(RulesError::File(format!(
+                    "{}: rule `{}` is defined twice",
+                    source.name(),
+                    rule.name
+                )));
+            }
+            if let Some(c) = compile(&rule.name, &rule.when, true) {
+                tiers.push((rule.clone(), c));
+            }
+        }
+        let mut group = |g: &ScoreGroup| -> Vec<(PointsDef, Condition)> {
+            g.points
+                .iter()
+                .filter_map(|p| Some((p.clone(), compile(&p.name, &p.when, false)?)))
+                .collect()
+        };
+        let fit = group(&file.scoring.fit);
+        let engagement = group(&file.scoring.engagement);
+        if !errors.is_empty() {
+            return Err(RulesError::Conditions {
+                file: source.name(),
+                errors,
+            });
+        }
+        tiers.sort_by_key(|(rule, _)| std::cmp::Reverse(rule.tier));
+        Ok(Rules {
+            source,
+            version,
+            file,
+            tiers,
+            fit,
+            engagement,
+        })
+    }
+
+    /// An evaluator for this thread (CEL contexts are not shared between threads).
+    pub fn evaluator(&self) -> Evaluator<'_> {
+        Evaluator {
+            rules: self,
+            root: root_context(),
+            settings: settings(&self.file),
+        }
+    }
+
+    /// The tier rules, highest tier first.
+    pub fn tier_rules(&self) -> impl Iterator<Item = &RuleDef> {
+        self.tiers.iter().map(|(r, _)| r)
+    }
+}
+
+/// Evaluates rules for persons, one at a time, on one thread.
+pub struct Evaluator<'r> {
+    rules: &'r Rules,
+    root: Context<'static, 'static>,
+    settings: FactSettings,
+}
+
+impl Evaluator<'_> {
+    /// Scores and tier rules for `person` at `now`. With `detail`, every tier rule is evaluated
+    /// and broken into its parts (for `explain`); without, evaluation stops at the first tier
+    /// rule that holds, from the top.
+    pub fn evaluate(&self, person: &Person, now: DateTime<Utc>, detail: bool) -> Evaluation {
+        let mut facts = Facts::of(person, now, &self.settings);
+        let days = match facts.get("days_since_last_activity") {
+            Some(FactValue::Int(d)) => *d,
+            _ => 0,
+        };
+        let fit = self.score(&self.rules.fit, &self.rules.file.scoring.fit, &facts, days);
+        let engagement = self.score(
+            &self.rules.engagement,
+            &self.rules.file.scoring.engagement,
+            &facts,
+            days,
+        );
+        let score = fit.total + engagement.total;
+        facts.set_int("fit_score", fit.total);
+        facts.set_int("engagement_score", engagement.total);
+        facts.set_int("score", score);
+
+        let mut ctx = self.root.new_inner_scope();
+        ctx.set_variable_resolver(&facts);
+        let mut rules = Vec::new();
+        let mut tier = None;
+        let mut evidence = BTreeMap::new();
+        for (def, cond) in &self.rules.tiers {
+            if tier.is_some() && !detail {
+                break;
+            }
+            let result = cond.eval(&ctx);
+            if result == Ok(true) && tier.is_none() {
+                tier = Some((def.tier, def.name.clone()));
+                for name in &cond.facts {
+                    if let Some(v) = facts.get(name).filter(|v| !matches!(v, FactValue::Map(_))) {
+                        evidence.insert(name.clone(), v.render());
+                    }
+                }
+            }
+            let parts = if detail { cond.parts(&ctx) } else { Vec::new() };
+            rules.push(RuleOutcome {
+                name: def.name.clone(),
+                tier: def.tier,
+                result,
+                parts,
+            });
+        }
+        let temperature = facts
+            .get("temperature")
+            .map(FactValue::render)
+            .unwrap_or_default();
+        Evaluation {
+            fit,
+            engagement,
+            score,
+            temperature,
+            tier,
+            evidence,
+            rules,
+        }
+    }
+
+    fn score(
+        &self,
+        items: &[(PointsDef, Condition)],
+        group: &ScoreGroup,
+        facts: &Facts,
+        days: i64,
+    ) -> GroupScore {
+        let mut ctx = self.root.new_inner_scope();
+        ctx.set_variable_resolver(facts);
+        let items: Vec<PointsOutcome> = items
+            .iter()
+            .map(|(def, cond)| PointsOutcome {
+                name: def.name.clone(),
+                points: def.points,
+                result: cond.eval(&ctx),
+            })
+            .collect();
+        let raw: i64 = items
+            .iter()
+            .filter(|i| i.result == Ok(true))
+            .map(|i| i.points)
+            .sum();
+        let cap = group.cap.map(i64::from);
+        let decay = group
+            .decay_days
+            .filter(|d| *d > 0)
+            .map_or(1.0, |d| (1.0 - days as f64 / f64::from(d)).clamp(0.0, 1.0));
+        let total = (cap.map_or(raw, |c| raw.min(c)) as f64 * decay).round() as i64;
+        GroupScore {
+            items,
+            raw,
+            cap,
+            decay,
+            total,
+        }
+    }
+}
+
+fn settings(file: &RulesFile) -> FactSettings {
+    let thresholds: HashMap<String, Value> = file
+        .thresholds
+        .iter()
+        .map(|(k, v)| {
+            // Whole numbers as ints: CEL compares `employees >= 50` but not an int with a double.
+            let value = if v.fract() == 0.0 && v.abs() < 9e15 {
+                Value::Int(*v as i64)
+            } else {
+                Value::Float(*v)
+            };
+            (k.clone(), value)
+        })
+        .collect();
+    let lists: HashMap<String, Value> = file
+        .lists
+        .iter()
+        .map(|(k, v)| {
+            let words: Vec<Value> = v
+                .iter()
+                .map(|w| Value::String(Arc::new(w.trim().to_lowercase())))
+                .collect();
+            (k.clone(), Value::List(Arc::new(words)))
+        })
+        .collect();
+    FactSettings {
+        hot_days: file.temperature.hot_days,
+        warm_days: file.temperature.warm_days,
+        thresholds: Value::from(thresholds),
+        lists: Value::from(lists),
+    }
+}
+
+/// The functions conditions may call: CEL's standard library, its string extension
+/// (`lowerAscii`, `split` …), and `field('name')` / `flag('name')` for custom fields.
+fn root_context() -> Context<'static, 'static> {
+    let mut env = cel::Env::stdlib();
+    env.add_extension(cel::extensions::strings)
+        .expect("the string extension declares once");
+    let mut ctx = Context::with_env(Arc::new(env));
+    ctx.add_function("field", field)
+        .expect("`field` is not a standard function");
+    ctx.add_function("flag", flag)
+        .expect("`flag` is not a standard function");
+    ctx
+}
+
+fn custom_value(ftx: &FunctionContext, name: &str) -> Option<String> {
+    let custom = ftx.ptx.get_variable("custom")?;
+    let Ok(Value::Map(map)) = Value::try_from(custom.as_ref()) else {
+        return None;
+    };
+    match map
+        .map
+        .get(&cel::objects::Key::String(Arc::new(name.to_string())))?
+    {
+        Value::String(s) => Some(s.to_string()),
+        other => Some(render(other)),
+    }
+}
+
+/// `field('budget')`: a custom field's text, or "" when the person has none.
+fn field(ftx: &FunctionContext, name: Arc<String>) -> String {
+    custom_value(ftx, &name).unwrap_or_default()
+}
+
+/// `flag('agreed_to_talk')`: whether a custom field says yes (true, yes, y, 1, x, checked).
+fn flag(ftx: &FunctionContext, name: Arc<String>) -> bool {
+    custom_value(ftx, &name).is_some_and(|v| {
+        matches!(
+            v.trim().to_lowercase().as_str(),
+            "true" | "yes" | "y" | "1" | "x" | "checked"
+        )
+    })
+}

@@ -1,0 +1,433 @@
+//! The facts a rule can use: the person's fields, normalised for easy comparison, and derived
+//! facts (`has_phone`, `email_is_freemail`, `days_since_last_activity`, `seniority`, scores …).
+
+use crate::model::Person;
+use crate::resolve::parse_datetime;
+use cel::Value;
+use cel::common::types::{CelBool, CelInt, CelString};
+use cel::common::value::CowVal;
+use cel::context::VariableResolver;
+use chrono::{DateTime, Utc};
+use leadsync_connector_core::{Field, Stage, Tier};
+use std::collections::HashMap;
+use std::sync::Arc;
+
+/// The value type of a fact.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Text,
+    Int,
+    Bool,
+    Map,
+}
+
+/// Every fact: name, type, meaning. Text facts marked "lower-case" are lower-cased and trimmed.
+pub const FACTS: &[(&str, Kind, &str)] = &[
+    (
+        "email",
+        Kind::Text,
+        "the preferred email address (lower-case)",
+    ),
+    ("email_domain", Kind::Text, "the part after @"),
+    ("first_name", Kind::Text, "first name"),
+    ("last_name", Kind::Text, "last name"),
+    ("phone", Kind::Text, "the preferred phone, E.164 when valid"),
+    ("company", Kind::Text, "company name"),
+    ("job_title", Kind::Text, "job title as written"),
+    ("role", Kind::Text, "role (lower-case)"),
+    (
+        "seniority",
+        Kind::Text,
+        "executive, owner, manager, staff, or empty: from role, else job title",
+    ),
+    ("industry", Kind::Text, "industry (lower-case)"),
+    (
+        "company_size",
+        Kind::Text,
+        "company size as written (`51-200`)",
+    ),
+    (
+        "employees",
+        Kind::Int,
+        "the lower bound of company_size as a number; 0 when unknown",
+    ),
+    (
+        "country",
+        Kind::Text,
+        "ISO country code when recognised (`US`), else as written",
+    ),
+    ("source", Kind::Text, "source/channel (lower-case)"),
+    (
+        "form_kind",
+        Kind::Text,
+        "the form: newsletter, ebook, contact-us, demo request … (lower-case)",
+    ),
+    (
+        "crm_stage",
+        Kind::Text,
+        "the highest CRM lifecycle stage, as a tier name when it is one",
+    ),
+    (
+        "crm_tier",
+        Kind::Text,
+        "crm_stage when it is a tier, else empty",
+    ),
+    (
+        "crm_rank",
+        Kind::Int,
+        "crm_tier as a number: 0 none, 1 subscriber … 6 customer",
+    ),
+    (
+        "lead_status",
+        Kind::Text,
+        "lead status, lower-case with _ for spaces (`open_deal`)",
+    ),
+    ("consent", Kind::Text, "yes, no, or empty when unknown"),
+    ("opted_out", Kind::Bool, "consent is explicitly no"),
+    ("has_email", Kind::Bool, "an email is known"),
+    ("has_phone", Kind::Bool, "a phone is known"),
+    ("has_name", Kind::Bool, "a first or last name is known"),
+    ("has_company", Kind::Bool, "a company is known"),
+    (
+        "email_is_freemail",
+        Kind::Bool,
+        "the email is at a free mail provider (gmail.com, yahoo.com …)",
+    ),
+    (
+        "days_since_last_activity",
+        Kind::Int,
+        "days since last activity (else since created); 100000 when neither is known",
+    ),
+    (
+        "days_since_created",
+        Kind::Int,
+        "days since the record was created in its source (else first seen)",
+    ),
+    (
+        "temperature",
+        Kind::Text,
+        "hot, warm or cold, from days_since_last_activity and [temperature]",
+    ),
+    (
+        "fit_score",
+        Kind::Int,
+        "fit points, capped (not usable in scoring conditions)",
+    ),
+    (
+        "engagement_score",
+        Kind::Int,
+        "engagement points, capped and decayed (not usable in scoring conditions)",
+    ),
+    (
+        "score",
+        Kind::Int,
+        "fit_score + engagement_score (not usable in scoring conditions)",
+    ),
+    (
+        "thresholds",
+        Kind::Map,
+        "the [thresholds] of the rules file: thresholds.NAME",
+    ),
+    (
+        "lists",
+        Kind::Map,
+        "the [lists] of the rules file: lists.NAME",
+    ),
+    (
+        "custom",
+        Kind::Map,
+        "custom fields; prefer field('name') and flag('name'), which never fail",
+    ),
+];
+
+/// Days assumed when no activity is known: far beyond any threshold.
+pub const NO_ACTIVITY_DAYS: i64 = 100_000;
+
+/// Scores are not facts of scoring conditions: they are what those conditions compute.
+pub const SCORE_FACTS: [&str; 3] = ["score", "fit_score", "engagement_score"];
+
+const FREEMAIL: &[&str] = &[
+    "gmail.com",
+    "googlemail.com",
+    "yahoo.com",
+    "yahoo.co.uk",
+    "hotmail.com",
+    "outlook.com",
+    "live.com",
+    "msn.com",
+    "aol.com",
+    "icloud.com",
+    "me.com",
+    "mail.com",
+    "gmx.com",
+    "gmx.de",
+    "gmx.net",
+    "web.de",
+    "protonmail.com",
+    "proton.me",
+    "yandex.ru",
+    "mail.ru",
+    "zoho.com",
+    "fastmail.com",
+    "hey.com",
+    "qq.com",
+    "163.com",
+];
+
+/// The index of a fact by name.
+pub fn index(name: &str) -> Option<usize> {
+    FACTS.iter().position(|(n, _, _)| *n == name)
+}
+
+/// One value per entry of [`FACTS`].
+#[derive(Debug, Clone, PartialEq)]
+pub enum FactValue {
+    Text(String),
+    Int(i64),
+    Bool(bool),
+    Map(Value),
+}
+
+impl FactValue {
+    /// A short rendering for evidence and explain.
+    pub fn render(&self) -> String {
+        match self {
+            FactValue::Text(s) => s.clone(),
+            FactValue::Int(i) => i.to_string(),
+            FactValue::Bool(b) => b.to_string(),
+            FactValue::Map(_) => "{…}".to_string(),
+        }
+    }
+}
+
+/// The facts of one person, resolved lazily by the CEL interpreter.
+#[derive(Debug, Clone)]
+pub struct Facts {
+    pub values: Vec<FactValue>,
+}
+
+/// The parts of the rules file that facts need.
+pub struct FactSettings {
+    pub hot_days: u32,
+    pub warm_days: u32,
+    pub thresholds: Value,
+    pub lists: Value,
+}
+
+impl Facts {
+    /// The facts of `person` at `now`, with scores still zero.
+    pub fn of(person: &Person, now: DateTime<Utc>, settings: &FactSettings) -> Facts {
+        let text = |f: &Field| person.get(f).unwrap_or_default().trim().to_string();
+        let lower = |f: &Field| text(f).to_lowercase();
+        let email = lower(&Field::Email);
+        let domain = email
+            .rsplit_once('@')
+            .map(|(_, d)| d.to_string())
+            .unwrap_or_default();
+        let crm_tier = person.crm_tier();
+        let consent = match person.get(&Field::Consent) {
+            Some("true") => "yes",
+            Some("false") => "no",
+            _ => "",
+        };
+        let days_since = |t: Option<DateTime<Utc>>| t.map(|t| (now - t).num_days().max(0));
+        let activity = days_since(person.get(&Field::LastActivityAt).and_then(parse_datetime))
+            .or_else(|| days_since(person.get(&Field::CreatedAt).and_then(parse_datetime)))
+            .unwrap_or(NO_ACTIVITY_DAYS);
+        let created = days_since(person.get(&Field::CreatedAt).and_then(parse_datetime))
+            .unwrap_or_else(|| (now - person.created_at).num_days().max(0));
+        let temperature = if activity <= i64::from(settings.hot_days) {
+            "hot"
+        } else if activity <= i64::from(settings.warm_days) {
+            "warm"
+        } else {
+            "cold"
+        };
+        let custom: HashMap<String, Value> = person
+            .fields
+            .iter()
+            .filter_map(|(f, v)| match f {
+                Field::Custom(name) => Some((
+                    name.clone(),
+                    Value::String(Arc::new(v.first()?.value.clone())),
+                )),
+                _ => None,
+            })
+            .collect();
+        let role = lower(&Field::Role);
+        let values = vec![
+            FactValue::Text(email.clone()),
+            FactValue::Text(domain.clone()),
+            FactValue::Text(text(&Field::FirstName)),
+            FactValue::Text(text(&Field::LastName)),
+            FactValue::Text(text(&Field::Phone)),
+            FactValue::Text(text(&Field::Company)),
+            FactValue::Text(text(&Field::JobTitle)),
+            FactValue::Text(role.clone()),
+            FactValue::Text(seniority(&role, &lower(&Field::JobTitle)).to_string()),
+            FactValue::Text(lower(&Field::Industry)),
+            FactValue::Text(text(&Field::CompanySize)),
+            FactValue::Int(employees(&text(&Field::CompanySize))),
+            FactValue::Text(text(&Field::Country)),
+            FactValue::Text(lower(&Field::Source)),
+            FactValue::Text(lower(&Field::FormKind)),
+            FactValue::Text(match person.get(&Field::CrmStage).map(Stage::parse) {
+                Some(Stage::Tier(t)) => t.as_str().to_string(),
+                Some(Stage::Other(o)) => o,
+                None => String::new(),
+            }),
+            FactValue::Text(crm_tier.map(|t| t.as_str().to_string()).unwrap_or_default()),
+            FactValue::Int(crm_tier.map_or(0, rank)),
+            FactValue::Text(
+                lower(&Field::LeadStatus)
+                    .split_whitespace()
+                    .collect::<Vec<_>>()
+                    .join("_"),
+            ),
+            FactValue::Text(consent.to_string()),
+            FactValue::Bool(consent == "no"),
+            FactValue::Bool(!email.is_empty()),
+            FactValue::Bool(person.has(&Field::Phone)),
+            FactValue::Bool(person.has(&Field::FirstName) || person.has(&Field::LastName)),
+            FactValue::Bool(person.has(&Field::Company)),
+            FactValue::Bool(FREEMAIL.contains(&domain.as_str())),
+            FactValue::Int(activity),
+            FactValue::Int(created),
+            FactValue::Text(temperature.to_string()),
+            FactValue::Int(0),
+            FactValue::Int(0),
+            FactValue::Int(0),
+            FactValue::Map(settings.thresholds.clone()),
+            FactValue::Map(settings.lists.clone()),
+            FactValue::Map(Value::from(custom)),
+        ];
+        debug_assert_eq!(values.len(), FACTS.len());
+        Facts { values }
+    }
+
+    /// Facts of the given shape with every value filled (`filled`) or empty, for checking
+    /// rules at load time.
+    pub fn sample(filled: bool, settings: &FactSettings) -> Facts {
+        let values = FACTS
+            .iter()
+            .map(|(name, kind, _)| match (kind, *name) {
+                (Kind::Map, "thresholds") => FactValue::Map(settings.thresholds.clone()),
+                (Kind::Map, "lists") => FactValue::Map(settings.lists.clone()),
+                (Kind::Map, _) => FactValue::Map(Value::from(HashMap::<String, Value>::new())),
+                (Kind::Text, _) => FactValue::Text(if filled { "x".into() } else { String::new() }),
+                (Kind::Int, _) => FactValue::Int(i64::from(filled)),
+                (Kind::Bool, _) => FactValue::Bool(filled),
+            })
+            .collect();
+        Facts { values }
+    }
+
+    pub fn set_int(&mut self, name: &str, value: i64) {
+        if let Some(i) = index(name) {
+            self.values[i] = FactValue::Int(value);
+        }
+    }
+
+    pub fn get(&self, name: &str) -> Option<&FactValue> {
+        index(name).map(|i| &self.values[i])
+    }
+}
+
+impl VariableResolver for Facts {
+    fn resolve<'b>(&'b self, variable: &str) -> Option<CowVal<'b, 'b>> {
+        Some(match self.get(variable)? {
+            FactValue::Text(s) => CowVal::owned(CelString::from(s.as_str())),
+            FactValue::Int(i) => CowVal::owned(CelInt::from(*i)),
+            FactValue::Bool(b) => CowVal::owned(CelBool::from(*b)),
+            FactValue::Map(v) => CowVal::Owned(v.clone().try_into().ok()?),
+        })
+    }
+}
+
+/// A tier as a number: 1 subscriber … 6 customer.
+pub fn rank(tier: Tier) -> i64 {
+    Tier::ALL
+        .iter()
+        .position(|t| *t == tier)
+        .map_or(0, |i| i as i64 + 1)
+}
+
+/// Executive, owner, manager or staff, from the role, else the job title.
+fn seniority(role: &str, title: &str) -> &'static str {
+    for text in [role, title] {
+        let text = text.to_lowercase();
+        let has = |words: &[&str]| {
+            words
+                .iter()
+                .any(|w| text.split(|c: char| !c.is_alphanumeric()).any(|t| t == *w))
+        };
+        if text.is_empty() {
+            continue;
+        }
+        if has(&["owner", "founder", "cofounder", "partner", "proprietor"])
+            && !text.contains("product owner")
+        {
+            return "owner";
+        }
+        if has(&[
+            "ceo",
+            "cfo",
+            "cto",
+            "coo",
+            "cmo",
+            "cio",
+            "chief",
+            "president",
+            "vp",
+            "svp",
+            "evp",
+            "executive",
+            "director",
+            "head",
+            "managing",
+        ]) {
+            return "executive";
+        }
+        if has(&["manager", "lead", "supervisor"]) {
+            return "manager";
+        }
+        return "staff";
+    }
+    ""
+}
+
+/// `51-200` → 51, `1,000+` → 1000, `10000` → 10000; 0 when no number.
+fn employees(size: &str) -> i64 {
+    let digits: String = size
+        .chars()
+        .skip_while(|c| !c.is_ascii_digit())
+        .take_while(|c| c.is_ascii_digit() || *c == ',' || *c == '.')
+        .filter(char::is_ascii_digit)
+        .collect();
+    digits.parse().unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn seniority_from_role_or_title() {
+        assert_eq!(seniority("", "CEO"), "executive");
+        assert_eq!(seniority("", "VP Marketing"), "executive");
+        assert_eq!(seniority("", "co-founder & cto"), "owner");
+        assert_eq!(seniority("owner", "Sales Rep"), "owner");
+        assert_eq!(seniority("", "marketing manager"), "manager");
+        assert_eq!(seniority("", "product owner"), "staff");
+        assert_eq!(seniority("", "intern"), "staff");
+        assert_eq!(seniority("", ""), "");
+    }
+
+    #[test]
+    fn company_sizes_read_as_their_lower_bound() {
+        assert_eq!(employees("51-200"), 51);
+        assert_eq!(employees("1,000+"), 1000);
+        assert_eq!(employees("10000"), 10000);
+        assert_eq!(employees("Select"), 0);
+    }
+}

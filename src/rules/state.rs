@@ -1,0 +1,79 @@
+//! The tier state machine: the tier is the highest tier whose rules hold, never below the
+//! highest stage a linked CRM reports, and never lowered automatically.
+
+use super::engine::Evaluation;
+use crate::model::{Demotion, Person};
+use crate::store::TierChange;
+use chrono::{DateTime, Utc};
+use leadsync_connector_core::{Field, Tier};
+use std::collections::BTreeMap;
+
+/// The rule name recorded when a CRM's stage, not a rule, sets the tier.
+pub const CRM_STAGE_RULE: &str = "crm_stage";
+
+/// What qualifying a person decided.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Decision {
+    /// The tier the rules and the CRM floor ask for (`None`: unqualified).
+    pub desired: Option<Tier>,
+    /// A rise, to record.
+    pub change: Option<TierChange>,
+    /// A fall the rules ask for but that is not applied.
+    pub demotion: Option<Demotion>,
+}
+
+/// Decides the person's tier from an evaluation, without changing anything.
+pub fn decide(person: &Person, eval: &Evaluation, version: &str, now: DateTime<Utc>) -> Decision {
+    let floor = person.crm_tier();
+    let (desired, rule, evidence) = match (&eval.tier, floor) {
+        // A rule at or above the CRM's stage decides (and says why).
+        (Some((t, rule)), f) if f.is_none_or(|f| *t >= f) => {
+            (Some(*t), rule.clone(), eval.evidence.clone())
+        }
+        // Otherwise the CRM's stage is the floor.
+        (_, Some(f)) => {
+            let stage = person.get(&Field::CrmStage).unwrap_or_default().to_string();
+            let evidence = BTreeMap::from([("crm_stage".to_string(), stage)]);
+            (Some(f), CRM_STAGE_RULE.to_string(), evidence)
+        }
+        (_, None) => (None, String::new(), BTreeMap::new()),
+    };
+    let mut decision = Decision {
+        desired,
+        change: None,
+        demotion: None,
+    };
+    match (person.tier, desired) {
+        (current, Some(to)) if current < Some(to) => {
+            decision.change = Some(TierChange {
+                person: person.id,
+                from: current,
+                to,
+                rule,
+                rules_version: version.to_string(),
+                evidence,
+                at: now,
+            });
+        }
+        (Some(current), to) if to < Some(current) => {
+            decision.demotion = Some(Demotion {
+                from: current,
+                to,
+                rules_version: version.to_string(),
+                at: now,
+            });
+        }
+        _ => {}
+    }
+    decision
+}
+
+/// Applies a decision to the person: the tier rises, a would-demote finding is kept (or
+/// cleared), and the rules version that qualified them is remembered.
+pub fn apply(person: &mut Person, decision: &Decision, version: &str) {
+    if let Some(change) = &decision.change {
+        person.tier = Some(change.to);
+    }
+    person.demotion = decision.demotion.clone();
+    person.rules_version = Some(version.to_string());
+}
