@@ -204,19 +204,45 @@ pub(super) fn render(v: &Value) -> String {
     }
 }
 
-/// The start and end (char offsets) of a node and everything under it.
+/// The start and end (char offsets, end exclusive) of a node and everything under it. CEL
+/// records one position per node (a field selection at its dot, a call at its parenthesis), so
+/// selections are widened by their field name and calls to their closing parenthesis.
 fn span(program: &Program, node: &IdedExpr) -> Option<(usize, usize)> {
     let info = program.source_info();
     let mut lo = usize::MAX;
     let mut hi = 0usize;
     let mut visit = |n: &IdedExpr| {
         if let Some((s, e)) = info.offset_for(n.id) {
+            let e = match &n.expr {
+                Expr::Select(select) => e as usize + select.field.chars().count(),
+                _ => e as usize,
+            };
             lo = lo.min(s as usize);
-            hi = hi.max(e as usize);
+            hi = hi.max(e + 1);
         }
     };
     walk(node, &mut visit);
-    (lo != usize::MAX).then_some((lo, hi.max(lo)))
+    if lo == usize::MAX {
+        return None;
+    }
+    let chars: Vec<char> = info.source.chars().collect();
+    let depth = |text: &[char]| {
+        text.iter().fold(0i32, |d, c| match c {
+            '(' | '[' => d + 1,
+            ')' | ']' => d - 1,
+            _ => d,
+        })
+    };
+    let mut open = depth(chars.get(lo..hi.min(chars.len())).unwrap_or_default());
+    while open > 0 && hi < chars.len() {
+        match chars[hi] {
+            ')' | ']' => open -= 1,
+            '(' | '[' => open += 1,
+            _ => {}
+        }
+        hi += 1;
+    }
+    Some((lo, hi.max(lo)))
 }
 
 fn walk(node: &IdedExpr, visit: &mut dyn FnMut(&IdedExpr)) {

@@ -30,3 +30,6 @@ pub fn qualify(
     apply(person, &decision, &rules.version);
     decision
 }
+
+#[cfg(test)]
+mod tests;
