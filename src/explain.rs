@@ -2,8 +2,9 @@
 //! tier history, the linked source records and open conflicts.
 
 use crate::config::IdentityConfig;
-use crate::model::{Person, PersonId};
+use crate::model::{Demotion, Person, PersonId};
 use crate::resolve::{EMAIL, EmailFolder, PHONE, phone};
+use crate::rules::{Evaluation, GroupScore, Rules};
 use crate::store::{Conflict, Store, StoreError, StoredRecord, TierChange};
 use chrono::{DateTime, Utc};
 use leadsync_connector_core::{Tier, email};
@@ -22,6 +23,12 @@ pub struct ExplainView {
     pub fields: BTreeMap<String, Vec<SourcedValue>>,
     #[serde(skip)]
     pub person: Person,
+    /// Every rule evaluated now, with the values of its parts; scores by group; temperature.
+    pub qualification: Evaluation,
+    /// The rules version that last qualified the person.
+    pub rules_version: Option<String>,
+    /// A lower tier the rules ask for that was not applied.
+    pub would_demote: Option<Demotion>,
     pub history: Vec<TierChange>,
     pub records: Vec<StoredRecord>,
     pub conflicts: Vec<Conflict>,
@@ -63,7 +70,12 @@ pub struct SourcedValue {
     pub observed_at: DateTime<Utc>,
 }
 
-pub fn view(store: &mut dyn Store, id: PersonId) -> Result<Option<ExplainView>, StoreError> {
+pub fn view(
+    store: &mut dyn Store,
+    id: PersonId,
+    rules: &Rules,
+    now: DateTime<Utc>,
+) -> Result<Option<ExplainView>, StoreError> {
     let Some(person) = store.person(id)? else {
         return Ok(None);
     };
@@ -86,11 +98,15 @@ pub fn view(store: &mut dyn Store, id: PersonId) -> Result<Option<ExplainView>, 
             )
         })
         .collect();
+    let qualification = rules.evaluator().evaluate(&person, now, true);
     Ok(Some(ExplainView {
         id,
         name: person.display_name(),
         tier: person.tier,
         fields,
+        qualification,
+        rules_version: person.rules_version.clone(),
+        would_demote: person.demotion.clone(),
         history: store.tier_history(id)?,
         records: store.records_of(id)?,
         conflicts: store.conflicts_of(id)?,
@@ -99,6 +115,48 @@ pub fn view(store: &mut dyn Store, id: PersonId) -> Result<Option<ExplainView>, 
 }
 
 impl ExplainView {
+    fn render_rules(&self, out: &mut String) {
+        let q = &self.qualification;
+        let _ = writeln!(
+            out,
+            "\nRules now (qualified with rules {}): score {} = fit {} + engagement {}; temperature {}",
+            self.rules_version.as_deref().unwrap_or("-"),
+            q.score,
+            q.fit.total,
+            q.engagement.total,
+            q.temperature
+        );
+        if let Some(floor) = self.person.crm_tier() {
+            let _ = writeln!(
+                out,
+                "  CRM stage floor: {floor} (the tier never goes below a CRM's stage)"
+            );
+        }
+        for (name, group) in [("fit", &q.fit), ("engagement", &q.engagement)] {
+            let _ = writeln!(out, "  {name}: {}", score_line(group));
+        }
+        for rule in &q.rules {
+            let verdict = match &rule.result {
+                Ok(true) => "TRUE ".to_string(),
+                Ok(false) => "false".to_string(),
+                Err(e) => format!("error ({e})"),
+            };
+            let _ = writeln!(out, "  [{verdict}] {:<24} → {}", rule.name, rule.tier);
+            for (text, value) in &rule.parts {
+                let _ = writeln!(out, "           {text} = {value}");
+            }
+        }
+        if let Some(d) = &self.would_demote {
+            let _ = writeln!(
+                out,
+                "  would demote: {} → {} (rules {}; not applied: tiers never drop automatically)",
+                d.from,
+                d.to.map_or("unqualified", |t| t.as_str()),
+                d.rules_version
+            );
+        }
+    }
+
     /// The text shown by `leadsync explain`.
     pub fn render(&self) -> String {
         let p = &self.person;
@@ -121,6 +179,7 @@ impl ExplainView {
                 );
             }
         }
+        self.render_rules(&mut out);
         let _ = writeln!(out, "\nTier history");
         if self.history.is_empty() {
             let _ = writeln!(out, "  (none)");
@@ -163,4 +222,27 @@ impl ExplainView {
         }
         out
     }
+}
+
+fn score_line(group: &GroupScore) -> String {
+    let hits: Vec<String> = group
+        .items
+        .iter()
+        .map(|i| {
+            let mark = match &i.result {
+                Ok(true) => "+",
+                Ok(false) => " ",
+                Err(_) => "!",
+            };
+            format!("{mark}{} {}", i.points, i.name)
+        })
+        .collect();
+    let cap = group.cap.map_or(String::new(), |c| format!(", cap {c}"));
+    format!(
+        "{} (raw {}{cap}, decay ×{:.2}) [{}]",
+        group.total,
+        group.raw,
+        group.decay,
+        hits.join(", ")
+    )
 }

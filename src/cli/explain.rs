@@ -1,15 +1,16 @@
-use super::{Args, Failure, load_settings};
+use super::{Args, Failure, load_rules, load_settings};
 use crate::{explain, store};
 
 pub(super) fn run(args: &Args, who: &str, json: bool) -> Result<(), Failure> {
     let settings = load_settings(args)?;
+    let rules = load_rules(&settings, None)?;
     let mut store = store::open(&settings.store.url)?;
     let id = explain::find(store.as_mut(), &settings.identity, who)?.ok_or_else(|| {
         Failure::runtime(format!(
             "no person matches `{who}` (try an email, a phone number or a person id)"
         ))
     })?;
-    let view = explain::view(store.as_mut(), id)?
+    let view = explain::view(store.as_mut(), id, &rules, chrono::Utc::now())?
         .ok_or_else(|| Failure::runtime(format!("person {id} vanished while reading")))?;
     if json {
         println!(

@@ -3,6 +3,7 @@
 
 mod demo;
 mod explain;
+mod plan;
 mod report;
 mod sync;
 mod validate;
@@ -42,6 +43,19 @@ pub enum Command {
         #[arg(long, value_name = "ID")]
         connector: Option<String>,
     },
+    /// A dry run over the store: the tier moves, would-demote findings and pushes that the next
+    /// cycle would make with the configured (or given) rules. Writes nothing.
+    Plan {
+        /// Preview these rules instead of the configured ones.
+        #[arg(long, value_name = "FILE")]
+        rules: Option<PathBuf>,
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+        /// Persons to show per kind of move.
+        #[arg(long, default_value_t = 5)]
+        sample: usize,
+    },
     /// Shows a person: the golden record, where each value came from, tier history, source
     /// records and open conflicts.
     Explain {
@@ -70,11 +84,19 @@ pub enum Command {
 
 #[derive(Debug, Subcommand)]
 pub enum ReportKind {
-    /// Persons per tier and conversion between adjacent tiers.
+    /// Persons per tier and conversion between adjacent tiers; per source with `--by source`;
+    /// cohort conversion with `--since DATE`.
     Funnel {
         /// Print one JSON object.
         #[arg(long)]
         json: bool,
+        /// Also break the funnel (and the cohorts) down by this; only `source` for now.
+        #[arg(long, value_name = "DIMENSION", value_parser = ["source"])]
+        by: Option<String>,
+        /// Cohort conversion of the persons who reached each tier on or after DATE
+        /// (YYYY-MM-DD, UTC midnight): the share that reached the next tier and the median days.
+        #[arg(long, value_name = "DATE")]
+        since: Option<chrono::NaiveDate>,
     },
 }
 
@@ -131,9 +153,21 @@ pub async fn run(args: Args) -> ExitCode {
         Command::Validate => validate::run(&args).await,
         Command::Sync { once, connector } => sync::run(&args, *once, connector.as_deref()).await,
         Command::Explain { who, json } => explain::run(&args, who, *json),
+        Command::Plan {
+            rules,
+            json,
+            sample,
+        } => plan::run(&args, rules.as_deref(), *json, *sample),
         Command::Report {
-            report: ReportKind::Funnel { json },
-        } => report::funnel(&args, *json),
+            report: ReportKind::Funnel { json, by, since },
+        } => report::funnel(
+            &args,
+            report::FunnelArgs {
+                json: *json,
+                by_source: by.as_deref() == Some("source"),
+                since: *since,
+            },
+        ),
         Command::Demo { dir, contacts } => demo::run(dir.as_deref(), *contacts).await,
     };
     match result {

@@ -1,12 +1,35 @@
 use super::{Args, Failure, load_settings};
-use crate::report::Funnel;
+use crate::report::{Funnel, FunnelBuilder, FunnelOptions};
 use crate::store;
+use chrono::NaiveDate;
 
-pub(super) fn funnel(args: &Args, json: bool) -> Result<(), Failure> {
+/// `report funnel` options.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct FunnelArgs {
+    /// Print one JSON object instead of tables.
+    pub(crate) json: bool,
+    /// `--by source`: the funnel (and cohorts) per source too.
+    pub(crate) by_source: bool,
+    /// `--since DATE`: cohort conversion of persons who reached a tier on or after DATE (UTC).
+    pub(crate) since: Option<NaiveDate>,
+}
+
+pub(super) fn funnel(args: &Args, opts: FunnelArgs) -> Result<(), Failure> {
     let settings = load_settings(args)?;
     let mut store = store::open(&settings.store.url)?;
-    let funnel = Funnel::from_counts(&store.tier_counts()?);
-    if json {
+    let funnel = if opts.by_source || opts.since.is_some() {
+        // Needs the source and the tier history of every person: streamed, aggregated on the way.
+        let mut builder = FunnelBuilder::new(FunnelOptions {
+            by_source: opts.by_source,
+            since: opts.since,
+        });
+        store.funnel_facts(&mut |fact| builder.add(&fact))?;
+        builder.finish()
+    } else {
+        // Counts per tier are all the plain funnel needs: one grouped query.
+        Funnel::from_counts(&store.tier_counts()?)
+    };
+    if opts.json {
         println!(
             "{}",
             serde_json::to_string_pretty(&funnel).expect("funnel serialises")

@@ -1,4 +1,4 @@
-use super::{Args, Failure, load_settings};
+use super::{Args, Failure, load_rules, load_settings};
 use crate::store;
 use crate::sync::select;
 use leadsync_connector_core::ConnectorErrorKind;
@@ -7,6 +7,13 @@ use leadsync_connector_core::ConnectorErrorKind;
 pub(super) async fn run(args: &Args) -> Result<(), Failure> {
     let settings = load_settings(args)?;
     println!("config: ok ({} connector(s))", settings.connectors.len());
+    let rules = load_rules(&settings, None)?;
+    println!(
+        "rules: ok ({}, version {}, {} tier rules)",
+        rules.source.name(),
+        rules.version,
+        rules.tier_rules().count()
+    );
     let mut store = store::open(&settings.store.url)?;
     println!(
         "store: ok ({}, {} persons)",

@@ -1,3 +1,4 @@
+use super::cohort::Cohorts;
 use crate::store::TierCounts;
 use leadsync_connector_core::Tier;
 use serde::Serialize;
@@ -9,17 +10,27 @@ use std::fmt::Write as _;
 /// A person counts in exactly one tier (their current one). A conversion `X → Y` is the share
 /// of persons who reached at least `X` that also reached at least `Y`: tiers never go down, so
 /// reaching a higher tier means having passed through the lower ones.
+///
+/// `cohorts` (with `--since`) and `by_source` (with `--by source`) are only present when asked
+/// for; the other fields are the JSON contract of `report funnel --json`.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Funnel {
     /// The contract: all six tiers, always present.
     pub tiers: BTreeMap<&'static str, u64>,
-    /// Persons with no tier (no email: not even a subscriber).
+    /// Persons with no tier (not even a subscriber, e.g. no email).
     pub unqualified: u64,
     pub total: u64,
     /// Persons at or above each tier.
     pub reached: BTreeMap<&'static str, u64>,
     /// `subscriber_to_lead` …; `null` when nobody reached the lower tier.
     pub conversions: BTreeMap<String, Option<f64>>,
+    /// Cohort conversion since a date (see [`Cohorts`]).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cohorts: Option<Cohorts>,
+    /// The same funnel (and cohorts) per source/channel, keyed by the lower-cased source;
+    /// persons without one under [`NO_SOURCE`](super::NO_SOURCE). Entries have no `by_source`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub by_source: Option<BTreeMap<String, Funnel>>,
 }
 
 impl Funnel {
@@ -53,11 +64,28 @@ impl Funnel {
             total,
             reached,
             conversions,
+            cohorts: None,
+            by_source: None,
         }
     }
 
-    /// A table for terminals.
+    /// Text for terminals: the funnel table; then, when present, the funnel by source (one wide
+    /// table, a row per source, most persons first) and the cohorts (overall, then per source).
     pub fn render(&self) -> String {
+        let mut out = self.render_tiers();
+        if let Some(sources) = &self.by_source {
+            out.push('\n');
+            render_by_source(&mut out, sources);
+        }
+        if let Some(cohorts) = &self.cohorts {
+            out.push('\n');
+            render_cohorts(&mut out, cohorts, self.by_source.as_ref());
+        }
+        out
+    }
+
+    /// The funnel table: persons per tier, reached, conversion to the next tier.
+    fn render_tiers(&self) -> String {
         let mut out = String::new();
         let _ = writeln!(
             out,
@@ -93,8 +121,102 @@ impl Funnel {
     }
 }
 
-fn round4(x: f64) -> f64 {
+pub(super) fn round4(x: f64) -> f64 {
     (x * 10_000.0).round() / 10_000.0
+}
+
+fn percent(ratio: Option<f64>) -> String {
+    ratio.map_or_else(|| "-".to_string(), |r| format!("{:.1}%", r * 100.0))
+}
+
+/// `name` in at most `width` characters (cut with `…`).
+fn fit(name: &str, width: usize) -> String {
+    if name.chars().count() <= width {
+        name.to_string()
+    } else {
+        let mut cut: String = name.chars().take(width - 1).collect();
+        cut.push('…');
+        cut
+    }
+}
+
+/// Sources with the most persons first, then by name.
+fn by_size(sources: &BTreeMap<String, Funnel>) -> Vec<(&String, &Funnel)> {
+    let mut rows: Vec<_> = sources.iter().collect();
+    rows.sort_by(|a, b| b.1.total.cmp(&a.1.total).then_with(|| a.0.cmp(b.0)));
+    rows
+}
+
+/// One row per source, 100 columns: the persons, then per tier those who reached it and the
+/// share of them that reached the next one.
+fn render_by_source(out: &mut String, sources: &BTreeMap<String, Funnel>) {
+    let _ = writeln!(
+        out,
+        "by source: per tier, persons who reached it and the share of them that reached the next"
+    );
+    let _ = write!(out, "{:<13} {:>7}", "", "");
+    for t in &Tier::ALL[..Tier::ALL.len() - 1] {
+        let _ = write!(out, " {:^13}", t.as_str());
+    }
+    let _ = writeln!(out, " {:>8}", "customer");
+    let _ = write!(out, "{:<13} {:>7}", "source", "persons");
+    for _ in &Tier::ALL[..Tier::ALL.len() - 1] {
+        let _ = write!(out, " {:>6} {:>6}", "reach", "→next");
+    }
+    let _ = writeln!(out, " {:>8}", "reach");
+    for (name, f) in by_size(sources) {
+        let _ = write!(out, "{:<13} {:>7}", fit(name, 13), f.total);
+        for t in &Tier::ALL[..Tier::ALL.len() - 1] {
+            let conv = t
+                .next()
+                .and_then(|n| f.conversions.get(&format!("{t}_to_{n}")).copied().flatten());
+            let _ = write!(out, " {:>6} {:>6}", f.reached[t.as_str()], percent(conv));
+        }
+        let _ = writeln!(out, " {:>8}", f.reached["customer"]);
+    }
+}
+
+/// The cohort steps; with sources, a source column and a block per source after the overall one.
+fn render_cohorts(out: &mut String, all: &Cohorts, sources: Option<&BTreeMap<String, Funnel>>) {
+    let _ = writeln!(
+        out,
+        "cohorts since {} (UTC): of those who reached a tier since then, those who reached the next",
+        all.since.format("%Y-%m-%d")
+    );
+    let source_col = sources.is_some();
+    if source_col {
+        let _ = write!(out, "{:<14} ", "source");
+    }
+    let _ = writeln!(
+        out,
+        "{:<26} {:>8} {:>9} {:>7} {:>12}",
+        "step", "entered", "advanced", "share", "median days"
+    );
+    let mut block = |label: &str, cohorts: &Cohorts| {
+        for (i, s) in cohorts.steps.iter().enumerate() {
+            if source_col {
+                let _ = write!(out, "{:<14} ", if i == 0 { label } else { "" });
+            }
+            let median = s
+                .median_days
+                .map_or_else(|| "-".to_string(), |d| format!("{d:.1}"));
+            let _ = writeln!(
+                out,
+                "{:<26} {:>8} {:>9} {:>7} {:>12}",
+                format!("{} → {}", s.from, s.to),
+                s.entered,
+                s.advanced,
+                percent(s.share),
+                median
+            );
+        }
+    };
+    block("(all)", all);
+    for (name, f) in sources.map(by_size).unwrap_or_default() {
+        if let Some(c) = &f.cohorts {
+            block(&fit(name, 14), c);
+        }
+    }
 }
 
 #[cfg(test)]

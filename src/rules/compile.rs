@@ -213,11 +213,24 @@ fn span(program: &Program, node: &IdedExpr) -> Option<(usize, usize)> {
     let mut hi = 0usize;
     let mut visit = |n: &IdedExpr| {
         if let Some((s, e)) = info.offset_for(n.id) {
-            let e = match &n.expr {
-                Expr::Select(select) => e as usize + select.field.chars().count(),
-                _ => e as usize,
+            let (s, e) = match &n.expr {
+                Expr::Select(select) => (s as usize, e as usize + select.field.chars().count()),
+                // A global call (`flag('x')`) is recorded at its parenthesis: include the name.
+                Expr::Call(call)
+                    if call.target.is_none()
+                        && call
+                            .func_name
+                            .chars()
+                            .all(|c| c.is_alphanumeric() || c == '_') =>
+                {
+                    (
+                        (s as usize).saturating_sub(call.func_name.chars().count()),
+                        e as usize,
+                    )
+                }
+                _ => (s as usize, e as usize),
             };
-            lo = lo.min(s as usize);
+            lo = lo.min(s);
             hi = hi.max(e + 1);
         }
     };

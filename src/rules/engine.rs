@@ -1,9 +1,10 @@
 //! Compiled rules, and evaluating them for one person.
 
 use super::compile::{CompileError, Condition, render};
-use super::facts::{FactSettings, FactValue, Facts};
+use super::facts::{FactSettings, FactValue, Facts, cel_value};
 use super::file::{PointsDef, RuleDef, RulesFile, RulesSource, ScoreGroup};
 use crate::model::Person;
+use cel::common::types::{CelMap, CelMapKey, CelString};
 use cel::{Context, FunctionContext, Value};
 use chrono::{DateTime, Utc};
 use leadsync_connector_core::Tier;
@@ -213,7 +214,7 @@ impl Evaluator<'_> {
             if result == Ok(true) && tier.is_none() {
                 tier = Some((def.tier, def.name.clone()));
                 for name in &cond.facts {
-                    if let Some(v) = facts.get(name).filter(|v| !matches!(v, FactValue::Map(_))) {
+                    if let Some(v) = facts.get(name).filter(|v| !matches!(v, FactValue::Map)) {
                         evidence.insert(name.clone(), v.render());
                     }
                 }
@@ -307,8 +308,8 @@ fn settings(file: &RulesFile) -> FactSettings {
     FactSettings {
         hot_days: file.temperature.hot_days,
         warm_days: file.temperature.warm_days,
-        thresholds: Value::from(thresholds),
-        lists: Value::from(lists),
+        thresholds: cel_value(Value::from(thresholds)),
+        lists: cel_value(Value::from(lists)),
     }
 }
 
@@ -328,16 +329,12 @@ fn root_context() -> Context<'static, 'static> {
 
 fn custom_value(ftx: &FunctionContext, name: &str) -> Option<String> {
     let custom = ftx.ptx.get_variable("custom")?;
-    let Ok(Value::Map(map)) = Value::try_from(custom.as_ref()) else {
-        return None;
-    };
-    match map
-        .map
-        .get(&cel::objects::Key::String(Arc::new(name.to_string())))?
-    {
-        Value::String(s) => Some(s.to_string()),
-        other => Some(render(other)),
-    }
+    let map = custom.as_ref().downcast_ref::<CelMap>()?;
+    let value = map.get(&CelMapKey::from(name))?;
+    Some(match value.downcast_ref::<CelString>() {
+        Some(s) => s.inner().to_string(),
+        None => render(&Value::try_from(value.as_ref()).ok()?),
+    })
 }
 
 /// `field('budget')`: a custom field's text, or "" when the person has none.

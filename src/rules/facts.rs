@@ -5,12 +5,12 @@ use crate::model::Person;
 use crate::resolve::parse_datetime;
 use cel::Value;
 use cel::common::types::{CelBool, CelInt, CelString};
-use cel::common::value::CowVal;
+use cel::common::value::{CowVal, Val};
 use cel::context::VariableResolver;
 use chrono::{DateTime, Utc};
 use leadsync_connector_core::{Field, Stage, Tier};
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::sync::{Arc, LazyLock};
 
 /// The value type of a fact.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -176,16 +176,16 @@ const FREEMAIL: &[&str] = &[
 
 /// The index of a fact by name.
 pub fn index(name: &str) -> Option<usize> {
-    FACTS.iter().position(|(n, _, _)| *n == name)
+    INDEX.get(name).copied()
 }
 
-/// One value per entry of [`FACTS`].
+/// One value per entry of [`FACTS`] (maps are held apart, as CEL values built once).
 #[derive(Debug, Clone, PartialEq)]
 pub enum FactValue {
     Text(String),
     Int(i64),
     Bool(bool),
-    Map(Value),
+    Map,
 }
 
 impl FactValue {
@@ -195,28 +195,47 @@ impl FactValue {
             FactValue::Text(s) => s.clone(),
             FactValue::Int(i) => i.to_string(),
             FactValue::Bool(b) => b.to_string(),
-            FactValue::Map(_) => "{…}".to_string(),
+            FactValue::Map => "{…}".to_string(),
         }
     }
 }
 
 /// The facts of one person, resolved lazily by the CEL interpreter.
-#[derive(Debug, Clone)]
-pub struct Facts {
+#[derive(Debug)]
+pub struct Facts<'s> {
     pub values: Vec<FactValue>,
+    settings: &'s FactSettings,
+    /// The person's custom fields as a CEL map, built once.
+    custom: Box<dyn Val>,
 }
 
-/// The parts of the rules file that facts need.
+/// The parts of the rules file that facts need; the maps are CEL values built once per rules.
+#[derive(Debug)]
 pub struct FactSettings {
     pub hot_days: u32,
     pub warm_days: u32,
-    pub thresholds: Value,
-    pub lists: Value,
+    pub thresholds: Box<dyn Val>,
+    pub lists: Box<dyn Val>,
 }
 
-impl Facts {
+/// A CEL value from a plain one (maps and lists of strings and numbers always convert).
+pub fn cel_value(v: Value) -> Box<dyn Val> {
+    v.try_into()
+        .expect("maps of strings, numbers and lists convert to CEL values")
+}
+
+/// Fact names to their index, built once.
+static INDEX: LazyLock<HashMap<&'static str, usize>> = LazyLock::new(|| {
+    FACTS
+        .iter()
+        .enumerate()
+        .map(|(i, (n, _, _))| (*n, i))
+        .collect()
+});
+
+impl<'s> Facts<'s> {
     /// The facts of `person` at `now`, with scores still zero.
-    pub fn of(person: &Person, now: DateTime<Utc>, settings: &FactSettings) -> Facts {
+    pub fn of(person: &Person, now: DateTime<Utc>, settings: &'s FactSettings) -> Facts<'s> {
         let text = |f: &Field| person.get(f).unwrap_or_default().trim().to_string();
         let lower = |f: &Field| text(f).to_lowercase();
         let email = lower(&Field::Email);
@@ -297,29 +316,36 @@ impl Facts {
             FactValue::Int(0),
             FactValue::Int(0),
             FactValue::Int(0),
-            FactValue::Map(settings.thresholds.clone()),
-            FactValue::Map(settings.lists.clone()),
-            FactValue::Map(Value::from(custom)),
+            FactValue::Map,
+            FactValue::Map,
+            FactValue::Map,
         ];
         debug_assert_eq!(values.len(), FACTS.len());
-        Facts { values }
+        Facts {
+            values,
+            settings,
+            custom: cel_value(Value::from(custom)),
+        }
     }
 
     /// Facts of the given shape with every value filled (`filled`) or empty, for checking
     /// rules at load time.
-    pub fn sample(filled: bool, settings: &FactSettings) -> Facts {
+    pub fn sample(filled: bool, settings: &'s FactSettings) -> Facts<'s> {
         let values = FACTS
             .iter()
-            .map(|(name, kind, _)| match (kind, *name) {
-                (Kind::Map, "thresholds") => FactValue::Map(settings.thresholds.clone()),
-                (Kind::Map, "lists") => FactValue::Map(settings.lists.clone()),
-                (Kind::Map, _) => FactValue::Map(Value::from(HashMap::<String, Value>::new())),
-                (Kind::Text, _) => FactValue::Text(if filled { "x".into() } else { String::new() }),
-                (Kind::Int, _) => FactValue::Int(i64::from(filled)),
-                (Kind::Bool, _) => FactValue::Bool(filled),
+            .map(|(_, kind, _)| match kind {
+                Kind::Map => FactValue::Map,
+                Kind::Text => FactValue::Text(if filled { "x".into() } else { String::new() }),
+                Kind::Int => FactValue::Int(i64::from(filled)),
+                Kind::Bool => FactValue::Bool(filled),
             })
             .collect();
-        Facts { values }
+        let custom = cel_value(Value::from(HashMap::<String, Value>::new()));
+        Facts {
+            values,
+            settings,
+            custom,
+        }
     }
 
     pub fn set_int(&mut self, name: &str, value: i64) {
@@ -333,13 +359,17 @@ impl Facts {
     }
 }
 
-impl VariableResolver for Facts {
+impl VariableResolver for Facts<'_> {
     fn resolve<'b>(&'b self, variable: &str) -> Option<CowVal<'b, 'b>> {
         Some(match self.get(variable)? {
             FactValue::Text(s) => CowVal::owned(CelString::from(s.as_str())),
             FactValue::Int(i) => CowVal::owned(CelInt::from(*i)),
             FactValue::Bool(b) => CowVal::owned(CelBool::from(*b)),
-            FactValue::Map(v) => CowVal::Owned(v.clone().try_into().ok()?),
+            FactValue::Map => match variable {
+                "thresholds" => CowVal::Borrowed(self.settings.thresholds.as_ref()),
+                "lists" => CowVal::Borrowed(self.settings.lists.as_ref()),
+                _ => CowVal::Borrowed(self.custom.as_ref()),
+            },
         })
     }
 }

@@ -1,0 +1,26 @@
+use super::{Args, Failure, load_rules, load_settings};
+use crate::{plan, store};
+use std::path::Path;
+
+/// A dry run: what the next cycle's re-qualification would do with these rules. Writes nothing.
+pub(super) fn run(
+    args: &Args,
+    rules_file: Option<&Path>,
+    json: bool,
+    sample: usize,
+) -> Result<(), Failure> {
+    let settings = load_settings(args)?;
+    let rules = load_rules(&settings, rules_file)?;
+    let mut store = store::open(&settings.store.url)?;
+    let plan = plan::requalify(store.as_mut(), &rules, chrono::Utc::now(), true, sample)?;
+    if json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&plan).expect("plans serialise")
+        );
+    } else {
+        println!("rules: {} ({})", rules.source.name(), rules.version);
+        print!("{}", plan.render());
+    }
+    Ok(())
+}
