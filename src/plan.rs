@@ -111,6 +111,9 @@ fn group(n: u64) -> String {
 }
 
 /// Decides every person not yet qualified by `rules`; applies the decisions unless `dry_run`.
+///
+/// Each batch is evaluated on two threads while this one reads the next batch; only persons
+/// whose tier or finding changed are rewritten, the others just get the rules version stamped.
 pub fn requalify(
     store: &mut dyn Store,
     rules: &Rules,
@@ -122,16 +125,22 @@ pub fn requalify(
         rules_version: rules.version.clone(),
         ..Plan::default()
     };
-    let evaluator = rules.evaluator();
-    let mut after: PersonId = 0;
-    loop {
-        let mut batch = store.persons_after(after, BATCH, Some(&rules.version))?;
-        let Some(last) = batch.last() else { break };
-        after = last.id;
+    let mut batch = store.persons_after(0, BATCH, Some(&rules.version))?;
+    while let Some(last) = batch.last() {
+        let after: PersonId = last.id;
+        let (decisions, next) = std::thread::scope(|s| {
+            let (a, b) = batch.split_at(batch.len() / 2);
+            let first = s.spawn(|| decide_all(a, rules, now));
+            let second = s.spawn(|| decide_all(b, rules, now));
+            let next = store.persons_after(after, BATCH, Some(&rules.version));
+            let mut decisions = first.join().expect("deciding never panics");
+            decisions.extend(second.join().expect("deciding never panics"));
+            (decisions, next)
+        });
         let mut changes = Vec::new();
-        for person in batch.iter_mut() {
-            let eval = evaluator.evaluate(person, now, false);
-            let decision = rules::decide(person, &eval, &rules.version, now);
+        let mut rewrite = Vec::new();
+        let mut stamp = Vec::new();
+        for (person, decision) in batch.iter_mut().zip(&decisions) {
             plan.evaluated += 1;
             if let Some(change) = &decision.change {
                 Plan::note(
@@ -145,9 +154,16 @@ pub fn requalify(
             if let Some(d) = &decision.demotion {
                 Plan::note(&mut plan.would_demote, Some(d.from), d.to, person, sample);
             }
-            if !dry_run {
-                rules::apply(person, &decision, &rules.version);
-                changes.extend(decision.change);
+            if dry_run {
+                continue;
+            }
+            let finding_changed = person.demotion != decision.demotion;
+            rules::apply(person, decision, &rules.version);
+            if decision.change.is_some() || finding_changed {
+                changes.extend(decision.change.clone());
+                rewrite.push(&*person);
+            } else {
+                stamp.push(person.id);
             }
         }
         if !dry_run {
@@ -155,9 +171,19 @@ pub fn requalify(
             for change in &changes {
                 tx.add_tier_change(change)?;
             }
-            tx.save_persons(&batch.iter().collect::<Vec<_>>())?;
+            tx.save_persons(&rewrite)?;
+            tx.mark_qualified(&stamp, &rules.version)?;
             tx.commit()?;
         }
+        batch = next?;
     }
     Ok(plan)
+}
+
+fn decide_all(persons: &[Person], rules: &Rules, now: DateTime<Utc>) -> Vec<rules::Decision> {
+    let evaluator = rules.evaluator();
+    persons
+        .iter()
+        .map(|p| rules::decide(p, &evaluator.evaluate(p, now, false), &rules.version, now))
+        .collect()
 }

@@ -10,7 +10,7 @@ use cel::context::VariableResolver;
 use chrono::{DateTime, Utc};
 use leadsync_connector_core::{Field, Stage, Tier};
 use std::collections::HashMap;
-use std::sync::{Arc, LazyLock};
+use std::sync::{Arc, LazyLock, OnceLock};
 
 /// The value type of a fact.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -205,8 +205,9 @@ impl FactValue {
 pub struct Facts<'s> {
     pub values: Vec<FactValue>,
     settings: &'s FactSettings,
-    /// The person's custom fields as a CEL map, built once.
-    custom: Box<dyn Val>,
+    /// The person's custom fields; as a CEL map only once a condition reads them.
+    custom_fields: Vec<(String, String)>,
+    custom: OnceLock<Box<dyn Val>>,
 }
 
 /// The parts of the rules file that facts need; the maps are CEL values built once per rules.
@@ -262,14 +263,11 @@ impl<'s> Facts<'s> {
         } else {
             "cold"
         };
-        let custom: HashMap<String, Value> = person
+        let custom_fields: Vec<(String, String)> = person
             .fields
             .iter()
             .filter_map(|(f, v)| match f {
-                Field::Custom(name) => Some((
-                    name.clone(),
-                    Value::String(Arc::new(v.first()?.value.clone())),
-                )),
+                Field::Custom(name) => Some((name.clone(), v.first()?.value.clone())),
                 _ => None,
             })
             .collect();
@@ -324,7 +322,8 @@ impl<'s> Facts<'s> {
         Facts {
             values,
             settings,
-            custom: cel_value(Value::from(custom)),
+            custom_fields,
+            custom: OnceLock::new(),
         }
     }
 
@@ -340,12 +339,33 @@ impl<'s> Facts<'s> {
                 Kind::Bool => FactValue::Bool(filled),
             })
             .collect();
-        let custom = cel_value(Value::from(HashMap::<String, Value>::new()));
         Facts {
             values,
             settings,
-            custom,
+            custom_fields: Vec::new(),
+            custom: OnceLock::new(),
         }
+    }
+
+    fn custom_map(&self) -> &dyn Val {
+        self.custom
+            .get_or_init(|| {
+                let map: HashMap<String, Value> = self
+                    .custom_fields
+                    .iter()
+                    .map(|(k, v)| (k.clone(), Value::String(Arc::new(v.clone()))))
+                    .collect();
+                cel_value(Value::from(map))
+            })
+            .as_ref()
+    }
+
+    /// A custom field's value, without going through CEL.
+    pub fn custom(&self, name: &str) -> Option<&str> {
+        self.custom_fields
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
     }
 
     pub fn set_int(&mut self, name: &str, value: i64) {
@@ -368,7 +388,7 @@ impl VariableResolver for Facts<'_> {
             FactValue::Map => match variable {
                 "thresholds" => CowVal::Borrowed(self.settings.thresholds.as_ref()),
                 "lists" => CowVal::Borrowed(self.settings.lists.as_ref()),
-                _ => CowVal::Borrowed(self.custom.as_ref()),
+                _ => CowVal::Borrowed(self.custom_map()),
             },
         })
     }

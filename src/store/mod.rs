@@ -119,6 +119,8 @@ pub trait StoreTx {
     fn load_persons(&mut self, ids: &[PersonId]) -> Result<Vec<Person>, StoreError>;
     /// Inserts or replaces persons.
     fn save_persons(&mut self, persons: &[&Person]) -> Result<(), StoreError>;
+    /// Records that these persons were qualified by `version` and nothing else changed.
+    fn mark_qualified(&mut self, ids: &[PersonId], version: &str) -> Result<(), StoreError>;
 
     fn add_tier_change(&mut self, change: &TierChange) -> Result<(), StoreError>;
     /// Records a conflict for review; the same conflict recorded twice is kept once.

@@ -123,9 +123,21 @@ pub(super) fn read_cursor(
 }
 
 fn read_person(conn: &Connection, id: PersonId) -> Result<Option<Person>, StoreError> {
-    let mut stmt = conn.prepare_cached("SELECT golden FROM persons WHERE id = ?1")?;
-    let golden: Option<String> = stmt.query_row([id], |r| r.get(0)).optional()?;
-    golden.map(|g| json(&g)).transpose()
+    let mut stmt =
+        conn.prepare_cached("SELECT golden, rules_version FROM persons WHERE id = ?1")?;
+    let row: Option<(String, Option<String>)> = stmt
+        .query_row([id], |r| Ok((r.get(0)?, r.get(1)?)))
+        .optional()?;
+    row.map(|(golden, version)| person_from(&golden, version))
+        .transpose()
+}
+
+/// A person from its stored JSON and its `rules_version` column (the column is authoritative:
+/// `mark_qualified` updates it alone).
+pub(super) fn person_from(golden: &str, version: Option<String>) -> Result<Person, StoreError> {
+    let mut person: Person = json(golden)?;
+    person.rules_version = version;
+    Ok(person)
 }
 
 /// Runs a query and builds one value per row: `read` takes the columns out, `build` parses
@@ -185,12 +197,12 @@ impl Store for SqliteStore {
     ) -> Result<Vec<Person>, StoreError> {
         query_all(
             &self.conn,
-            "SELECT golden FROM persons WHERE id > ?1
+            "SELECT golden, rules_version FROM persons WHERE id > ?1
                AND (?3 IS NULL OR rules_version IS NULL OR rules_version != ?3)
              ORDER BY id LIMIT ?2",
             params![after, limit as i64, stale_for],
-            |r| r.get::<_, String>(0),
-            |golden| json(&golden),
+            |r| Ok((r.get::<_, String>(0)?, r.get::<_, Option<String>>(1)?)),
+            |(golden, version)| person_from(&golden, version),
         )
     }
 

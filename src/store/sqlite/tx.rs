@@ -1,4 +1,4 @@
-use super::{json, read_cursor, to_json, ts};
+use super::{person_from, read_cursor, to_json, ts};
 use crate::model::{Key, Person, PersonId};
 use crate::store::{Conflict, StoreError, StoreEvent, StoreTx, TierChange};
 use leadsync_connector_core::{Cursor, RecordReject, SourceRecord};
@@ -187,13 +187,13 @@ impl StoreTx for SqliteTx<'_> {
         let mut out = Vec::with_capacity(ids.len());
         for chunk in ids.chunks(ROWS_PER_STATEMENT) {
             let sql = format!(
-                "SELECT golden FROM persons WHERE id IN ({})",
+                "SELECT golden, rules_version FROM persons WHERE id IN ({})",
                 placeholders(chunk.len())
             );
             let mut stmt = self.tx.prepare_cached(&sql)?;
             let mut rows = stmt.query(params_from_iter(chunk.iter()))?;
             while let Some(row) = rows.next()? {
-                out.push(json(&row.get::<_, String>(0)?)?);
+                out.push(person_from(&row.get::<_, String>(0)?, row.get(1)?)?);
             }
         }
         Ok(out)
@@ -230,6 +230,21 @@ impl StoreTx for SqliteTx<'_> {
                 ]);
             }
             self.tx.prepare_cached(&sql)?.execute(&params[..])?;
+        }
+        Ok(())
+    }
+
+    fn mark_qualified(&mut self, ids: &[PersonId], version: &str) -> Result<(), StoreError> {
+        for chunk in ids.chunks(ROWS_PER_STATEMENT * 5) {
+            let sql = format!(
+                "UPDATE persons SET rules_version = ? WHERE id IN ({})",
+                placeholders(chunk.len())
+            );
+            let params = std::iter::once(&version as &dyn ToSql)
+                .chain(chunk.iter().map(|id| id as &dyn ToSql));
+            self.tx
+                .prepare_cached(&sql)?
+                .execute(params_from_iter(params))?;
         }
         Ok(())
     }
