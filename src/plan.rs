@@ -129,13 +129,9 @@ pub fn requalify(
     while let Some(last) = batch.last() {
         let after: PersonId = last.id;
         let (decisions, next) = std::thread::scope(|s| {
-            let (a, b) = batch.split_at(batch.len() / 2);
-            let first = s.spawn(|| decide_all(a, rules, now));
-            let second = s.spawn(|| decide_all(b, rules, now));
+            let decided = s.spawn(|| rules::decide_all(&batch, rules, now));
             let next = store.persons_after(after, BATCH, Some(&rules.version));
-            let mut decisions = first.join().expect("deciding never panics");
-            decisions.extend(second.join().expect("deciding never panics"));
-            (decisions, next)
+            (decided.join().expect("deciding never panics"), next)
         });
         let mut changes = Vec::new();
         let mut rewrite = Vec::new();
@@ -178,12 +174,4 @@ pub fn requalify(
         batch = next?;
     }
     Ok(plan)
-}
-
-fn decide_all(persons: &[Person], rules: &Rules, now: DateTime<Utc>) -> Vec<rules::Decision> {
-    let evaluator = rules.evaluator();
-    persons
-        .iter()
-        .map(|p| rules::decide(p, &evaluator.evaluate(p, now, false), &rules.version, now))
-        .collect()
 }

@@ -117,6 +117,15 @@ const INDUSTRIES: &[&str] = &[
     "Finance",
     "Education",
 ];
+const SIZES: &[&str] = &["1-10", "11-50", "51-200", "201-1000", "1001-5000", "5000+"];
+const FORMS: &[&str] = &[
+    "newsletter",
+    "ebook",
+    "contact-us",
+    "demo request",
+    "webinar",
+    "",
+];
 const SOURCES: &[&str] = &[
     "Organic Search",
     "Paid Social",
@@ -157,6 +166,9 @@ pub struct SamplePerson {
     pub company: &'static str,
     pub title: &'static str,
     pub industry: &'static str,
+    pub company_size: &'static str,
+    /// The form they converted on (empty when unknown).
+    pub form: &'static str,
     pub source: &'static str,
     /// A CRM stage display name, when the export carries one.
     pub stage: Option<&'static str>,
@@ -185,6 +197,8 @@ pub fn person(seed: u64, i: usize) -> SamplePerson {
         company: r.pick_str(COMPANIES),
         title: r.pick_str(TITLES),
         industry: r.pick_str(INDUSTRIES),
+        company_size: r.pick_str(SIZES),
+        form: r.pick_str(FORMS),
         source: r.pick_str(SOURCES),
         stage: r.chance(0.4).then(|| *r.pick(STAGES)),
     }
@@ -206,6 +220,8 @@ pub struct SampleRow {
     pub company: String,
     pub title: String,
     pub industry: String,
+    pub company_size: String,
+    pub form: String,
     pub source: String,
     pub stage: String,
 }
@@ -226,6 +242,8 @@ impl SampleRow {
             company: p.company.into(),
             title: p.title.into(),
             industry: p.industry.into(),
+            company_size: p.company_size.into(),
+            form: p.form.into(),
             source: p.source.into(),
             stage: p.stage.unwrap_or_default().into(),
         }
@@ -267,6 +285,8 @@ impl SampleRow {
             company: (*r.pick(COMPANIES)).into(),
             title: (*r.pick(TITLES)).into(),
             industry: String::new(),
+            company_size: String::new(),
+            form: String::new(),
             source: "null".into(),
             stage: String::new(),
         };
@@ -362,6 +382,8 @@ pub fn write_hubspot_csv(
         "Company Name",
         "Job Title",
         "Industry",
+        "Number of Employees",
+        "First Conversion",
         "Lifecycle Stage",
         "Create Date",
         "Original Source",
@@ -378,6 +400,8 @@ pub fn write_hubspot_csv(
             &row.company,
             &row.title,
             &row.industry,
+            &row.company_size,
+            &row.form,
             &row.stage,
             "2/5/24 1:51",
             &row.source,

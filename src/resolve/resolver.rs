@@ -135,15 +135,16 @@ impl Resolver {
         let linked: Vec<(&SourceRecord, PersonId)> = records.iter().zip(links).collect();
         tx.upsert_records(connector, &linked)?;
         // Inputs changed: re-qualify, in the same transaction as the data that changed them.
-        let evaluator = self.rules.evaluator();
-        for person in persons.values_mut() {
-            let decision = rules::qualify(person, &evaluator, &self.rules, now);
+        let mut persons: Vec<Person> = persons.into_values().collect();
+        let decisions = rules::decide_all(&persons, &self.rules, now);
+        for (person, decision) in persons.iter_mut().zip(decisions) {
+            rules::apply(person, &decision, &self.rules.version);
             if let Some(change) = decision.change {
                 tx.add_tier_change(&change)?;
                 stats.tier_changes += 1;
             }
         }
-        tx.save_persons(&persons.values().collect::<Vec<_>>())?;
+        tx.save_persons(&persons.iter().collect::<Vec<_>>())?;
         Ok(stats)
     }
 }

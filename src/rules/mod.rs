@@ -18,6 +18,29 @@ pub use state::{CRM_STAGE_RULE, Decision, apply, decide};
 use crate::model::Person;
 use chrono::{DateTime, Utc};
 
+/// Decides many persons at once, on two threads for large batches (each thread has its own
+/// evaluator; CEL contexts are not shared).
+pub fn decide_all(persons: &[Person], rules: &Rules, now: DateTime<Utc>) -> Vec<Decision> {
+    let one = |batch: &[Person]| -> Vec<Decision> {
+        let evaluator = rules.evaluator();
+        batch
+            .iter()
+            .map(|p| decide(p, &evaluator.evaluate(p, now, false), &rules.version, now))
+            .collect()
+    };
+    if persons.len() < 64 {
+        return one(persons);
+    }
+    let (a, b) = persons.split_at(persons.len() / 2);
+    std::thread::scope(|s| {
+        let first = s.spawn(|| one(a));
+        let mut second = one(b);
+        let mut all = first.join().expect("deciding never panics");
+        all.append(&mut second);
+        all
+    })
+}
+
 /// Evaluates and applies in one step; returns the decision (its change is to be recorded).
 pub fn qualify(
     person: &mut Person,
