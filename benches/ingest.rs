@@ -54,10 +54,8 @@ fn main() {
         .connectors
         .insert("drops".into(), ConnectorConfig::Spreadsheet(sheet.clone()));
     let mut store = SqliteStore::open(dir.path().join("bench.db")).unwrap();
-    let mut connectors = vec![AnyConnector::build(
-        "drops",
-        &ConnectorConfig::Spreadsheet(sheet),
-    )];
+    let mut connectors =
+        vec![AnyConnector::build("drops", &ConnectorConfig::Spreadsheet(sheet)).unwrap()];
 
     let rules = std::sync::Arc::new(
         leadsync::rules::Rules::load(leadsync::rules::RulesSource::builtin()).unwrap(),

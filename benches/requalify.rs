@@ -53,10 +53,8 @@ fn main() {
         .connectors
         .insert("drops".into(), ConnectorConfig::Spreadsheet(sheet.clone()));
     let mut store = SqliteStore::open(&db).unwrap();
-    let mut connectors = vec![AnyConnector::build(
-        "drops",
-        &ConnectorConfig::Spreadsheet(sheet),
-    )];
+    let mut connectors =
+        vec![AnyConnector::build("drops", &ConnectorConfig::Spreadsheet(sheet)).unwrap()];
     let original = Arc::new(Rules::load(RulesSource::builtin()).unwrap());
     let runtime = tokio::runtime::Builder::new_current_thread()
         .build()

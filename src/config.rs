@@ -3,6 +3,7 @@
 //! the file itself; `leadsync validate` goes further (see `crate::validate`).
 
 use leadsync_connector_core::Field;
+use leadsync_hubspot::HubspotConfig;
 use leadsync_spreadsheet::SpreadsheetConfig;
 use serde::Deserialize;
 use std::collections::BTreeMap;
@@ -197,18 +198,21 @@ impl MergeConfig {
 #[serde(tag = "type", rename_all = "lowercase")]
 pub enum ConnectorConfig {
     Spreadsheet(SpreadsheetConfig),
+    Hubspot(HubspotConfig),
 }
 
 impl ConnectorConfig {
     pub fn kind(&self) -> &'static str {
         match self {
             ConnectorConfig::Spreadsheet(_) => "spreadsheet",
+            ConnectorConfig::Hubspot(_) => "hubspot",
         }
     }
 
     pub fn schedule(&self) -> Option<&str> {
         match self {
             ConnectorConfig::Spreadsheet(c) => c.schedule.as_deref(),
+            ConnectorConfig::Hubspot(c) => c.schedule.as_deref(),
         }
     }
 }
@@ -293,6 +297,16 @@ fn check(s: &Settings) -> Result<(), String> {
                 leadsync_spreadsheet::mapping::check_columns(&sheet.columns)
                     .map_err(|e| format!("key connectors.{id}.columns: {e}"))?;
             }
+            ConnectorConfig::Hubspot(hub) => {
+                hub.token
+                    .check()
+                    .map_err(|e| format!("key connectors.{id}.token: {e}"))?;
+                if hub.rate_limit.window.is_zero() {
+                    return Err(format!(
+                        "key connectors.{id}.rate_limit.window: must be longer than 0s"
+                    ));
+                }
+            }
         }
     }
     Ok(())
@@ -356,7 +370,9 @@ mod tests {
             "[connectors.sheets]\ntype = \"spreadsheet\"\ninbox = \"/tmp/in\"\nsettle = \"500ms\"\n[connectors.sheets.columns]\nemail = [\"Work E-mail\", \"Home E-mail\"]\n",
         );
         let s = load(f.path()).unwrap();
-        let ConnectorConfig::Spreadsheet(c) = &s.connectors["sheets"];
+        let ConnectorConfig::Spreadsheet(c) = &s.connectors["sheets"] else {
+            panic!("a spreadsheet connector")
+        };
         assert_eq!(c.settle, std::time::Duration::from_millis(500));
         let headers: Vec<&str> = c.columns["email"].iter().collect();
         assert_eq!(headers, ["Work E-mail", "Home E-mail"]);

@@ -5,7 +5,7 @@ use crate::resolve::{ResolveStats, Resolver};
 use crate::store::{Store, StoreError, StoreEvent};
 use chrono::Utc;
 use leadsync_connector_core::{
-    ConnectorError, ConnectorErrorKind, Cursor, Page, PageSink, RecordReject,
+    ConnectorError, ConnectorErrorKind, Cursor, Page, PageSink, RecordReject, SourceRecord,
 };
 
 /// Reports how far a pull got (a progress bar on a terminal, nothing otherwise).
@@ -84,6 +84,21 @@ impl PageSink for StoreSink<'_> {
         self.stats.conflicts += stats.conflicts;
         self.stats.tier_changes += stats.tier_changes;
         Ok(())
+    }
+
+    fn unchanged(&mut self, records: &[SourceRecord]) -> Result<Vec<bool>, ConnectorError> {
+        let keys: Vec<String> = records.iter().map(|r| r.locator.key()).collect();
+        let stored = self
+            .store
+            .observed_at(&self.connector, &keys)
+            .map_err(to_connector_error)?;
+        // Stored times keep milliseconds: compare at that precision.
+        let ms = |t: &chrono::DateTime<Utc>| t.timestamp_millis();
+        Ok(records
+            .iter()
+            .zip(&keys)
+            .map(|(r, k)| stored.get(k).is_some_and(|at| ms(at) == ms(&r.observed_at)))
+            .collect())
     }
 
     fn rejects(&mut self, stream: &str) -> Result<Vec<RecordReject>, ConnectorError> {

@@ -8,39 +8,48 @@ use crate::rules::Rules;
 use crate::store::{RunStats, Store, StoreError};
 use chrono::Utc;
 use leadsync_connector_core::{Connector, ConnectorError, ConnectorErrorKind, PullStats};
+use leadsync_hubspot::HubspotConnector;
 use leadsync_spreadsheet::SpreadsheetConnector;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// The configured connectors; a closed set, matched exhaustively.
 pub enum AnyConnector {
-    Spreadsheet(SpreadsheetConnector),
+    Spreadsheet(Box<SpreadsheetConnector>),
+    Hubspot(Box<HubspotConnector>),
 }
 
 impl AnyConnector {
-    pub fn build(id: &str, cfg: &ConnectorConfig) -> Self {
-        match cfg {
+    /// Builds a connector from its config; a HubSpot token that cannot be read is an error here.
+    pub fn build(id: &str, cfg: &ConnectorConfig) -> Result<Self, ConnectorError> {
+        Ok(match cfg {
             ConnectorConfig::Spreadsheet(c) => {
-                AnyConnector::Spreadsheet(SpreadsheetConnector::new(id, c.clone()))
+                AnyConnector::Spreadsheet(Box::new(SpreadsheetConnector::new(id, c.clone())))
             }
-        }
+            ConnectorConfig::Hubspot(c) => {
+                AnyConnector::Hubspot(Box::new(HubspotConnector::new(id, c.clone())?))
+            }
+        })
     }
 
     pub fn id(&self) -> &str {
         match self {
             AnyConnector::Spreadsheet(c) => c.id(),
+            AnyConnector::Hubspot(c) => c.id(),
         }
     }
 
     pub async fn health(&self) -> Result<leadsync_connector_core::Health, ConnectorError> {
         match self {
             AnyConnector::Spreadsheet(c) => c.health().await,
+            AnyConnector::Hubspot(c) => c.health().await,
         }
     }
 
     pub async fn pull(&mut self, sink: &mut StoreSink<'_>) -> Result<PullStats, ConnectorError> {
         match self {
             AnyConnector::Spreadsheet(c) => c.pull(sink).await,
+            AnyConnector::Hubspot(c) => c.pull(sink).await,
         }
     }
 }
@@ -66,12 +75,12 @@ pub fn select(settings: &Settings, only: Option<&str>) -> Result<Vec<AnyConnecto
             known.join(", ")
         ));
     }
-    Ok(settings
+    settings
         .connectors
         .iter()
         .filter(|(id, _)| only.is_none_or(|o| o == id.as_str()))
-        .map(|(id, c)| AnyConnector::build(id, c))
-        .collect())
+        .map(|(id, c)| AnyConnector::build(id, c).map_err(|e| e.to_string()))
+        .collect()
 }
 
 /// What one cycle did.

@@ -14,6 +14,9 @@ pub struct Normalized {
     pub keys: Vec<Key>,
 }
 
+/// The custom field a CRM connector fills with the ids merged into a record (`;`-separated).
+pub(super) const MERGED_IDS: &str = "hs_merged_object_ids";
+
 pub struct Normalizer {
     folder: EmailFolder,
     region: Id,
@@ -38,6 +41,20 @@ impl Normalizer {
                 kind: crm_kind(connector),
                 value: id.clone(),
             });
+            // A CRM merge gives the survivor a new id and lists the old ones: they are keys of
+            // the same person, so the person's link moves to the survivor.
+            for merged in rec.all(&Field::Custom(MERGED_IDS.into())) {
+                for old in merged
+                    .split(';')
+                    .map(str::trim)
+                    .filter(|v| !v.is_empty() && v != id)
+                {
+                    out.keys.push(Key {
+                        kind: crm_kind(connector),
+                        value: old.to_string(),
+                    });
+                }
+            }
         }
         let region = rec
             .get(&Field::Country)

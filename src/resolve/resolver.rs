@@ -396,4 +396,25 @@ mod tests {
         assert_eq!(store.person_count().unwrap(), 2);
         assert_eq!(store.records_of(1).unwrap().len(), 2);
     }
+
+    #[test]
+    fn a_crm_merge_moves_the_link_to_the_survivors_new_id() {
+        let (_d, mut store) = store();
+        apply(&mut store, "hubspot", &[crm_record("101", "x@acme.io")]);
+        // HubSpot merged 101 into a survivor with a new id (and another email).
+        let mut survivor = crm_record("303", "x.other@acme.io");
+        survivor.values.push((
+            Field::Custom("hs_merged_object_ids".into()),
+            "101;202".into(),
+        ));
+        let stats = apply(&mut store, "hubspot", &[survivor]);
+        assert_eq!((stats.persons_created, stats.conflicts), (0, 0));
+        assert_eq!(store.person_by_key("crm:hubspot", "303").unwrap(), Some(1));
+        assert_eq!(
+            store.person_by_key("crm:hubspot", "202").unwrap(),
+            Some(1),
+            "every merged id points here"
+        );
+        assert_eq!(store.person_count().unwrap(), 1);
+    }
 }

@@ -13,6 +13,12 @@ pub trait PageSink {
     /// Stores a page and its cursor atomically. Fails, storing nothing, when the cursor would move
     /// backwards.
     fn commit(&mut self, page: Page) -> Result<(), ConnectorError>;
+    /// For each record, whether it is stored already exactly as offered (same record, same
+    /// observation time). A connector re-reading an overlap window skips those, so a cycle with
+    /// no changes writes nothing.
+    fn unchanged(&mut self, records: &[crate::SourceRecord]) -> Result<Vec<bool>, ConnectorError> {
+        Ok(vec![false; records.len()])
+    }
     /// Every reject stored for a stream, in row order.
     fn rejects(&mut self, stream: &str) -> Result<Vec<RecordReject>, ConnectorError>;
     /// Records something an operator should know that is not a record (a duplicate drop, a file

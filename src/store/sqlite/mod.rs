@@ -11,6 +11,7 @@ use crate::model::{Person, PersonId};
 use chrono::{DateTime, SecondsFormat, Utc};
 use leadsync_connector_core::{Cursor, CursorPosition, RecordReject, Tier};
 use rusqlite::{Connection, OptionalExtension, Row, params};
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
@@ -240,6 +241,30 @@ impl Store for SqliteStore {
                 })
             },
         )
+    }
+
+    fn observed_at(
+        &mut self,
+        connector: &str,
+        locator_keys: &[String],
+    ) -> Result<HashMap<String, DateTime<Utc>>, StoreError> {
+        let mut out = HashMap::with_capacity(locator_keys.len());
+        for chunk in locator_keys.chunks(500) {
+            let sql = format!(
+                "SELECT locator_key, observed_at FROM source_records WHERE connector = ? AND locator_key IN ({})",
+                vec!["?"; chunk.len()].join(", ")
+            );
+            let params = std::iter::once(connector).chain(chunk.iter().map(String::as_str));
+            let rows = query_all(
+                &self.conn,
+                &sql,
+                rusqlite::params_from_iter(params),
+                |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)),
+                |(key, at)| Ok((key, parse_ts(&at)?)),
+            )?;
+            out.extend(rows);
+        }
+        Ok(out)
     }
 
     fn tier_history(&mut self, person: PersonId) -> Result<Vec<TierChange>, StoreError> {

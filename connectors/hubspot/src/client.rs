@@ -1,0 +1,348 @@
+//! The HTTP side: authenticated requests, a rate-limit permit before every attempt (retries
+//! included), and retries as `retry::classify` decides.
+
+use crate::config::HubspotConfig;
+use crate::retry::{Retry, backoff, classify};
+use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
+use secrecy::{ExposeSecret, SecretString};
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::num::NonZeroU32;
+use std::time::Duration;
+
+/// Attempts that failed for a reason other than a rate limit, before giving up.
+const MAX_FAILED_ATTEMPTS: u32 = 6;
+/// Rate-limit waits before giving up (waiting for the limit is not a failed attempt, but a
+/// request that never gets through must still end).
+const MAX_RATE_LIMIT_WAITS: u32 = 30;
+
+/// A contact as the API returns it.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+pub(crate) struct ApiContact {
+    pub(crate) id: String,
+    #[serde(default)]
+    pub(crate) properties: BTreeMap<String, Option<String>>,
+    #[serde(rename = "updatedAt", default)]
+    pub(crate) updated_at: Option<String>,
+    #[serde(default)]
+    pub(crate) archived: bool,
+}
+
+impl ApiContact {
+    pub(crate) fn property(&self, name: &str) -> Option<&str> {
+        self.properties
+            .get(name)?
+            .as_deref()
+            .filter(|v| !v.is_empty())
+    }
+
+    /// `lastmodifieddate` in epoch ms (0 when absent).
+    pub(crate) fn modified_ms(&self) -> u64 {
+        self.property("lastmodifieddate")
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0)
+    }
+
+    pub(crate) fn numeric_id(&self) -> u64 {
+        self.id.parse().unwrap_or(0)
+    }
+}
+
+#[derive(Debug, Deserialize)]
+pub(crate) struct Page {
+    pub(crate) results: Vec<ApiContact>,
+    #[serde(default)]
+    pub(crate) paging: Option<Paging>,
+}
+
+#[derive(Debug, Deserialize)]
+pub(crate) struct Paging {
+    pub(crate) next: Option<Next>,
+}
+
+#[derive(Debug, Deserialize)]
+pub(crate) struct Next {
+    pub(crate) after: String,
+}
+
+impl Page {
+    pub(crate) fn next_after(&self) -> Option<&str> {
+        self.paging
+            .as_ref()?
+            .next
+            .as_ref()
+            .map(|n| n.after.as_str())
+    }
+}
+
+/// A search request body.
+#[derive(Debug, Clone, Serialize)]
+pub(crate) struct Search {
+    #[serde(rename = "filterGroups")]
+    pub(crate) filter_groups: Vec<FilterGroup>,
+    pub(crate) sorts: Vec<Sort>,
+    pub(crate) properties: Vec<String>,
+    pub(crate) limit: u32,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) after: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub(crate) struct FilterGroup {
+    pub(crate) filters: Vec<Filter>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub(crate) struct Filter {
+    #[serde(rename = "propertyName")]
+    pub(crate) property: String,
+    pub(crate) operator: String,
+    pub(crate) value: String,
+}
+
+impl Filter {
+    pub(crate) fn new(property: &str, operator: &str, value: impl ToString) -> Self {
+        Filter {
+            property: property.into(),
+            operator: operator.into(),
+            value: value.to_string(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub(crate) struct Sort {
+    #[serde(rename = "propertyName")]
+    pub(crate) property: String,
+    pub(crate) direction: String,
+}
+
+/// A request that did not succeed.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum ApiError {
+    #[error("HubSpot answered {status} to {what}: {message}")]
+    Status {
+        what: String,
+        status: u16,
+        message: String,
+        policy: Option<String>,
+        retry_after: Option<Duration>,
+    },
+    #[error("cannot reach HubSpot for {what}: {source}")]
+    Transport {
+        what: String,
+        #[source]
+        source: reqwest::Error,
+    },
+    #[error("unexpected answer from HubSpot to {what}: {message}")]
+    Decode { what: String, message: String },
+    #[error("HubSpot's daily request budget is spent; requests resume after the reset")]
+    DailyBudget,
+}
+
+impl ApiError {
+    pub(crate) fn is_auth(&self) -> bool {
+        matches!(
+            self,
+            ApiError::Status {
+                status: 401 | 403,
+                ..
+            }
+        )
+    }
+}
+
+/// Which limit a request counts against.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Lane {
+    General,
+    Search,
+}
+
+pub(crate) struct Client {
+    http: reqwest::Client,
+    base: String,
+    token: SecretString,
+    window: Duration,
+    general: DefaultDirectRateLimiter,
+    search: DefaultDirectRateLimiter,
+}
+
+impl Client {
+    pub(crate) fn new(cfg: &HubspotConfig, token: SecretString) -> Result<Client, String> {
+        let http = reqwest::Client::builder()
+            .timeout(Duration::from_secs(60))
+            .connect_timeout(Duration::from_secs(10))
+            .build()
+            .map_err(|e| format!("cannot build the HTTP client: {e}"))?;
+        let base = format!(
+            "{}/{}",
+            cfg.base_url.as_str().trim_end_matches('/'),
+            cfg.path_prefix.trim_matches('/')
+        );
+        let r = &cfg.rate_limit;
+        Ok(Client {
+            http,
+            base,
+            token,
+            window: r.window,
+            general: limiter(r.requests_per_window, r.window),
+            search: limiter(r.search_per_second, Duration::from_secs(1)),
+        })
+    }
+
+    /// One page of the list endpoint (up to 100 contacts, by id).
+    pub(crate) async fn list(
+        &self,
+        after: Option<&str>,
+        properties: &[String],
+        archived: bool,
+    ) -> Result<Page, ApiError> {
+        let url = format!("{}/objects/contacts", self.base);
+        let mut query = vec![
+            ("limit", "100".to_string()),
+            ("properties", properties.join(",")),
+            ("archived", archived.to_string()),
+        ];
+        if let Some(a) = after {
+            query.push(("after", a.to_string()));
+        }
+        self.send(Lane::General, "a contacts list page", || {
+            self.http.get(&url).query(&query)
+        })
+        .await
+    }
+
+    /// One page of search.
+    pub(crate) async fn search(&self, body: &Search) -> Result<Page, ApiError> {
+        let url = format!("{}/objects/contacts/search", self.base);
+        self.send(Lane::Search, "a contacts search", || {
+            self.http.post(&url).json(body)
+        })
+        .await
+    }
+
+    /// One authenticated one-record read: the health check.
+    pub(crate) async fn check(&self) -> Result<(), ApiError> {
+        let url = format!("{}/objects/contacts", self.base);
+        let _: Page = self
+            .send(Lane::General, "the health check", || {
+                self.http.get(&url).query(&[("limit", "1")])
+            })
+            .await?;
+        Ok(())
+    }
+
+    async fn send<T: DeserializeOwned>(
+        &self,
+        lane: Lane,
+        what: &str,
+        request: impl Fn() -> reqwest::RequestBuilder,
+    ) -> Result<T, ApiError> {
+        let limiter = match lane {
+            Lane::General => &self.general,
+            Lane::Search => &self.search,
+        };
+        let (mut failed, mut waited) = (0u32, 0u32);
+        loop {
+            // Every attempt, retries included, takes a permit first.
+            limiter.until_ready().await;
+            let error = match request()
+                .bearer_auth(self.token.expose_secret())
+                .send()
+                .await
+            {
+                Ok(response) if response.status().is_success() => {
+                    return response.json::<T>().await.map_err(|e| ApiError::Decode {
+                        what: what.into(),
+                        message: e.to_string(),
+                    });
+                }
+                Ok(response) => status_error(what, response).await,
+                Err(source) => ApiError::Transport {
+                    what: what.into(),
+                    source,
+                },
+            };
+            let decision = match &error {
+                ApiError::Status {
+                    status,
+                    policy,
+                    retry_after,
+                    ..
+                } => classify(*status, policy.as_deref(), *retry_after, self.window),
+                ApiError::Transport { .. } => Retry::Backoff,
+                ApiError::Decode { .. } | ApiError::DailyBudget => Retry::Never,
+            };
+            match decision {
+                Retry::Never => return Err(error),
+                Retry::StopForToday => return Err(ApiError::DailyBudget),
+                Retry::After(wait) if waited < MAX_RATE_LIMIT_WAITS => {
+                    waited += 1;
+                    tracing::warn!(
+                        what,
+                        wait_ms = wait.as_millis() as u64,
+                        "Rate limited; waiting."
+                    );
+                    tokio::time::sleep(wait).await;
+                }
+                Retry::Backoff if failed + 1 < MAX_FAILED_ATTEMPTS => {
+                    failed += 1;
+                    let seed = std::time::SystemTime::now()
+                        .duration_since(std::time::UNIX_EPOCH)
+                        .map_or(0, |d| d.as_nanos() as u64);
+                    let wait = backoff(
+                        failed,
+                        Duration::from_millis(250),
+                        Duration::from_secs(30),
+                        seed,
+                    );
+                    tracing::warn!(what, attempt = failed, error = %error, "Retrying.");
+                    tokio::time::sleep(wait).await;
+                }
+                _ => return Err(error),
+            }
+        }
+    }
+}
+
+fn limiter(per_period: u32, period: Duration) -> DefaultDirectRateLimiter {
+    // 0 means "no limit": a very large quota.
+    let n = NonZeroU32::new(per_period).unwrap_or(NonZeroU32::new(1_000_000).expect("non-zero"));
+    let quota = Quota::with_period(period / n.get())
+        .unwrap_or_else(|| Quota::per_second(NonZeroU32::new(1_000_000).expect("non-zero")))
+        .allow_burst(n);
+    RateLimiter::direct(quota)
+}
+
+#[derive(Deserialize)]
+struct ErrorBody {
+    #[serde(default)]
+    message: Option<String>,
+    #[serde(default, rename = "policyName")]
+    policy_name: Option<String>,
+}
+
+async fn status_error(what: &str, response: reqwest::Response) -> ApiError {
+    let status = response.status().as_u16();
+    let retry_after = response
+        .headers()
+        .get(reqwest::header::RETRY_AFTER)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        .map(Duration::from_secs);
+    let body = response.text().await.unwrap_or_default();
+    let parsed: Option<ErrorBody> = serde_json::from_str(&body).ok();
+    let message = parsed
+        .as_ref()
+        .and_then(|b| b.message.clone())
+        .unwrap_or_else(|| body.chars().take(200).collect());
+    ApiError::Status {
+        what: what.into(),
+        status,
+        message,
+        policy: parsed.and_then(|b| b.policy_name),
+        retry_after,
+    }
+}

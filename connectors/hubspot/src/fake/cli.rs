@@ -1,0 +1,129 @@
+//! The `fake-hubspot` binary: a seeded fake account on loopback until Ctrl-C, for trying the
+//! daemon by hand. Arguments are parsed by hand to keep the library free of a CLI dependency.
+
+use std::io::Write;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use super::{FakeConfig, FakeHubSpot};
+
+const USAGE: &str = "usage: fake-hubspot [--addr 127.0.0.1:8080] [--contacts 2000] [--token T] \
+                     [--seed 1] [--rate 100] [--search-lag-ms 0]";
+
+#[derive(Debug)]
+struct Options {
+    addr: SocketAddr,
+    contacts: usize,
+    seed: u64,
+    config: FakeConfig,
+}
+
+fn parse(args: &[String]) -> Result<Options, String> {
+    let mut options = Options {
+        addr: SocketAddr::from(([127, 0, 0, 1], 8080)),
+        contacts: 2000,
+        seed: 1,
+        config: FakeConfig::default(),
+    };
+    let mut args = args.iter();
+    while let Some(flag) = args.next() {
+        if flag == "--help" || flag == "-h" {
+            // An empty message means "print the usage and exit successfully".
+            return Err(String::new());
+        }
+        let value = args.next().ok_or_else(|| format!("{flag} needs a value"))?;
+        let bad = |e: &dyn std::fmt::Display| format!("{flag} {value}: {e}");
+        match flag.as_str() {
+            "--addr" => options.addr = value.parse().map_err(|e| bad(&e))?,
+            "--contacts" => options.contacts = value.parse().map_err(|e| bad(&e))?,
+            "--token" => options.config.token.clone_from(value),
+            "--seed" => options.seed = value.parse().map_err(|e| bad(&e))?,
+            "--rate" => options.config.requests_per_window = value.parse().map_err(|e| bad(&e))?,
+            "--search-lag-ms" => {
+                let ms = value.parse().map_err(|e| bad(&e))?;
+                options.config.search_lag = Duration::from_millis(ms);
+            }
+            _ => return Err(format!("unknown argument {flag}")),
+        }
+    }
+    Ok(options)
+}
+
+/// Entry point of `fake-hubspot`: parses `--addr`, `--contacts`, `--token` (and `--seed`,
+/// `--rate`, `--search-lag-ms`), seeds, prints the base URL, serves until Ctrl-C.
+pub fn main_cli() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let options = match parse(&args) {
+        Ok(options) => options,
+        Err(message) if message.is_empty() => {
+            println!("{USAGE}");
+            return;
+        }
+        Err(message) => {
+            eprintln!("fake-hubspot: {message}\n{USAGE}");
+            std::process::exit(2);
+        }
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("fake-hubspot: cannot start the runtime: {error}");
+            std::process::exit(1);
+        }
+    };
+    if let Err(error) = runtime.block_on(run(options)) {
+        eprintln!("fake-hubspot: {error}");
+        std::process::exit(1);
+    }
+}
+
+async fn run(options: Options) -> std::io::Result<()> {
+    let fake = FakeHubSpot::new(options.config);
+    fake.seed(options.contacts, options.seed);
+    let server = fake.serve(options.addr).await?;
+    println!("{}", server.base_url);
+    std::io::stdout().flush()?;
+    eprintln!(
+        "fake-hubspot: {} contacts, token {:?}; Ctrl-C to stop",
+        options.contacts,
+        fake.config().token
+    );
+    tokio::signal::ctrl_c().await?;
+    server.shutdown().await;
+    eprintln!("fake-hubspot: {:?}", fake.stats());
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse;
+
+    fn args(list: &[&str]) -> Vec<String> {
+        list.iter().map(|s| (*s).to_owned()).collect()
+    }
+
+    #[test]
+    fn defaults_and_flags() {
+        let o = parse(&[]).unwrap();
+        assert_eq!(o.addr.to_string(), "127.0.0.1:8080");
+        assert_eq!(o.contacts, 2000);
+        let o = parse(&args(&[
+            "--addr",
+            "127.0.0.1:0",
+            "--contacts",
+            "5",
+            "--token",
+            "t",
+        ]))
+        .unwrap();
+        assert_eq!(
+            (o.addr.port(), o.contacts, o.config.token.as_str()),
+            (0, 5, "t")
+        );
+        assert!(parse(&args(&["--contacts"])).is_err());
+        assert!(parse(&args(&["--bogus", "1"])).is_err());
+    }
+}

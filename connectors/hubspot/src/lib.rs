@@ -1,0 +1,77 @@
+//! The HubSpot contacts connector: incremental pull by list then search on
+//! `(lastmodifieddate, hs_object_id)`, and a stateful fake HubSpot that speaks the same HTTP API on
+//! loopback, for tests and `leadsync demo`.
+#![deny(unreachable_pub)]
+
+mod client;
+pub mod config;
+pub mod fake;
+mod map;
+mod pull;
+pub mod retry;
+
+pub use config::{HubspotConfig, RateLimitConfig, TokenSource};
+
+use leadsync_connector_core::{
+    Connector, ConnectorError, ConnectorErrorKind, Health, PageSink, PullStats, PushItem,
+    PushOutcome,
+};
+
+pub struct HubspotConnector {
+    id: String,
+    client: client::Client,
+    cfg: HubspotConfig,
+}
+
+impl HubspotConnector {
+    /// Loads the token and builds the client; nothing is sent yet.
+    pub fn new(id: impl Into<String>, cfg: HubspotConfig) -> Result<Self, ConnectorError> {
+        let id = id.into();
+        let config_error = |m: String| {
+            ConnectorError::new(ConnectorErrorKind::Config, format!("connector {id}: {m}"))
+        };
+        let token = cfg.token.load().map_err(config_error)?;
+        let client = client::Client::new(&cfg, token).map_err(config_error)?;
+        Ok(HubspotConnector { id, client, cfg })
+    }
+}
+
+impl Connector for HubspotConnector {
+    fn id(&self) -> &str {
+        &self.id
+    }
+
+    /// One authenticated one-record read.
+    async fn health(&self) -> Result<Health, ConnectorError> {
+        self.client.check().await.map_err(|e| {
+            let kind = if e.is_auth() {
+                ConnectorErrorKind::Config
+            } else {
+                ConnectorErrorKind::Transient
+            };
+            ConnectorError::with_source(kind, format!("connector {}: {e}", self.id), e)
+        })?;
+        Ok(Health {
+            detail: format!("{} reachable, token accepted", self.cfg.base_url),
+        })
+    }
+
+    async fn pull(&mut self, sink: &mut dyn PageSink) -> Result<PullStats, ConnectorError> {
+        pull::Puller::new(&self.cfg, &self.client, sink).run().await
+    }
+
+    /// Stage pushes to HubSpot are not built yet: every item is refused with that reason, so
+    /// nothing is reported as pushed that was not.
+    async fn push(&mut self, items: &[PushItem]) -> Result<Vec<PushOutcome>, ConnectorError> {
+        Ok(items
+            .iter()
+            .map(|i| PushOutcome::Failed {
+                outbox_id: i.outbox_id,
+                reason: format!(
+                    "connector {}: pushing stages to HubSpot is not implemented yet",
+                    self.id
+                ),
+            })
+            .collect())
+    }
+}

@@ -1,0 +1,275 @@
+//! Pulling contacts: a backfill by list paging, then incremental search on
+//! `(lastmodifieddate, hs_object_id)`.
+//!
+//! Each round of the incremental pull asks for the next 200 contacts modified after the cursor's
+//! time, sorted by time. Every contact of that page modified *before* the page's last time is
+//! complete (the sort puts all of a time before the next). The last time is then walked by id
+//! (`lastmodifieddate = t AND hs_object_id > id`, sorted by id), re-querying before the 10,000
+//! result cap, so any number of contacts sharing one time is read exactly once, without a loop.
+//! Each pull starts `overlap` before the cursor (search shows recent changes late) and skips
+//! what is stored already, so a pull with no changes writes nothing.
+
+use crate::client::{ApiContact, ApiError, Client, Filter, FilterGroup, Search, Sort};
+use crate::config::HubspotConfig;
+use crate::map::{properties, to_record};
+use leadsync_connector_core::{
+    ConnectorError, ConnectorErrorKind, Cursor, CursorPosition, Page, PageSink, PullStats,
+};
+use serde::{Deserialize, Serialize};
+
+/// The one stream of this connector.
+pub(crate) const STREAM: &str = "contacts";
+/// The format of [`State`] in cursors.
+pub(crate) const CURSOR_VERSION: u32 = 1;
+const SEARCH_PAGE: u32 = 200;
+/// Re-query before the 10,000-result cap of one search.
+const SEARCH_CAP: u32 = 10_000;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "phase", rename_all = "snake_case")]
+enum State {
+    /// Listing every contact by id; `after` is the list's paging token.
+    Backfill {
+        after: Option<String>,
+        started_ms: u64,
+    },
+    /// Every contact modified up to `(ts, id)` is stored.
+    Incremental { ts: u64, id: u64 },
+}
+
+impl State {
+    fn position(&self, last_id: u64) -> CursorPosition {
+        match self {
+            State::Backfill { .. } => CursorPosition(0, last_id),
+            State::Incremental { ts, id } => CursorPosition(*ts, *id),
+        }
+    }
+}
+
+fn api_error(e: ApiError) -> ConnectorError {
+    let kind = if e.is_auth() {
+        ConnectorErrorKind::Config
+    } else if matches!(e, ApiError::Status { status, .. } if (400..500).contains(&status) && status != 429)
+    {
+        ConnectorErrorKind::Permanent
+    } else {
+        ConnectorErrorKind::Transient
+    };
+    ConnectorError::with_source(kind, format!("hubspot: {e}"), e)
+}
+
+fn now_ms() -> u64 {
+    chrono::Utc::now().timestamp_millis().max(0) as u64
+}
+
+pub(crate) struct Puller<'a> {
+    pub(crate) cfg: &'a HubspotConfig,
+    pub(crate) client: &'a Client,
+    pub(crate) sink: &'a mut dyn PageSink,
+    pub(crate) stats: PullStats,
+    properties: Vec<String>,
+    /// The committed cursor and its state: a cursor is never offered lower.
+    committed: (CursorPosition, State),
+}
+
+impl<'a> Puller<'a> {
+    pub(crate) fn new(
+        cfg: &'a HubspotConfig,
+        client: &'a Client,
+        sink: &'a mut dyn PageSink,
+    ) -> Self {
+        let start = State::Backfill {
+            after: None,
+            started_ms: now_ms(),
+        };
+        Puller {
+            cfg,
+            client,
+            sink,
+            stats: PullStats::default(),
+            properties: properties(cfg),
+            committed: (CursorPosition::default(), start),
+        }
+    }
+
+    pub(crate) async fn run(mut self) -> Result<PullStats, ConnectorError> {
+        // No cursor, or one of an older format: start over (stored records are skipped).
+        if let Some(c) = self.sink.cursor(STREAM)?
+            && c.version == CURSOR_VERSION
+        {
+            let state: State = serde_json::from_str(&c.state).map_err(|e| {
+                ConnectorError::with_source(
+                    ConnectorErrorKind::Permanent,
+                    "hubspot: stored cursor is unreadable",
+                    e,
+                )
+            })?;
+            self.committed = (c.position, state);
+        }
+        let mut state = self.committed.1.clone();
+        while let State::Backfill { after, started_ms } = &state {
+            let page = self
+                .client
+                .list(after.as_deref(), &self.properties, false)
+                .await
+                .map_err(api_error)?;
+            let last_id = page.results.last().map_or(0, ApiContact::numeric_id);
+            let next = match page.next_after() {
+                Some(a) => State::Backfill {
+                    after: Some(a.to_string()),
+                    started_ms: *started_ms,
+                },
+                // Changes made while listing are caught by the incremental pull from the start.
+                None => State::Incremental {
+                    ts: started_ms.saturating_sub(self.overlap_ms()),
+                    id: 0,
+                },
+            };
+            self.commit(&page.results, &next, last_id)?;
+            state = next;
+        }
+        let State::Incremental { ts, id } = state else {
+            unreachable!("backfill ends above")
+        };
+        // Re-read the overlap window: search shows recent changes late.
+        let start = if self.overlap_ms() > 0 {
+            (ts.saturating_sub(self.overlap_ms()), 0)
+        } else {
+            (ts, id)
+        };
+        self.incremental(start.0, start.1).await?;
+        Ok(self.stats)
+    }
+
+    fn overlap_ms(&self) -> u64 {
+        self.cfg.overlap.as_millis() as u64
+    }
+
+    async fn incremental(&mut self, mut ts: u64, mut id: u64) -> Result<(), ConnectorError> {
+        loop {
+            self.walk(ts, id).await?;
+            let page = self
+                .search(
+                    vec![Filter::new("lastmodifieddate", "GT", ts)],
+                    "lastmodifieddate",
+                    None,
+                )
+                .await?;
+            let Some(last_ts) = page.last().map(ApiContact::modified_ms) else {
+                return Ok(());
+            };
+            let complete: Vec<ApiContact> = page
+                .into_iter()
+                .filter(|c| c.modified_ms() < last_ts)
+                .collect();
+            let done_to = complete
+                .last()
+                .map_or((ts, id), |c| (c.modified_ms(), c.numeric_id()));
+            self.commit(
+                &complete,
+                &State::Incremental {
+                    ts: done_to.0,
+                    id: done_to.1,
+                },
+                0,
+            )?;
+            (ts, id) = (last_ts, 0);
+        }
+    }
+
+    /// Every contact modified exactly at `ts` with an id above `id`, by id.
+    async fn walk(&mut self, ts: u64, mut id: u64) -> Result<(), ConnectorError> {
+        loop {
+            // One query, paged up to the result cap; then a new query above the last id.
+            let mut offset = 0u32;
+            loop {
+                let filters = vec![
+                    Filter::new("lastmodifieddate", "EQ", ts),
+                    Filter::new("hs_object_id", "GT", id),
+                ];
+                let page = self
+                    .search(
+                        filters,
+                        "hs_object_id",
+                        (offset > 0).then(|| offset.to_string()),
+                    )
+                    .await?;
+                let Some(last_id) = page.last().map(ApiContact::numeric_id) else {
+                    return Ok(());
+                };
+                let full = page.len() as u32 == SEARCH_PAGE;
+                self.commit(&page, &State::Incremental { ts, id: last_id }, 0)?;
+                if !full {
+                    return Ok(());
+                }
+                offset += SEARCH_PAGE;
+                if offset + SEARCH_PAGE > SEARCH_CAP {
+                    id = last_id;
+                    break;
+                }
+            }
+        }
+    }
+
+    async fn search(
+        &mut self,
+        filters: Vec<Filter>,
+        sort: &str,
+        after: Option<String>,
+    ) -> Result<Vec<ApiContact>, ConnectorError> {
+        let body = Search {
+            filter_groups: vec![FilterGroup { filters }],
+            sorts: vec![Sort {
+                property: sort.into(),
+                direction: "ASCENDING".into(),
+            }],
+            properties: self.properties.clone(),
+            limit: SEARCH_PAGE,
+            after,
+        };
+        Ok(self.client.search(&body).await.map_err(api_error)?.results)
+    }
+
+    /// Stores the contacts not stored already, with the cursor of `progress` — or the committed
+    /// one while re-reading behind it. Nothing new and no progress: nothing is written.
+    fn commit(
+        &mut self,
+        contacts: &[ApiContact],
+        progress: &State,
+        last_id: u64,
+    ) -> Result<(), ConnectorError> {
+        let records: Vec<_> = contacts.iter().map(|c| to_record(c, self.cfg)).collect();
+        let unchanged = self.sink.unchanged(&records)?;
+        let fresh: Vec<_> = records
+            .into_iter()
+            .zip(unchanged)
+            .filter(|(_, same)| !same)
+            .map(|(r, _)| r)
+            .collect();
+        let offered = progress.position(last_id);
+        let (position, state) = if offered > self.committed.0 {
+            (offered, progress.clone())
+        } else {
+            self.committed.clone()
+        };
+        if fresh.is_empty() && position == self.committed.0 {
+            return Ok(());
+        }
+        self.stats.records += fresh.len() as u64;
+        let cursor = Cursor {
+            stream: STREAM.into(),
+            version: CURSOR_VERSION,
+            position,
+            finished: false,
+            state: serde_json::to_string(&state).expect("state serialises"),
+        };
+        self.sink.commit(Page {
+            records: fresh,
+            rejects: Vec::new(),
+            cursor,
+        })?;
+        self.sink.progress(STREAM, position.0, 0);
+        self.committed = (position, state);
+        Ok(())
+    }
+}

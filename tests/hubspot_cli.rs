@@ -1,0 +1,90 @@
+//! `validate` and `sync --once` with a HubSpot connector, the real binary against the fake.
+
+use leadsync_hubspot::fake::{FakeConfig, FakeHubSpot};
+use std::process::Command;
+
+fn config(dir: &std::path::Path, base_url: &str, token: &str) -> std::path::PathBuf {
+    let path = dir.join("leadsync.toml");
+    let text = format!(
+        "[store]\nurl = \"sqlite://{}\"\n\n[connectors.hubspot]\ntype = \"hubspot\"\nbase_url = \"{base_url}\"\ntoken = {token}\n",
+        dir.join("db").display()
+    );
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+async fn leadsync(
+    config: &std::path::Path,
+    args: &[&str],
+    token: Option<&str>,
+) -> std::process::Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_leadsync"));
+    cmd.arg("--config")
+        .arg(config)
+        .args(args)
+        .env_remove("HUBSPOT_TEST_TOKEN");
+    if let Some(t) = token {
+        cmd.env("HUBSPOT_TEST_TOKEN", t);
+    }
+    tokio::task::spawn_blocking(move || cmd.output().unwrap())
+        .await
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn validate_checks_the_token_and_sync_pulls() {
+    let fake = FakeHubSpot::new(FakeConfig::default());
+    fake.seed(250, 1);
+    let server = fake.serve("127.0.0.1:0".parse().unwrap()).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config(
+        dir.path(),
+        &server.base_url,
+        "{ env = \"HUBSPOT_TEST_TOKEN\" }",
+    );
+
+    // A missing token variable is a config problem, named, and the token never printed.
+    let out = leadsync(&cfg, &["validate"], None).await;
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("`HUBSPOT_TEST_TOKEN` is not set"));
+
+    // A token HubSpot refuses is a config problem too (401), and it is not echoed.
+    let out = leadsync(&cfg, &["validate"], Some("wrong-secret-123")).await;
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let all = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        all.contains("401") && !all.contains("wrong-secret-123"),
+        "{all}"
+    );
+
+    // The right token: validate passes, and a cycle pulls every contact.
+    let out = leadsync(&cfg, &["validate"], Some("fake-token")).await;
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("connector hubspot: ok"));
+    let out = leadsync(&cfg, &["sync", "--once"], Some("fake-token")).await;
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("persons: 250"),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+}

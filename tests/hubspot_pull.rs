@@ -1,0 +1,161 @@
+//! Acceptance, against the fake HubSpot on 127.0.0.1: a backfill, then a cycle with no changes
+//! reads only the overlap window and writes nothing; 12,000 contacts sharing one
+//! `lastmodifieddate` are all pulled exactly once, without a loop.
+
+use leadsync::config::{ConnectorConfig, Settings};
+use leadsync::rules::{Rules, RulesSource};
+use leadsync::store::{SqliteStore, Store};
+use leadsync::sync::{AnyConnector, Cycle, run_once};
+use leadsync_hubspot::HubspotConfig;
+use leadsync_hubspot::fake::{FakeConfig, FakeHubSpot};
+use std::sync::Arc;
+use std::time::Duration;
+
+struct Setup {
+    _dir: tempfile::TempDir,
+    settings: Settings,
+    store: SqliteStore,
+    connectors: Vec<AnyConnector>,
+    rules: Arc<Rules>,
+}
+
+/// A store and a HubSpot connector pointed at the fake; limits are the fake's business here.
+fn setup(base_url: &str, overlap: Duration) -> Setup {
+    let dir = tempfile::tempdir().unwrap();
+    let token_file = dir.path().join("token");
+    std::fs::write(&token_file, "fake-token").unwrap();
+    let cfg_path = dir.path().join("leadsync.toml");
+    std::fs::write(
+        &cfg_path,
+        format!(
+            "[store]\nurl = \"sqlite://{}\"\n",
+            dir.path().join("db").display()
+        ),
+    )
+    .unwrap();
+    let mut settings = leadsync::config::load(&cfg_path).unwrap();
+    let mut hub: HubspotConfig = toml::from_str(&format!(
+        "base_url = \"{base_url}\"\ntoken = {{ file = \"{}\" }}\n",
+        token_file.display()
+    ))
+    .unwrap();
+    hub.overlap = overlap;
+    hub.rate_limit.requests_per_window = 0;
+    hub.rate_limit.search_per_second = 0;
+    let connector = ConnectorConfig::Hubspot(hub);
+    settings
+        .connectors
+        .insert("hubspot".into(), connector.clone());
+    let store = SqliteStore::open(dir.path().join("db")).unwrap();
+    let connectors = vec![AnyConnector::build("hubspot", &connector).unwrap()];
+    let rules = Arc::new(Rules::load(RulesSource::builtin()).unwrap());
+    Setup {
+        _dir: dir,
+        settings,
+        store,
+        connectors,
+        rules,
+    }
+}
+
+async fn cycle(s: &mut Setup) -> Cycle {
+    let cycle = run_once(&s.settings, &mut s.store, &mut s.connectors, &s.rules, None)
+        .await
+        .unwrap();
+    assert!(cycle.runs[0].error.is_none(), "{:?}", cycle.runs[0].error);
+    cycle
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_backfill_then_a_cycle_with_no_changes_reads_only_the_overlap_and_writes_nothing() {
+    // GIVEN 50,000 contacts in HubSpot, last modified over the past days
+    let fake = FakeHubSpot::new(FakeConfig {
+        requests_per_window: 0,
+        search_per_second: 0,
+        ..FakeConfig::default()
+    });
+    fake.seed(50_000, 7);
+    let server = fake.serve("127.0.0.1:0".parse().unwrap()).await.unwrap();
+    let mut s = setup(&server.base_url, Duration::from_secs(300));
+
+    // WHEN the first cycle runs: a backfill by list
+    let first = cycle(&mut s).await;
+    assert_eq!(first.runs[0].resolved.records, 50_000);
+    assert_eq!(s.store.person_count().unwrap(), 50_000);
+    let after_backfill = fake.stats();
+
+    // AND a second cycle runs with nothing changed in HubSpot
+    let second = cycle(&mut s).await;
+
+    // THEN it listed nothing, searched only the overlap window, and stored nothing
+    let stats = fake.stats();
+    assert_eq!(second.runs[0].resolved.records, 0, "nothing new stored");
+    let count = |st: &leadsync_hubspot::fake::Stats, what: &str| {
+        st.requests.get(what).copied().unwrap_or(0)
+    };
+    assert_eq!(
+        count(&stats, "list"),
+        count(&after_backfill, "list"),
+        "no list paging again"
+    );
+    // The overlap window costs a few searches: walk the window's first instant, then next pages.
+    assert!(
+        stats.searches - after_backfill.searches <= 6,
+        "only the overlap window: {stats:?}"
+    );
+    assert_eq!(s.store.person_count().unwrap(), 50_000);
+
+    // AND a contact changed in HubSpot arrives with the next cycle
+    let some = fake.contacts()[123].id.clone();
+    fake.update(
+        &some,
+        [("jobtitle".to_string(), "Chief Revenue Officer".to_string())].into(),
+    );
+    let third = cycle(&mut s).await;
+    assert_eq!(third.runs[0].resolved.records, 1);
+    let person = s
+        .store
+        .person_by_key("crm:hubspot", &some)
+        .unwrap()
+        .unwrap();
+    let golden = s.store.person(person).unwrap().unwrap();
+    assert_eq!(
+        golden.get(&leadsync::connector::Field::JobTitle),
+        Some("Chief Revenue Officer")
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn twelve_thousand_contacts_sharing_one_timestamp_are_pulled_exactly_once() {
+    // GIVEN contacts already backfilled
+    let fake = FakeHubSpot::new(FakeConfig {
+        requests_per_window: 0,
+        search_per_second: 0,
+        ..FakeConfig::default()
+    });
+    fake.seed(12_500, 3);
+    let server = fake.serve("127.0.0.1:0".parse().unwrap()).await.unwrap();
+    let mut s = setup(&server.base_url, Duration::ZERO);
+    cycle(&mut s).await;
+
+    // WHEN a bulk import touches 12,000 of them at the very same millisecond
+    let ids: Vec<String> = fake
+        .contacts()
+        .iter()
+        .take(12_000)
+        .map(|c| c.id.clone())
+        .collect();
+    let at = chrono::Utc::now().timestamp_millis() + 1_000;
+    fake.set_modified_at(&ids, at);
+    let before = fake.stats();
+    let run = cycle(&mut s).await;
+
+    // THEN every one of them is pulled once — no more, no fewer — with a bounded number of
+    // searches (an id walk past the 10,000-result cap, not a loop)
+    assert_eq!(run.runs[0].resolved.records, 12_000);
+    let searches = fake.stats().searches - before.searches;
+    assert!(searches <= 12_000 / 200 + 5, "{searches} searches");
+    // AND the next cycle finds nothing more
+    let again = cycle(&mut s).await;
+    assert_eq!(again.runs[0].resolved.records, 0);
+}
