@@ -97,7 +97,11 @@ impl PageSink for StoreSink<'_> {
         Ok(records
             .iter()
             .zip(&keys)
-            .map(|(r, k)| stored.get(k).is_some_and(|at| ms(at) == ms(&r.observed_at)))
+            .map(|(r, k)| {
+                stored.get(k).is_some_and(|(at, archived)| {
+                    ms(at) == ms(&r.observed_at) && *archived == r.archived
+                })
+            })
             .collect())
     }
 

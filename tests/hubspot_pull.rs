@@ -159,3 +159,49 @@ async fn twelve_thousand_contacts_sharing_one_timestamp_are_pulled_exactly_once(
     let again = cycle(&mut s).await;
     assert_eq!(again.runs[0].resolved.records, 0);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_archived_contact_is_marked_not_lost_and_a_merge_moves_the_link() {
+    let fake = FakeHubSpot::new(FakeConfig {
+        requests_per_window: 0,
+        search_per_second: 0,
+        ..FakeConfig::default()
+    });
+    fake.seed(300, 5);
+    let server = fake.serve("127.0.0.1:0".parse().unwrap()).await.unwrap();
+    let mut s = setup(&server.base_url, Duration::from_secs(60));
+    if let ConnectorConfig::Hubspot(h) = s.settings.connectors.get_mut("hubspot").unwrap() {
+        h.archived_scan = Duration::ZERO; // look for archived contacts on every cycle
+        s.connectors =
+            vec![AnyConnector::build("hubspot", &ConnectorConfig::Hubspot(h.clone())).unwrap()];
+    }
+    cycle(&mut s).await;
+    let contacts = fake.contacts();
+    let (gone, a, b) = (
+        contacts[10].id.clone(),
+        contacts[20].id.clone(),
+        contacts[30].id.clone(),
+    );
+    let person_of =
+        |s: &mut Setup, id: &str| s.store.person_by_key("crm:hubspot", id).unwrap().unwrap();
+    let (p_gone, p_a) = (person_of(&mut s, &gone), person_of(&mut s, &a));
+
+    // WHEN a contact is deleted (archived) and two others are merged in HubSpot
+    fake.archive(&gone);
+    let survivor = fake.merge(&a, &b);
+    assert!(
+        survivor != a && survivor != b,
+        "a merge gives the survivor a new id"
+    );
+    cycle(&mut s).await;
+
+    // THEN the archived contact's person is still there, its record marked archived
+    let records = s.store.records_of(p_gone).unwrap();
+    assert!(records.iter().any(|r| r.archived), "{records:?}");
+    assert_eq!(s.store.person_count().unwrap(), 300);
+    // AND the survivor's new id links to the person of the primary contact
+    assert_eq!(person_of(&mut s, &survivor), p_a);
+    // AND the next cycle finds nothing new (the tombstone is not written again)
+    let again = cycle(&mut s).await;
+    assert_eq!(again.runs[0].resolved.records, 0);
+}

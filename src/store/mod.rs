@@ -77,12 +77,13 @@ pub trait Store: Send {
     ) -> Result<Vec<Person>, StoreError>;
     fn person_by_key(&mut self, kind: &str, value: &str) -> Result<Option<PersonId>, StoreError>;
     fn records_of(&mut self, person: PersonId) -> Result<Vec<StoredRecord>, StoreError>;
-    /// When each of these records (by locator key) was last observed, for those stored.
+    /// When each of these records (by locator key) was last observed and whether it is archived,
+    /// for those stored.
     fn observed_at(
         &mut self,
         connector: &str,
         locator_keys: &[String],
-    ) -> Result<HashMap<String, chrono::DateTime<chrono::Utc>>, StoreError>;
+    ) -> Result<HashMap<String, (chrono::DateTime<chrono::Utc>, bool)>, StoreError>;
     fn tier_history(&mut self, person: PersonId) -> Result<Vec<TierChange>, StoreError>;
     fn conflicts_of(&mut self, person: PersonId) -> Result<Vec<Conflict>, StoreError>;
     fn tier_counts(&mut self) -> Result<TierCounts, StoreError>;

@@ -37,11 +37,16 @@ impl ApiContact {
             .filter(|v| !v.is_empty())
     }
 
-    /// `lastmodifieddate` in epoch ms (0 when absent).
+    /// `lastmodifieddate` in epoch ms (0 when absent). The v3 API writes it as ISO 8601; epoch
+    /// milliseconds are accepted too.
     pub(crate) fn modified_ms(&self) -> u64 {
-        self.property("lastmodifieddate")
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(0)
+        let Some(v) = self.property("lastmodifieddate") else {
+            return 0;
+        };
+        v.parse::<u64>().ok().unwrap_or_else(|| {
+            chrono::DateTime::parse_from_rfc3339(v)
+                .map_or(0, |t| t.timestamp_millis().max(0) as u64)
+        })
     }
 
     pub(crate) fn numeric_id(&self) -> u64 {
@@ -344,5 +349,29 @@ async fn status_error(what: &str, response: reqwest::Response) -> ApiError {
         message,
         policy: parsed.and_then(|b| b.policy_name),
         retry_after,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn contact(modified: &str) -> ApiContact {
+        ApiContact {
+            id: "7".into(),
+            properties: [("lastmodifieddate".to_string(), Some(modified.to_string()))].into(),
+            updated_at: None,
+            archived: false,
+        }
+    }
+
+    #[test]
+    fn modification_times_read_in_both_spellings() {
+        assert_eq!(contact("1700000000123").modified_ms(), 1_700_000_000_123);
+        assert_eq!(
+            contact("2023-11-14T22:13:20.123Z").modified_ms(),
+            1_700_000_000_123
+        );
+        assert_eq!(contact("").modified_ms(), 0);
     }
 }

@@ -37,6 +37,11 @@ pub struct HubspotConfig {
     /// search a little late.
     #[serde(default = "default_overlap", with = "humantime_serde")]
     pub overlap: Duration,
+    /// How often archived (deleted) contacts are looked for: archiving does not change
+    /// `lastmodifieddate` and search never shows them, so only a list with `archived=true` finds
+    /// them. They are kept as tombstones, never lost.
+    #[serde(default = "default_archived_scan", with = "humantime_serde")]
+    pub archived_scan: Duration,
     #[serde(default)]
     pub rate_limit: RateLimitConfig,
 }
@@ -106,6 +111,10 @@ fn default_prefix() -> String {
 
 fn default_overlap() -> Duration {
     Duration::from_secs(300)
+}
+
+fn default_archived_scan() -> Duration {
+    Duration::from_secs(3600)
 }
 
 fn default_per_window() -> u32 {

@@ -14,6 +14,7 @@ use crate::config::HubspotConfig;
 use crate::map::{properties, to_record};
 use leadsync_connector_core::{
     ConnectorError, ConnectorErrorKind, Cursor, CursorPosition, Page, PageSink, PullStats,
+    SourceRecord,
 };
 use serde::{Deserialize, Serialize};
 
@@ -33,15 +34,21 @@ enum State {
         after: Option<String>,
         started_ms: u64,
     },
-    /// Every contact modified up to `(ts, id)` is stored.
-    Incremental { ts: u64, id: u64 },
+    /// Every contact modified up to `(ts, id)` is stored; archived contacts were last looked for
+    /// at `archived_scan_ms`.
+    Incremental {
+        ts: u64,
+        id: u64,
+        #[serde(default)]
+        archived_scan_ms: u64,
+    },
 }
 
 impl State {
     fn position(&self, last_id: u64) -> CursorPosition {
         match self {
             State::Backfill { .. } => CursorPosition(0, last_id),
-            State::Incremental { ts, id } => CursorPosition(*ts, *id),
+            State::Incremental { ts, id, .. } => CursorPosition(*ts, *id),
         }
     }
 }
@@ -123,12 +130,18 @@ impl<'a> Puller<'a> {
                 None => State::Incremental {
                     ts: started_ms.saturating_sub(self.overlap_ms()),
                     id: 0,
+                    archived_scan_ms: 0,
                 },
             };
             self.commit(&page.results, &next, last_id)?;
             state = next;
         }
-        let State::Incremental { ts, id } = state else {
+        let State::Incremental {
+            ts,
+            id,
+            archived_scan_ms,
+        } = state
+        else {
             unreachable!("backfill ends above")
         };
         // Re-read the overlap window: search shows recent changes late.
@@ -138,7 +151,52 @@ impl<'a> Puller<'a> {
             (ts, id)
         };
         self.incremental(start.0, start.1).await?;
+        if now_ms().saturating_sub(archived_scan_ms) >= self.cfg.archived_scan.as_millis() as u64 {
+            self.archived().await?;
+        }
         Ok(self.stats)
+    }
+
+    /// Lists archived contacts and stores them as tombstones, then records when this was done.
+    async fn archived(&mut self) -> Result<(), ConnectorError> {
+        let started = now_ms();
+        let mut after: Option<String> = None;
+        loop {
+            let page = self
+                .client
+                .list(after.as_deref(), &self.properties, true)
+                .await
+                .map_err(api_error)?;
+            let progress = self.committed.1.clone();
+            self.commit(&page.results, &progress, 0)?;
+            match page.next_after() {
+                Some(a) => after = Some(a.to_string()),
+                None => break,
+            }
+        }
+        let (position, state) = self.committed.clone();
+        if let State::Incremental { ts, id, .. } = state {
+            self.write(
+                position,
+                State::Incremental {
+                    ts,
+                    id,
+                    archived_scan_ms: started,
+                },
+                Vec::new(),
+            )?;
+        }
+        Ok(())
+    }
+
+    /// When archived contacts were last looked for, as committed.
+    fn scan_ms(&self) -> u64 {
+        match &self.committed.1 {
+            State::Incremental {
+                archived_scan_ms, ..
+            } => *archived_scan_ms,
+            State::Backfill { .. } => 0,
+        }
     }
 
     fn overlap_ms(&self) -> u64 {
@@ -165,14 +223,12 @@ impl<'a> Puller<'a> {
             let done_to = complete
                 .last()
                 .map_or((ts, id), |c| (c.modified_ms(), c.numeric_id()));
-            self.commit(
-                &complete,
-                &State::Incremental {
-                    ts: done_to.0,
-                    id: done_to.1,
-                },
-                0,
-            )?;
+            let progress = State::Incremental {
+                ts: done_to.0,
+                id: done_to.1,
+                archived_scan_ms: self.scan_ms(),
+            };
+            self.commit(&complete, &progress, 0)?;
             (ts, id) = (last_ts, 0);
         }
     }
@@ -198,7 +254,12 @@ impl<'a> Puller<'a> {
                     return Ok(());
                 };
                 let full = page.len() as u32 == SEARCH_PAGE;
-                self.commit(&page, &State::Incremental { ts, id: last_id }, 0)?;
+                let progress = State::Incremental {
+                    ts,
+                    id: last_id,
+                    archived_scan_ms: self.scan_ms(),
+                };
+                self.commit(&page, &progress, 0)?;
                 if !full {
                     return Ok(());
                 }
@@ -255,6 +316,15 @@ impl<'a> Puller<'a> {
         if fresh.is_empty() && position == self.committed.0 {
             return Ok(());
         }
+        self.write(position, state, fresh)
+    }
+
+    fn write(
+        &mut self,
+        position: CursorPosition,
+        state: State,
+        fresh: Vec<SourceRecord>,
+    ) -> Result<(), ConnectorError> {
         self.stats.records += fresh.len() as u64;
         let cursor = Cursor {
             stream: STREAM.into(),

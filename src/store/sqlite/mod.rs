@@ -247,11 +247,11 @@ impl Store for SqliteStore {
         &mut self,
         connector: &str,
         locator_keys: &[String],
-    ) -> Result<HashMap<String, DateTime<Utc>>, StoreError> {
+    ) -> Result<HashMap<String, (DateTime<Utc>, bool)>, StoreError> {
         let mut out = HashMap::with_capacity(locator_keys.len());
         for chunk in locator_keys.chunks(500) {
             let sql = format!(
-                "SELECT locator_key, observed_at FROM source_records WHERE connector = ? AND locator_key IN ({})",
+                "SELECT locator_key, observed_at, archived FROM source_records WHERE connector = ? AND locator_key IN ({})",
                 vec!["?"; chunk.len()].join(", ")
             );
             let params = std::iter::once(connector).chain(chunk.iter().map(String::as_str));
@@ -259,8 +259,14 @@ impl Store for SqliteStore {
                 &self.conn,
                 &sql,
                 rusqlite::params_from_iter(params),
-                |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)),
-                |(key, at)| Ok((key, parse_ts(&at)?)),
+                |r| {
+                    Ok((
+                        r.get::<_, String>(0)?,
+                        r.get::<_, String>(1)?,
+                        r.get::<_, bool>(2)?,
+                    ))
+                },
+                |(key, at, archived)| Ok((key, (parse_ts(&at)?, archived))),
             )?;
             out.extend(rows);
         }
