@@ -5,7 +5,7 @@ use crate::config::IdentityConfig;
 use crate::model::{Demotion, Person, PersonId};
 use crate::resolve::{EMAIL, EmailFolder, PHONE, phone};
 use crate::rules::{Evaluation, GroupScore, Rules};
-use crate::store::{Conflict, Store, StoreError, StoredRecord, TierChange};
+use crate::store::{Conflict, OutboxEntry, Store, StoreError, StoredRecord, TierChange};
 use chrono::{DateTime, Utc};
 use leadsync_connector_core::{Tier, email};
 use serde::Serialize;
@@ -30,6 +30,8 @@ pub struct ExplainView {
     /// A lower tier the rules ask for that was not applied.
     pub would_demote: Option<Demotion>,
     pub history: Vec<TierChange>,
+    /// Stage pushes to the person's CRM records: pending, done, or dead-lettered with the reason.
+    pub pushes: Vec<OutboxEntry>,
     pub records: Vec<StoredRecord>,
     pub conflicts: Vec<Conflict>,
 }
@@ -108,6 +110,7 @@ pub fn view(
         rules_version: person.rules_version.clone(),
         would_demote: person.demotion.clone(),
         history: store.tier_history(id)?,
+        pushes: store.outbox_of(id)?,
         records: store.records_of(id)?,
         conflicts: store.conflicts_of(id)?,
         person,
@@ -209,6 +212,21 @@ impl ExplainView {
                 r.locator,
                 values.join(", ")
             );
+        }
+        if !self.pushes.is_empty() {
+            let _ = writeln!(out, "\nStage pushes");
+            for p in &self.pushes {
+                let reason = p
+                    .reason
+                    .as_deref()
+                    .map(|r| format!(" — {r}"))
+                    .unwrap_or_default();
+                let _ = writeln!(
+                    out,
+                    "  {} record {}: {} {} (attempts {}){reason}",
+                    p.connector, p.record_id, p.tier, p.status, p.attempts
+                );
+            }
         }
         if !self.conflicts.is_empty() {
             let _ = writeln!(

@@ -8,6 +8,7 @@ pub mod explain;
 pub mod ingest;
 pub mod model;
 pub mod plan;
+pub mod push;
 pub mod report;
 pub mod resolve;
 pub mod rules;

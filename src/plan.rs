@@ -32,7 +32,8 @@ pub struct Plan {
     pub moves: BTreeMap<String, Moves>,
     /// Falls the rules ask for that are not applied (`from → to`).
     pub would_demote: BTreeMap<String, Moves>,
-    /// Stage pushes that would follow (none until a CRM connector pushes).
+    /// Stage pushes planned (or, in a dry run, that would be) for CRM records of pushing
+    /// connectors.
     pub pushes: u64,
 }
 
@@ -117,6 +118,7 @@ fn group(n: u64) -> String {
 pub fn requalify(
     store: &mut dyn Store,
     rules: &Rules,
+    push_targets: &[String],
     now: DateTime<Utc>,
     dry_run: bool,
     sample: usize,
@@ -151,6 +153,7 @@ pub fn requalify(
                 Plan::note(&mut plan.would_demote, Some(d.from), d.to, person, sample);
             }
             if dry_run {
+                changes.extend(decision.change.clone());
                 continue;
             }
             let finding_changed = person.demotion != decision.demotion;
@@ -162,8 +165,13 @@ pub fn requalify(
                 stamp.push(person.id);
             }
         }
-        if !dry_run {
-            let mut tx = store.begin()?;
+        let mut tx = store.begin()?;
+        for change in &changes {
+            plan.pushes += crate::push::plan(tx.as_mut(), push_targets, change.person, change.to)?;
+        }
+        if dry_run {
+            drop(tx); // rolled back: the pushes were counted, nothing is written
+        } else {
             for change in &changes {
                 tx.add_tier_change(change)?;
             }

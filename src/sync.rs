@@ -3,11 +3,14 @@
 use crate::config::{ConnectorConfig, Settings};
 use crate::ingest::{Progress, StoreSink};
 use crate::plan::{self, Plan};
+use crate::push::{self, DrainError, PushStats};
 use crate::resolve::{ResolveStats, Resolver};
 use crate::rules::Rules;
 use crate::store::{RunStats, Store, StoreError};
 use chrono::Utc;
-use leadsync_connector_core::{Connector, ConnectorError, ConnectorErrorKind, PullStats};
+use leadsync_connector_core::{
+    Connector, ConnectorError, ConnectorErrorKind, PullStats, PushItem, PushOutcome,
+};
 use leadsync_hubspot::HubspotConnector;
 use leadsync_spreadsheet::SpreadsheetConnector;
 use std::sync::Arc;
@@ -43,6 +46,21 @@ impl AnyConnector {
         match self {
             AnyConnector::Spreadsheet(c) => c.health().await,
             AnyConnector::Hubspot(c) => c.health().await,
+        }
+    }
+
+    /// Whether this connector pushes stages back.
+    pub fn pushes(&self) -> bool {
+        match self {
+            AnyConnector::Spreadsheet(_) => false,
+            AnyConnector::Hubspot(c) => c.pushes(),
+        }
+    }
+
+    pub async fn push(&mut self, items: &[PushItem]) -> Result<Vec<PushOutcome>, ConnectorError> {
+        match self {
+            AnyConnector::Spreadsheet(c) => c.push(items).await,
+            AnyConnector::Hubspot(c) => c.push(items).await,
         }
     }
 
@@ -89,6 +107,18 @@ pub struct Cycle {
     pub runs: Vec<ConnectorRun>,
     /// Persons re-qualified because the rules changed since they were last qualified.
     pub requalified: Plan,
+    /// Stage pushes, per pushing connector; an error stops that connector's pushes this cycle.
+    pub pushes: Vec<(String, Result<PushStats, String>)>,
+}
+
+/// The connectors whose CRM records get stage pushes planned (`push = true`), from the config.
+pub fn push_targets(settings: &Settings) -> Vec<String> {
+    settings
+        .connectors
+        .iter()
+        .filter(|(_, c)| matches!(c, ConnectorConfig::Hubspot(h) if h.push))
+        .map(|(id, _)| id.clone())
+        .collect()
 }
 
 /// Pulls every connector once, in config order (a failing connector does not stop the others),
@@ -101,8 +131,25 @@ pub async fn run_once(
     progress: Option<&dyn Progress>,
 ) -> Result<Cycle, StoreError> {
     let runs = pull_all(settings, store, connectors, rules, progress).await?;
-    let requalified = plan::requalify(store, rules, Utc::now(), false, 3)?;
-    Ok(Cycle { runs, requalified })
+    let targets = push_targets(settings);
+    let requalified = plan::requalify(store, rules, &targets, Utc::now(), false, 3)?;
+    let mut pushes = Vec::new();
+    for connector in connectors.iter_mut().filter(|c| c.pushes()) {
+        let result = match push::drain(store, connector).await {
+            Ok(stats) => Ok(stats),
+            Err(DrainError::Store(e)) => return Err(e),
+            Err(DrainError::Connector(e)) => {
+                tracing::error!(connector = connector.id(), error = %e, "Push failed.");
+                Err(e.to_string())
+            }
+        };
+        pushes.push((connector.id().to_string(), result));
+    }
+    Ok(Cycle {
+        runs,
+        requalified,
+        pushes,
+    })
 }
 
 async fn pull_all(
@@ -112,7 +159,8 @@ async fn pull_all(
     rules: &Arc<Rules>,
     progress: Option<&dyn Progress>,
 ) -> Result<Vec<ConnectorRun>, StoreError> {
-    let resolver = Resolver::new(&settings.identity, &settings.merge, Arc::clone(rules));
+    let resolver = Resolver::new(&settings.identity, &settings.merge, Arc::clone(rules))
+        .with_push_targets(push_targets(settings));
     let mut runs = Vec::new();
     for connector in connectors.iter_mut() {
         let id = connector.id().to_string();

@@ -12,7 +12,15 @@ pub(super) fn run(
     let settings = load_settings(args)?;
     let rules = load_rules(&settings, rules_file)?;
     let mut store = store::open(&settings.store.url)?;
-    let plan = plan::requalify(store.as_mut(), &rules, chrono::Utc::now(), true, sample)?;
+    let targets = crate::sync::push_targets(&settings);
+    let plan = plan::requalify(
+        store.as_mut(),
+        &rules,
+        &targets,
+        chrono::Utc::now(),
+        true,
+        sample,
+    )?;
     if json {
         println!(
             "{}",

@@ -46,6 +46,15 @@ pub(crate) fn print_cycle(cycle: &Cycle) {
     for r in &cycle.runs {
         println!("{}", summary(r));
     }
+    for (id, result) in &cycle.pushes {
+        match result {
+            Ok(p) => println!(
+                "{id}: pushed {} stage(s), {} to retry, {} dead-lettered",
+                p.applied, p.retried, p.dead
+            ),
+            Err(e) => println!("{id}: push FAILED: {e}"),
+        }
+    }
     let q = &cycle.requalified;
     if q.evaluated > 0 {
         println!(

@@ -24,6 +24,8 @@ pub struct Resolver {
     normalizer: Normalizer,
     merger: Merger,
     rules: Arc<Rules>,
+    /// Connectors whose linked records get stage pushes planned.
+    push_targets: Vec<String>,
 }
 
 /// What resolving a page did.
@@ -41,7 +43,14 @@ impl Resolver {
             normalizer: Normalizer::new(identity),
             merger: Merger::new(merge),
             rules,
+            push_targets: Vec::new(),
         }
+    }
+
+    /// Plans stage pushes to the linked records of these connectors.
+    pub fn with_push_targets(mut self, targets: Vec<String>) -> Self {
+        self.push_targets = targets;
+        self
     }
 
     /// Links, stores and merges every record of a page inside `tx`, then writes each touched
@@ -142,6 +151,12 @@ impl Resolver {
             if let Some(change) = decision.change {
                 tx.add_tier_change(&change)?;
                 stats.tier_changes += 1;
+            }
+            // New or changed CRM records may report a stage below the person's tier.
+            if let Some(tier) = person.tier
+                && !self.push_targets.is_empty()
+            {
+                crate::push::plan(tx, &self.push_targets, person.id, tier)?;
             }
         }
         tx.save_persons(&persons.iter().collect::<Vec<_>>())?;

@@ -11,12 +11,14 @@ mod types;
 
 pub use sqlite::SqliteStore;
 pub use types::{
-    Conflict, FunnelFact, RunStats, RunSummary, StoreEvent, StoredRecord, TierChange, TierCounts,
+    Conflict, FunnelFact, OutboxEntry, RunStats, RunSummary, StoreEvent, StoredRecord, TierChange,
+    TierCounts,
 };
 
 use crate::model::{Key, Person, PersonId};
+use leadsync_connector_core::Tier;
 use leadsync_connector_core::{Cursor, RecordReject, SourceRecord};
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
 
 #[derive(Debug, thiserror::Error)]
@@ -95,6 +97,19 @@ pub trait Store: Send {
     fn reject_count(&mut self) -> Result<u64, StoreError>;
     fn events(&mut self, connector: &str, limit: u32) -> Result<Vec<StoreEvent>, StoreError>;
 
+    /// Up to `limit` pending pushes of a connector, oldest first.
+    fn pending_pushes(
+        &mut self,
+        connector: &str,
+        limit: usize,
+    ) -> Result<Vec<OutboxEntry>, StoreError>;
+    /// Records what happened to pushes: `done`, `dead` (with the reason), or still `pending`
+    /// after a failed attempt (with the reason).
+    fn push_results(&mut self, results: &[(i64, &str, Option<String>)]) -> Result<(), StoreError>;
+    fn outbox_of(&mut self, person: PersonId) -> Result<Vec<OutboxEntry>, StoreError>;
+    /// Entries per status for a connector.
+    fn outbox_counts(&mut self, connector: &str) -> Result<BTreeMap<String, u64>, StoreError>;
+
     fn start_run(&mut self, connector: &str) -> Result<i64, StoreError>;
     fn finish_run(&mut self, run: i64, stats: &RunStats) -> Result<(), StoreError>;
     fn last_runs(&mut self, limit: u32) -> Result<Vec<RunSummary>, StoreError>;
@@ -130,6 +145,21 @@ pub trait StoreTx {
     fn mark_qualified(&mut self, ids: &[PersonId], version: &str) -> Result<(), StoreError>;
 
     fn add_tier_change(&mut self, change: &TierChange) -> Result<(), StoreError>;
+    /// The CRM records of `connector` linked to a person, with the stage each last reported.
+    fn crm_records_of(
+        &mut self,
+        person: PersonId,
+        connector: &str,
+    ) -> Result<Vec<(String, Option<String>)>, StoreError>;
+    /// Asks for `tier` on a CRM record: a new pending entry, or the existing one raised and
+    /// made pending again.
+    fn plan_push(
+        &mut self,
+        connector: &str,
+        record_id: &str,
+        person: PersonId,
+        tier: Tier,
+    ) -> Result<(), StoreError>;
     /// Records a conflict for review; the same conflict recorded twice is kept once.
     fn add_conflict(&mut self, conflict: &Conflict) -> Result<(), StoreError>;
     /// Stores a reject; the same row rejected twice is kept once.

@@ -97,3 +97,18 @@ pub struct FunnelFact {
     /// move that skips tiers (subscriber → mql) reached the skipped ones at the same time.
     pub moved_to: Vec<(Tier, DateTime<Utc>)>,
 }
+
+/// One stage push: the desired tier for one CRM record, and where it stands.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct OutboxEntry {
+    pub id: i64,
+    pub connector: String,
+    pub record_id: String,
+    pub person: PersonId,
+    pub tier: Tier,
+    /// `pending`, `done` or `dead` (will not be retried; `reason` says why).
+    pub status: String,
+    pub attempts: u32,
+    pub reason: Option<String>,
+    pub updated_at: DateTime<Utc>,
+}

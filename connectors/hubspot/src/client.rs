@@ -123,6 +123,24 @@ pub(crate) struct Sort {
     pub(crate) direction: String,
 }
 
+/// A batch answer (200 or 207).
+#[derive(Debug, Deserialize)]
+pub(crate) struct BatchAnswer {
+    #[serde(default)]
+    pub(crate) errors: Vec<BatchError>,
+}
+
+/// One error of a 207: which inputs (`context.ids`) and why.
+#[derive(Debug, Clone, Deserialize)]
+pub(crate) struct BatchError {
+    #[serde(default)]
+    pub(crate) category: Option<String>,
+    #[serde(default)]
+    pub(crate) message: Option<String>,
+    #[serde(default)]
+    pub(crate) context: std::collections::HashMap<String, Vec<String>>,
+}
+
 /// A request that did not succeed.
 #[derive(Debug, thiserror::Error)]
 pub(crate) enum ApiError {
@@ -147,6 +165,17 @@ pub(crate) enum ApiError {
 }
 
 impl ApiError {
+    /// Sending the same again would fail the same way (a 4xx other than a rate limit).
+    pub(crate) fn is_permanent(&self) -> bool {
+        match self {
+            ApiError::Status { status, .. } => {
+                (400..500).contains(status) && !matches!(status, 408 | 423 | 429)
+            }
+            ApiError::Decode { .. } => true,
+            ApiError::Transport { .. } | ApiError::DailyBudget => false,
+        }
+    }
+
     pub(crate) fn is_auth(&self) -> bool {
         matches!(
             self,
@@ -226,6 +255,26 @@ impl Client {
             self.http.post(&url).json(body)
         })
         .await
+    }
+
+    /// Sets `lifecyclestage` on up to 100 contacts; answers the per-item errors of a 207.
+    pub(crate) async fn batch_update_stage(
+        &self,
+        inputs: &[(String, String)],
+    ) -> Result<Vec<BatchError>, ApiError> {
+        let url = format!("{}/objects/contacts/batch/update", self.base);
+        let body = serde_json::json!({
+            "inputs": inputs
+                .iter()
+                .map(|(id, stage)| serde_json::json!({"id": id, "properties": {"lifecyclestage": stage}}))
+                .collect::<Vec<_>>()
+        });
+        let answer: BatchAnswer = self
+            .send(Lane::General, "a stage batch update", || {
+                self.http.post(&url).json(&body)
+            })
+            .await?;
+        Ok(answer.errors)
     }
 
     /// One authenticated one-record read: the health check.
@@ -312,13 +361,26 @@ impl Client {
     }
 }
 
+/// A limiter that never lets more than `per_period` requests into any rolling `period`.
+///
+/// GCRA with a burst of N admits up to about 2N in a sliding window (the burst, then the
+/// refill), while HubSpot counts a rolling window. So: no burst, evenly spaced permits, at ~95% of
+/// the budget (one or two requests short) so network jitter cannot push a window over the limit.
 fn limiter(per_period: u32, period: Duration) -> DefaultDirectRateLimiter {
-    // 0 means "no limit": a very large quota.
-    let n = NonZeroU32::new(per_period).unwrap_or(NonZeroU32::new(1_000_000).expect("non-zero"));
-    let quota = Quota::with_period(period / n.get())
-        .unwrap_or_else(|| Quota::per_second(NonZeroU32::new(1_000_000).expect("non-zero")))
-        .allow_burst(n);
+    let unlimited = || Quota::per_second(NonZeroU32::new(1_000_000).expect("non-zero"));
+    let quota = match per_period {
+        0 => unlimited(),
+        n => {
+            let safe = safe_rate(n);
+            Quota::with_period(period / safe).unwrap_or_else(unlimited)
+        }
+    };
     RateLimiter::direct(quota)
+}
+
+/// Requests to spend per period out of `n` allowed: 100 → 95, 190 → 181, 5 → 4.
+fn safe_rate(n: u32) -> u32 {
+    if n <= 2 { 1 } else { n - (n / 20).max(1) }
 }
 
 #[derive(Deserialize)]
@@ -363,6 +425,18 @@ mod tests {
             updated_at: None,
             archived: false,
         }
+    }
+
+    #[test]
+    fn the_limiter_keeps_a_margin_below_the_budget() {
+        assert_eq!(
+            (safe_rate(100), safe_rate(190), safe_rate(5), safe_rate(1)),
+            (95, 181, 4, 1)
+        );
+        assert!(
+            f64::from(safe_rate(100)) / 100.0 >= 0.9,
+            "at least 90% of the budget"
+        );
     }
 
     #[test]

@@ -8,6 +8,7 @@ pub mod config;
 pub mod fake;
 mod map;
 mod pull;
+mod push;
 pub mod retry;
 
 pub use config::{HubspotConfig, RateLimitConfig, TokenSource};
@@ -33,6 +34,11 @@ impl HubspotConnector {
         let token = cfg.token.load().map_err(config_error)?;
         let client = client::Client::new(&cfg, token).map_err(config_error)?;
         Ok(HubspotConnector { id, client, cfg })
+    }
+
+    /// Whether `push = true`.
+    pub fn pushes(&self) -> bool {
+        self.cfg.push
     }
 }
 
@@ -60,18 +66,8 @@ impl Connector for HubspotConnector {
         pull::Puller::new(&self.cfg, &self.client, sink).run().await
     }
 
-    /// Stage pushes to HubSpot are not built yet: every item is refused with that reason, so
-    /// nothing is reported as pushed that was not.
+    /// Sets the desired lifecycle stages, 100 contacts a request; one outcome per item.
     async fn push(&mut self, items: &[PushItem]) -> Result<Vec<PushOutcome>, ConnectorError> {
-        Ok(items
-            .iter()
-            .map(|i| PushOutcome::Failed {
-                outbox_id: i.outbox_id,
-                reason: format!(
-                    "connector {}: pushing stages to HubSpot is not implemented yet",
-                    self.id
-                ),
-            })
-            .collect())
+        Ok(push::push(&self.client, &self.cfg, items).await)
     }
 }

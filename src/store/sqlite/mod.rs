@@ -4,14 +4,14 @@ mod schema;
 mod tx;
 
 use super::{
-    Conflict, FunnelFact, RunStats, RunSummary, Store, StoreError, StoreEvent, StoreTx,
-    StoredRecord, TierChange, TierCounts,
+    Conflict, FunnelFact, OutboxEntry, RunStats, RunSummary, Store, StoreError, StoreEvent,
+    StoreTx, StoredRecord, TierChange, TierCounts,
 };
 use crate::model::{Person, PersonId};
 use chrono::{DateTime, SecondsFormat, Utc};
 use leadsync_connector_core::{Cursor, CursorPosition, RecordReject, Tier};
 use rusqlite::{Connection, OptionalExtension, Row, params};
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
@@ -139,6 +139,49 @@ pub(super) fn person_from(golden: &str, version: Option<String>) -> Result<Perso
     let mut person: Person = json(golden)?;
     person.rules_version = version;
     Ok(person)
+}
+
+const OUTBOX_SELECT: &str = "SELECT id, connector, record_id, person_id, tier, status, attempts, reason, updated_at FROM outbox";
+
+type OutboxRow = (
+    i64,
+    String,
+    String,
+    PersonId,
+    String,
+    String,
+    u32,
+    Option<String>,
+    String,
+);
+
+fn outbox_row(r: &Row<'_>) -> rusqlite::Result<OutboxRow> {
+    Ok((
+        r.get(0)?,
+        r.get(1)?,
+        r.get(2)?,
+        r.get(3)?,
+        r.get(4)?,
+        r.get(5)?,
+        r.get(6)?,
+        r.get(7)?,
+        r.get(8)?,
+    ))
+}
+
+fn outbox_entry(row: OutboxRow) -> Result<OutboxEntry, StoreError> {
+    let (id, connector, record_id, person, tier, status, attempts, reason, at) = row;
+    Ok(OutboxEntry {
+        id,
+        connector,
+        record_id,
+        person,
+        tier: parse_tier(Some(tier))?.expect("some in, some out"),
+        status,
+        attempts,
+        reason,
+        updated_at: parse_ts(&at)?,
+    })
 }
 
 /// Runs a query and builds one value per row: `read` takes the columns out, `build` parses
@@ -433,6 +476,58 @@ impl Store for SqliteStore {
                 })
             },
         )
+    }
+
+    fn pending_pushes(
+        &mut self,
+        connector: &str,
+        limit: usize,
+    ) -> Result<Vec<OutboxEntry>, StoreError> {
+        query_all(
+            &self.conn,
+            &format!(
+                "{OUTBOX_SELECT} WHERE connector = ?1 AND status = 'pending' ORDER BY id LIMIT ?2"
+            ),
+            params![connector, limit as i64],
+            outbox_row,
+            outbox_entry,
+        )
+    }
+
+    fn push_results(&mut self, results: &[(i64, &str, Option<String>)]) -> Result<(), StoreError> {
+        let tx = self.conn.transaction()?;
+        {
+            let mut stmt = tx.prepare_cached(
+                "UPDATE outbox SET status = ?2, reason = ?3, attempts = attempts + 1, updated_at = ?4 WHERE id = ?1",
+            )?;
+            let now = ts(&Utc::now());
+            for (id, status, reason) in results {
+                stmt.execute(params![id, status, reason, now])?;
+            }
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    fn outbox_of(&mut self, person: PersonId) -> Result<Vec<OutboxEntry>, StoreError> {
+        query_all(
+            &self.conn,
+            &format!("{OUTBOX_SELECT} WHERE person_id = ?1 ORDER BY id"),
+            [person],
+            outbox_row,
+            outbox_entry,
+        )
+    }
+
+    fn outbox_counts(&mut self, connector: &str) -> Result<BTreeMap<String, u64>, StoreError> {
+        let rows = query_all(
+            &self.conn,
+            "SELECT status, count(*) FROM outbox WHERE connector = ?1 GROUP BY status",
+            [connector],
+            |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)),
+            |(status, n)| Ok((status, n as u64)),
+        )?;
+        Ok(rows.into_iter().collect())
     }
 
     fn start_run(&mut self, connector: &str) -> Result<i64, StoreError> {

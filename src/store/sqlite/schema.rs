@@ -108,4 +108,22 @@ pub(super) const MIGRATIONS: &[&str] = &[
     r#"
     ALTER TABLE persons ADD COLUMN rules_version TEXT;
     "#,
+    // 3: the outbox of stage pushes, written with the tier changes that cause them.
+    r#"
+    CREATE TABLE outbox (
+        id          INTEGER PRIMARY KEY,
+        connector   TEXT NOT NULL,
+        record_id   TEXT NOT NULL,
+        person_id   INTEGER NOT NULL,
+        tier        TEXT NOT NULL,
+        status      TEXT NOT NULL,
+        attempts    INTEGER NOT NULL DEFAULT 0,
+        reason      TEXT,
+        created_at  TEXT NOT NULL,
+        updated_at  TEXT NOT NULL,
+        UNIQUE (connector, record_id)
+    );
+    CREATE INDEX outbox_pending ON outbox(connector, status, id);
+    CREATE INDEX outbox_person ON outbox(person_id);
+    "#,
 ];

@@ -1,6 +1,7 @@
 use super::{person_from, read_cursor, to_json, ts};
 use crate::model::{Key, Person, PersonId};
 use crate::store::{Conflict, StoreError, StoreEvent, StoreTx, TierChange};
+use leadsync_connector_core::Tier;
 use leadsync_connector_core::{Cursor, RecordReject, SourceRecord};
 use rusqlite::{Connection, ToSql, Transaction, params, params_from_iter};
 use std::collections::{BTreeMap, HashMap};
@@ -246,6 +247,50 @@ impl StoreTx for SqliteTx<'_> {
                 .prepare_cached(&sql)?
                 .execute(params_from_iter(params))?;
         }
+        Ok(())
+    }
+
+    fn crm_records_of(
+        &mut self,
+        person: PersonId,
+        connector: &str,
+    ) -> Result<Vec<(String, Option<String>)>, StoreError> {
+        let mut stmt = self.tx.prepare_cached(
+            "SELECT locator_key, fields FROM source_records
+             WHERE person_id = ?1 AND connector = ?2 AND archived = 0 AND locator LIKE '{\"kind\":\"crm\"%'",
+        )?;
+        let rows = stmt.query_map(params![person, connector], |r| {
+            Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
+        })?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (id, fields) = row?;
+            let values: Vec<(leadsync_connector_core::Field, String)> = super::json(&fields)?;
+            let stage = values
+                .into_iter()
+                .find(|(f, _)| *f == leadsync_connector_core::Field::CrmStage)
+                .map(|(_, v)| v);
+            out.push((id, stage));
+        }
+        Ok(out)
+    }
+
+    fn plan_push(
+        &mut self,
+        connector: &str,
+        record_id: &str,
+        person: PersonId,
+        tier: Tier,
+    ) -> Result<(), StoreError> {
+        let now = ts(&chrono::Utc::now());
+        let mut stmt = self.tx.prepare_cached(
+            "INSERT INTO outbox (connector, record_id, person_id, tier, status, attempts, created_at, updated_at)
+             VALUES (?1, ?2, ?3, ?4, 'pending', 0, ?5, ?5)
+             ON CONFLICT (connector, record_id) DO UPDATE SET person_id = ?3, tier = ?4,
+               status = 'pending', attempts = 0, reason = NULL, updated_at = ?5
+             WHERE outbox.tier != excluded.tier",
+        )?;
+        stmt.execute(params![connector, record_id, person, tier.as_str(), now])?;
         Ok(())
     }
 

@@ -1,0 +1,104 @@
+//! Stage pushes. Planned into the outbox in the same transaction as the tier change that causes
+//! them; drained by connector, in batches, after each cycle's pulls.
+//!
+//! A record is only ever asked for a higher stage than it reported: never downward.
+
+use crate::model::PersonId;
+use crate::store::{Store, StoreError, StoreTx};
+use crate::sync::AnyConnector;
+use leadsync_connector_core::{ConnectorError, PushItem, PushOutcome, Stage, Tier};
+use serde::Serialize;
+
+/// Entries drained per push call (HubSpot's batch limit).
+const BATCH: usize = 100;
+
+/// Plans pushes for a person now at `tier`: every linked record of a pushing connector whose
+/// last reported stage is below it. A record already asked for this tier is left as it is.
+pub fn plan(
+    tx: &mut dyn StoreTx,
+    targets: &[String],
+    person: PersonId,
+    tier: Tier,
+) -> Result<u64, StoreError> {
+    let mut planned = 0;
+    for connector in targets {
+        for (record_id, stage) in tx.crm_records_of(person, connector)? {
+            let reported = stage.as_deref().and_then(|s| Stage::parse(s).tier());
+            if reported.is_none_or(|r| r < tier) {
+                tx.plan_push(connector, &record_id, person, tier)?;
+                planned += 1;
+            }
+        }
+    }
+    Ok(planned)
+}
+
+/// What one drain did.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct PushStats {
+    pub applied: u64,
+    pub retried: u64,
+    pub dead: u64,
+}
+
+/// Pushes a connector's pending entries until none are left, or a whole batch could only be
+/// retried (rate limits, the daily budget, an outage): the rest waits for the next cycle.
+pub async fn drain(
+    store: &mut dyn Store,
+    connector: &mut AnyConnector,
+) -> Result<PushStats, DrainError> {
+    let mut stats = PushStats::default();
+    loop {
+        let pending = store.pending_pushes(connector.id(), BATCH)?;
+        if pending.is_empty() {
+            return Ok(stats);
+        }
+        let items: Vec<PushItem> = pending
+            .iter()
+            .map(|e| PushItem {
+                outbox_id: e.id,
+                record_id: e.record_id.clone(),
+                tier: e.tier,
+            })
+            .collect();
+        let outcomes = connector.push(&items).await?;
+        let mut results = Vec::with_capacity(outcomes.len());
+        for outcome in &outcomes {
+            match outcome {
+                PushOutcome::Applied { outbox_id } => {
+                    stats.applied += 1;
+                    results.push((*outbox_id, "done", None));
+                }
+                PushOutcome::Retry { outbox_id, reason } => {
+                    stats.retried += 1;
+                    results.push((*outbox_id, "pending", Some(reason.clone())));
+                }
+                PushOutcome::Failed { outbox_id, reason } => {
+                    stats.dead += 1;
+                    tracing::error!(
+                        connector = connector.id(),
+                        outbox_id,
+                        reason,
+                        "Stage push dead-lettered."
+                    );
+                    results.push((*outbox_id, "dead", Some(reason.clone())));
+                }
+            }
+        }
+        store.push_results(&results)?;
+        if outcomes
+            .iter()
+            .all(|o| matches!(o, PushOutcome::Retry { .. }))
+        {
+            return Ok(stats);
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum DrainError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Connector(#[from] ConnectorError),
+}

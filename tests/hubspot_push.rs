@@ -1,0 +1,224 @@
+//! Acceptance, against the fake HubSpot: stage pushes within the rate limit, through faults,
+//! forward only, and per-item outcomes of a 207.
+
+use chrono::Utc;
+use leadsync::config::{ConnectorConfig, Settings};
+use leadsync::connector::{Field, Locator, SourceRecord, Stage, Tier};
+use leadsync::resolve::Resolver;
+use leadsync::rules::{Rules, RulesSource};
+use leadsync::store::{SqliteStore, Store};
+use leadsync::sync::{AnyConnector, Cycle, run_once};
+use leadsync_hubspot::HubspotConfig;
+use leadsync_hubspot::fake::{FakeConfig, FakeHubSpot, Fault};
+use std::sync::Arc;
+use std::time::Duration;
+
+struct Setup {
+    _dir: tempfile::TempDir,
+    settings: Settings,
+    store: SqliteStore,
+    connectors: Vec<AnyConnector>,
+    rules: Arc<Rules>,
+}
+
+/// A pushing HubSpot connector whose limiter matches the fake's window.
+fn setup(base_url: &str, per_window: u32, window: Duration, rules: &str) -> Setup {
+    let dir = tempfile::tempdir().unwrap();
+    let token = dir.path().join("token");
+    std::fs::write(&token, "fake-token").unwrap();
+    let cfg_path = dir.path().join("leadsync.toml");
+    std::fs::write(
+        &cfg_path,
+        format!(
+            "[store]\nurl = \"sqlite://{}\"\n",
+            dir.path().join("db").display()
+        ),
+    )
+    .unwrap();
+    let mut settings = leadsync::config::load(&cfg_path).unwrap();
+    let mut hub: HubspotConfig = toml::from_str(&format!(
+        "base_url = \"{base_url}\"\ntoken = {{ file = \"{}\" }}\npush = true\n",
+        token.display()
+    ))
+    .unwrap();
+    hub.rate_limit.requests_per_window = per_window;
+    hub.rate_limit.window = window;
+    hub.rate_limit.search_per_second = 0;
+    let connector = ConnectorConfig::Hubspot(hub);
+    settings
+        .connectors
+        .insert("hubspot".into(), connector.clone());
+    let store = SqliteStore::open(dir.path().join("db")).unwrap();
+    let connectors = vec![AnyConnector::build("hubspot", &connector).unwrap()];
+    let rules = Arc::new(
+        Rules::load(RulesSource {
+            path: None,
+            text: rules.into(),
+        })
+        .unwrap(),
+    );
+    Setup {
+        _dir: dir,
+        settings,
+        store,
+        connectors,
+        rules,
+    }
+}
+
+async fn cycle(s: &mut Setup) -> Cycle {
+    let cycle = run_once(&s.settings, &mut s.store, &mut s.connectors, &s.rules, None)
+        .await
+        .unwrap();
+    assert!(cycle.runs[0].error.is_none(), "{:?}", cycle.runs[0].error);
+    cycle
+}
+
+fn tier_of(stage: Option<&String>) -> Option<Tier> {
+    stage.and_then(|s| Stage::parse(s).tier())
+}
+
+const EVERYONE_OPPORTUNITY: &str =
+    "[[rules]]\nname = \"everyone\"\ntier = \"opportunity\"\nwhen = \"has_email\"\n";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn twenty_thousand_pushes_stay_within_the_window_and_survive_faults() {
+    // GIVEN 20,000 contacts at assorted stages, a fake limited to 100 requests per 1-s window,
+    // and rules that want everyone at opportunity
+    let window = Duration::from_secs(1);
+    let fake = FakeHubSpot::new(FakeConfig {
+        window,
+        requests_per_window: 100,
+        search_per_second: 0,
+        ..FakeConfig::default()
+    });
+    fake.seed(20_000, 11);
+    let before: Vec<_> = fake.contacts();
+    let expected_pushes = before
+        .iter()
+        .filter(|c| {
+            tier_of(c.properties.get("lifecyclestage")).is_none_or(|t| t < Tier::Opportunity)
+        })
+        .count();
+    assert!(expected_pushes > 10_000, "{expected_pushes}");
+    let server = fake.serve("127.0.0.1:0".parse().unwrap()).await.unwrap();
+    let mut s = setup(&server.base_url, 100, window, EVERYONE_OPPORTUNITY);
+    // AND HubSpot failing now and then: 5xx, and connections dropped after a write was applied
+    fake.script(Fault::ServerError {
+        status: 503,
+        times: 3,
+    });
+    fake.script(Fault::DropAfterApply { times: 2 });
+
+    // WHEN a cycle pulls, qualifies and pushes
+    let run = cycle(&mut s).await;
+
+    // THEN every push landed, none from the window limit was refused, and no window held more
+    // than the limit
+    let pushed = run.pushes[0].1.as_ref().unwrap();
+    assert_eq!(pushed.applied as usize, expected_pushes, "{:?}", run.pushes);
+    assert_eq!(pushed.dead, 0);
+    let stats = fake.stats();
+    assert_eq!(
+        stats.rate_limited.get("TEN_SECONDLY_ROLLING"),
+        None,
+        "{stats:?}"
+    );
+    assert!(stats.max_in_window <= 100, "{stats:?}");
+    assert!(stats.faults_injected >= 5, "the faults happened: {stats:?}");
+    // AND every contact is exactly as desired: raised to opportunity, or left where it was when
+    // already higher (never pushed down)
+    for (old, now) in before.iter().zip(fake.contacts()) {
+        let was = tier_of(old.properties.get("lifecyclestage"));
+        let is = tier_of(now.properties.get("lifecyclestage"));
+        match was {
+            Some(t) if t >= Tier::Opportunity => {
+                assert_eq!(is, was, "{} was {t}, never pushed down", old.id)
+            }
+            _ => assert_eq!(is, Some(Tier::Opportunity), "{}", old.id),
+        }
+    }
+    // AND the outbox says so: everything done, nothing pending or dead
+    let counts = s.store.outbox_counts("hubspot").unwrap();
+    assert_eq!(
+        counts.get("done").copied(),
+        Some(expected_pushes as u64),
+        "{counts:?}"
+    );
+    assert_eq!(counts.len(), 1, "{counts:?}");
+    // AND the next cycle has nothing left to push
+    let again = cycle(&mut s).await;
+    assert_eq!(again.pushes[0].1.as_ref().unwrap().applied, 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unknown_id_in_a_207_is_dead_lettered_and_the_rest_land() {
+    let fake = FakeHubSpot::new(FakeConfig {
+        requests_per_window: 0,
+        search_per_second: 0,
+        ..FakeConfig::default()
+    });
+    fake.seed(120, 4);
+    let server = fake.serve("127.0.0.1:0".parse().unwrap()).await.unwrap();
+    let mut s = setup(
+        &server.base_url,
+        0,
+        Duration::from_secs(10),
+        EVERYONE_OPPORTUNITY,
+    );
+    // GIVEN a contact pulled earlier that HubSpot has since deleted for good
+    let ghost = SourceRecord {
+        locator: Locator::Crm {
+            id: "987654321".into(),
+        },
+        observed_at: Utc::now(),
+        values: vec![(Field::Email, "gone@deleted.example".into())],
+        archived: false,
+    };
+    let resolver = Resolver::new(
+        &s.settings.identity,
+        &s.settings.merge,
+        Arc::clone(&s.rules),
+    )
+    .with_push_targets(vec!["hubspot".into()]);
+    let mut tx = s.store.begin().unwrap();
+    resolver
+        .apply_page(tx.as_mut(), "hubspot", &[ghost], Utc::now())
+        .unwrap();
+    tx.commit().unwrap();
+
+    // WHEN a cycle pushes it in the same batch as 99 others
+    let run = cycle(&mut s).await;
+
+    // THEN the others land and the ghost is dead-lettered with HubSpot's reason
+    let pushed = run.pushes[0].1.as_ref().unwrap();
+    assert_eq!(pushed.dead, 1, "{pushed:?}");
+    assert!(pushed.applied >= 99, "{pushed:?}");
+    let person = s
+        .store
+        .person_by_key("crm:hubspot", "987654321")
+        .unwrap()
+        .unwrap();
+    let entries = s.store.outbox_of(person).unwrap();
+    assert_eq!(entries[0].status, "dead");
+    assert!(
+        entries[0]
+            .reason
+            .as_deref()
+            .unwrap()
+            .contains("OBJECT_NOT_FOUND"),
+        "{entries:?}"
+    );
+    // AND explain shows it
+    let view = leadsync::explain::view(&mut s.store, person, &s.rules, Utc::now())
+        .unwrap()
+        .unwrap();
+    assert!(
+        view.render().contains("dead") && view.render().contains("OBJECT_NOT_FOUND"),
+        "{}",
+        view.render()
+    );
+    // AND a dead letter is not retried
+    let again = cycle(&mut s).await;
+    assert_eq!(again.pushes[0].1.as_ref().unwrap().dead, 0);
+}
