@@ -1,15 +1,22 @@
-//! `leadsync demo`: sample drops in a temporary inbox, one full cycle, the funnel.
+//! `leadsync demo`: a fake HubSpot on loopback and sample drops that overlap it, full cycles,
+//! then the funnel, the stage changes pushed and the rate budget used. Nothing to configure.
 
 use super::Failure;
 use crate::config;
 use crate::report::Funnel;
-use crate::sample;
+use crate::sample::{self, SamplePerson};
 use crate::store;
 use crate::sync::{run_once, select};
+use leadsync_hubspot::fake::{FakeConfig, FakeHubSpot};
+use std::collections::BTreeMap;
 use std::fs;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+const DEMO_SEED: u64 = 2026;
 
 pub(super) async fn run(dir: Option<&Path>, contacts: usize) -> Result<(), Failure> {
+    let contacts = contacts.max(30);
     let (root, _temp) = match dir {
         Some(d) => (d.to_path_buf(), None),
         None => {
@@ -23,14 +30,33 @@ pub(super) async fn run(dir: Option<&Path>, contacts: usize) -> Result<(), Failu
     let io = |what: &str, e: std::io::Error| Failure::runtime(format!("demo: cannot {what}: {e}"));
     let inbox = root.join("inbox");
     fs::create_dir_all(&inbox).map_err(|e| io("create the inbox", e))?;
+    println!("leadsync demo in {}", root.display());
+
+    // A HubSpot account on loopback, with HubSpot's real limits: 100 requests per 10 s, 5
+    // searches per second.
+    let fake = FakeHubSpot::new(FakeConfig::default());
+    let in_hubspot = seed_hubspot(&fake, contacts);
+    let server = fake
+        .serve("127.0.0.1:0".parse().expect("a socket address"))
+        .await
+        .map_err(|e| io("start the fake HubSpot", e))?;
+    println!(
+        "fake HubSpot at {} with {in_hubspot} contacts (100 requests / 10 s, 5 searches / s)",
+        server.base_url
+    );
+
+    let token = root.join("hubspot-token");
+    fs::write(&token, &FakeConfig::default().token).map_err(|e| io("write the token file", e))?;
     let config_path = root.join("leadsync.toml");
     let db = root.join("leadsync.db");
-    fs::write(&config_path, demo_config(&inbox, &db)).map_err(|e| io("write the config", e))?;
-
-    println!("leadsync demo in {}", root.display());
-    let files = write_drops(&inbox, contacts.max(30))?;
+    fs::write(
+        &config_path,
+        demo_config(&inbox, &db, &server.base_url, &token),
+    )
+    .map_err(|e| io("write the config", e))?;
+    let files = write_drops(&inbox, contacts)?;
     println!(
-        "dropped {} sample exports into {}:",
+        "dropped {} exports that overlap those contacts into {}:",
         files.len(),
         inbox.display()
     );
@@ -44,23 +70,47 @@ pub(super) async fn run(dir: Option<&Path>, contacts: usize) -> Result<(), Failu
     }
 
     let settings = config::load(&config_path).map_err(|e| Failure::runtime(e.to_string()))?;
+    let rules = super::load_rules(&settings, None)?;
     let mut store = store::open(&settings.store.url)?;
     let mut connectors = select(&settings, None).map_err(Failure::runtime)?;
-    let rules = super::load_rules(&settings, None)?;
-    let bar = super::sync::spinner();
-    let cycle = run_once(
-        &settings,
-        store.as_mut(),
-        &mut connectors,
-        &rules,
-        Some(&bar),
-    )
-    .await?;
-    bar.finish_and_clear();
-    println!("\nsync cycle:");
-    super::sync::print_cycle(&cycle);
+    for round in 1..=2 {
+        let bar = super::sync::spinner();
+        bar.set_message(format!("cycle {round}: pulling, qualifying, pushing"));
+        let cycle = run_once(
+            &settings,
+            store.as_mut(),
+            &mut connectors,
+            &rules,
+            Some(&bar),
+        )
+        .await?;
+        bar.finish_and_clear();
+        println!("\ncycle {round}:");
+        super::sync::print_cycle(&cycle);
+    }
+
     println!("\nfunnel ({} persons):", store.person_count()?);
     print!("{}", Funnel::from_counts(&store.tier_counts()?).render());
+    let stats = fake.stats();
+    let stages = fake
+        .contacts()
+        .iter()
+        .filter_map(|c| c.properties.get("lifecyclestage").cloned())
+        .fold(BTreeMap::<String, u64>::new(), |mut m, s| {
+            *m.entry(s).or_default() += 1;
+            m
+        });
+    println!(
+        "\nHubSpot after the cycles: {} stage update(s) applied; stages now {stages:?}",
+        stats.items_changed
+    );
+    println!(
+        "rate budget used: {} requests ({} searches), at most {} in any 10-s window of 100 allowed, {} rate-limited",
+        stats.total_requests(),
+        stats.searches,
+        stats.max_in_window,
+        stats.total_rate_limited()
+    );
 
     let example = sample::person(DEMO_SEED, 0).email;
     println!(
@@ -76,21 +126,67 @@ pub(super) async fn run(dir: Option<&Path>, contacts: usize) -> Result<(), Failu
             "funnel as JSON:    leadsync --config {} report funnel --json",
             config_path.display()
         );
+        println!(
+            "(the fake HubSpot stops with the demo; `sync` with this config would need it running)"
+        );
     } else {
         println!(
             "(the demo folder is temporary; run `leadsync demo --dir DIR` to keep it and try `leadsync --config DIR/leadsync.toml explain {example}`)"
         );
     }
+    server.shutdown().await;
     Ok(())
 }
 
-const DEMO_SEED: u64 = 2026;
+/// Two contacts in three are in HubSpot already, as their first sign-up wrote them; the drops
+/// then add what other forms learned (company size, the form they converted on).
+fn seed_hubspot(fake: &FakeHubSpot, contacts: usize) -> usize {
+    let mut n = 0;
+    for i in (0..contacts).filter(|i| i % 3 != 2) {
+        let p = sample::person(DEMO_SEED, i);
+        fake.insert(hubspot_properties(&p));
+        n += 1;
+    }
+    n
+}
 
-fn demo_config(inbox: &Path, db: &Path) -> String {
+fn hubspot_properties(p: &SamplePerson) -> BTreeMap<String, String> {
+    let mut props = BTreeMap::from([
+        ("email".to_string(), p.email.clone()),
+        ("firstname".to_string(), p.first.clone()),
+        ("lastname".to_string(), p.last.clone()),
+        ("company".to_string(), p.company.to_string()),
+        ("jobtitle".to_string(), p.title.to_string()),
+        ("industry".to_string(), p.industry.to_string()),
+    ]);
+    if let Some(phone) = &p.phone {
+        props.insert("phone".into(), sample::format_phone(phone, 2));
+    }
+    let stage = match p.stage {
+        Some(s) => leadsync_connector_core::Stage::parse(s)
+            .tier()
+            .map(|t| match t {
+                leadsync_connector_core::Tier::Mql => "marketingqualifiedlead",
+                leadsync_connector_core::Tier::Sql => "salesqualifiedlead",
+                other => other.as_str(),
+            }),
+        None => Some("subscriber"),
+    };
+    if let Some(stage) = stage {
+        props.insert("lifecyclestage".into(), stage.to_string());
+    }
+    props
+}
+
+fn demo_config(inbox: &Path, db: &Path, hubspot: &str, token: &Path) -> String {
     format!(
-        "[store]\nurl = \"sqlite://{}\"\n\n[connectors.drops]\ntype = \"spreadsheet\"\ninbox = \"{}\"\nsettle = \"0s\"\n",
+        "[store]\nurl = \"sqlite://{}\"\n\n\
+         [connectors.drops]\ntype = \"spreadsheet\"\ninbox = \"{}\"\nsettle = \"0s\"\n\n\
+         [connectors.hubspot]\ntype = \"hubspot\"\nbase_url = \"{hubspot}\"\ntoken = {{ file = \"{}\" }}\npush = true\noverlap = \"{}s\"\n",
         db.display(),
-        inbox.display()
+        inbox.display(),
+        token.display(),
+        Duration::from_secs(60).as_secs()
     )
 }
 
