@@ -1,0 +1,215 @@
+//! HubSpot connector benchmarks, against the fake HubSpot in a separate process (so the client's
+//! CPU time is the client's alone):
+//!
+//!     cargo bench --bench hubspot
+//!
+//! 1. pull and store 50,000 contacts with limits off: wall time and client CPU seconds;
+//! 2. backfill 10,000 contacts under HubSpot's limits (100 requests / 10 s, 5 searches / s):
+//!    contacts per second;
+//! 3. push 20,000 stage changes under 100 requests per (shortened, 1-s) window: requests per
+//!    second achieved, as a share of the allowed budget.
+
+use leadsync::config::ConnectorConfig;
+use leadsync::connector::Tier;
+use leadsync::rules::{Rules, RulesSource};
+use leadsync::store::SqliteStore;
+use leadsync::store::Store;
+use leadsync::sync::{AnyConnector, run_once};
+use leadsync_hubspot::HubspotConfig;
+use leadsync_hubspot::fake::{FakeConfig, FakeHubSpot};
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// User + system CPU seconds of this process so far.
+fn cpu_seconds() -> f64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    let fields: Vec<&str> = stat
+        .rsplit(')')
+        .next()
+        .unwrap_or_default()
+        .split_whitespace()
+        .collect();
+    let ticks = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|v| v.parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
+    (ticks(11) + ticks(12)) / 100.0 // utime, stime (fields 14, 15 of stat; 100 ticks/s)
+}
+
+/// The fake in a child process (this binary, re-run with `serve-fake`); returns its base URL.
+fn spawn_fake(
+    contacts: usize,
+    per_window: u32,
+    window_ms: u64,
+    search: u32,
+) -> (std::process::Child, String) {
+    let mut child = Command::new(std::env::current_exe().unwrap())
+        .args([
+            "serve-fake",
+            &contacts.to_string(),
+            &per_window.to_string(),
+            &window_ms.to_string(),
+            &search.to_string(),
+        ])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    (child, line.trim().to_string())
+}
+
+fn serve_fake(args: &[String]) {
+    let n = |i: usize| args[i].parse::<u64>().unwrap();
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(async {
+        let fake = FakeHubSpot::new(FakeConfig {
+            requests_per_window: n(1) as u32,
+            window: Duration::from_millis(n(2)),
+            search_per_second: n(3) as u32,
+            ..FakeConfig::default()
+        });
+        fake.seed(n(0) as usize, 9);
+        let server = fake.serve("127.0.0.1:0".parse().unwrap()).await.unwrap();
+        println!("{}", server.base_url);
+        tokio::signal::ctrl_c().await.ok();
+    });
+}
+
+struct Client {
+    _dir: tempfile::TempDir,
+    settings: leadsync::config::Settings,
+    store: SqliteStore,
+    connectors: Vec<AnyConnector>,
+    rules: Arc<Rules>,
+}
+
+fn client(
+    base_url: &str,
+    per_window: u32,
+    window: Duration,
+    search: u32,
+    push: bool,
+    rules: Option<&str>,
+) -> Client {
+    let dir = tempfile::tempdir().unwrap();
+    let token = dir.path().join("token");
+    std::fs::write(&token, "fake-token").unwrap();
+    let cfg = dir.path().join("c.toml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "[store]\nurl = \"sqlite://{}\"\n",
+            dir.path().join("db").display()
+        ),
+    )
+    .unwrap();
+    let mut settings = leadsync::config::load(&cfg).unwrap();
+    let mut hub: HubspotConfig = toml::from_str(&format!(
+        "base_url = \"{base_url}\"\ntoken = {{ file = \"{}\" }}\npush = {push}\n",
+        token.display()
+    ))
+    .unwrap();
+    hub.rate_limit.requests_per_window = per_window;
+    hub.rate_limit.window = window;
+    hub.rate_limit.search_per_second = search;
+    let c = ConnectorConfig::Hubspot(hub);
+    settings.connectors.insert("hubspot".into(), c.clone());
+    let store = SqliteStore::open(dir.path().join("db")).unwrap();
+    let connectors = vec![AnyConnector::build("hubspot", &c).unwrap()];
+    let source = rules.map_or_else(RulesSource::builtin, |t| RulesSource {
+        path: None,
+        text: t.into(),
+    });
+    Client {
+        _dir: dir,
+        settings,
+        store,
+        connectors,
+        rules: Arc::new(Rules::load(source).unwrap()),
+    }
+}
+
+impl Client {
+    /// Persons are numbered 1..=n.
+    fn store_count(&mut self) -> i64 {
+        self.store.person_count().unwrap() as i64
+    }
+}
+
+async fn cycle(c: &mut Client) -> leadsync::sync::Cycle {
+    run_once(&c.settings, &mut c.store, &mut c.connectors, &c.rules, None)
+        .await
+        .unwrap()
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| a != "--bench")
+        .collect();
+    if args.first().map(String::as_str) == Some("serve-fake") {
+        return serve_fake(&args[1..]);
+    }
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        // 1. Pull and store 50,000 contacts, limits off.
+        let (mut fake, url) = spawn_fake(50_000, 0, 10_000, 0);
+        let mut c = client(&url, 0, Duration::from_secs(10), 0, false, None);
+        let (t, cpu) = (Instant::now(), cpu_seconds());
+        let run = cycle(&mut c).await;
+        println!(
+            "pull+store 50,000 contacts, limits off: {:.2}s wall, {:.2} CPU s client-side ({} records)",
+            t.elapsed().as_secs_f64(),
+            cpu_seconds() - cpu,
+            run.runs[0].resolved.records
+        );
+        fake.kill().ok();
+
+        // 2. Backfill under HubSpot's limits.
+        let (mut fake, url) = spawn_fake(10_000, 100, 10_000, 5);
+        let mut c = client(&url, 100, Duration::from_secs(10), 5, false, None);
+        let t = Instant::now();
+        let run = cycle(&mut c).await;
+        let secs = t.elapsed().as_secs_f64();
+        println!(
+            "backfill 10,000 contacts under 100 req/10 s + 5 searches/s: {secs:.1}s, {:.0} contacts/s",
+            run.runs[0].resolved.records as f64 / secs
+        );
+        fake.kill().ok();
+
+        // 3. Push 20,000 stage changes under 100 requests per 1-s window: pull (untimed), plan
+        // a push for every contact with the same planning code the cycle uses, then time the drain.
+        let (mut fake, url) = spawn_fake(20_000, 100, 1_000, 0);
+        let mut c = client(&url, 100, Duration::from_secs(1), 0, true, None);
+        cycle(&mut c).await;
+        {
+            let persons = c.store_count();
+            let mut tx = c.store.begin().unwrap();
+            for person in 1..=persons {
+                leadsync::push::plan(tx.as_mut(), &["hubspot".to_string()], person, Tier::Customer).unwrap();
+            }
+            tx.commit().unwrap();
+        }
+        let t = Instant::now();
+        let stats = leadsync::push::drain(&mut c.store, &mut c.connectors[0]).await.unwrap();
+        let secs = t.elapsed().as_secs_f64();
+        let requests = (stats.applied as f64 / 100.0).ceil();
+        println!(
+            "push {} stage changes, 100 per request, under 100 requests/s: {secs:.1}s, {:.1} requests/s = {:.0}% of the budget",
+            stats.applied,
+            requests / secs,
+            requests / secs
+        );
+        fake.kill().ok();
+    });
+}
