@@ -222,3 +222,70 @@ async fn an_unknown_id_in_a_207_is_dead_lettered_and_the_rest_land() {
     let again = cycle(&mut s).await;
     assert_eq!(again.pushes[0].1.as_ref().unwrap().dead, 0);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_limiter_follows_the_accounts_headers_and_keeps_the_daily_reserve() {
+    // GIVEN an account allowing 100 requests per 1-s window, and a client configured for 1,000
+    let window = Duration::from_secs(1);
+    let fake = FakeHubSpot::new(FakeConfig {
+        window,
+        requests_per_window: 100,
+        search_per_second: 0,
+        ..FakeConfig::default()
+    });
+    fake.seed(6_000, 21);
+    let server = fake.serve("127.0.0.1:0".parse().unwrap()).await.unwrap();
+    let mut s = setup(&server.base_url, 1_000, window, EVERYONE_OPPORTUNITY);
+
+    // WHEN a cycle pulls and pushes
+    let run = cycle(&mut s).await;
+
+    // THEN the client adopted the account's limit from the first answer: no 429, no window over
+    assert!(run.pushes[0].1.as_ref().unwrap().applied > 3_000);
+    let stats = fake.stats();
+    assert_eq!(stats.total_rate_limited(), 0, "{stats:?}");
+    assert!(stats.max_in_window <= 100, "{stats:?}");
+
+    // GIVEN an account with only 30 requests left today, and a reserve of 10 for other apps
+    let fake = FakeHubSpot::new(FakeConfig {
+        daily_limit: 30,
+        requests_per_window: 0,
+        search_per_second: 0,
+        ..FakeConfig::default()
+    });
+    fake.seed(3_000, 22);
+    let server = fake.serve("127.0.0.1:0".parse().unwrap()).await.unwrap();
+    let mut s = setup(
+        &server.base_url,
+        0,
+        Duration::from_secs(10),
+        EVERYONE_OPPORTUNITY,
+    );
+    if let ConnectorConfig::Hubspot(h) = s.settings.connectors.get_mut("hubspot").unwrap() {
+        h.rate_limit.daily_reserve = 10;
+        s.connectors =
+            vec![AnyConnector::build("hubspot", &ConnectorConfig::Hubspot(h.clone())).unwrap()];
+    }
+
+    // WHEN a cycle pulls (30 list pages) and would push
+    let run = run_once(&s.settings, &mut s.store, &mut s.connectors, &s.rules, None)
+        .await
+        .unwrap();
+
+    // THEN it stopped at the reserve instead of running into HubSpot's daily 429
+    let stats = fake.stats();
+    assert_eq!(stats.rate_limited.get("DAILY"), None, "{stats:?}");
+    assert!(
+        stats.total_requests() <= 21,
+        "stopped with 10 left: {stats:?}"
+    );
+    let error = run.runs[0]
+        .error
+        .as_ref()
+        .map(|(_, m)| m.clone())
+        .unwrap_or_default();
+    assert!(
+        error.contains("daily request budget"),
+        "the pull says why it stopped: {error:?}"
+    );
+}

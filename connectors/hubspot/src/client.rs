@@ -1,14 +1,14 @@
 //! The HTTP side: authenticated requests, a rate-limit permit before every attempt (retries
 //! included), and retries as `retry::classify` decides.
 
+use crate::budget::{Budget, limiter};
 use crate::config::HubspotConfig;
 use crate::retry::{Retry, backoff, classify};
-use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
+use governor::DefaultDirectRateLimiter;
 use secrecy::{ExposeSecret, SecretString};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
-use std::num::NonZeroU32;
 use std::time::Duration;
 
 /// Attempts that failed for a reason other than a rate limit, before giving up.
@@ -199,7 +199,9 @@ pub(crate) struct Client {
     base: String,
     token: SecretString,
     window: Duration,
-    general: DefaultDirectRateLimiter,
+    /// Non-search requests: follows HubSpot's rate-limit headers.
+    general: Budget,
+    /// Search has its own limit, and no headers.
     search: DefaultDirectRateLimiter,
 }
 
@@ -221,7 +223,7 @@ impl Client {
             base,
             token,
             window: r.window,
-            general: limiter(r.requests_per_window, r.window),
+            general: Budget::new(r.requests_per_window, r.window, r.daily_reserve),
             search: limiter(r.search_per_second, Duration::from_secs(1)),
         })
     }
@@ -277,6 +279,11 @@ impl Client {
         Ok(answer.errors)
     }
 
+    /// The daily requests left, as HubSpot last reported (private apps only).
+    pub(crate) fn daily_remaining(&self) -> Option<u64> {
+        self.general.daily_remaining()
+    }
+
     /// One authenticated one-record read: the health check.
     pub(crate) async fn check(&self) -> Result<(), ApiError> {
         let url = format!("{}/objects/contacts", self.base);
@@ -294,19 +301,21 @@ impl Client {
         what: &str,
         request: impl Fn() -> reqwest::RequestBuilder,
     ) -> Result<T, ApiError> {
-        let limiter = match lane {
-            Lane::General => &self.general,
-            Lane::Search => &self.search,
-        };
         let (mut failed, mut waited) = (0u32, 0u32);
         loop {
             // Every attempt, retries included, takes a permit first.
-            limiter.until_ready().await;
-            let error = match request()
+            match lane {
+                Lane::General => self.general.permit().await?,
+                Lane::Search => self.search.until_ready().await,
+            }
+            let answer = request()
                 .bearer_auth(self.token.expose_secret())
                 .send()
-                .await
-            {
+                .await;
+            if let (Lane::General, Ok(response)) = (lane, &answer) {
+                self.general.observe(response.headers());
+            }
+            let error = match answer {
                 Ok(response) if response.status().is_success() => {
                     return response.json::<T>().await.map_err(|e| ApiError::Decode {
                         what: what.into(),
@@ -361,28 +370,6 @@ impl Client {
     }
 }
 
-/// A limiter that never lets more than `per_period` requests into any rolling `period`.
-///
-/// GCRA with a burst of N admits up to about 2N in a sliding window (the burst, then the
-/// refill), while HubSpot counts a rolling window. So: no burst, evenly spaced permits, at ~95% of
-/// the budget (one or two requests short) so network jitter cannot push a window over the limit.
-fn limiter(per_period: u32, period: Duration) -> DefaultDirectRateLimiter {
-    let unlimited = || Quota::per_second(NonZeroU32::new(1_000_000).expect("non-zero"));
-    let quota = match per_period {
-        0 => unlimited(),
-        n => {
-            let safe = safe_rate(n);
-            Quota::with_period(period / safe).unwrap_or_else(unlimited)
-        }
-    };
-    RateLimiter::direct(quota)
-}
-
-/// Requests to spend per period out of `n` allowed: 100 → 95, 190 → 181, 5 → 4.
-fn safe_rate(n: u32) -> u32 {
-    if n <= 2 { 1 } else { n - (n / 20).max(1) }
-}
-
 #[derive(Deserialize)]
 struct ErrorBody {
     #[serde(default)]
@@ -425,18 +412,6 @@ mod tests {
             updated_at: None,
             archived: false,
         }
-    }
-
-    #[test]
-    fn the_limiter_keeps_a_margin_below_the_budget() {
-        assert_eq!(
-            (safe_rate(100), safe_rate(190), safe_rate(5), safe_rate(1)),
-            (95, 181, 4, 1)
-        );
-        assert!(
-            f64::from(safe_rate(100)) / 100.0 >= 0.9,
-            "at least 90% of the budget"
-        );
     }
 
     #[test]

@@ -3,6 +3,7 @@
 //! loopback, for tests and `leadsync demo`.
 #![deny(unreachable_pub)]
 
+mod budget;
 mod client;
 pub mod config;
 pub mod fake;
@@ -34,6 +35,11 @@ impl HubspotConnector {
         let token = cfg.token.load().map_err(config_error)?;
         let client = client::Client::new(&cfg, token).map_err(config_error)?;
         Ok(HubspotConnector { id, client, cfg })
+    }
+
+    /// The daily requests left, as HubSpot last reported (private apps only).
+    pub fn daily_remaining(&self) -> Option<u64> {
+        self.client.daily_remaining()
     }
 
     /// Whether `push = true`.

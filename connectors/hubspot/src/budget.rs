@@ -1,0 +1,183 @@
+//! The request budget, following what HubSpot says about it.
+//!
+//! Every non-search answer carries `X-HubSpot-RateLimit-Max`, `-Remaining`,
+//! `-Interval-Milliseconds` and (for private apps) `-Daily-Remaining`. The limiter starts from the
+//! configured shape and adopts the account's real one as soon as an answer states it; a window
+//! that another app of the account has emptied (`Remaining: 0`) pauses requests for an interval;
+//! and when the daily budget left falls to the reserve, requests stop until the reset, so other
+//! integrations of the account keep working.
+
+use crate::client::ApiError;
+use chrono::{DateTime, Days, Utc};
+use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
+use reqwest::header::HeaderMap;
+use std::num::NonZeroU32;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::time::Instant;
+
+pub(crate) struct Budget {
+    /// `(max, window)` the limiter is shaped for.
+    shape: Mutex<(u32, Duration)>,
+    limiter: Mutex<Arc<DefaultDirectRateLimiter>>,
+    pause_until: Mutex<Option<Instant>>,
+    stopped_until: Mutex<Option<DateTime<Utc>>>,
+    daily_remaining: Mutex<Option<u64>>,
+    reserve: u64,
+}
+
+impl Budget {
+    pub(crate) fn new(max: u32, window: Duration, reserve: u64) -> Budget {
+        Budget {
+            shape: Mutex::new((max, window)),
+            limiter: Mutex::new(Arc::new(limiter(max, window))),
+            pause_until: Mutex::new(None),
+            stopped_until: Mutex::new(None),
+            daily_remaining: Mutex::new(None),
+            reserve,
+        }
+    }
+
+    /// Waits for a permit; refuses once the daily reserve is reached, until the reset.
+    pub(crate) async fn permit(&self) -> Result<(), ApiError> {
+        if let Some(until) = *lock(&self.stopped_until) {
+            if Utc::now() < until {
+                return Err(ApiError::DailyBudget);
+            }
+            *lock(&self.stopped_until) = None;
+        }
+        let pause = *lock(&self.pause_until);
+        if let Some(until) = pause {
+            tokio::time::sleep_until(until).await;
+        }
+        let limiter = Arc::clone(&lock(&self.limiter));
+        limiter.until_ready().await;
+        Ok(())
+    }
+
+    /// Learns from an answer's rate-limit headers.
+    pub(crate) fn observe(&self, headers: &HeaderMap) {
+        let number = |name: &str| headers.get(name)?.to_str().ok()?.trim().parse::<u64>().ok();
+        let max = number("x-hubspot-ratelimit-max");
+        let interval =
+            number("x-hubspot-ratelimit-interval-milliseconds").map(Duration::from_millis);
+        if let (Some(max), Some(interval)) = (max, interval)
+            && max > 0
+            && !interval.is_zero()
+        {
+            let mut shape = lock(&self.shape);
+            if *shape != (max as u32, interval) {
+                tracing::info!(
+                    max,
+                    interval_ms = interval.as_millis() as u64,
+                    "Following HubSpot's rate limit."
+                );
+                *shape = (max as u32, interval);
+                *lock(&self.limiter) = Arc::new(limiter(max as u32, interval));
+            }
+        }
+        if number("x-hubspot-ratelimit-remaining") == Some(0) {
+            let wait = interval.unwrap_or(lock(&self.shape).1);
+            *lock(&self.pause_until) = Some(Instant::now() + wait);
+        }
+        if let Some(left) = number("x-hubspot-ratelimit-daily-remaining") {
+            *lock(&self.daily_remaining) = Some(left);
+            if left <= self.reserve {
+                let reset = next_midnight(Utc::now());
+                tracing::warn!(left, reserve = self.reserve, %reset, "Daily request budget down to the reserve; pausing until the reset.");
+                *lock(&self.stopped_until) = Some(reset);
+            }
+        }
+    }
+
+    /// The daily requests left, as last reported.
+    pub(crate) fn daily_remaining(&self) -> Option<u64> {
+        *lock(&self.daily_remaining)
+    }
+}
+
+/// The daily budget resets at midnight in the account's time zone; UTC until the account's
+/// zone is configurable.
+fn next_midnight(now: DateTime<Utc>) -> DateTime<Utc> {
+    let tomorrow = now
+        .date_naive()
+        .checked_add_days(Days::new(1))
+        .expect("a date after today");
+    tomorrow
+        .and_hms_opt(0, 0, 0)
+        .expect("midnight exists")
+        .and_utc()
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// A limiter that never lets more than `per_period` requests into any rolling `period`.
+///
+/// GCRA with a burst of N admits up to about 2N in a sliding window (the burst, then the
+/// refill), while HubSpot counts a rolling window. So: no burst, evenly spaced permits, at ~95% of
+/// the budget (one or two requests short) so network jitter cannot push a window over the limit.
+pub(crate) fn limiter(per_period: u32, period: Duration) -> DefaultDirectRateLimiter {
+    let unlimited = || Quota::per_second(NonZeroU32::new(1_000_000).expect("non-zero"));
+    let quota = match per_period {
+        0 => unlimited(),
+        n => Quota::with_period(period / safe_rate(n)).unwrap_or_else(unlimited),
+    };
+    RateLimiter::direct(quota)
+}
+
+/// Requests to spend per period out of `n` allowed: 100 → 95, 190 → 181, 5 → 4.
+pub(crate) fn safe_rate(n: u32) -> u32 {
+    if n <= 2 { 1 } else { n - (n / 20).max(1) }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use reqwest::header::HeaderValue;
+
+    fn headers(pairs: &[(&'static str, &str)]) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        for (k, v) in pairs {
+            h.insert(*k, HeaderValue::from_str(v).unwrap());
+        }
+        h
+    }
+
+    #[test]
+    fn the_limiter_keeps_a_margin_below_the_budget() {
+        assert_eq!(
+            (safe_rate(100), safe_rate(190), safe_rate(5), safe_rate(1)),
+            (95, 181, 4, 1)
+        );
+    }
+
+    #[tokio::test]
+    async fn the_daily_reserve_stops_requests_until_midnight() {
+        let b = Budget::new(100, Duration::from_secs(10), 1_000);
+        b.permit().await.unwrap();
+        b.observe(&headers(&[("x-hubspot-ratelimit-daily-remaining", "1500")]));
+        b.permit().await.unwrap();
+        b.observe(&headers(&[("x-hubspot-ratelimit-daily-remaining", "1000")]));
+        assert!(matches!(b.permit().await, Err(ApiError::DailyBudget)));
+        assert_eq!(b.daily_remaining(), Some(1000));
+        let reset = *lock(&b.stopped_until);
+        assert_eq!(reset.unwrap().time(), chrono::NaiveTime::MIN);
+    }
+
+    #[test]
+    fn the_account_shape_replaces_the_configured_one() {
+        let b = Budget::new(100, Duration::from_secs(10), 0);
+        b.observe(&headers(&[
+            ("x-hubspot-ratelimit-max", "190"),
+            ("x-hubspot-ratelimit-interval-milliseconds", "10000"),
+        ]));
+        assert_eq!(*lock(&b.shape), (190, Duration::from_secs(10)));
+        b.observe(&headers(&[("x-hubspot-ratelimit-remaining", "0")]));
+        assert!(
+            lock(&b.pause_until).is_some(),
+            "an emptied window pauses requests"
+        );
+    }
+}
