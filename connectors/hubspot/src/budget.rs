@@ -116,21 +116,24 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 /// A limiter that never lets more than `per_period` requests into any rolling `period`.
 ///
 /// GCRA with a burst of N admits up to about 2N in a sliding window (the burst, then the
-/// refill), while HubSpot counts a rolling window. So: no burst, evenly spaced permits, at ~95% of
-/// the budget (one or two requests short) so network jitter cannot push a window over the limit.
+/// refill), while HubSpot counts a rolling window. So: no burst, evenly spaced permits, 5% further
+/// apart than the budget allows, so network jitter cannot push a window over the limit.
 pub(crate) fn limiter(per_period: u32, period: Duration) -> DefaultDirectRateLimiter {
     let unlimited = || Quota::per_second(NonZeroU32::new(1_000_000).expect("non-zero"));
     let quota = match per_period {
         0 => unlimited(),
-        n => Quota::with_period(period / safe_rate(n)).unwrap_or_else(unlimited),
+        n => Quota::with_period(spacing(n, period)).unwrap_or_else(unlimited),
     };
     RateLimiter::direct(quota)
 }
 
-/// Requests to spend per period out of `n` allowed: 100 → 95, 190 → 181, 5 → 4.
-pub(crate) fn safe_rate(n: u32) -> u32 {
-    if n <= 2 { 1 } else { n - (n / 20).max(1) }
+/// The time between two permits: 105% of an even share of the period.
+pub(crate) fn spacing(n: u32, period: Duration) -> Duration {
+    period.mul_f64(MARGIN) / n.max(1)
 }
+
+/// 1/1.05 ≈ 95% of the budget at steady state: above the 90% the push must use.
+const MARGIN: f64 = 1.05;
 
 #[cfg(test)]
 mod tests {
@@ -147,9 +150,11 @@ mod tests {
 
     #[test]
     fn the_limiter_keeps_a_margin_below_the_budget() {
+        let ten = Duration::from_secs(10);
+        assert_eq!(spacing(100, ten), Duration::from_millis(105));
         assert_eq!(
-            (safe_rate(100), safe_rate(190), safe_rate(5), safe_rate(1)),
-            (95, 181, 4, 1)
+            spacing(5, Duration::from_secs(1)),
+            Duration::from_millis(210)
         );
     }
 
