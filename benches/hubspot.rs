@@ -4,7 +4,7 @@
 //!     cargo bench --bench hubspot
 //!
 //! 1. pull and store 50,000 contacts with limits off: wall time and client CPU seconds;
-//! 2. backfill 10,000 contacts under HubSpot's limits (100 requests / 10 s, 5 searches / s):
+//! 2. backfill 20,000 contacts under HubSpot's limits (100 requests / 10 s, 5 searches / s):
 //!    contacts per second;
 //! 3. push 20,000 stage changes under 100 requests per (shortened, 1-s) window: requests per
 //!    second achieved, as a share of the allowed budget.
@@ -176,13 +176,13 @@ fn main() {
         fake.kill().ok();
 
         // 2. Backfill under HubSpot's limits.
-        let (mut fake, url) = spawn_fake(10_000, 100, 10_000, 5);
+        let (mut fake, url) = spawn_fake(20_000, 100, 10_000, 5);
         let mut c = client(&url, 100, Duration::from_secs(10), 5, false, None);
         let t = Instant::now();
         let run = cycle(&mut c).await;
         let secs = t.elapsed().as_secs_f64();
         println!(
-            "backfill 10,000 contacts under 100 req/10 s + 5 searches/s: {secs:.1}s, {:.0} contacts/s",
+            "backfill 20,000 contacts under 100 req/10 s + 5 searches/s: {secs:.1}s, {:.0} contacts/s",
             run.runs[0].resolved.records as f64 / secs
         );
         fake.kill().ok();

@@ -74,6 +74,108 @@ fn now_ms() -> u64 {
     chrono::Utc::now().timestamp_millis().max(0) as u64
 }
 
+/// One step of the backfill: pages from each lane, fetched at the same time (each lane has its
+/// own limit), and the state they lead to. When the lanes meet, or either runs out, the backfill
+/// is done: changes made meanwhile are caught by the incremental pull, which starts `overlap`
+/// before the backfill did.
+async fn backfill_step(
+    client: &Client,
+    properties: &[String],
+    state: &State,
+    overlap_ms: u64,
+) -> Result<(Vec<ApiContact>, State, u64), ConnectorError> {
+    let State::Backfill {
+        after,
+        started_ms,
+        list_last,
+        search_low,
+    } = state
+    else {
+        return Ok((Vec::new(), state.clone(), 0));
+    };
+    // Two list pages (2 × 100) take as long as one search page (200) at HubSpot's default
+    // limits (95 requests / 10 s, 4.76 searches / s with the margin): each lane keeps busy.
+    let list = async {
+        let first = client.list(after.as_deref(), properties, false).await?;
+        match first.next_after() {
+            Some(next) => {
+                let second = client.list(Some(next), properties, false).await?;
+                let mut results = first.results;
+                results.extend(second.results);
+                Ok(Page {
+                    results,
+                    paging: second.paging,
+                })
+            }
+            None => Ok(first),
+        }
+    };
+    let body = search_body(
+        properties,
+        vec![Filter::new(
+            "hs_object_id",
+            "LT",
+            search_low.unwrap_or(u64::MAX / 2),
+        )],
+        "hs_object_id",
+        "DESCENDING",
+        None,
+    );
+    let search = client.search(&body);
+    let (list, search) = tokio::join!(list, search);
+    let list: Page = list.map_err(api_error)?;
+    let search = search.map_err(api_error)?.results;
+
+    let list_last = list
+        .results
+        .last()
+        .map_or(*list_last, ApiContact::numeric_id)
+        .max(*list_last);
+    let search_low = search
+        .iter()
+        .map(ApiContact::numeric_id)
+        .min()
+        .or(*search_low);
+    let search_exhausted = (search.len() as u32) < SEARCH_PAGE;
+    let met = search_low.is_some_and(|low| list_last >= low);
+    let next = if list.next_after().is_none() || search_exhausted || met {
+        State::Incremental {
+            ts: started_ms.saturating_sub(overlap_ms),
+            id: 0,
+            archived_scan_ms: 0,
+        }
+    } else {
+        State::Backfill {
+            after: list.next_after().map(str::to_string),
+            started_ms: *started_ms,
+            list_last,
+            search_low,
+        }
+    };
+    let mut contacts = list.results;
+    contacts.extend(search);
+    Ok((contacts, next, list_last))
+}
+
+fn search_body(
+    properties: &[String],
+    filters: Vec<Filter>,
+    sort: &str,
+    direction: &str,
+    after: Option<String>,
+) -> Search {
+    Search {
+        filter_groups: vec![FilterGroup { filters }],
+        sorts: vec![Sort {
+            property: sort.into(),
+            direction: direction.into(),
+        }],
+        properties: properties.to_vec(),
+        limit: SEARCH_PAGE,
+        after,
+    }
+}
+
 pub(crate) struct Puller<'a> {
     pub(crate) cfg: &'a HubspotConfig,
     pub(crate) client: &'a Client,
@@ -121,8 +223,27 @@ impl<'a> Puller<'a> {
             self.committed = (c.position, state);
         }
         let mut state = self.committed.1.clone();
+        // Each step's pages are stored while the next step's are fetched.
+        let mut fetched: Option<(Vec<ApiContact>, State, u64)> = None;
         while let State::Backfill { .. } = state {
-            state = self.backfill_step(state).await?;
+            let (client, properties, overlap) =
+                (self.client, self.properties.clone(), self.overlap_ms());
+            let fetch = backfill_step(client, &properties, &state, overlap);
+            let previous = fetched.take();
+            let store = async {
+                match previous {
+                    Some((contacts, progress, last)) => self.commit(&contacts, &progress, last),
+                    None => Ok(()),
+                }
+            };
+            let (next, stored) = tokio::join!(fetch, store);
+            stored?;
+            let next = next?;
+            state = next.1.clone();
+            fetched = Some(next);
+        }
+        if let Some((contacts, progress, last)) = fetched {
+            self.commit(&contacts, &progress, last)?;
         }
         let State::Incremental {
             ts,
@@ -175,89 +296,6 @@ impl<'a> Puller<'a> {
             )?;
         }
         Ok(())
-    }
-
-    /// One page from each lane, fetched at the same time (each lane has its own limit), then
-    /// stored. When the lanes meet, or either runs out, the backfill is done: changes made
-    /// meanwhile are caught by the incremental pull, which starts before the backfill did.
-    async fn backfill_step(&mut self, state: State) -> Result<State, ConnectorError> {
-        let State::Backfill {
-            after,
-            started_ms,
-            list_last,
-            search_low,
-        } = state
-        else {
-            return Ok(state);
-        };
-        // Two list pages (2 × 100) take as long as one search page (200) at HubSpot's default
-        // limits (95 requests / 10 s, 4.76 searches / s with the margin): each lane keeps busy.
-        let list = async {
-            let first = self
-                .client
-                .list(after.as_deref(), &self.properties, false)
-                .await?;
-            match first.next_after() {
-                Some(next) => {
-                    let second = self
-                        .client
-                        .list(Some(next), &self.properties, false)
-                        .await?;
-                    let mut results = first.results;
-                    results.extend(second.results);
-                    Ok(Page {
-                        results,
-                        paging: second.paging,
-                    })
-                }
-                None => Ok(first),
-            }
-        };
-        let search_body = self.search_body(
-            vec![Filter::new(
-                "hs_object_id",
-                "LT",
-                search_low.unwrap_or(u64::MAX / 2),
-            )],
-            "hs_object_id",
-            "DESCENDING",
-            None,
-        );
-        let search = self.client.search(&search_body);
-        let (list, search) = tokio::join!(list, search);
-        let list: Page = list.map_err(api_error)?;
-        let search = search.map_err(api_error)?.results;
-
-        let list_last = list
-            .results
-            .last()
-            .map_or(list_last, ApiContact::numeric_id)
-            .max(list_last);
-        let search_low = search
-            .iter()
-            .map(ApiContact::numeric_id)
-            .min()
-            .or(search_low);
-        let search_exhausted = (search.len() as u32) < SEARCH_PAGE;
-        let met = search_low.is_some_and(|low| list_last >= low);
-        let next = if list.next_after().is_none() || search_exhausted || met {
-            State::Incremental {
-                ts: started_ms.saturating_sub(self.overlap_ms()),
-                id: 0,
-                archived_scan_ms: 0,
-            }
-        } else {
-            State::Backfill {
-                after: list.next_after().map(str::to_string),
-                started_ms,
-                list_last,
-                search_low,
-            }
-        };
-        let mut contacts = list.results;
-        contacts.extend(search);
-        self.commit(&contacts, &next, list_last)?;
-        Ok(next)
     }
 
     /// When archived contacts were last looked for, as committed.
@@ -343,32 +381,13 @@ impl<'a> Puller<'a> {
         }
     }
 
-    fn search_body(
-        &self,
-        filters: Vec<Filter>,
-        sort: &str,
-        direction: &str,
-        after: Option<String>,
-    ) -> Search {
-        Search {
-            filter_groups: vec![FilterGroup { filters }],
-            sorts: vec![Sort {
-                property: sort.into(),
-                direction: direction.into(),
-            }],
-            properties: self.properties.clone(),
-            limit: SEARCH_PAGE,
-            after,
-        }
-    }
-
     async fn search(
         &mut self,
         filters: Vec<Filter>,
         sort: &str,
         after: Option<String>,
     ) -> Result<Vec<ApiContact>, ConnectorError> {
-        let body = self.search_body(filters, sort, "ASCENDING", after);
+        let body = search_body(&self.properties, filters, sort, "ASCENDING", after);
         Ok(self.client.search(&body).await.map_err(api_error)?.results)
     }
 
