@@ -9,17 +9,11 @@
 //! 3. push 20,000 stage changes under 100 requests per (shortened, 1-s) window: requests per
 //!    second achieved, as a share of the allowed budget.
 
-use leadsync::config::ConnectorConfig;
 use leadsync::connector::Tier;
-use leadsync::rules::{Rules, RulesSource};
-use leadsync::store::SqliteStore;
 use leadsync::store::Store;
-use leadsync::sync::{AnyConnector, run_once};
-use leadsync_hubspot::HubspotConfig;
 use leadsync_hubspot::fake::{FakeConfig, FakeHubSpot};
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// User + system CPU seconds of this process so far.
@@ -82,72 +76,10 @@ fn serve_fake(args: &[String]) {
     });
 }
 
-struct Client {
-    _dir: tempfile::TempDir,
-    settings: leadsync::config::Settings,
-    store: SqliteStore,
-    connectors: Vec<AnyConnector>,
-    rules: Arc<Rules>,
-}
+#[path = "../tests/common/hubspot.rs"]
+mod hubspot_setup;
 
-fn client(
-    base_url: &str,
-    per_window: u32,
-    window: Duration,
-    search: u32,
-    push: bool,
-    rules: Option<&str>,
-) -> Client {
-    let dir = tempfile::tempdir().unwrap();
-    let token = dir.path().join("token");
-    std::fs::write(&token, "fake-token").unwrap();
-    let cfg = dir.path().join("c.toml");
-    std::fs::write(
-        &cfg,
-        format!(
-            "[store]\nurl = \"sqlite://{}\"\n",
-            dir.path().join("db").display()
-        ),
-    )
-    .unwrap();
-    let mut settings = leadsync::config::load(&cfg).unwrap();
-    let mut hub: HubspotConfig = toml::from_str(&format!(
-        "base_url = \"{base_url}\"\ntoken = {{ file = \"{}\" }}\npush = {push}\n",
-        token.display()
-    ))
-    .unwrap();
-    hub.rate_limit.requests_per_window = per_window;
-    hub.rate_limit.window = window;
-    hub.rate_limit.search_per_second = search;
-    let c = ConnectorConfig::Hubspot(hub);
-    settings.connectors.insert("hubspot".into(), c.clone());
-    let store = SqliteStore::open(dir.path().join("db")).unwrap();
-    let connectors = vec![AnyConnector::build("hubspot", &c).unwrap()];
-    let source = rules.map_or_else(RulesSource::builtin, |t| RulesSource {
-        path: None,
-        text: t.into(),
-    });
-    Client {
-        _dir: dir,
-        settings,
-        store,
-        connectors,
-        rules: Arc::new(Rules::load(source).unwrap()),
-    }
-}
-
-impl Client {
-    /// Persons are numbered 1..=n.
-    fn store_count(&mut self) -> i64 {
-        self.store.person_count().unwrap() as i64
-    }
-}
-
-async fn cycle(c: &mut Client) -> leadsync::sync::Cycle {
-    run_once(&c.settings, &mut c.store, &mut c.connectors, &c.rules, None)
-        .await
-        .unwrap()
-}
+use hubspot_setup::{Options, setup};
 
 fn main() {
     let args: Vec<String> = std::env::args()
@@ -164,9 +96,9 @@ fn main() {
     runtime.block_on(async {
         // 1. Pull and store 50,000 contacts, limits off.
         let (mut fake, url) = spawn_fake(50_000, 0, 10_000, 0);
-        let mut c = client(&url, 0, Duration::from_secs(10), 0, false, None);
+        let mut c = setup(&url, Options::default());
         let (t, cpu) = (Instant::now(), cpu_seconds());
-        let run = cycle(&mut c).await;
+        let run = c.cycle().await;
         println!(
             "pull+store 50,000 contacts, limits off: {:.2}s wall, {:.2} CPU s client-side ({} records)",
             t.elapsed().as_secs_f64(),
@@ -177,9 +109,9 @@ fn main() {
 
         // 2. Backfill under HubSpot's limits.
         let (mut fake, url) = spawn_fake(20_000, 100, 10_000, 5);
-        let mut c = client(&url, 100, Duration::from_secs(10), 5, false, None);
+        let mut c = setup(&url, Options { per_window: 100, search_per_second: 5, ..Options::default() });
         let t = Instant::now();
-        let run = cycle(&mut c).await;
+        let run = c.cycle().await;
         let secs = t.elapsed().as_secs_f64();
         println!(
             "backfill 20,000 contacts under 100 req/10 s + 5 searches/s: {secs:.1}s, {:.0} contacts/s",
@@ -190,10 +122,11 @@ fn main() {
         // 3. Push 20,000 stage changes under 100 requests per 1-s window: pull (untimed), plan
         // a push for every contact with the same planning code the cycle uses, then time the drain.
         let (mut fake, url) = spawn_fake(20_000, 100, 1_000, 0);
-        let mut c = client(&url, 100, Duration::from_secs(1), 0, true, None);
-        cycle(&mut c).await;
+        let window = Duration::from_secs(1);
+        let mut c = setup(&url, Options { per_window: 100, window, push: true, ..Options::default() });
+        c.cycle().await;
         {
-            let persons = c.store_count();
+            let persons = c.store.person_count().unwrap() as i64;
             let mut tx = c.store.begin().unwrap();
             for person in 1..=persons {
                 leadsync::push::plan(tx.as_mut(), &["hubspot".to_string()], person, Tier::Customer).unwrap();

@@ -2,68 +2,26 @@
 //! reads only the overlap window and writes nothing; 12,000 contacts sharing one
 //! `lastmodifieddate` are all pulled exactly once, without a loop.
 
-use leadsync::config::{ConnectorConfig, Settings};
-use leadsync::rules::{Rules, RulesSource};
-use leadsync::store::{SqliteStore, Store};
-use leadsync::sync::{AnyConnector, Cycle, run_once};
-use leadsync_hubspot::HubspotConfig;
+use leadsync::store::Store;
 use leadsync_hubspot::fake::{FakeConfig, FakeHubSpot};
-use std::sync::Arc;
 use std::time::Duration;
 
-struct Setup {
-    _dir: tempfile::TempDir,
-    settings: Settings,
-    store: SqliteStore,
-    connectors: Vec<AnyConnector>,
-    rules: Arc<Rules>,
-}
+mod common;
 
-/// A store and a HubSpot connector pointed at the fake; limits are the fake's business here.
-fn setup(base_url: &str, overlap: Duration) -> Setup {
-    let dir = tempfile::tempdir().unwrap();
-    let token_file = dir.path().join("token");
-    std::fs::write(&token_file, "fake-token").unwrap();
-    let cfg_path = dir.path().join("leadsync.toml");
-    std::fs::write(
-        &cfg_path,
-        format!(
-            "[store]\nurl = \"sqlite://{}\"\n",
-            dir.path().join("db").display()
-        ),
+use common::hubspot::{Options, Setup, setup};
+
+fn pulling(base_url: &str, overlap: Duration) -> Setup {
+    setup(
+        base_url,
+        Options {
+            overlap,
+            ..Options::default()
+        },
     )
-    .unwrap();
-    let mut settings = leadsync::config::load(&cfg_path).unwrap();
-    let mut hub: HubspotConfig = toml::from_str(&format!(
-        "base_url = \"{base_url}\"\ntoken = {{ file = \"{}\" }}\n",
-        token_file.display()
-    ))
-    .unwrap();
-    hub.overlap = overlap;
-    hub.rate_limit.requests_per_window = 0;
-    hub.rate_limit.search_per_second = 0;
-    let connector = ConnectorConfig::Hubspot(hub);
-    settings
-        .connectors
-        .insert("hubspot".into(), connector.clone());
-    let store = SqliteStore::open(dir.path().join("db")).unwrap();
-    let connectors = vec![AnyConnector::build("hubspot", &connector).unwrap()];
-    let rules = Arc::new(Rules::load(RulesSource::builtin()).unwrap());
-    Setup {
-        _dir: dir,
-        settings,
-        store,
-        connectors,
-        rules,
-    }
 }
 
-async fn cycle(s: &mut Setup) -> Cycle {
-    let cycle = run_once(&s.settings, &mut s.store, &mut s.connectors, &s.rules, None)
-        .await
-        .unwrap();
-    assert!(cycle.runs[0].error.is_none(), "{:?}", cycle.runs[0].error);
-    cycle
+async fn cycle(s: &mut Setup) -> leadsync::sync::Cycle {
+    s.cycle().await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -76,7 +34,7 @@ async fn a_backfill_then_a_cycle_with_no_changes_reads_only_the_overlap_and_writ
     });
     fake.seed(50_000, 7);
     let server = fake.serve("127.0.0.1:0".parse().unwrap()).await.unwrap();
-    let mut s = setup(&server.base_url, Duration::from_secs(300));
+    let mut s = pulling(&server.base_url, Duration::from_secs(300));
 
     // WHEN the first cycle runs: a backfill by list
     let first = cycle(&mut s).await;
@@ -135,7 +93,7 @@ async fn twelve_thousand_contacts_sharing_one_timestamp_are_pulled_exactly_once(
     });
     fake.seed(12_500, 3);
     let server = fake.serve("127.0.0.1:0".parse().unwrap()).await.unwrap();
-    let mut s = setup(&server.base_url, Duration::ZERO);
+    let mut s = pulling(&server.base_url, Duration::ZERO);
     cycle(&mut s).await;
 
     // WHEN a bulk import touches 12,000 of them at the very same millisecond
@@ -169,12 +127,9 @@ async fn an_archived_contact_is_marked_not_lost_and_a_merge_moves_the_link() {
     });
     fake.seed(300, 5);
     let server = fake.serve("127.0.0.1:0".parse().unwrap()).await.unwrap();
-    let mut s = setup(&server.base_url, Duration::from_secs(60));
-    if let ConnectorConfig::Hubspot(h) = s.settings.connectors.get_mut("hubspot").unwrap() {
-        h.archived_scan = Duration::ZERO; // look for archived contacts on every cycle
-        s.connectors =
-            vec![AnyConnector::build("hubspot", &ConnectorConfig::Hubspot(h.clone())).unwrap()];
-    }
+    let mut s = pulling(&server.base_url, Duration::from_secs(60));
+    s.hubspot().archived_scan = Duration::ZERO; // look for archived contacts on every cycle
+    s.rebuild();
     cycle(&mut s).await;
     let contacts = fake.contacts();
     let (gone, a, b) = (

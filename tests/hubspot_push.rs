@@ -2,76 +2,34 @@
 //! forward only, and per-item outcomes of a 207.
 
 use chrono::Utc;
-use leadsync::config::{ConnectorConfig, Settings};
 use leadsync::connector::{Field, Locator, SourceRecord, Stage, Tier};
 use leadsync::resolve::Resolver;
-use leadsync::rules::{Rules, RulesSource};
-use leadsync::store::{SqliteStore, Store};
-use leadsync::sync::{AnyConnector, Cycle, run_once};
-use leadsync_hubspot::HubspotConfig;
+use leadsync::store::Store;
 use leadsync_hubspot::fake::{FakeConfig, FakeHubSpot, Fault};
 use std::sync::Arc;
 use std::time::Duration;
 
-struct Setup {
-    _dir: tempfile::TempDir,
-    settings: Settings,
-    store: SqliteStore,
-    connectors: Vec<AnyConnector>,
-    rules: Arc<Rules>,
-}
+mod common;
 
-/// A pushing HubSpot connector whose limiter matches the fake's window.
-fn setup(base_url: &str, per_window: u32, window: Duration, rules: &str) -> Setup {
-    let dir = tempfile::tempdir().unwrap();
-    let token = dir.path().join("token");
-    std::fs::write(&token, "fake-token").unwrap();
-    let cfg_path = dir.path().join("leadsync.toml");
-    std::fs::write(
-        &cfg_path,
-        format!(
-            "[store]\nurl = \"sqlite://{}\"\n",
-            dir.path().join("db").display()
-        ),
+use common::hubspot::{Options, Setup, setup};
+
+/// A pushing connector whose limiter is configured for `per_window` per `window`.
+fn pushing(base_url: &str, per_window: u32, window: Duration, rules: &str) -> Setup {
+    let rules = Some(rules.to_string());
+    setup(
+        base_url,
+        Options {
+            per_window,
+            window,
+            push: true,
+            rules,
+            ..Options::default()
+        },
     )
-    .unwrap();
-    let mut settings = leadsync::config::load(&cfg_path).unwrap();
-    let mut hub: HubspotConfig = toml::from_str(&format!(
-        "base_url = \"{base_url}\"\ntoken = {{ file = \"{}\" }}\npush = true\n",
-        token.display()
-    ))
-    .unwrap();
-    hub.rate_limit.requests_per_window = per_window;
-    hub.rate_limit.window = window;
-    hub.rate_limit.search_per_second = 0;
-    let connector = ConnectorConfig::Hubspot(hub);
-    settings
-        .connectors
-        .insert("hubspot".into(), connector.clone());
-    let store = SqliteStore::open(dir.path().join("db")).unwrap();
-    let connectors = vec![AnyConnector::build("hubspot", &connector).unwrap()];
-    let rules = Arc::new(
-        Rules::load(RulesSource {
-            path: None,
-            text: rules.into(),
-        })
-        .unwrap(),
-    );
-    Setup {
-        _dir: dir,
-        settings,
-        store,
-        connectors,
-        rules,
-    }
 }
 
-async fn cycle(s: &mut Setup) -> Cycle {
-    let cycle = run_once(&s.settings, &mut s.store, &mut s.connectors, &s.rules, None)
-        .await
-        .unwrap();
-    assert!(cycle.runs[0].error.is_none(), "{:?}", cycle.runs[0].error);
-    cycle
+async fn cycle(s: &mut Setup) -> leadsync::sync::Cycle {
+    s.cycle().await
 }
 
 fn tier_of(stage: Option<&String>) -> Option<Tier> {
@@ -102,7 +60,7 @@ async fn twenty_thousand_pushes_stay_within_the_window_and_survive_faults() {
         .count();
     assert!(expected_pushes > 10_000, "{expected_pushes}");
     let server = fake.serve("127.0.0.1:0".parse().unwrap()).await.unwrap();
-    let mut s = setup(&server.base_url, 100, window, EVERYONE_OPPORTUNITY);
+    let mut s = pushing(&server.base_url, 100, window, EVERYONE_OPPORTUNITY);
     // AND HubSpot failing now and then: 5xx, and connections dropped after a write was applied
     fake.script(Fault::ServerError {
         status: 503,
@@ -160,7 +118,7 @@ async fn an_unknown_id_in_a_207_is_dead_lettered_and_the_rest_land() {
     });
     fake.seed(120, 4);
     let server = fake.serve("127.0.0.1:0".parse().unwrap()).await.unwrap();
-    let mut s = setup(
+    let mut s = pushing(
         &server.base_url,
         0,
         Duration::from_secs(10),
@@ -235,7 +193,7 @@ async fn the_limiter_follows_the_accounts_headers_and_keeps_the_daily_reserve() 
     });
     fake.seed(6_000, 21);
     let server = fake.serve("127.0.0.1:0".parse().unwrap()).await.unwrap();
-    let mut s = setup(&server.base_url, 1_000, window, EVERYONE_OPPORTUNITY);
+    let mut s = pushing(&server.base_url, 1_000, window, EVERYONE_OPPORTUNITY);
 
     // WHEN a cycle pulls and pushes
     let run = cycle(&mut s).await;
@@ -255,22 +213,17 @@ async fn the_limiter_follows_the_accounts_headers_and_keeps_the_daily_reserve() 
     });
     fake.seed(3_000, 22);
     let server = fake.serve("127.0.0.1:0".parse().unwrap()).await.unwrap();
-    let mut s = setup(
+    let mut s = pushing(
         &server.base_url,
         0,
         Duration::from_secs(10),
         EVERYONE_OPPORTUNITY,
     );
-    if let ConnectorConfig::Hubspot(h) = s.settings.connectors.get_mut("hubspot").unwrap() {
-        h.rate_limit.daily_reserve = 10;
-        s.connectors =
-            vec![AnyConnector::build("hubspot", &ConnectorConfig::Hubspot(h.clone())).unwrap()];
-    }
+    s.hubspot().rate_limit.daily_reserve = 10;
+    s.rebuild();
 
     // WHEN a cycle pulls (30 list pages) and would push
-    let run = run_once(&s.settings, &mut s.store, &mut s.connectors, &s.rules, None)
-        .await
-        .unwrap();
+    let run = s.try_cycle().await;
 
     // THEN it stopped at the reserve instead of running into HubSpot's daily 429
     let stats = fake.stats();

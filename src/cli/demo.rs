@@ -6,7 +6,7 @@ use crate::config;
 use crate::report::Funnel;
 use crate::sample::{self, SamplePerson};
 use crate::store;
-use crate::sync::{run_once, select};
+use crate::sync::select;
 use leadsync_hubspot::fake::{FakeConfig, FakeHubSpot};
 use std::collections::BTreeMap;
 use std::fs;
@@ -74,19 +74,16 @@ pub(super) async fn run(dir: Option<&Path>, contacts: usize) -> Result<(), Failu
     let mut store = store::open(&settings.store.url)?;
     let mut connectors = select(&settings, None).map_err(Failure::runtime)?;
     for round in 1..=2 {
-        let bar = super::sync::spinner();
-        bar.set_message(format!("cycle {round}: pulling, qualifying, pushing"));
-        let cycle = run_once(
+        println!("\ncycle {round}:");
+        let label = format!("cycle {round}: pulling, qualifying, pushing");
+        super::sync::cycle_with_progress(
             &settings,
             store.as_mut(),
             &mut connectors,
             &rules,
-            Some(&bar),
+            &label,
         )
         .await?;
-        bar.finish_and_clear();
-        println!("\ncycle {round}:");
-        super::sync::print_cycle(&cycle);
     }
 
     println!("\nfunnel ({} persons):", store.person_count()?);

@@ -1,7 +1,11 @@
 use super::{Args, Failure, load_rules, load_settings};
+use crate::config::Settings;
+use crate::rules::Rules;
 use crate::store;
-use crate::sync::{ConnectorRun, Cycle, run_once, select};
+use crate::store::Store;
+use crate::sync::{AnyConnector, ConnectorRun, Cycle, run_once, select};
 use indicatif::{ProgressBar, ProgressStyle};
+use std::sync::Arc;
 use std::time::Duration;
 
 pub(super) async fn run(args: &Args, once: bool, only: Option<&str>) -> Result<(), Failure> {
@@ -14,17 +18,14 @@ pub(super) async fn run(args: &Args, once: bool, only: Option<&str>) -> Result<(
     let rules = load_rules(&settings, None)?;
     let mut connectors = select(&settings, only).map_err(Failure::usage)?;
     let mut store = store::open(&settings.store.url)?;
-    let bar = spinner();
-    let cycle = run_once(
+    let cycle = cycle_with_progress(
         &settings,
         store.as_mut(),
         &mut connectors,
         &rules,
-        Some(&bar),
+        "syncing",
     )
     .await?;
-    bar.finish_and_clear();
-    print_cycle(&cycle);
     println!("persons: {}", store.person_count()?);
     let failed: Vec<&str> = cycle
         .runs
@@ -40,6 +41,22 @@ pub(super) async fn run(args: &Args, once: bool, only: Option<&str>) -> Result<(
             failed.join(", ")
         )))
     }
+}
+
+/// One cycle with a spinner on the terminal, then its summary printed.
+pub(crate) async fn cycle_with_progress(
+    settings: &Settings,
+    store: &mut dyn Store,
+    connectors: &mut [AnyConnector],
+    rules: &Arc<Rules>,
+    label: &str,
+) -> Result<Cycle, Failure> {
+    let bar = spinner();
+    bar.set_message(label.to_string());
+    let cycle = run_once(settings, store, connectors, rules, Some(&bar)).await?;
+    bar.finish_and_clear();
+    print_cycle(&cycle);
+    Ok(cycle)
 }
 
 pub(crate) fn print_cycle(cycle: &Cycle) {

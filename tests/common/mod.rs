@@ -1,6 +1,8 @@
 //! A temp folder with a config, an inbox and a store, and the real `leadsync` binary to run on it.
 #![allow(dead_code, unreachable_pub)]
 
+pub mod hubspot;
+
 use leadsync::store::{SqliteStore, Store};
 use std::fs;
 use std::path::{Path, PathBuf};

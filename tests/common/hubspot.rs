@@ -1,0 +1,124 @@
+//! A store and a HubSpot connector pointed at a fake HubSpot: shared by the HubSpot tests and the
+//! HubSpot benchmark.
+#![allow(dead_code, unreachable_pub)]
+
+use leadsync::config::{ConnectorConfig, Settings};
+use leadsync::rules::{Rules, RulesSource};
+use leadsync::store::SqliteStore;
+use leadsync::sync::{AnyConnector, Cycle, run_once};
+use leadsync_hubspot::HubspotConfig;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// How the connector under test is configured.
+pub struct Options {
+    /// Requests per window (0: no limit).
+    pub per_window: u32,
+    pub window: Duration,
+    pub search_per_second: u32,
+    pub push: bool,
+    pub overlap: Duration,
+    /// Rules text; the built-in rules when `None`.
+    pub rules: Option<String>,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            per_window: 0,
+            window: Duration::from_secs(10),
+            search_per_second: 0,
+            push: false,
+            overlap: Duration::from_secs(300),
+            rules: None,
+        }
+    }
+}
+
+pub struct Setup {
+    pub dir: tempfile::TempDir,
+    pub settings: Settings,
+    pub store: SqliteStore,
+    pub connectors: Vec<AnyConnector>,
+    pub rules: Arc<Rules>,
+}
+
+pub fn setup(base_url: &str, opts: Options) -> Setup {
+    let dir = tempfile::tempdir().unwrap();
+    let token = dir.path().join("token");
+    std::fs::write(&token, "fake-token").unwrap();
+    let cfg = dir.path().join("leadsync.toml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "[store]\nurl = \"sqlite://{}\"\n",
+            dir.path().join("db").display()
+        ),
+    )
+    .unwrap();
+    let mut settings = leadsync::config::load(&cfg).unwrap();
+    let mut hub: HubspotConfig = toml::from_str(&format!(
+        "base_url = \"{base_url}\"\ntoken = {{ file = \"{}\" }}\npush = {}\n",
+        token.display(),
+        opts.push
+    ))
+    .unwrap();
+    hub.overlap = opts.overlap;
+    hub.rate_limit.requests_per_window = opts.per_window;
+    hub.rate_limit.window = opts.window;
+    hub.rate_limit.search_per_second = opts.search_per_second;
+    settings
+        .connectors
+        .insert("hubspot".into(), ConnectorConfig::Hubspot(hub));
+    let store = SqliteStore::open(dir.path().join("db")).unwrap();
+    let source = opts
+        .rules
+        .map_or_else(RulesSource::builtin, |text| RulesSource {
+            path: None,
+            text,
+        });
+    let mut s = Setup {
+        dir,
+        settings,
+        store,
+        connectors: Vec::new(),
+        rules: Arc::new(Rules::load(source).unwrap()),
+    };
+    s.rebuild();
+    s
+}
+
+impl Setup {
+    /// The HubSpot connector's config; call [`Setup::rebuild`] after changing it.
+    pub fn hubspot(&mut self) -> &mut HubspotConfig {
+        match self.settings.connectors.get_mut("hubspot") {
+            Some(ConnectorConfig::Hubspot(h)) => h,
+            _ => unreachable!("set up above"),
+        }
+    }
+
+    pub fn rebuild(&mut self) {
+        let c = self.settings.connectors["hubspot"].clone();
+        self.connectors = vec![AnyConnector::build("hubspot", &c).unwrap()];
+    }
+
+    /// One full cycle, which must not fail.
+    pub async fn cycle(&mut self) -> Cycle {
+        let cycle = self.try_cycle().await;
+        assert!(cycle.runs[0].error.is_none(), "{:?}", cycle.runs[0].error);
+        cycle
+    }
+
+    /// One full cycle, failures included in the result.
+    pub async fn try_cycle(&mut self) -> Cycle {
+        run_once(
+            &self.settings,
+            &mut self.store,
+            &mut self.connectors,
+            &self.rules,
+            None,
+        )
+        .await
+        .unwrap()
+    }
+}
