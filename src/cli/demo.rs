@@ -110,11 +110,11 @@ pub(super) async fn run(dir: Option<&Path>, contacts: usize) -> Result<(), Failu
     );
 
     let example = sample::person(DEMO_SEED, 0).email;
-    println!(
-        "\nrejected rows are in {}/processed/*.rejects.csv",
-        inbox.display()
-    );
     if dir.is_some() {
+        println!(
+            "\nrejected rows are in {}/processed/*.rejects.csv",
+            inbox.display()
+        );
         println!(
             "explain a person:  leadsync --config {} explain {example}",
             config_path.display()
