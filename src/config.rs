@@ -301,6 +301,9 @@ fn check(s: &Settings) -> Result<(), String> {
                 hub.token
                     .check()
                     .map_err(|e| format!("key connectors.{id}.token: {e}"))?;
+                hub.rate_limit
+                    .zone()
+                    .map_err(|e| format!("key connectors.{id}.rate_limit.time_zone: {e}"))?;
                 if hub.rate_limit.window.is_zero() {
                     return Err(format!(
                         "key connectors.{id}.rate_limit.window: must be longer than 0s"

@@ -130,7 +130,15 @@ pub async fn run_once(
     rules: &Arc<Rules>,
     progress: Option<&dyn Progress>,
 ) -> Result<Cycle, StoreError> {
-    let runs = pull_all(settings, store, connectors, rules, progress).await?;
+    restore_states(store, connectors)?;
+    let runs = match pull_all(settings, store, connectors, rules, progress).await {
+        Ok(runs) => runs,
+        Err(e) => {
+            // A daily stop must survive whatever happens next.
+            save_states(store, connectors)?;
+            return Err(e);
+        }
+    };
     let targets = push_targets(settings);
     let requalified = plan::requalify(store, rules, &targets, Utc::now(), false, 3)?;
     let mut pushes = Vec::new();
@@ -145,11 +153,37 @@ pub async fn run_once(
         };
         pushes.push((connector.id().to_string(), result));
     }
+    save_states(store, connectors)?;
     Ok(Cycle {
         runs,
         requalified,
         pushes,
     })
+}
+
+/// The key under which a connector's daily-budget stop is kept.
+const DAILY_STOP: &str = "daily_stop_until";
+
+fn restore_states(store: &mut dyn Store, connectors: &[AnyConnector]) -> Result<(), StoreError> {
+    for c in connectors {
+        if let AnyConnector::Hubspot(h) = c
+            && let Some(until) = store.connector_state(c.id(), DAILY_STOP)?
+            && let Ok(until) = chrono::DateTime::parse_from_rfc3339(&until)
+        {
+            h.restore_daily_stop(until.with_timezone(&Utc));
+        }
+    }
+    Ok(())
+}
+
+fn save_states(store: &mut dyn Store, connectors: &[AnyConnector]) -> Result<(), StoreError> {
+    for c in connectors {
+        if let AnyConnector::Hubspot(h) = c {
+            let until = h.daily_stop().map(|t| t.to_rfc3339());
+            store.set_connector_state(c.id(), DAILY_STOP, until.as_deref())?;
+        }
+    }
+    Ok(())
 }
 
 async fn pull_all(

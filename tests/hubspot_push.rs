@@ -243,4 +243,20 @@ async fn the_limiter_follows_the_accounts_headers_and_keeps_the_daily_reserve() 
         error.contains("daily request budget"),
         "the pull says why it stopped: {error:?}"
     );
+
+    // AND after a restart (new connector, same store) it stays stopped until the reset
+    let sent = fake.stats().total_requests();
+    s.rebuild();
+    let again = s.try_cycle().await;
+    assert_eq!(
+        fake.stats().total_requests(),
+        sent,
+        "no request after the restart"
+    );
+    let error = again.runs[0]
+        .error
+        .as_ref()
+        .map(|(_, m)| m.clone())
+        .unwrap_or_default();
+    assert!(error.contains("daily request budget"), "{error:?}");
 }

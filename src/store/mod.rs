@@ -110,6 +110,17 @@ pub trait Store: Send {
     /// Entries per status for a connector.
     fn outbox_counts(&mut self, connector: &str) -> Result<BTreeMap<String, u64>, StoreError>;
 
+    /// A connector's saved state value (`None` when never saved).
+    fn connector_state(&mut self, connector: &str, key: &str)
+    -> Result<Option<String>, StoreError>;
+    /// Saves (or, with `None`, removes) a connector state value.
+    fn set_connector_state(
+        &mut self,
+        connector: &str,
+        key: &str,
+        value: Option<&str>,
+    ) -> Result<(), StoreError>;
+
     fn start_run(&mut self, connector: &str) -> Result<i64, StoreError>;
     fn finish_run(&mut self, run: i64, stats: &RunStats) -> Result<(), StoreError>;
     fn last_runs(&mut self, limit: u32) -> Result<Vec<RunSummary>, StoreError>;

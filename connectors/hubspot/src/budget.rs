@@ -24,10 +24,11 @@ pub(crate) struct Budget {
     stopped_until: Mutex<Option<DateTime<Utc>>>,
     daily_remaining: Mutex<Option<u64>>,
     reserve: u64,
+    zone: chrono_tz::Tz,
 }
 
 impl Budget {
-    pub(crate) fn new(max: u32, window: Duration, reserve: u64) -> Budget {
+    pub(crate) fn new(max: u32, window: Duration, reserve: u64, zone: chrono_tz::Tz) -> Budget {
         Budget {
             shape: Mutex::new((max, window)),
             limiter: Mutex::new(Arc::new(limiter(max, window))),
@@ -35,17 +36,27 @@ impl Budget {
             stopped_until: Mutex::new(None),
             daily_remaining: Mutex::new(None),
             reserve,
+            zone,
+        }
+    }
+
+    /// Refuses once the daily reserve is reached, until the reset. Searches count against the
+    /// daily budget too, so both lanes ask.
+    pub(crate) fn check_daily(&self) -> Result<(), ApiError> {
+        let mut stopped = lock(&self.stopped_until);
+        match *stopped {
+            Some(until) if Utc::now() < until => Err(ApiError::DailyBudget),
+            Some(_) => {
+                *stopped = None;
+                Ok(())
+            }
+            None => Ok(()),
         }
     }
 
     /// Waits for a permit; refuses once the daily reserve is reached, until the reset.
     pub(crate) async fn permit(&self) -> Result<(), ApiError> {
-        if let Some(until) = *lock(&self.stopped_until) {
-            if Utc::now() < until {
-                return Err(ApiError::DailyBudget);
-            }
-            *lock(&self.stopped_until) = None;
-        }
+        self.check_daily()?;
         let pause = *lock(&self.pause_until);
         if let Some(until) = pause {
             tokio::time::sleep_until(until).await;
@@ -83,10 +94,22 @@ impl Budget {
         if let Some(left) = number("x-hubspot-ratelimit-daily-remaining") {
             *lock(&self.daily_remaining) = Some(left);
             if left <= self.reserve {
-                let reset = next_midnight(Utc::now());
+                let reset = next_midnight(Utc::now(), self.zone);
                 tracing::warn!(left, reserve = self.reserve, %reset, "Daily request budget down to the reserve; pausing until the reset.");
                 *lock(&self.stopped_until) = Some(reset);
             }
+        }
+    }
+
+    /// Until when requests are stopped because the daily reserve was reached.
+    pub(crate) fn stopped_until(&self) -> Option<DateTime<Utc>> {
+        *lock(&self.stopped_until)
+    }
+
+    /// Restores a stop recorded before a restart (ignored once passed).
+    pub(crate) fn restore_stop(&self, until: DateTime<Utc>) {
+        if until > Utc::now() {
+            *lock(&self.stopped_until) = Some(until);
         }
     }
 
@@ -96,17 +119,24 @@ impl Budget {
     }
 }
 
-/// The daily budget resets at midnight in the account's time zone; UTC until the account's
-/// zone is configurable.
-fn next_midnight(now: DateTime<Utc>) -> DateTime<Utc> {
-    let tomorrow = now
-        .date_naive()
+/// The next midnight in the account's time zone, when the daily budget resets. Where midnight
+/// does not exist that day (a daylight-saving jump at 00:00), the first instant after it.
+fn next_midnight(now: DateTime<Utc>, zone: chrono_tz::Tz) -> DateTime<Utc> {
+    use chrono::TimeZone;
+    let local_today = now.with_timezone(&zone).date_naive();
+    let tomorrow = local_today
         .checked_add_days(Days::new(1))
         .expect("a date after today");
-    tomorrow
-        .and_hms_opt(0, 0, 0)
-        .expect("midnight exists")
-        .and_utc()
+    let midnight = tomorrow.and_hms_opt(0, 0, 0).expect("midnight exists");
+    match zone.from_local_datetime(&midnight) {
+        chrono::LocalResult::Single(t) | chrono::LocalResult::Ambiguous(t, _) => {
+            t.with_timezone(&Utc)
+        }
+        chrono::LocalResult::None => zone
+            .from_local_datetime(&(midnight + chrono::Duration::hours(1)))
+            .earliest()
+            .map_or(now + chrono::Duration::days(1), |t| t.with_timezone(&Utc)),
+    }
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -160,7 +190,7 @@ mod tests {
 
     #[tokio::test]
     async fn the_daily_reserve_stops_requests_until_midnight() {
-        let b = Budget::new(100, Duration::from_secs(10), 1_000);
+        let b = Budget::new(100, Duration::from_secs(10), 1_000, chrono_tz::UTC);
         b.permit().await.unwrap();
         b.observe(&headers(&[("x-hubspot-ratelimit-daily-remaining", "1500")]));
         b.permit().await.unwrap();
@@ -172,8 +202,30 @@ mod tests {
     }
 
     #[test]
+    fn the_daily_reset_is_midnight_in_the_accounts_zone() {
+        use chrono::TimeZone;
+        let now = Utc.with_ymd_and_hms(2026, 11, 24, 3, 30, 0).unwrap();
+        // 03:30 UTC is 22:30 the day before in New York (UTC-5): midnight there is 05:00 UTC.
+        let ny: chrono_tz::Tz = "America/New_York".parse().unwrap();
+        assert_eq!(
+            next_midnight(now, ny),
+            Utc.with_ymd_and_hms(2026, 11, 24, 5, 0, 0).unwrap()
+        );
+        assert_eq!(
+            next_midnight(now, chrono_tz::UTC),
+            Utc.with_ymd_and_hms(2026, 11, 25, 0, 0, 0).unwrap()
+        );
+        // Summer time: UTC-4.
+        let july = Utc.with_ymd_and_hms(2026, 7, 1, 12, 0, 0).unwrap();
+        assert_eq!(
+            next_midnight(july, ny),
+            Utc.with_ymd_and_hms(2026, 7, 2, 4, 0, 0).unwrap()
+        );
+    }
+
+    #[test]
     fn the_account_shape_replaces_the_configured_one() {
-        let b = Budget::new(100, Duration::from_secs(10), 0);
+        let b = Budget::new(100, Duration::from_secs(10), 0, chrono_tz::UTC);
         b.observe(&headers(&[
             ("x-hubspot-ratelimit-max", "190"),
             ("x-hubspot-ratelimit-interval-milliseconds", "10000"),

@@ -223,7 +223,7 @@ impl Client {
             base,
             token,
             window: r.window,
-            general: Budget::new(r.requests_per_window, r.window, r.daily_reserve),
+            general: Budget::new(r.requests_per_window, r.window, r.daily_reserve, r.zone()?),
             search: limiter(r.search_per_second, Duration::from_secs(1)),
         })
     }
@@ -284,6 +284,10 @@ impl Client {
         self.general.daily_remaining()
     }
 
+    pub(crate) fn budget(&self) -> &Budget {
+        &self.general
+    }
+
     /// One authenticated one-record read: the health check.
     pub(crate) async fn check(&self) -> Result<(), ApiError> {
         let url = format!("{}/objects/contacts", self.base);
@@ -306,7 +310,10 @@ impl Client {
             // Every attempt, retries included, takes a permit first.
             match lane {
                 Lane::General => self.general.permit().await?,
-                Lane::Search => self.search.until_ready().await,
+                Lane::Search => {
+                    self.general.check_daily()?;
+                    self.search.until_ready().await
+                }
             }
             let answer = request()
                 .bearer_auth(self.token.expose_secret())

@@ -62,6 +62,22 @@ pub struct RateLimitConfig {
     /// Requests of the daily budget left untouched for other apps of the account.
     #[serde(default = "default_reserve")]
     pub daily_reserve: u64,
+    /// The account's time zone (IANA name, as set in HubSpot): the daily budget resets at
+    /// midnight there.
+    #[serde(default = "default_time_zone")]
+    pub time_zone: String,
+}
+
+impl RateLimitConfig {
+    /// The account's time zone, checked.
+    pub fn zone(&self) -> Result<chrono_tz::Tz, String> {
+        self.time_zone.parse().map_err(|_| {
+            format!(
+                "`{}` is not an IANA time zone (e.g. America/New_York, Europe/Berlin, UTC)",
+                self.time_zone
+            )
+        })
+    }
 }
 
 /// The token's source. Exactly one of the two.
@@ -133,6 +149,10 @@ fn default_reserve() -> u64 {
     10_000
 }
 
+fn default_time_zone() -> String {
+    "UTC".into()
+}
+
 impl Default for RateLimitConfig {
     fn default() -> Self {
         RateLimitConfig {
@@ -140,6 +160,7 @@ impl Default for RateLimitConfig {
             window: default_window(),
             search_per_second: default_search(),
             daily_reserve: default_reserve(),
+            time_zone: default_time_zone(),
         }
     }
 }

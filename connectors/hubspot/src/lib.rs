@@ -42,6 +42,16 @@ impl HubspotConnector {
         self.client.daily_remaining()
     }
 
+    /// Until when requests are stopped at the daily reserve, to be kept across restarts.
+    pub fn daily_stop(&self) -> Option<chrono::DateTime<chrono::Utc>> {
+        self.client.budget().stopped_until()
+    }
+
+    /// Restores a daily stop recorded before a restart.
+    pub fn restore_daily_stop(&self, until: chrono::DateTime<chrono::Utc>) {
+        self.client.budget().restore_stop(until);
+    }
+
     /// Whether `push = true`.
     pub fn pushes(&self) -> bool {
         self.cfg.push

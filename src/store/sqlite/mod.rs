@@ -530,6 +530,38 @@ impl Store for SqliteStore {
         Ok(rows.into_iter().collect())
     }
 
+    fn connector_state(
+        &mut self,
+        connector: &str,
+        key: &str,
+    ) -> Result<Option<String>, StoreError> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT value FROM connector_state WHERE connector = ?1 AND key = ?2",
+        )?;
+        Ok(stmt
+            .query_row(params![connector, key], |r| r.get(0))
+            .optional()?)
+    }
+
+    fn set_connector_state(
+        &mut self,
+        connector: &str,
+        key: &str,
+        value: Option<&str>,
+    ) -> Result<(), StoreError> {
+        match value {
+            Some(v) => self.conn.execute(
+                "INSERT INTO connector_state (connector, key, value, updated_at) VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT (connector, key) DO UPDATE SET value = ?3, updated_at = ?4",
+                params![connector, key, v, ts(&Utc::now())],
+            )?,
+            None => self
+                .conn
+                .execute("DELETE FROM connector_state WHERE connector = ?1 AND key = ?2", params![connector, key])?,
+        };
+        Ok(())
+    }
+
     fn start_run(&mut self, connector: &str) -> Result<i64, StoreError> {
         self.conn.execute(
             "INSERT INTO runs (connector, started_at) VALUES (?1, ?2)",

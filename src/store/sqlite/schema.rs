@@ -126,4 +126,14 @@ pub(super) const MIGRATIONS: &[&str] = &[
     CREATE INDEX outbox_pending ON outbox(connector, status, id);
     CREATE INDEX outbox_person ON outbox(person_id);
     "#,
+    // 4: small per-connector state that must survive restarts (the daily budget stop).
+    r#"
+    CREATE TABLE connector_state (
+        connector   TEXT NOT NULL,
+        key         TEXT NOT NULL,
+        value       TEXT NOT NULL,
+        updated_at  TEXT NOT NULL,
+        PRIMARY KEY (connector, key)
+    );
+    "#,
 ];
