@@ -123,6 +123,20 @@ pub(crate) struct Sort {
     pub(crate) direction: String,
 }
 
+#[derive(Debug, Deserialize)]
+struct StageProperty {
+    #[serde(default)]
+    options: Vec<StageOption>,
+}
+
+/// One lifecycle stage of the account.
+#[derive(Debug, Clone, Deserialize)]
+pub(crate) struct StageOption {
+    pub(crate) value: String,
+    #[serde(rename = "displayOrder", default)]
+    pub(crate) display_order: i64,
+}
+
 /// A batch answer (200 or 207).
 #[derive(Debug, Deserialize)]
 pub(crate) struct BatchAnswer {
@@ -286,6 +300,19 @@ impl Client {
 
     pub(crate) fn budget(&self) -> &Budget {
         &self.general
+    }
+
+    /// The lifecycle stage options of the account, in its own order.
+    pub(crate) async fn stage_options(&self) -> Result<Vec<StageOption>, ApiError> {
+        let url = format!("{}/properties/contacts/lifecyclestage", self.base);
+        let property: StageProperty = self
+            .send(Lane::General, "the lifecycle stage property", || {
+                self.http.get(&url)
+            })
+            .await?;
+        let mut options = property.options;
+        options.sort_by_key(|o| o.display_order);
+        Ok(options)
     }
 
     /// One authenticated one-record read: the health check.

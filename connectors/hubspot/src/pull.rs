@@ -11,11 +11,13 @@
 
 use crate::client::{ApiContact, ApiError, Client, Filter, FilterGroup, Page, Search, Sort};
 use crate::config::HubspotConfig;
-use crate::map::{properties, to_record};
+use crate::map::{properties, stage_tiers, to_record};
+use leadsync_connector_core::Tier;
 use leadsync_connector_core::{
     ConnectorError, ConnectorErrorKind, Cursor, CursorPosition, PageSink, PullStats, SourceRecord,
 };
 use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
 
 /// The one stream of this connector.
 pub(crate) const STREAM: &str = "contacts";
@@ -184,6 +186,8 @@ pub(crate) struct Puller<'a> {
     properties: Vec<String>,
     /// The committed cursor and its state: a cursor is never offered lower.
     committed: (CursorPosition, State),
+    /// What each of the account's lifecycle stages means as a tier.
+    stages: HashMap<String, Tier>,
 }
 
 impl<'a> Puller<'a> {
@@ -205,10 +209,20 @@ impl<'a> Puller<'a> {
             stats: PullStats::default(),
             properties: properties(cfg),
             committed: (CursorPosition::default(), start),
+            stages: HashMap::new(),
         }
     }
 
     pub(crate) async fn run(mut self) -> Result<PullStats, ConnectorError> {
+        // The account's own stage order tells what its custom stages mean.
+        let ordered: Vec<String> = match self.client.stage_options().await {
+            Ok(options) => options.into_iter().map(|o| o.value).collect(),
+            Err(e) => {
+                tracing::warn!(error = %e, "Cannot read the lifecycle stages; using the configured mapping only.");
+                Vec::new()
+            }
+        };
+        self.stages = stage_tiers(self.cfg, &ordered);
         // No cursor, or one of an older format: start over (stored records are skipped).
         if let Some(c) = self.sink.cursor(STREAM)?
             && c.version == CURSOR_VERSION
@@ -404,7 +418,7 @@ impl<'a> Puller<'a> {
         let records: Vec<_> = contacts
             .iter()
             .filter(|c| seen.insert(c.id.as_str()))
-            .map(|c| to_record(c, self.cfg))
+            .map(|c| to_record(c, self.cfg, &self.stages))
             .collect();
         let unchanged = self.sink.unchanged(&records)?;
         let fresh: Vec<_> = records
