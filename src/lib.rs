@@ -4,6 +4,7 @@
 
 pub mod cli;
 pub mod config;
+pub mod daemon;
 pub mod explain;
 pub mod ingest;
 pub mod model;

@@ -6,8 +6,13 @@ use tracing_subscriber::EnvFilter;
 
 fn main() -> ExitCode {
     let args = leadsync::cli::Args::parse();
+    let quiet = if matches!(args.command, leadsync::cli::Command::Run) {
+        "info"
+    } else {
+        "warn"
+    };
     let default = match args.verbose {
-        0 => "warn",
+        0 => quiet,
         1 => "info",
         _ => "debug",
     };

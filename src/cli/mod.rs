@@ -5,6 +5,7 @@ mod demo;
 mod explain;
 mod plan;
 mod report;
+mod run;
 mod sync;
 mod validate;
 
@@ -34,6 +35,9 @@ pub struct Args {
 pub enum Command {
     /// Checks the config, the store and every connector; exits 2 on any problem.
     Validate,
+    /// The daemon: runs each connector on its schedule, serves the admin HTTP API, and stops
+    /// gracefully on SIGTERM or SIGINT.
+    Run,
     /// Runs one full cycle (pull every connector into the store), then exits.
     Sync {
         /// Run once and exit (required: the long-running daemon is `leadsync run`).
@@ -151,6 +155,7 @@ pub(crate) fn load_rules(
 pub async fn run(args: Args) -> ExitCode {
     let result = match &args.command {
         Command::Validate => validate::run(&args).await,
+        Command::Run => run::run(&args).await,
         Command::Sync { once, connector } => sync::run(&args, *once, connector.as_deref()).await,
         Command::Explain { who, json } => explain::run(&args, who, *json),
         Command::Plan {

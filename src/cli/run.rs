@@ -1,0 +1,45 @@
+use super::{Args, Failure, load_rules, load_settings};
+use crate::sync::select;
+use crate::{daemon, store};
+
+/// The daemon: until SIGTERM or SIGINT.
+pub(super) async fn run(args: &Args) -> Result<(), Failure> {
+    let settings = load_settings(args)?;
+    if !settings.admin.listen.ip().is_loopback() {
+        return Err(Failure::usage(format!(
+            "admin.listen {} is beyond loopback: the admin API has no token yet, so it only listens on 127.0.0.1 or ::1",
+            settings.admin.listen
+        )));
+    }
+    let rules = load_rules(&settings, None)?;
+    let connectors = select(&settings, None).map_err(Failure::usage)?;
+    let store = store::open(&settings.store.url)?;
+    let admin_store = store::open(&settings.store.url)?;
+    daemon::run(
+        settings,
+        rules,
+        connectors,
+        store,
+        admin_store,
+        stop_signal(),
+    )
+    .await
+    .map_err(|e| Failure::runtime(e.to_string()))
+}
+
+/// Resolves on SIGTERM (systemd, docker stop) or SIGINT (Ctrl-C).
+async fn stop_signal() {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut term = match signal(SignalKind::terminate()) {
+        Ok(s) => s,
+        Err(e) => {
+            tracing::error!(error = %e, "Cannot listen for SIGTERM; only Ctrl-C stops the daemon.");
+            let _ = tokio::signal::ctrl_c().await;
+            return;
+        }
+    };
+    tokio::select! {
+        _ = term.recv() => tracing::info!("SIGTERM received."),
+        _ = tokio::signal::ctrl_c() => tracing::info!("SIGINT received."),
+    }
+}

@@ -1,0 +1,139 @@
+//! `leadsync run` as a child process: drops are picked up on schedule, the admin HTTP answers,
+//! and SIGTERM stops it cleanly.
+
+mod common;
+
+use common::Env;
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A plain HTTP/1.1 GET: (status, body); `None` while nothing listens.
+fn get(addr: SocketAddr, path: &str) -> Option<(u16, String)> {
+    let mut s = TcpStream::connect_timeout(&addr, Duration::from_millis(200)).ok()?;
+    s.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"
+    )
+    .ok()?;
+    let mut answer = String::new();
+    s.read_to_string(&mut answer).ok()?;
+    let status = answer.split_whitespace().nth(1)?.parse().ok()?;
+    let body = answer
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_string())
+        .unwrap_or_default();
+    Some((status, body))
+}
+
+fn wait_until(what: &str, timeout: Duration, mut check: impl FnMut() -> bool) {
+    let started = Instant::now();
+    while !check() {
+        assert!(started.elapsed() < timeout, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+fn start(env: &Env, port: u16) -> Child {
+    let config = std::fs::read_to_string(&env.config).unwrap();
+    std::fs::write(
+        &env.config,
+        format!("[admin]\nlisten = \"127.0.0.1:{port}\"\n\n{config}"),
+    )
+    .unwrap();
+    Command::new(env!("CARGO_BIN_EXE_leadsync"))
+        .args(["--config", env.config.to_str().unwrap(), "run"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap()
+}
+
+#[test]
+fn the_daemon_takes_drops_on_schedule_serves_status_and_stops_on_sigterm() {
+    // GIVEN a daemon whose drop folder is scanned every second
+    let env = Env::new("schedule = \"* * * * * *\"");
+    let port = free_port();
+    let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+    let mut child = start(&env, port);
+    wait_until("/healthz", Duration::from_secs(20), || {
+        get(addr, "/healthz").is_some_and(|(s, b)| s == 200 && b.contains("ok"))
+    });
+
+    // WHEN a file is dropped
+    env.drop_file(
+        "signups.csv",
+        b"Email,First Name\na@acme.io,Ann\nb@acme.io,Bob\nc@acme.io,Cy\n",
+    );
+
+    // THEN it is ingested within seconds, and the status shows it
+    wait_until(
+        "3 persons in /api/v1/status",
+        Duration::from_secs(20),
+        || {
+            get(addr, "/api/v1/status").is_some_and(|(s, b)| {
+                s == 200
+                    && serde_json::from_str::<serde_json::Value>(&b)
+                        .is_ok_and(|v| v["persons"] == 3)
+            })
+        },
+    );
+    let (_, body) = get(addr, "/api/v1/status").unwrap();
+    let status: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert!(
+        status["last_runs"]
+            .as_array()
+            .is_some_and(|r| !r.is_empty()),
+        "{status}"
+    );
+
+    // WHEN SIGTERM arrives
+    let killed = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+
+    // THEN it exits 0 within seconds, and the store is consistent
+    let started = Instant::now();
+    let code = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status.code();
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(15),
+            "still running after SIGTERM"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert_eq!(code, Some(0));
+    assert_eq!(env.person_count(), 3);
+    assert!(
+        get(addr, "/healthz").is_none(),
+        "the admin HTTP stopped too"
+    );
+}
+
+#[test]
+fn the_daemon_refuses_to_listen_beyond_loopback() {
+    let env = Env::new("");
+    let config = std::fs::read_to_string(&env.config).unwrap();
+    std::fs::write(
+        &env.config,
+        format!("[admin]\nlisten = \"0.0.0.0:{}\"\n\n{config}", free_port()),
+    )
+    .unwrap();
+    let out = env.run(&["run"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("beyond loopback"));
+}
