@@ -137,3 +137,20 @@ fn the_daemon_refuses_to_listen_beyond_loopback() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("beyond loopback"));
 }
+
+#[test]
+fn readyz_names_a_connector_whose_last_run_failed() {
+    // GIVEN a daemon whose inbox has disappeared
+    let env = Env::new("schedule = \"* * * * * *\"");
+    std::fs::remove_dir(&env.inbox).unwrap();
+    let port = free_port();
+    let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+    let mut child = start(&env, port);
+    // THEN it stays alive but is not ready, and says which connector fails
+    wait_until("/readyz 503", Duration::from_secs(20), || {
+        get(addr, "/readyz").is_some_and(|(s, b)| s == 503 && b.contains("drops"))
+    });
+    assert_eq!(get(addr, "/healthz").map(|(s, _)| s), Some(200));
+    child.kill().unwrap();
+    child.wait().unwrap();
+}

@@ -1,7 +1,11 @@
 //! The admin HTTP surface: liveness and a status view.
 
+use crate::config::IdentityConfig;
+use crate::explain;
+use crate::rules::Rules;
 use crate::store::Store;
-use axum::extract::State;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
 use axum::routing::get;
 use axum::{Json, Router};
 use std::net::SocketAddr;
@@ -9,7 +13,15 @@ use std::sync::{Arc, Mutex};
 
 use super::DaemonError;
 
-type Shared = Arc<Mutex<Box<dyn Store>>>;
+/// What the handlers share: a store connection of their own, the rules (for the explain view)
+/// and identity settings (to find a person by email or phone).
+struct AdminState {
+    store: Mutex<Box<dyn Store>>,
+    rules: Arc<Rules>,
+    identity: IdentityConfig,
+}
+
+type Shared = Arc<AdminState>;
 
 pub(super) struct Admin {
     pub(super) addr: SocketAddr,
@@ -25,7 +37,12 @@ impl Admin {
 }
 
 /// Serves on `listen` with its own store connection (the daemon's writes never wait on it).
-pub(super) async fn serve(listen: SocketAddr, store: Box<dyn Store>) -> Result<Admin, DaemonError> {
+pub(super) async fn serve(
+    listen: SocketAddr,
+    store: Box<dyn Store>,
+    rules: Arc<Rules>,
+    identity: IdentityConfig,
+) -> Result<Admin, DaemonError> {
     let listener = tokio::net::TcpListener::bind(listen)
         .await
         .map_err(|source| DaemonError::Admin {
@@ -36,10 +53,16 @@ pub(super) async fn serve(listen: SocketAddr, store: Box<dyn Store>) -> Result<A
         addr: listen,
         source,
     })?;
-    let state: Shared = Arc::new(Mutex::new(store));
+    let state: Shared = Arc::new(AdminState {
+        store: Mutex::new(store),
+        rules,
+        identity,
+    });
     let app = Router::new()
         .route("/healthz", get(|| async { "ok\n" }))
+        .route("/readyz", get(ready))
         .route("/api/v1/status", get(status))
+        .route("/api/v1/persons/{who}", get(person))
         .with_state(state);
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let task = tokio::spawn(async move {
@@ -53,16 +76,67 @@ pub(super) async fn serve(listen: SocketAddr, store: Box<dyn Store>) -> Result<A
     Ok(Admin { addr, stop, task })
 }
 
-/// Persons, last runs and outbox counts, as JSON.
-async fn status(
-    State(store): State<Shared>,
-) -> Result<Json<serde_json::Value>, (axum::http::StatusCode, String)> {
-    let internal = |e: crate::store::StoreError| {
-        (axum::http::StatusCode::INTERNAL_SERVER_ERROR, e.to_string())
-    };
-    let mut store = store
+type Answer<T> = Result<T, (StatusCode, String)>;
+
+fn internal(e: crate::store::StoreError) -> (StatusCode, String) {
+    (StatusCode::INTERNAL_SERVER_ERROR, e.to_string())
+}
+
+fn lock(state: &AdminState) -> std::sync::MutexGuard<'_, Box<dyn Store>> {
+    state
+        .store
         .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner);
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// Ready when the store answers and no connector's last run failed.
+async fn ready(State(state): State<Shared>) -> Answer<String> {
+    let runs = lock(&state)
+        .last_runs(50)
+        .map_err(|e| (StatusCode::SERVICE_UNAVAILABLE, e.to_string()))?;
+    let mut latest: std::collections::BTreeMap<&str, bool> = std::collections::BTreeMap::new();
+    for run in &runs {
+        let ok = run.stats.as_ref().is_none_or(|s| s.status == "ok");
+        latest.entry(run.connector.as_str()).or_insert(ok);
+    }
+    let failing: Vec<&str> = latest
+        .iter()
+        .filter(|(_, ok)| !**ok)
+        .map(|(id, _)| *id)
+        .collect();
+    if failing.is_empty() {
+        Ok("ready\n".into())
+    } else {
+        Err((
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!("last run failed: {}\n", failing.join(", ")),
+        ))
+    }
+}
+
+/// The explain view of a person, found by id, email or phone.
+async fn person(
+    State(state): State<Shared>,
+    Path(who): Path<String>,
+) -> Answer<Json<serde_json::Value>> {
+    let mut store = lock(&state);
+    let id = explain::find(store.as_mut(), &state.identity, &who)
+        .map_err(internal)?
+        .ok_or_else(|| {
+            (
+                StatusCode::NOT_FOUND,
+                format!("no person matches `{who}`\n"),
+            )
+        })?;
+    let view = explain::view(store.as_mut(), id, &state.rules, chrono::Utc::now())
+        .map_err(internal)?
+        .ok_or_else(|| (StatusCode::NOT_FOUND, format!("person {id} vanished\n")))?;
+    Ok(Json(serde_json::to_value(view).expect("views serialise")))
+}
+
+/// Persons, tiers and the last runs, as JSON.
+async fn status(State(state): State<Shared>) -> Answer<Json<serde_json::Value>> {
+    let mut store = lock(&state);
     let runs = store.last_runs(20).map_err(internal)?;
     let persons = store.person_count().map_err(internal)?;
     let tiers = store.tier_counts().map_err(internal)?;

@@ -45,7 +45,13 @@ pub async fn run(
     admin_store: Box<dyn Store>,
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), DaemonError> {
-    let admin = admin::serve(settings.admin.listen, admin_store).await?;
+    let admin = admin::serve(
+        settings.admin.listen,
+        admin_store,
+        Arc::clone(&rules),
+        settings.identity.clone(),
+    )
+    .await?;
     tracing::info!(listen = %admin.addr, "Admin HTTP listening.");
 
     // Jobs only say "connector X is due"; this loop runs the cycles, one at a time.
