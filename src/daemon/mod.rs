@@ -3,6 +3,7 @@
 //! stops scheduling, the cycle in flight finishes and commits, then the process exits.
 
 mod admin;
+mod notify;
 
 use crate::config::{ConnectorConfig, Settings};
 use crate::rules::Rules;
@@ -82,12 +83,20 @@ pub async fn run(
         .await
         .map_err(|e| DaemonError::Scheduler(e.to_string()))?;
     tracing::info!(connectors = settings.connectors.len(), "Scheduler started.");
+    notify::notify("READY=1");
+    // Keep-alives come from this loop's own task: a stuck cycle stops them, and systemd restarts
+    // the service.
+    let mut watchdog = notify::watchdog_interval().map(tokio::time::interval);
 
     tokio::pin!(shutdown);
     loop {
         let id = tokio::select! {
             () = &mut shutdown => break,
             id = due_rx.recv() => match id { Some(id) => id, None => break },
+            _ = async { match watchdog.as_mut() { Some(w) => w.tick().await, None => std::future::pending().await } } => {
+                notify::notify("WATCHDOG=1");
+                continue;
+            }
         };
         // Coalesce: several turns of the same connector queued while a cycle ran are one.
         let mut due: HashSet<String> = HashSet::from([id]);
@@ -114,6 +123,7 @@ pub async fn run(
         }
     }
     tracing::info!("Stopping: no new cycles; the last one finished and committed.");
+    notify::notify("STOPPING=1");
     scheduler
         .shutdown()
         .await
