@@ -154,3 +154,30 @@ fn readyz_names_a_connector_whose_last_run_failed() {
     child.kill().unwrap();
     child.wait().unwrap();
 }
+
+#[test]
+fn a_watched_inbox_takes_a_drop_within_seconds_whatever_the_schedule() {
+    // GIVEN a daemon whose drop folder is scheduled only once an hour
+    let env = Env::new("schedule = \"0 0 * * * *\"");
+    let port = free_port();
+    let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+    let mut child = start(&env, port);
+    wait_until("/healthz", Duration::from_secs(20), || {
+        get(addr, "/healthz").is_some()
+    });
+
+    // WHEN a file lands in the inbox
+    env.drop_file("late.csv", b"Email\nlate@acme.io\n");
+
+    // THEN the watcher has it ingested within seconds
+    wait_until("the watched drop", Duration::from_secs(10), || {
+        get(addr, "/api/v1/status").is_some_and(|(_, b)| {
+            serde_json::from_str::<serde_json::Value>(&b).is_ok_and(|v| v["persons"] == 1)
+        })
+    });
+    Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert_eq!(child.wait().unwrap().code(), Some(0));
+}

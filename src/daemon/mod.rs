@@ -3,7 +3,8 @@
 //! stops scheduling, the cycle in flight finishes and commits, then the process exits.
 
 mod admin;
-mod notify;
+mod sd_notify;
+mod watch;
 
 use crate::config::{ConnectorConfig, Settings};
 use crate::rules::Rules;
@@ -83,10 +84,11 @@ pub async fn run(
         .await
         .map_err(|e| DaemonError::Scheduler(e.to_string()))?;
     tracing::info!(connectors = settings.connectors.len(), "Scheduler started.");
-    notify::notify("READY=1");
+    let _watchers = watch::inboxes(&settings, &due_tx);
+    sd_notify::notify("READY=1");
     // Keep-alives come from this loop's own task: a stuck cycle stops them, and systemd restarts
     // the service.
-    let mut watchdog = notify::watchdog_interval().map(tokio::time::interval);
+    let mut watchdog = sd_notify::watchdog_interval().map(tokio::time::interval);
 
     tokio::pin!(shutdown);
     loop {
@@ -94,7 +96,7 @@ pub async fn run(
             () = &mut shutdown => break,
             id = due_rx.recv() => match id { Some(id) => id, None => break },
             _ = async { match watchdog.as_mut() { Some(w) => w.tick().await, None => std::future::pending().await } } => {
-                notify::notify("WATCHDOG=1");
+                sd_notify::notify("WATCHDOG=1");
                 continue;
             }
         };
@@ -123,7 +125,7 @@ pub async fn run(
         }
     }
     tracing::info!("Stopping: no new cycles; the last one finished and committed.");
-    notify::notify("STOPPING=1");
+    sd_notify::notify("STOPPING=1");
     scheduler
         .shutdown()
         .await
