@@ -16,6 +16,7 @@ use super::DaemonError;
 /// What the handlers share: a store connection of their own, the rules (for the explain view)
 /// and identity settings (to find a person by email or phone).
 struct AdminState {
+    metrics: Option<metrics_exporter_prometheus::PrometheusHandle>,
     store: Mutex<Box<dyn Store>>,
     rules: Arc<Rules>,
     identity: IdentityConfig,
@@ -42,6 +43,7 @@ pub(super) async fn serve(
     store: Box<dyn Store>,
     rules: Arc<Rules>,
     identity: IdentityConfig,
+    metrics: Option<metrics_exporter_prometheus::PrometheusHandle>,
 ) -> Result<Admin, DaemonError> {
     let listener = tokio::net::TcpListener::bind(listen)
         .await
@@ -54,6 +56,7 @@ pub(super) async fn serve(
         source,
     })?;
     let state: Shared = Arc::new(AdminState {
+        metrics,
         store: Mutex::new(store),
         rules,
         identity,
@@ -61,6 +64,7 @@ pub(super) async fn serve(
     let app = Router::new()
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/readyz", get(ready))
+        .route("/metrics", get(prometheus))
         .route("/api/v1/status", get(status))
         .route("/api/v1/persons/{who}", get(person))
         .with_state(state);
@@ -87,6 +91,18 @@ fn lock(state: &AdminState) -> std::sync::MutexGuard<'_, Box<dyn Store>> {
         .store
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// The Prometheus text exposition.
+async fn prometheus(State(state): State<Shared>) -> Answer<String> {
+    state
+        .metrics
+        .as_ref()
+        .map(metrics_exporter_prometheus::PrometheusHandle::render)
+        .ok_or((
+            StatusCode::NOT_FOUND,
+            "metrics are recorded elsewhere in this process\n".into(),
+        ))
 }
 
 /// Ready when the store answers and no connector's last run failed.

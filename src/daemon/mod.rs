@@ -4,6 +4,7 @@
 
 mod admin;
 mod sd_notify;
+mod telemetry;
 mod watch;
 
 use crate::config::{ConnectorConfig, Settings};
@@ -47,11 +48,13 @@ pub async fn run(
     admin_store: Box<dyn Store>,
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), DaemonError> {
+    let metrics = telemetry::install();
     let admin = admin::serve(
         settings.admin.listen,
         admin_store,
         Arc::clone(&rules),
         settings.identity.clone(),
+        metrics,
     )
     .await?;
     tracing::info!(listen = %admin.addr, "Admin HTTP listening.");
@@ -106,6 +109,7 @@ pub async fn run(
             due.insert(more);
         }
         for connector in connectors.iter_mut().filter(|c| due.contains(c.id())) {
+            let started = std::time::Instant::now();
             let cycle = run_once(
                 &settings,
                 store.as_mut(),
@@ -114,6 +118,7 @@ pub async fn run(
                 None,
             )
             .await?;
+            telemetry::record(&cycle, started.elapsed().as_secs_f64(), store.as_mut());
             for r in &cycle.runs {
                 match &r.error {
                     None => {
