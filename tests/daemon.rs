@@ -181,3 +181,61 @@ fn a_watched_inbox_takes_a_drop_within_seconds_whatever_the_schedule() {
         .unwrap();
     assert_eq!(child.wait().unwrap().code(), Some(0));
 }
+
+fn persons(addr: SocketAddr) -> Option<u64> {
+    let (_, body) = get(addr, "/api/v1/status")?;
+    serde_json::from_str::<serde_json::Value>(&body).ok()?["persons"].as_u64()
+}
+
+#[test]
+fn sighup_keeps_the_old_config_when_the_new_is_broken_and_applies_a_valid_change() {
+    let env = Env::new("schedule = \"* * * * * *\"");
+    let port = free_port();
+    let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+    let mut child = start(&env, port);
+    wait_until("/healthz", Duration::from_secs(20), || {
+        get(addr, "/healthz").is_some()
+    });
+    let good = std::fs::read_to_string(&env.config).unwrap();
+    let hup = |child: &Child| {
+        Command::new("kill")
+            .args(["-HUP", &child.id().to_string()])
+            .status()
+            .unwrap()
+    };
+
+    // WHEN the config is broken and SIGHUP arrives
+    std::fs::write(&env.config, format!("{good}\nbogus_key = 1\n")).unwrap();
+    assert!(hup(&child).success());
+    std::thread::sleep(Duration::from_millis(500));
+    // THEN it keeps running on the old config: alive, and still taking drops
+    assert!(child.try_wait().unwrap().is_none(), "still running");
+    env.drop_file("a.csv", b"Email\na@acme.io\n");
+    wait_until(
+        "the drop under the old config",
+        Duration::from_secs(10),
+        || persons(addr) == Some(1),
+    );
+
+    // WHEN a valid change adds a second inbox and SIGHUP arrives
+    let second = env.dir.path().join("inbox2");
+    std::fs::create_dir_all(&second).unwrap();
+    let added = format!(
+        "{good}\n[connectors.more]\ntype = \"spreadsheet\"\ninbox = \"{}\"\nsettle = \"0s\"\nschedule = \"* * * * * *\"\n",
+        second.display()
+    );
+    std::fs::write(&env.config, added).unwrap();
+    assert!(hup(&child).success());
+    std::thread::sleep(Duration::from_millis(500));
+    std::fs::write(second.join("b.csv"), b"Email\nb@acme.io\n").unwrap();
+    // THEN the new connector runs
+    wait_until("the drop in the new inbox", Duration::from_secs(10), || {
+        persons(addr) == Some(2)
+    });
+
+    Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert_eq!(child.wait().unwrap().code(), Some(0));
+}

@@ -15,16 +15,31 @@ pub(super) async fn run(args: &Args) -> Result<(), Failure> {
     let connectors = select(&settings, None).map_err(Failure::usage)?;
     let store = store::open(&settings.store.url)?;
     let admin_store = store::open(&settings.store.url)?;
-    daemon::run(
+    // SIGHUP: reload the config and the rules from the same places.
+    let (reload_tx, reload_rx) = tokio::sync::mpsc::channel::<()>(1);
+    let mut hup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
+        .map_err(|e| Failure::runtime(format!("cannot listen for SIGHUP: {e}")))?;
+    tokio::spawn(async move {
+        while hup.recv().await.is_some() {
+            tracing::info!("SIGHUP received: reloading.");
+            let _ = reload_tx.try_send(());
+        }
+    });
+    let load = || {
+        let settings = load_settings(args).map_err(|f| f.message)?;
+        let rules = load_rules(&settings, None).map_err(|f| f.message)?;
+        Ok((settings, rules))
+    };
+    let start = daemon::Start {
         settings,
         rules,
         connectors,
         store,
         admin_store,
-        stop_signal(),
-    )
-    .await
-    .map_err(|e| Failure::runtime(e.to_string()))
+    };
+    daemon::run(start, stop_signal(), reload_rx, load)
+        .await
+        .map_err(|e| Failure::runtime(e.to_string()))
 }
 
 /// Resolves on SIGTERM (systemd, docker stop) or SIGINT (Ctrl-C).

@@ -39,38 +39,21 @@ pub enum DaemonError {
     Store(#[from] crate::store::StoreError),
 }
 
-/// Runs until `shutdown` resolves; the cycle in flight then finishes before this returns.
-pub async fn run(
-    settings: Settings,
-    rules: Arc<Rules>,
-    mut connectors: Vec<AnyConnector>,
-    mut store: Box<dyn Store>,
-    admin_store: Box<dyn Store>,
-    shutdown: impl Future<Output = ()>,
-) -> Result<(), DaemonError> {
-    let metrics = telemetry::install();
-    let admin = admin::serve(
-        settings.admin.listen,
-        admin_store,
-        Arc::clone(&rules),
-        settings.identity.clone(),
-        metrics,
-    )
-    .await?;
-    tracing::info!(listen = %admin.addr, "Admin HTTP listening.");
-
-    // Jobs only say "connector X is due"; this loop runs the cycles, one at a time.
-    let (due_tx, mut due_rx) = mpsc::channel::<String>(64);
-    let mut scheduler = JobScheduler::new()
+/// One cron job per connector; each only queues the connector's turn.
+async fn schedule(
+    settings: &Settings,
+    due_tx: &mpsc::Sender<String>,
+) -> Result<JobScheduler, DaemonError> {
+    let scheduler = JobScheduler::new()
         .await
         .map_err(|e| DaemonError::Scheduler(e.to_string()))?;
     for (id, cfg) in &settings.connectors {
-        let schedule = cfg
+        let expr = cfg
             .schedule()
             .unwrap_or_else(|| default_schedule(cfg))
             .to_string();
         let (tx, due_id) = (due_tx.clone(), id.clone());
-        let job = Job::new_async(schedule.as_str(), move |_, _| {
+        let job = Job::new_async(expr.as_str(), move |_, _| {
             let (tx, id) = (tx.clone(), due_id.clone());
             Box::pin(async move {
                 let _ = tx.try_send(id); // a full queue already holds this connector's turn
@@ -87,11 +70,86 @@ pub async fn run(
         .await
         .map_err(|e| DaemonError::Scheduler(e.to_string()))?;
     tracing::info!(connectors = settings.connectors.len(), "Scheduler started.");
-    let _watchers = watch::inboxes(&settings, &due_tx);
+    Ok(scheduler)
+}
+
+/// Loads and validates the new configuration and rules, and rebuilds only the connectors whose
+/// configuration changed. On any error nothing changes.
+fn reloaded(
+    load: &impl Fn() -> Result<(Settings, Arc<Rules>), String>,
+    current: &Settings,
+    connectors: &mut Vec<AnyConnector>,
+) -> Result<(Settings, Arc<Rules>), String> {
+    let (settings, rules) = load()?;
+    if settings.store != current.store || settings.admin != current.admin {
+        return Err("[store] and [admin] changes need a restart".into());
+    }
+    // Build every changed connector first: if one fails, nothing has changed.
+    let mut built = Vec::new();
+    for (id, cfg) in &settings.connectors {
+        if current.connectors.get(id) != Some(cfg) {
+            built.push(AnyConnector::build(id, cfg).map_err(|e| e.to_string())?);
+            tracing::info!(connector = %id, "Connector (re)started with its new configuration.");
+        }
+    }
+    let rebuilt: Vec<String> = built.iter().map(|b| b.id().to_string()).collect();
+    let mut next: Vec<AnyConnector> = std::mem::take(connectors)
+        .into_iter()
+        .filter(|c| {
+            settings.connectors.contains_key(c.id()) && !rebuilt.iter().any(|id| id == c.id())
+        })
+        .collect();
+    next.extend(built);
+    *connectors = next;
+    Ok((settings, rules))
+}
+
+/// What the daemon starts with.
+pub struct Start {
+    pub settings: Settings,
+    pub rules: Arc<Rules>,
+    pub connectors: Vec<AnyConnector>,
+    /// The store the cycles write to.
+    pub store: Box<dyn Store>,
+    /// A second connection for the admin API's reads.
+    pub admin_store: Box<dyn Store>,
+}
+
+/// Runs until `shutdown` resolves; the cycle in flight then finishes before this returns. Each
+/// message on `reload` re-reads the configuration and rules through `load`.
+pub async fn run(
+    start: Start,
+    shutdown: impl Future<Output = ()>,
+    mut reload: mpsc::Receiver<()>,
+    load: impl Fn() -> Result<(Settings, Arc<Rules>), String>,
+) -> Result<(), DaemonError> {
+    let Start {
+        settings,
+        rules,
+        mut connectors,
+        mut store,
+        admin_store,
+    } = start;
+    let metrics = telemetry::install();
+    let admin = admin::serve(
+        settings.admin.listen,
+        admin_store,
+        Arc::clone(&rules),
+        settings.identity.clone(),
+        metrics,
+    )
+    .await?;
+    tracing::info!(listen = %admin.addr, "Admin HTTP listening.");
+
+    // Jobs only say "connector X is due"; this loop runs the cycles, one at a time.
+    let (due_tx, mut due_rx) = mpsc::channel::<String>(64);
+    let mut scheduler = schedule(&settings, &due_tx).await?;
+    let mut _watchers = watch::inboxes(&settings, &due_tx);
     sd_notify::notify("READY=1");
     // Keep-alives come from this loop's own task: a stuck cycle stops them, and systemd restarts
     // the service.
     let mut watchdog = sd_notify::watchdog_interval().map(tokio::time::interval);
+    let (mut settings, mut rules) = (settings, rules);
 
     tokio::pin!(shutdown);
     loop {
@@ -100,6 +158,19 @@ pub async fn run(
             id = due_rx.recv() => match id { Some(id) => id, None => break },
             _ = async { match watchdog.as_mut() { Some(w) => w.tick().await, None => std::future::pending().await } } => {
                 sd_notify::notify("WATCHDOG=1");
+                continue;
+            }
+            Some(()) = reload.recv() => {
+                match reloaded(&load, &settings, &mut connectors) {
+                    Ok((new_settings, new_rules)) => {
+                        scheduler.shutdown().await.map_err(|e| DaemonError::Scheduler(e.to_string()))?;
+                        scheduler = schedule(&new_settings, &due_tx).await?;
+                        _watchers = watch::inboxes(&new_settings, &due_tx);
+                        (settings, rules) = (new_settings, new_rules);
+                        tracing::info!("Configuration and rules reloaded.");
+                    }
+                    Err(e) => tracing::error!(error = %e, "Reload refused; still running on the previous configuration."),
+                }
                 continue;
             }
         };
