@@ -16,12 +16,22 @@ fn main() -> ExitCode {
         1 => "info",
         _ => "debug",
     };
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default)),
-        )
-        .with_writer(std::io::stderr)
-        .init();
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
+    // Human-readable on a terminal, JSON lines otherwise (journald, docker logs, collectors);
+    // LEADSYNC_LOG_FORMAT=human|json decides explicitly.
+    let json = match std::env::var("LEADSYNC_LOG_FORMAT").as_deref() {
+        Ok("json") => true,
+        Ok("human") => false,
+        _ => !std::io::IsTerminal::is_terminal(&std::io::stderr()),
+    };
+    let logs = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    if json {
+        logs.json().with_current_span(false).init();
+    } else {
+        logs.init();
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
