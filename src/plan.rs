@@ -165,6 +165,12 @@ pub fn requalify(
                 stamp.push(person.id);
             }
         }
+        // A dry run with no pushes to count touches nothing: no transaction, so `plan` never
+        // takes the write lock a running daemon needs.
+        if dry_run && push_targets.is_empty() {
+            batch = next?;
+            continue;
+        }
         let mut tx = store.begin()?;
         for change in &changes {
             plan.pushes += crate::push::plan(tx.as_mut(), push_targets, change.person, change.to)?;

@@ -193,3 +193,37 @@ fn invalid_rules_stop_validate_and_sync_with_the_rule_and_position() {
     assert_eq!(env.run(&["sync", "--once"]).status.code(), Some(2));
     assert_eq!(env.store().person_count().unwrap(), 0);
 }
+
+#[test]
+fn plan_runs_while_a_writer_holds_the_store() {
+    // GIVEN a store in use: another connection (a running daemon, say) holds the write lock
+    let env = Env::new("");
+    drop_contacts(&env);
+    env.sync();
+    let rules = env.dir.path().join("rules-v2.toml");
+    fs::write(&rules, edited_rules()).unwrap();
+    let mut writer = rusqlite::Connection::open(&env.db).unwrap();
+    let lock = writer
+        .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+        .unwrap();
+
+    // WHEN a dry run is asked for
+    let started = std::time::Instant::now();
+    let out = env.run(&["plan", "--rules", rules.to_str().unwrap(), "--json"]);
+
+    // THEN it answers at once, without waiting for the writer
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
+    let plan: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(plan["evaluated"], 120);
+    lock.rollback().unwrap();
+}
