@@ -69,20 +69,20 @@ pub(crate) fn pull(
             tracing::warn!(connector, file = %path.display(), "File is still being written; it will be taken on a later pass.");
             continue;
         }
-        let mut drop = Drop {
+        let mut file = DroppedFile {
             connector,
             cfg,
             sink: &mut *sink,
             path: &path,
             stats: &mut stats,
         };
-        drop.process()?;
+        file.process()?;
     }
     Ok(stats)
 }
 
 /// One file being processed.
-struct Drop<'a> {
+struct DroppedFile<'a> {
     connector: &'a str,
     cfg: &'a SpreadsheetConfig,
     sink: &'a mut dyn PageSink,
@@ -90,7 +90,7 @@ struct Drop<'a> {
     stats: &'a mut PullStats,
 }
 
-impl Drop<'_> {
+impl DroppedFile<'_> {
     fn name(&self) -> String {
         self.path
             .file_name()
