@@ -134,7 +134,7 @@ fn main() {
             tx.commit().unwrap();
         }
         let t = Instant::now();
-        let stats = leadsync::push::drain(&mut c.store, &mut c.connectors[0]).await.unwrap();
+        let stats = leadsync::push::drain(&mut c.store, &mut c.connectors[0], &|| true).await.unwrap();
         let secs = t.elapsed().as_secs_f64();
         let requests = (stats.applied as f64 / 100.0).ceil();
         println!(

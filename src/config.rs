@@ -3,12 +3,13 @@
 //! the file itself; `leadsync validate` goes further (see `crate::validate`).
 
 use leadsync_connector_core::Field;
-use leadsync_hubspot::HubspotConfig;
+use leadsync_hubspot::{HubspotConfig, TokenSource};
 use leadsync_spreadsheet::SpreadsheetConfig;
 use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 /// Where the config comes from when `--config` and `$LEADSYNC_CONFIG` are both absent.
 pub const DEFAULT_CONFIG_PATH: &str = "config/leadsync.toml";
@@ -22,6 +23,8 @@ pub struct Settings {
     pub store: StoreConfig,
     #[serde(default)]
     pub admin: AdminConfig,
+    #[serde(default)]
+    pub daemon: DaemonConfig,
     #[serde(default)]
     pub rules: RulesConfig,
     #[serde(default)]
@@ -60,6 +63,10 @@ impl Default for StoreConfig {
 pub struct AdminConfig {
     #[serde(default = "default_listen")]
     pub listen: SocketAddr,
+    /// A bearer token for `/api/v1/*` and `/metrics` (`/healthz` and `/readyz` stay open for
+    /// probes): `{ env = "NAME" }` or `{ file = "PATH" }`. Required to listen beyond loopback.
+    #[serde(default)]
+    pub token: Option<TokenSource>,
 }
 
 fn default_listen() -> SocketAddr {
@@ -70,6 +77,37 @@ impl Default for AdminConfig {
     fn default() -> Self {
         AdminConfig {
             listen: default_listen(),
+            token: None,
+        }
+    }
+}
+
+/// `[daemon]`: how `leadsync run` drains the outbox and stops.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct DaemonConfig {
+    /// How long a stop (SIGTERM, SIGINT) waits for the cycle or push batch in flight before it
+    /// abandons it: an abandoned page or batch is rolled back and stays queued for the next start.
+    #[serde(default = "default_shutdown_timeout", with = "humantime_serde")]
+    pub shutdown_timeout: Duration,
+    /// How often the outbox is checked for stage pushes between cycles.
+    #[serde(default = "default_push_interval", with = "humantime_serde")]
+    pub push_interval: Duration,
+}
+
+fn default_shutdown_timeout() -> Duration {
+    Duration::from_secs(30)
+}
+
+fn default_push_interval() -> Duration {
+    Duration::from_secs(5)
+}
+
+impl Default for DaemonConfig {
+    fn default() -> Self {
+        DaemonConfig {
+            shutdown_timeout: default_shutdown_timeout(),
+            push_interval: default_push_interval(),
         }
     }
 }
@@ -264,6 +302,19 @@ pub fn load(path: &Path) -> Result<Settings, ConfigError> {
 
 /// Value checks that serde cannot express.
 fn check(s: &Settings) -> Result<(), String> {
+    match &s.admin.token {
+        Some(token) => token.check().map_err(|e| format!("key admin.token: {e}"))?,
+        None if !s.admin.listen.ip().is_loopback() => {
+            return Err(format!(
+                "key admin.listen: {} is beyond loopback; set admin.token (a bearer token for the API) to listen there",
+                s.admin.listen
+            ));
+        }
+        None => {}
+    }
+    if s.daemon.push_interval.is_zero() {
+        return Err("key daemon.push_interval: must be longer than 0s".into());
+    }
     if !(s.store.url.starts_with("sqlite://") && s.store.url.len() > "sqlite://".len()) {
         return Err(format!(
             "key store.url: `{}` is not supported; use sqlite://PATH",
@@ -408,6 +459,31 @@ mod tests {
         let f = write("[merge.fields]\nemial = \"maximum\"\n");
         let msg = load(f.path()).unwrap_err().to_string();
         assert!(msg.contains("merge.fields.emial"), "{msg}");
+    }
+
+    #[test]
+    fn the_admin_api_listens_beyond_loopback_only_with_a_token() {
+        let f = write("[admin]\nlisten = \"0.0.0.0:9464\"\n");
+        let msg = load(f.path()).unwrap_err().to_string();
+        assert!(
+            msg.contains("admin.listen") && msg.contains("admin.token"),
+            "{msg}"
+        );
+
+        let f = write("[admin]\nlisten = \"0.0.0.0:9464\"\ntoken = { env = \"ADMIN_TOKEN\" }\n");
+        let s = load(f.path()).unwrap();
+        assert_eq!(
+            s.admin.token.and_then(|t| t.env).as_deref(),
+            Some("ADMIN_TOKEN")
+        );
+
+        let f = write("[admin]\ntoken = { env = \"A\", file = \"/b\" }\n");
+        let msg = load(f.path()).unwrap_err().to_string();
+        assert!(msg.contains("admin.token"), "{msg}");
+
+        let f = write("[daemon]\nshutdown_timeout = \"90s\"\npush_interval = \"0s\"\n");
+        let msg = load(f.path()).unwrap_err().to_string();
+        assert!(msg.contains("daemon.push_interval"), "{msg}");
     }
 
     #[test]

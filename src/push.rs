@@ -41,14 +41,20 @@ pub struct PushStats {
     pub dead: u64,
 }
 
-/// Pushes a connector's pending entries until none are left, or a whole batch could only be
-/// retried (rate limits, the daily budget, an outage): the rest waits for the next cycle.
+/// Pushes a connector's pending entries until none are left, a whole batch could only be
+/// retried (rate limits, the daily budget, an outage), or `keep_going` says stop (asked before
+/// each batch): the rest waits for the next drain. Each batch's outcomes are committed before the
+/// next batch is sent.
 pub async fn drain(
     store: &mut dyn Store,
     connector: &mut AnyConnector,
+    keep_going: &(dyn Fn() -> bool + Sync),
 ) -> Result<PushStats, DrainError> {
     let mut stats = PushStats::default();
     loop {
+        if !keep_going() {
+            return Ok(stats);
+        }
         let pending = store.pending_pushes(connector.id(), BATCH)?;
         if pending.is_empty() {
             return Ok(stats);

@@ -495,6 +495,68 @@ fn company_index(name: &str) -> usize {
     COMPANIES.iter().position(|c| *c == name).unwrap_or(0)
 }
 
+/// Puts two sample persons in three (`i % 3 != 2`) into a (fake) HubSpot account, as their first
+/// sign-up wrote them; drops then add what other forms learned. Answers how many were added.
+pub fn seed_hubspot(
+    fake: &leadsync_hubspot::fake::FakeHubSpot,
+    seed: u64,
+    persons: usize,
+) -> usize {
+    let mut n = 0;
+    for i in (0..persons).filter(|i| i % 3 != 2) {
+        fake.insert(hubspot_properties(&person(seed, i)));
+        n += 1;
+    }
+    n
+}
+
+/// A sample person as a HubSpot contact: the standard properties and an internal stage name.
+pub fn hubspot_properties(p: &SamplePerson) -> std::collections::BTreeMap<String, String> {
+    use leadsync_connector_core::{Stage, Tier};
+    let mut props = std::collections::BTreeMap::from([
+        ("email".to_string(), p.email.clone()),
+        ("firstname".to_string(), p.first.clone()),
+        ("lastname".to_string(), p.last.clone()),
+        ("company".to_string(), p.company.to_string()),
+        ("jobtitle".to_string(), p.title.to_string()),
+        ("industry".to_string(), p.industry.to_string()),
+    ]);
+    if let Some(phone) = &p.phone {
+        props.insert("phone".into(), format_phone(phone, 2));
+    }
+    let stage = match p.stage {
+        Some(s) => Stage::parse(s).tier().map(|t| match t {
+            Tier::Mql => "marketingqualifiedlead",
+            Tier::Sql => "salesqualifiedlead",
+            other => other.as_str(),
+        }),
+        None => Some("subscriber"),
+    };
+    if let Some(stage) = stage {
+        props.insert("lifecyclestage".into(), stage.to_string());
+    }
+    props
+}
+
+/// Drops for `persons` sample persons into `inbox`: a HubSpot CSV, a Salesforce CSV and a
+/// Pipedrive XLSX that overlap (15% repeated rows, one bad row in 150), plus a file nobody can
+/// read. Answers the paths written.
+pub fn write_drops(inbox: &Path, seed: u64, persons: usize) -> io::Result<Vec<std::path::PathBuf>> {
+    let files = drop_rows(seed, persons, 3, 0.15, 150);
+    let hubspot = inbox.join("hubspot-contacts-export.csv");
+    write_hubspot_csv(std::fs::File::create(&hubspot)?, files[0].clone())?;
+    let salesforce = inbox.join("salesforce-leads-report.csv");
+    write_salesforce_csv(std::fs::File::create(&salesforce)?, files[1].clone())?;
+    let pipedrive = inbox.join("pipedrive-people.xlsx");
+    write_pipedrive_xlsx(&pipedrive, &files[2]).map_err(io::Error::other)?;
+    let broken = inbox.join("scanned-business-cards.pdf");
+    std::fs::write(
+        &broken,
+        b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n1 0 obj\n<<>>\nendobj\n",
+    )?;
+    Ok(vec![hubspot, salesforce, pipedrive, broken])
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -64,6 +64,22 @@ impl AnyConnector {
         }
     }
 
+    /// A HubSpot connector's request budget; `None` for connectors without one.
+    pub fn rate_budget(&self) -> Option<leadsync_hubspot::RateBudget> {
+        match self {
+            AnyConnector::Spreadsheet(_) => None,
+            AnyConnector::Hubspot(c) => Some(c.rate_budget()),
+        }
+    }
+
+    /// `spreadsheet` or `hubspot`, as in the config's `type`.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            AnyConnector::Spreadsheet(_) => "spreadsheet",
+            AnyConnector::Hubspot(_) => "hubspot",
+        }
+    }
+
     pub async fn pull(&mut self, sink: &mut StoreSink<'_>) -> Result<PullStats, ConnectorError> {
         match self {
             AnyConnector::Spreadsheet(c) => c.pull(sink).await,
@@ -122,7 +138,8 @@ pub fn push_targets(settings: &Settings) -> Vec<String> {
 }
 
 /// Pulls every connector once, in config order (a failing connector does not stop the others),
-/// then re-qualifies the persons the current rules have not qualified yet.
+/// re-qualifies the persons the current rules have not qualified yet, then drains the outbox of
+/// every pushing connector.
 pub async fn run_once(
     settings: &Settings,
     store: &mut dyn Store,
@@ -130,20 +147,46 @@ pub async fn run_once(
     rules: &Arc<Rules>,
     progress: Option<&dyn Progress>,
 ) -> Result<Cycle, StoreError> {
+    let mut cycle = pull_cycle(settings, store, connectors, rules, progress).await?;
+    cycle.pushes = push_all(store, connectors, &|| true).await?;
+    Ok(cycle)
+}
+
+/// The pull half of a cycle: every connector pulls, then the persons the current rules have not
+/// qualified yet are re-qualified. Stage pushes are planned into the outbox, not sent.
+pub async fn pull_cycle(
+    settings: &Settings,
+    store: &mut dyn Store,
+    connectors: &mut [AnyConnector],
+    rules: &Arc<Rules>,
+    progress: Option<&dyn Progress>,
+) -> Result<Cycle, StoreError> {
     restore_states(store, connectors)?;
-    let runs = match pull_all(settings, store, connectors, rules, progress).await {
-        Ok(runs) => runs,
-        Err(e) => {
-            // A daily stop must survive whatever happens next.
-            save_states(store, connectors)?;
-            return Err(e);
-        }
-    };
+    let pulled = pull_all(settings, store, connectors, rules, progress).await;
+    // A daily stop must survive whatever happens next.
+    save_states(store, connectors)?;
+    let runs = pulled?;
     let targets = push_targets(settings);
     let requalified = plan::requalify(store, rules, &targets, Utc::now(), false, 3)?;
+    Ok(Cycle {
+        runs,
+        requalified,
+        pushes: Vec::new(),
+    })
+}
+
+/// Drains the outbox of every pushing connector among `connectors`: until it is empty or a
+/// whole batch could only be retried, or until `keep_going` says stop (the rest waits for the
+/// next call). A connector error stops that connector's pushes for this call only.
+pub async fn push_all(
+    store: &mut dyn Store,
+    connectors: &mut [AnyConnector],
+    keep_going: &(dyn Fn() -> bool + Sync),
+) -> Result<Vec<(String, Result<PushStats, String>)>, StoreError> {
+    restore_states(store, connectors)?;
     let mut pushes = Vec::new();
     for connector in connectors.iter_mut().filter(|c| c.pushes()) {
-        let result = match push::drain(store, connector).await {
+        let result = match push::drain(store, connector, keep_going).await {
             Ok(stats) => Ok(stats),
             Err(DrainError::Store(e)) => return Err(e),
             Err(DrainError::Connector(e)) => {
@@ -154,11 +197,7 @@ pub async fn run_once(
         pushes.push((connector.id().to_string(), result));
     }
     save_states(store, connectors)?;
-    Ok(Cycle {
-        runs,
-        requalified,
-        pushes,
-    })
+    Ok(pushes)
 }
 
 /// The key under which a connector's daily-budget stop is kept.

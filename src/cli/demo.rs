@@ -4,13 +4,13 @@
 use super::Failure;
 use crate::config;
 use crate::report::Funnel;
-use crate::sample::{self, SamplePerson};
+use crate::sample;
 use crate::store;
 use crate::sync::select;
 use leadsync_hubspot::fake::{FakeConfig, FakeHubSpot};
 use std::collections::BTreeMap;
 use std::fs;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Duration;
 
 const DEMO_SEED: u64 = 2026;
@@ -35,7 +35,7 @@ pub(super) async fn run(dir: Option<&Path>, contacts: usize) -> Result<(), Failu
     // A HubSpot account on loopback, with HubSpot's real limits: 100 requests per 10 s, 5
     // searches per second.
     let fake = FakeHubSpot::new(FakeConfig::default());
-    let in_hubspot = seed_hubspot(&fake, contacts);
+    let in_hubspot = sample::seed_hubspot(&fake, DEMO_SEED, contacts);
     let server = fake
         .serve("127.0.0.1:0".parse().expect("a socket address"))
         .await
@@ -54,7 +54,8 @@ pub(super) async fn run(dir: Option<&Path>, contacts: usize) -> Result<(), Failu
         demo_config(&inbox, &db, &server.base_url, &token),
     )
     .map_err(|e| io("write the config", e))?;
-    let files = write_drops(&inbox, contacts)?;
+    let files = sample::write_drops(&inbox, DEMO_SEED, contacts)
+        .map_err(|e| Failure::runtime(format!("demo: cannot write sample drops: {e}")))?;
     println!(
         "dropped {} exports that overlap those contacts into {}:",
         files.len(),
@@ -135,46 +136,6 @@ pub(super) async fn run(dir: Option<&Path>, contacts: usize) -> Result<(), Failu
     Ok(())
 }
 
-/// Two contacts in three are in HubSpot already, as their first sign-up wrote them; the drops
-/// then add what other forms learned (company size, the form they converted on).
-fn seed_hubspot(fake: &FakeHubSpot, contacts: usize) -> usize {
-    let mut n = 0;
-    for i in (0..contacts).filter(|i| i % 3 != 2) {
-        let p = sample::person(DEMO_SEED, i);
-        fake.insert(hubspot_properties(&p));
-        n += 1;
-    }
-    n
-}
-
-fn hubspot_properties(p: &SamplePerson) -> BTreeMap<String, String> {
-    let mut props = BTreeMap::from([
-        ("email".to_string(), p.email.clone()),
-        ("firstname".to_string(), p.first.clone()),
-        ("lastname".to_string(), p.last.clone()),
-        ("company".to_string(), p.company.to_string()),
-        ("jobtitle".to_string(), p.title.to_string()),
-        ("industry".to_string(), p.industry.to_string()),
-    ]);
-    if let Some(phone) = &p.phone {
-        props.insert("phone".into(), sample::format_phone(phone, 2));
-    }
-    let stage = match p.stage {
-        Some(s) => leadsync_connector_core::Stage::parse(s)
-            .tier()
-            .map(|t| match t {
-                leadsync_connector_core::Tier::Mql => "marketingqualifiedlead",
-                leadsync_connector_core::Tier::Sql => "salesqualifiedlead",
-                other => other.as_str(),
-            }),
-        None => Some("subscriber"),
-    };
-    if let Some(stage) = stage {
-        props.insert("lifecyclestage".into(), stage.to_string());
-    }
-    props
-}
-
 fn demo_config(inbox: &Path, db: &Path, hubspot: &str, token: &Path) -> String {
     format!(
         "[store]\nurl = \"sqlite://{}\"\n\n\
@@ -185,30 +146,4 @@ fn demo_config(inbox: &Path, db: &Path, hubspot: &str, token: &Path) -> String {
         token.display(),
         Duration::from_secs(60).as_secs()
     )
-}
-
-/// A HubSpot CSV, a Salesforce CSV and a Pipedrive XLSX that overlap, plus a file nobody can read.
-fn write_drops(inbox: &Path, contacts: usize) -> Result<Vec<PathBuf>, Failure> {
-    let fail = |e: String| Failure::runtime(format!("demo: cannot write sample drops: {e}"));
-    let files = sample::drop_rows(DEMO_SEED, contacts, 3, 0.15, 150);
-    let mut paths = Vec::new();
-    let hubspot = inbox.join("hubspot-contacts-export.csv");
-    let f = fs::File::create(&hubspot).map_err(|e| fail(e.to_string()))?;
-    sample::write_hubspot_csv(f, files[0].clone()).map_err(|e| fail(e.to_string()))?;
-    paths.push(hubspot);
-    let salesforce = inbox.join("salesforce-leads-report.csv");
-    let f = fs::File::create(&salesforce).map_err(|e| fail(e.to_string()))?;
-    sample::write_salesforce_csv(f, files[1].clone()).map_err(|e| fail(e.to_string()))?;
-    paths.push(salesforce);
-    let pipedrive = inbox.join("pipedrive-people.xlsx");
-    sample::write_pipedrive_xlsx(&pipedrive, &files[2]).map_err(|e| fail(e.to_string()))?;
-    paths.push(pipedrive);
-    let broken = inbox.join("scanned-business-cards.pdf");
-    fs::write(
-        &broken,
-        b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n1 0 obj\n<<>>\nendobj\n",
-    )
-    .map_err(|e| fail(e.to_string()))?;
-    paths.push(broken);
-    Ok(paths)
 }

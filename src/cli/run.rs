@@ -5,12 +5,14 @@ use crate::{daemon, store};
 /// The daemon: until SIGTERM or SIGINT.
 pub(super) async fn run(args: &Args) -> Result<(), Failure> {
     let settings = load_settings(args)?;
-    if !settings.admin.listen.ip().is_loopback() {
-        return Err(Failure::usage(format!(
-            "admin.listen {} is beyond loopback: the admin API has no token yet, so it only listens on 127.0.0.1 or ::1",
-            settings.admin.listen
-        )));
-    }
+    let admin_token = match &settings.admin.token {
+        Some(source) => Some(
+            source
+                .load()
+                .map_err(|e| Failure::usage(format!("admin.token: {e}")))?,
+        ),
+        None => None,
+    };
     let rules = load_rules(&settings, None)?;
     let connectors = select(&settings, None).map_err(Failure::usage)?;
     let store = store::open(&settings.store.url)?;
@@ -36,6 +38,7 @@ pub(super) async fn run(args: &Args) -> Result<(), Failure> {
         connectors,
         store,
         admin_store,
+        admin_token,
     };
     daemon::run(start, stop_signal(), reload_rx, load)
         .await

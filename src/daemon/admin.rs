@@ -1,28 +1,46 @@
-//! The admin HTTP surface: liveness and a status view.
+//! The admin HTTP surface: liveness and readiness for probes, Prometheus metrics, the status
+//! view and the explain view. With `admin.token` set, everything but the probes asks for
+//! `Authorization: Bearer <token>`.
 
 use crate::config::IdentityConfig;
 use crate::explain;
 use crate::rules::Rules;
 use crate::store::Store;
-use axum::extract::{Path, State};
-use axum::http::StatusCode;
+use axum::extract::{Path, Request, State};
+use axum::http::{StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
+use secrecy::{ExposeSecret, SecretString};
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 
 use super::DaemonError;
+use super::live::Live;
 
-/// What the handlers share: a store connection of their own, the rules (for the explain view)
-/// and identity settings (to find a person by email or phone).
+/// What the handlers are given: a store connection of their own, the rules (for the explain
+/// view), identity settings (to find a person by email or phone), the metrics handle, the
+/// daemon's live view and the bearer token, if any.
+pub(super) struct Shared {
+    pub(super) store: Box<dyn Store>,
+    pub(super) rules: Arc<Rules>,
+    pub(super) identity: IdentityConfig,
+    pub(super) metrics: Option<metrics_exporter_prometheus::PrometheusHandle>,
+    pub(super) live: Live,
+    pub(super) token: Option<SecretString>,
+}
+
 struct AdminState {
     metrics: Option<metrics_exporter_prometheus::PrometheusHandle>,
     store: Mutex<Box<dyn Store>>,
     rules: Arc<Rules>,
     identity: IdentityConfig,
+    live: Live,
+    token: Option<SecretString>,
 }
 
-type Shared = Arc<AdminState>;
+type Handle = Arc<AdminState>;
 
 pub(super) struct Admin {
     pub(super) addr: SocketAddr,
@@ -38,13 +56,7 @@ impl Admin {
 }
 
 /// Serves on `listen` with its own store connection (the daemon's writes never wait on it).
-pub(super) async fn serve(
-    listen: SocketAddr,
-    store: Box<dyn Store>,
-    rules: Arc<Rules>,
-    identity: IdentityConfig,
-    metrics: Option<metrics_exporter_prometheus::PrometheusHandle>,
-) -> Result<Admin, DaemonError> {
+pub(super) async fn serve(listen: SocketAddr, shared: Shared) -> Result<Admin, DaemonError> {
     let listener = tokio::net::TcpListener::bind(listen)
         .await
         .map_err(|source| DaemonError::Admin {
@@ -55,18 +67,26 @@ pub(super) async fn serve(
         addr: listen,
         source,
     })?;
-    let state: Shared = Arc::new(AdminState {
-        metrics,
-        store: Mutex::new(store),
-        rules,
-        identity,
+    let state: Handle = Arc::new(AdminState {
+        metrics: shared.metrics,
+        store: Mutex::new(shared.store),
+        rules: shared.rules,
+        identity: shared.identity,
+        live: shared.live,
+        token: shared.token,
     });
-    let app = Router::new()
-        .route("/healthz", get(|| async { "ok\n" }))
-        .route("/readyz", get(ready))
+    let protected = Router::new()
         .route("/metrics", get(prometheus))
         .route("/api/v1/status", get(status))
         .route("/api/v1/persons/{who}", get(person))
+        .route_layer(middleware::from_fn_with_state(
+            Arc::clone(&state),
+            authorised,
+        ));
+    let app = Router::new()
+        .route("/healthz", get(|| async { "ok\n" }))
+        .route("/readyz", get(ready))
+        .merge(protected)
         .with_state(state);
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let task = tokio::spawn(async move {
@@ -82,6 +102,34 @@ pub(super) async fn serve(
 
 type Answer<T> = Result<T, (StatusCode, String)>;
 
+/// Lets a request through when no token is configured, or when it carries the token.
+async fn authorised(State(state): State<Handle>, request: Request, next: Next) -> Response {
+    let Some(token) = &state.token else {
+        return next.run(request).await;
+    };
+    let given = request
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "));
+    match given {
+        Some(given) if same(given.as_bytes(), token.expose_secret().as_bytes()) => {
+            next.run(request).await
+        }
+        _ => (
+            StatusCode::UNAUTHORIZED,
+            [(header::WWW_AUTHENTICATE, "Bearer")],
+            "a bearer token is required (admin.token)\n",
+        )
+            .into_response(),
+    }
+}
+
+/// Compares in time that depends on the lengths only, not on where the bytes differ.
+fn same(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
 fn internal(e: crate::store::StoreError) -> (StatusCode, String) {
     (StatusCode::INTERNAL_SERVER_ERROR, e.to_string())
 }
@@ -94,7 +142,7 @@ fn lock(state: &AdminState) -> std::sync::MutexGuard<'_, Box<dyn Store>> {
 }
 
 /// The Prometheus text exposition.
-async fn prometheus(State(state): State<Shared>) -> Answer<String> {
+async fn prometheus(State(state): State<Handle>) -> Answer<String> {
     state
         .metrics
         .as_ref()
@@ -106,7 +154,7 @@ async fn prometheus(State(state): State<Shared>) -> Answer<String> {
 }
 
 /// Ready when the store answers and no connector's last run failed.
-async fn ready(State(state): State<Shared>) -> Answer<String> {
+async fn ready(State(state): State<Handle>) -> Answer<String> {
     let runs = lock(&state)
         .last_runs(50)
         .map_err(|e| (StatusCode::SERVICE_UNAVAILABLE, e.to_string()))?;
@@ -132,7 +180,7 @@ async fn ready(State(state): State<Shared>) -> Answer<String> {
 
 /// The explain view of a person, found by id, email or phone.
 async fn person(
-    State(state): State<Shared>,
+    State(state): State<Handle>,
     Path(who): Path<String>,
 ) -> Answer<Json<serde_json::Value>> {
     let mut store = lock(&state);
@@ -150,13 +198,38 @@ async fn person(
     Ok(Json(serde_json::to_value(view).expect("views serialise")))
 }
 
-/// Persons, tiers and the last runs, as JSON.
-async fn status(State(state): State<Shared>) -> Answer<Json<serde_json::Value>> {
+/// Persons and tiers, each connector (schedule and next run, outbox, request budget), the last
+/// runs and the newest dead letters, as JSON.
+async fn status(State(state): State<Handle>) -> Answer<Json<serde_json::Value>> {
     let mut store = lock(&state);
     let runs = store.last_runs(20).map_err(internal)?;
     let persons = store.person_count().map_err(internal)?;
     let tiers = store.tier_counts().map_err(internal)?;
-    Ok(Json(
-        serde_json::json!({ "persons": persons, "tiers": tiers, "last_runs": runs }),
-    ))
+    let dead_letters = store.dead_letters(50).map_err(internal)?;
+    let now = chrono::Utc::now();
+    let mut outbox_total = std::collections::BTreeMap::<String, u64>::new();
+    let mut connectors = Vec::new();
+    for c in state.live.connectors() {
+        let outbox = store.outbox_counts(&c.id).map_err(internal)?;
+        for (status, n) in &outbox {
+            *outbox_total.entry(status.clone()).or_default() += n;
+        }
+        connectors.push(serde_json::json!({
+            "id": c.id,
+            "type": c.kind,
+            "schedule": c.schedule,
+            "next_run": c.next_run(now),
+            "pushes": c.pushes,
+            "outbox": outbox,
+            "rate_budget": c.rate_budget,
+        }));
+    }
+    Ok(Json(serde_json::json!({
+        "persons": persons,
+        "tiers": tiers,
+        "connectors": connectors,
+        "outbox": outbox_total,
+        "dead_letters": dead_letters,
+        "last_runs": runs,
+    })))
 }

@@ -1,8 +1,11 @@
 //! `leadsync run`: cycles on each connector's schedule (tokio-cron-scheduler), one at a time so
-//! two runs of a connector never overlap, the admin HTTP surface, and a graceful stop: a signal
-//! stops scheduling, the cycle in flight finishes and commits, then the process exits.
+//! two runs of a connector never overlap; the outbox drained between cycles in short turns within
+//! the rate limits; the admin HTTP surface; and a graceful stop: a signal stops scheduling, the
+//! cycle or push batch in flight finishes and commits (or, past `daemon.shutdown_timeout`, is
+//! rolled back and stays queued), then the process exits.
 
 mod admin;
+mod live;
 mod sd_notify;
 mod telemetry;
 mod watch;
@@ -10,19 +13,22 @@ mod watch;
 use crate::config::{ConnectorConfig, Settings};
 use crate::rules::Rules;
 use crate::store::Store;
-use crate::sync::{AnyConnector, run_once};
+use crate::sync::{AnyConnector, pull_cycle, push_all};
+use secrecy::SecretString;
 use std::collections::HashSet;
 use std::future::Future;
 use std::sync::Arc;
-use tokio::sync::mpsc;
+use std::time::{Duration, Instant};
+use tokio::sync::{mpsc, watch as signal};
 use tokio_cron_scheduler::{Job, JobScheduler};
 
-/// Schedules for connectors that set none: drops every 30 s, CRMs every 5 minutes.
-fn default_schedule(cfg: &ConnectorConfig) -> &'static str {
-    match cfg {
+/// A connector's schedule; for connectors that set none, drops every 30 s and CRMs every 5
+/// minutes.
+fn schedule_of(cfg: &ConnectorConfig) -> &str {
+    cfg.schedule().unwrap_or(match cfg {
         ConnectorConfig::Spreadsheet(_) => "*/30 * * * * *",
         ConnectorConfig::Hubspot(_) => "0 */5 * * * *",
-    }
+    })
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -48,10 +54,7 @@ async fn schedule(
         .await
         .map_err(|e| DaemonError::Scheduler(e.to_string()))?;
     for (id, cfg) in &settings.connectors {
-        let expr = cfg
-            .schedule()
-            .unwrap_or_else(|| default_schedule(cfg))
-            .to_string();
+        let expr = schedule_of(cfg).to_string();
         let (tx, due_id) = (due_tx.clone(), id.clone());
         let job = Job::new_async(expr.as_str(), move |_, _| {
             let (tx, id) = (tx.clone(), due_id.clone());
@@ -113,13 +116,27 @@ pub struct Start {
     pub store: Box<dyn Store>,
     /// A second connection for the admin API's reads.
     pub admin_store: Box<dyn Store>,
+    /// The bearer token the API asks for, if any.
+    pub admin_token: Option<SecretString>,
 }
 
-/// Runs until `shutdown` resolves; the cycle in flight then finishes before this returns. Each
+/// What one turn of the loop does.
+enum Turn {
+    /// Pull these connectors, then push what their pulls planned.
+    Cycle(HashSet<String>),
+    /// Drain the outbox for a while.
+    Push,
+}
+
+/// How long one push turn may run before the loop looks at signals and schedules again.
+const PUSH_TURN: Duration = Duration::from_secs(5);
+
+/// Runs until `shutdown` resolves; the cycle or push batch in flight then finishes before this
+/// returns, or is abandoned (rolled back, still queued) after `daemon.shutdown_timeout`. Each
 /// message on `reload` re-reads the configuration and rules through `load`.
 pub async fn run(
     start: Start,
-    shutdown: impl Future<Output = ()>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
     mut reload: mpsc::Receiver<()>,
     load: impl Fn() -> Result<(Settings, Arc<Rules>), String>,
 ) -> Result<(), DaemonError> {
@@ -129,14 +146,26 @@ pub async fn run(
         mut connectors,
         mut store,
         admin_store,
+        admin_token,
     } = start;
+    let (stop_tx, stop_rx) = signal::channel(false);
+    tokio::spawn(async move {
+        shutdown.await;
+        let _ = stop_tx.send(true);
+    });
+    let live = live::Live::default();
+    live.set(&settings, &connectors);
     let metrics = telemetry::install();
     let admin = admin::serve(
         settings.admin.listen,
-        admin_store,
-        Arc::clone(&rules),
-        settings.identity.clone(),
-        metrics,
+        admin::Shared {
+            store: admin_store,
+            rules: Arc::clone(&rules),
+            identity: settings.identity.clone(),
+            metrics,
+            live: live.clone(),
+            token: admin_token,
+        },
     )
     .await?;
     tracing::info!(listen = %admin.addr, "Admin HTTP listening.");
@@ -145,27 +174,32 @@ pub async fn run(
     let (due_tx, mut due_rx) = mpsc::channel::<String>(64);
     let mut scheduler = schedule(&settings, &due_tx).await?;
     let mut _watchers = watch::inboxes(&settings, &due_tx);
+    // Every connector runs once at start: a restart catches up at once, whatever the schedule.
+    for id in settings.connectors.keys() {
+        let _ = due_tx.try_send(id.clone());
+    }
     sd_notify::notify("READY=1");
-    // Keep-alives come from this loop's own task: a stuck cycle stops them, and systemd restarts
-    // the service.
     let mut watchdog = sd_notify::watchdog_interval().map(tokio::time::interval);
+    let mut push_tick = tokio::time::interval(settings.daemon.push_interval);
+    push_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let (mut settings, mut rules) = (settings, rules);
+    // Set when a push turn ran out of time with entries left: the next turn comes at once.
+    let mut push_again = false;
+    let mut stopping = stop_rx.clone();
 
-    tokio::pin!(shutdown);
-    loop {
-        let id = tokio::select! {
-            () = &mut shutdown => break,
-            id = due_rx.recv() => match id { Some(id) => id, None => break },
-            _ = async { match watchdog.as_mut() { Some(w) => w.tick().await, None => std::future::pending().await } } => {
-                sd_notify::notify("WATCHDOG=1");
-                continue;
-            }
+    let outcome = loop {
+        let turn = tokio::select! {
+            biased;
+            _ = stopping.wait_for(|s| *s) => break Ok(()),
             Some(()) = reload.recv() => {
                 match reloaded(&load, &settings, &mut connectors) {
                     Ok((new_settings, new_rules)) => {
                         scheduler.shutdown().await.map_err(|e| DaemonError::Scheduler(e.to_string()))?;
                         scheduler = schedule(&new_settings, &due_tx).await?;
                         _watchers = watch::inboxes(&new_settings, &due_tx);
+                        push_tick = tokio::time::interval(new_settings.daemon.push_interval);
+                        push_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+                        live.set(&new_settings, &connectors);
                         (settings, rules) = (new_settings, new_rules);
                         tracing::info!("Configuration and rules reloaded.");
                     }
@@ -173,39 +207,152 @@ pub async fn run(
                 }
                 continue;
             }
-        };
-        // Coalesce: several turns of the same connector queued while a cycle ran are one.
-        let mut due: HashSet<String> = HashSet::from([id]);
-        while let Ok(more) = due_rx.try_recv() {
-            due.insert(more);
-        }
-        for connector in connectors.iter_mut().filter(|c| due.contains(c.id())) {
-            let started = std::time::Instant::now();
-            let cycle = run_once(
-                &settings,
-                store.as_mut(),
-                std::slice::from_mut(connector),
-                &rules,
-                None,
-            )
-            .await?;
-            telemetry::record(&cycle, started.elapsed().as_secs_f64(), store.as_mut());
-            for r in &cycle.runs {
-                match &r.error {
-                    None => {
-                        tracing::info!(connector = %r.id, records = r.resolved.records, "Cycle done.")
+            _ = tick(watchdog.as_mut()) => {
+                sd_notify::notify("WATCHDOG=1");
+                continue;
+            }
+            id = due_rx.recv() => match id {
+                Some(id) => {
+                    // Coalesce: several turns of a connector queued while a cycle ran are one.
+                    let mut due = HashSet::from([id]);
+                    while let Ok(more) = due_rx.try_recv() {
+                        due.insert(more);
                     }
-                    Some((_, e)) => tracing::error!(connector = %r.id, error = %e, "Cycle failed."),
+                    Turn::Cycle(due)
+                }
+                None => break Ok(()),
+            },
+            () = std::future::ready(()), if push_again => Turn::Push,
+            _ = push_tick.tick() => Turn::Push,
+        };
+        let work = async {
+            match turn {
+                Turn::Cycle(due) => {
+                    cycles(&settings, store.as_mut(), &mut connectors, &rules, &due).await?;
+                    push_again = push_turn(store.as_mut(), &mut connectors, &stop_rx).await?;
+                }
+                Turn::Push => {
+                    push_again = push_turn(store.as_mut(), &mut connectors, &stop_rx).await?;
                 }
             }
+            Ok::<(), DaemonError>(())
+        };
+        match guarded(
+            work,
+            &stop_rx,
+            settings.daemon.shutdown_timeout,
+            watchdog.as_mut(),
+        )
+        .await
+        {
+            Some(Ok(())) => live.refresh(&connectors),
+            Some(Err(e)) => break Err(e),
+            None => {
+                tracing::warn!(
+                    timeout_s = settings.daemon.shutdown_timeout.as_secs_f64(),
+                    "Stopping before the work in flight finished (daemon.shutdown_timeout): its open page or batch was rolled back and stays queued for the next start."
+                );
+                break Ok(());
+            }
         }
+    };
+    match &outcome {
+        Ok(()) => tracing::info!("Stopped: no new cycles; everything done is committed."),
+        Err(e) => tracing::error!(error = %e, "Stopping."),
     }
-    tracing::info!("Stopping: no new cycles; the last one finished and committed.");
     sd_notify::notify("STOPPING=1");
     scheduler
         .shutdown()
         .await
         .map_err(|e| DaemonError::Scheduler(e.to_string()))?;
     admin.stop().await;
+    outcome
+}
+
+/// The next watchdog tick, or never without a watchdog.
+async fn tick(watchdog: Option<&mut tokio::time::Interval>) {
+    match watchdog {
+        Some(w) => {
+            w.tick().await;
+        }
+        None => std::future::pending().await,
+    }
+}
+
+/// Runs `work` to its end, sending watchdog keep-alives meanwhile from this same task (so a task
+/// that blocks its thread stops them, and systemd restarts the service), unless a stop was asked
+/// and `timeout` has passed since: then `work` is dropped (its open transaction rolls back) and
+/// the answer is `None`.
+async fn guarded<T>(
+    work: impl Future<Output = T>,
+    stop: &signal::Receiver<bool>,
+    timeout: Duration,
+    mut watchdog: Option<&mut tokio::time::Interval>,
+) -> Option<T> {
+    let mut stop = stop.clone();
+    let deadline = async {
+        let _ = stop.wait_for(|s| *s).await;
+        tracing::info!(
+            timeout_s = timeout.as_secs_f64(),
+            "Stop asked; waiting for the work in flight."
+        );
+        tokio::time::sleep(timeout).await;
+    };
+    tokio::pin!(work, deadline);
+    loop {
+        tokio::select! {
+            out = &mut work => return Some(out),
+            () = &mut deadline => return None,
+            () = tick(watchdog.as_deref_mut()) => sd_notify::notify("WATCHDOG=1"),
+        }
+    }
+}
+
+/// Pulls the due connectors, one at a time, recording each cycle's metrics.
+async fn cycles(
+    settings: &Settings,
+    store: &mut dyn Store,
+    connectors: &mut [AnyConnector],
+    rules: &Arc<Rules>,
+    due: &HashSet<String>,
+) -> Result<(), DaemonError> {
+    for connector in connectors.iter_mut().filter(|c| due.contains(c.id())) {
+        let started = Instant::now();
+        let cycle = pull_cycle(
+            settings,
+            store,
+            std::slice::from_mut(connector),
+            rules,
+            None,
+        )
+        .await?;
+        telemetry::record(&cycle, started.elapsed().as_secs_f64(), store);
+        telemetry::record_budgets(std::slice::from_ref(connector));
+        for r in &cycle.runs {
+            match &r.error {
+                None => {
+                    tracing::info!(connector = %r.id, records = r.resolved.records, "Cycle done.")
+                }
+                Some((_, e)) => tracing::error!(connector = %r.id, error = %e, "Cycle failed."),
+            }
+        }
+    }
     Ok(())
+}
+
+/// Drains the outbox for up to [`PUSH_TURN`], stopping between batches when a stop is asked.
+/// Answers whether the turn ran out of time (entries are probably left).
+async fn push_turn(
+    store: &mut dyn Store,
+    connectors: &mut [AnyConnector],
+    stop: &signal::Receiver<bool>,
+) -> Result<bool, DaemonError> {
+    if !connectors.iter().any(AnyConnector::pushes) {
+        return Ok(false);
+    }
+    let until = Instant::now() + PUSH_TURN;
+    let keep_going = || Instant::now() < until && !*stop.borrow();
+    let pushes = push_all(store, connectors, &keep_going).await?;
+    telemetry::record_pushes(&pushes, store, connectors);
+    Ok(Instant::now() >= until && !*stop.borrow())
 }

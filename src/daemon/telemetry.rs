@@ -1,9 +1,12 @@
 //! Prometheus metrics. Names are constants here and only here.
 
+use crate::push::PushStats;
 use crate::store::Store;
-use crate::sync::Cycle;
+use crate::sync::{AnyConnector, Cycle};
 use metrics::{counter, gauge, histogram};
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+use std::collections::HashMap;
+use std::sync::{Mutex, OnceLock, PoisonError};
 
 pub(super) const RECORDS_PULLED: &str = "leadsync_records_pulled_total";
 pub(super) const REJECTS: &str = "leadsync_rejects_total";
@@ -15,11 +18,72 @@ pub(super) const LAST_SUCCESS: &str = "leadsync_last_success_timestamp_seconds";
 pub(super) const PERSONS: &str = "leadsync_persons";
 pub(super) const PERSONS_BY_TIER: &str = "leadsync_persons_by_tier";
 pub(super) const OUTBOX: &str = "leadsync_outbox_entries";
+pub(super) const DEAD_LETTERS: &str = "leadsync_dead_letters";
+pub(super) const RATE_LIMITED: &str = "leadsync_rate_limited_total";
+pub(super) const BUDGET_LEFT: &str = "leadsync_rate_budget_remaining";
 
 /// Installs the process-wide recorder; `None` when one is installed already (then metrics
 /// still flow to it, and `/metrics` answers 404).
 pub(super) fn install() -> Option<PrometheusHandle> {
     PrometheusBuilder::new().install_recorder().ok()
+}
+
+/// Records what a push turn did, the outbox's current depth, the dead letters, and each
+/// connector's 429s and request budget.
+pub(super) fn record_pushes(
+    pushes: &[(String, Result<PushStats, String>)],
+    store: &mut dyn Store,
+    connectors: &[AnyConnector],
+) {
+    for (id, result) in pushes {
+        if let Ok(p) = result {
+            for (outcome, n) in [
+                ("applied", p.applied),
+                ("retry", p.retried),
+                ("dead", p.dead),
+            ] {
+                counter!(PUSHES, "connector" => id.clone(), "outcome" => outcome).increment(n);
+            }
+        }
+        if let Ok(counts) = store.outbox_counts(id) {
+            for status in ["pending", "done", "dead"] {
+                let n = counts.get(status).copied().unwrap_or(0);
+                gauge!(OUTBOX, "connector" => id.clone(), "status" => status).set(n as f64);
+            }
+            let dead = counts.get("dead").copied().unwrap_or(0);
+            gauge!(DEAD_LETTERS, "connector" => id.clone()).set(dead as f64);
+        }
+    }
+    record_budgets(connectors);
+}
+
+/// Each connector's 429s (as a counter that survives the connector being rebuilt on reload)
+/// and its request budget left, in the window and for the day.
+pub(super) fn record_budgets(connectors: &[AnyConnector]) {
+    static SEEN: OnceLock<Mutex<HashMap<String, u64>>> = OnceLock::new();
+    let mut seen = SEEN
+        .get_or_init(Default::default)
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner);
+    for c in connectors {
+        let Some(budget) = c.rate_budget() else {
+            continue;
+        };
+        let id = c.id().to_string();
+        let before = seen.insert(id.clone(), budget.rate_limited).unwrap_or(0);
+        // A rebuilt connector counts from 0 again: all it counted is new.
+        let new = budget
+            .rate_limited
+            .checked_sub(before)
+            .unwrap_or(budget.rate_limited);
+        counter!(RATE_LIMITED, "connector" => id.clone()).increment(new);
+        if let Some(left) = budget.window_remaining {
+            gauge!(BUDGET_LEFT, "connector" => id.clone(), "window" => "rolling").set(left as f64);
+        }
+        if let Some(left) = budget.daily_remaining {
+            gauge!(BUDGET_LEFT, "connector" => id.clone(), "window" => "daily").set(left as f64);
+        }
+    }
 }
 
 /// Records what a cycle did, then the store's current totals.
@@ -35,19 +99,6 @@ pub(super) fn record(cycle: &Cycle, seconds: f64, store: &mut dyn Store) {
         if run.error.is_none() {
             gauge!(LAST_SUCCESS, "connector" => id.clone())
                 .set(chrono::Utc::now().timestamp() as f64);
-        }
-    }
-    for (id, result) in &cycle.pushes {
-        if let Ok(p) = result {
-            counter!(PUSHES, "connector" => id.clone(), "outcome" => "applied")
-                .increment(p.applied);
-            counter!(PUSHES, "connector" => id.clone(), "outcome" => "retry").increment(p.retried);
-            counter!(PUSHES, "connector" => id.clone(), "outcome" => "dead").increment(p.dead);
-        }
-        if let Ok(counts) = store.outbox_counts(id) {
-            for (status, n) in counts {
-                gauge!(OUTBOX, "connector" => id.clone(), "status" => status).set(n as f64);
-            }
         }
     }
     if let Ok(n) = store.person_count() {

@@ -109,6 +109,8 @@ pub trait Store: Send {
     fn outbox_of(&mut self, person: PersonId) -> Result<Vec<OutboxEntry>, StoreError>;
     /// Entries per status for a connector.
     fn outbox_counts(&mut self, connector: &str) -> Result<BTreeMap<String, u64>, StoreError>;
+    /// The newest dead-lettered pushes (any connector), newest first.
+    fn dead_letters(&mut self, limit: u32) -> Result<Vec<OutboxEntry>, StoreError>;
 
     /// A connector's saved state value (`None` when never saved).
     fn connector_state(&mut self, connector: &str, key: &str)

@@ -23,6 +23,8 @@ pub(crate) struct Budget {
     pause_until: Mutex<Option<Instant>>,
     stopped_until: Mutex<Option<DateTime<Utc>>>,
     daily_remaining: Mutex<Option<u64>>,
+    /// `(Remaining, Max)` of the rolling window, as the last answer stated them.
+    window_remaining: Mutex<Option<(u64, u64)>>,
     reserve: u64,
     zone: chrono_tz::Tz,
 }
@@ -35,6 +37,7 @@ impl Budget {
             pause_until: Mutex::new(None),
             stopped_until: Mutex::new(None),
             daily_remaining: Mutex::new(None),
+            window_remaining: Mutex::new(None),
             reserve,
             zone,
         }
@@ -87,6 +90,9 @@ impl Budget {
                 *lock(&self.limiter) = Arc::new(limiter(max as u32, interval));
             }
         }
+        if let (Some(left), Some(max)) = (number("x-hubspot-ratelimit-remaining"), max) {
+            *lock(&self.window_remaining) = Some((left, max));
+        }
         if number("x-hubspot-ratelimit-remaining") == Some(0) {
             let wait = interval.unwrap_or(lock(&self.shape).1);
             *lock(&self.pause_until) = Some(Instant::now() + wait);
@@ -116,6 +122,11 @@ impl Budget {
     /// The daily requests left, as last reported.
     pub(crate) fn daily_remaining(&self) -> Option<u64> {
         *lock(&self.daily_remaining)
+    }
+
+    /// `(Remaining, Max)` of the rolling window, as last reported.
+    pub(crate) fn window_remaining(&self) -> Option<(u64, u64)> {
+        *lock(&self.window_remaining)
     }
 }
 

@@ -217,6 +217,8 @@ pub(crate) struct Client {
     general: Budget,
     /// Search has its own limit, and no headers.
     search: DefaultDirectRateLimiter,
+    /// 429 answers received, whatever the limit that gave them.
+    rate_limited: std::sync::atomic::AtomicU64,
 }
 
 impl Client {
@@ -239,6 +241,7 @@ impl Client {
             window: r.window,
             general: Budget::new(r.requests_per_window, r.window, r.daily_reserve, r.zone()?),
             search: limiter(r.search_per_second, Duration::from_secs(1)),
+            rate_limited: std::sync::atomic::AtomicU64::new(0),
         })
     }
 
@@ -293,9 +296,9 @@ impl Client {
         Ok(answer.errors)
     }
 
-    /// The daily requests left, as HubSpot last reported (private apps only).
-    pub(crate) fn daily_remaining(&self) -> Option<u64> {
-        self.general.daily_remaining()
+    /// 429 answers received so far.
+    pub(crate) fn rate_limited(&self) -> u64 {
+        self.rate_limited.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     pub(crate) fn budget(&self) -> &Budget {
@@ -356,7 +359,13 @@ impl Client {
                         message: e.to_string(),
                     });
                 }
-                Ok(response) => status_error(what, response).await,
+                Ok(response) => {
+                    if response.status() == reqwest::StatusCode::TOO_MANY_REQUESTS {
+                        self.rate_limited
+                            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    }
+                    status_error(what, response).await
+                }
                 Err(source) => ApiError::Transport {
                     what: what.into(),
                     source,

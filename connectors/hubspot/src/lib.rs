@@ -19,6 +19,21 @@ use leadsync_connector_core::{
     PushOutcome,
 };
 
+/// A HubSpot connector's request budget, as the account's last answer stated it.
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
+pub struct RateBudget {
+    /// Requests left in the current rolling window (`X-HubSpot-RateLimit-Remaining`).
+    pub window_remaining: Option<u64>,
+    /// Requests allowed per window (`X-HubSpot-RateLimit-Max`).
+    pub window_max: Option<u64>,
+    /// Requests left today (`X-HubSpot-RateLimit-Daily-Remaining`, private apps only).
+    pub daily_remaining: Option<u64>,
+    /// Requests are stopped at the daily reserve until then.
+    pub stopped_until: Option<chrono::DateTime<chrono::Utc>>,
+    /// 429 answers received since start-up.
+    pub rate_limited: u64,
+}
+
 pub struct HubspotConnector {
     id: String,
     client: client::Client,
@@ -37,9 +52,17 @@ impl HubspotConnector {
         Ok(HubspotConnector { id, client, cfg })
     }
 
-    /// The daily requests left, as HubSpot last reported (private apps only).
-    pub fn daily_remaining(&self) -> Option<u64> {
-        self.client.daily_remaining()
+    /// The request budget as HubSpot last stated it, and the 429s received so far.
+    pub fn rate_budget(&self) -> RateBudget {
+        let budget = self.client.budget();
+        let window = budget.window_remaining();
+        RateBudget {
+            window_remaining: window.map(|(left, _)| left),
+            window_max: window.map(|(_, max)| max),
+            daily_remaining: budget.daily_remaining(),
+            stopped_until: budget.stopped_until(),
+            rate_limited: self.client.rate_limited(),
+        }
     }
 
     /// Until when requests are stopped at the daily reserve, to be kept across restarts.

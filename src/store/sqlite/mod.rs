@@ -530,6 +530,18 @@ impl Store for SqliteStore {
         Ok(rows.into_iter().collect())
     }
 
+    fn dead_letters(&mut self, limit: u32) -> Result<Vec<OutboxEntry>, StoreError> {
+        query_all(
+            &self.conn,
+            &format!(
+                "{OUTBOX_SELECT} WHERE status = 'dead' ORDER BY updated_at DESC, id DESC LIMIT ?1"
+            ),
+            [limit],
+            outbox_row,
+            outbox_entry,
+        )
+    }
+
     fn connector_state(
         &mut self,
         connector: &str,

@@ -1,0 +1,419 @@
+//! `leadsync run` as a child process against the fake HubSpot on loopback and a drop folder:
+//! pushes drained between cycles, `/metrics` and `/api/v1/status` checked against what the fake
+//! saw, the API's bearer token, and a stop in the middle of a push, gracefully and past the
+//! shutdown timeout.
+
+mod common;
+
+use common::daemon::{exit_code, free_port, get, get_as, signal, spawn, status, wait_until};
+use leadsync::connector::{Stage, Tier};
+use leadsync::sample;
+use leadsync::store::{SqliteStore, Store};
+use leadsync_hubspot::fake::{FakeConfig, FakeHubSpot, Fault, ServerHandle};
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+const SEED: u64 = 77;
+const ADMIN_TOKEN: &str = "admin-secret-4d1f";
+
+/// A fake HubSpot account served on loopback, a drop folder, a store and a daemon config.
+struct World {
+    server: ServerHandle,
+    fake: FakeHubSpot,
+    dir: tempfile::TempDir,
+    inbox: PathBuf,
+    db: PathBuf,
+    config: PathBuf,
+    addr: SocketAddr,
+    // Last: the fake's server runs on it, so it must outlive the handle.
+    _runtime: tokio::runtime::Runtime,
+}
+
+impl World {
+    fn new(fake_config: FakeConfig) -> World {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .unwrap();
+        let fake = FakeHubSpot::new(fake_config);
+        let server = runtime
+            .block_on(fake.serve("127.0.0.1:0".parse().unwrap()))
+            .unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let inbox = dir.path().join("inbox");
+        std::fs::create_dir_all(&inbox).unwrap();
+        let (db, config) = (
+            dir.path().join("leadsync.db"),
+            dir.path().join("leadsync.toml"),
+        );
+        let addr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
+        World {
+            server,
+            fake,
+            dir,
+            inbox,
+            db,
+            config,
+            addr,
+            _runtime: runtime,
+        }
+    }
+
+    /// A daemon config: the drop folder (taken by its watcher), the HubSpot connector with
+    /// pushes on, and `extra` TOML appended to the `[daemon]` table.
+    fn write_config(&self, daemon: &str, hubspot: &str) {
+        let token = self.dir.path().join("hubspot-token");
+        std::fs::write(&token, &self.fake.config().token).unwrap();
+        let text = format!(
+            "[store]\nurl = \"sqlite://{db}\"\n\n\
+             [admin]\nlisten = \"{addr}\"\ntoken = {{ env = \"LEADSYNC_TEST_ADMIN_TOKEN\" }}\n\n\
+             [daemon]\npush_interval = \"1s\"\n{daemon}\n\n\
+             [connectors.drops]\ntype = \"spreadsheet\"\ninbox = \"{inbox}\"\nsettle = \"0s\"\nschedule = \"*/5 * * * * *\"\n\n\
+             [connectors.hubspot]\ntype = \"hubspot\"\nbase_url = \"{url}\"\ntoken = {{ file = \"{token}\" }}\npush = true\noverlap = \"60s\"\n{hubspot}\n",
+            db = self.db.display(),
+            addr = self.addr,
+            inbox = self.inbox.display(),
+            url = self.server.base_url,
+            token = token.display(),
+        );
+        std::fs::write(&self.config, text).unwrap();
+    }
+
+    fn start(&self) -> std::process::Child {
+        let child = spawn(
+            &self.config,
+            &[("LEADSYNC_TEST_ADMIN_TOKEN", ADMIN_TOKEN)],
+            Some(&self.dir.path().join("daemon.log")),
+        );
+        wait_until("/healthz", Duration::from_secs(30), || {
+            get(self.addr, "/healthz").is_some_and(|(s, _)| s == 200)
+        });
+        child
+    }
+
+    /// SIGTERM, then the time it took to exit 0.
+    fn stop(&self, mut child: std::process::Child) -> Duration {
+        signal(&child, "TERM");
+        let stopped = Instant::now();
+        let code = exit_code(&mut child, Duration::from_secs(30));
+        assert_eq!(code, Some(0), "{}", self.log());
+        stopped.elapsed()
+    }
+
+    fn store(&self) -> SqliteStore {
+        SqliteStore::open(&self.db).unwrap()
+    }
+
+    fn status(&self) -> Option<serde_json::Value> {
+        status(self.addr, Some(ADMIN_TOKEN))
+    }
+
+    fn outbox(&self) -> BTreeMap<String, u64> {
+        self.store().outbox_counts("hubspot").unwrap()
+    }
+
+    fn inbox_empty(&self) -> bool {
+        std::fs::read_dir(&self.inbox)
+            .unwrap()
+            .filter_map(Result::ok)
+            .all(|e| e.path().is_dir())
+    }
+
+    /// Contacts whose HubSpot stage is not the tier of the person they are linked to, or that
+    /// are linked to no person: `(id, stage in HubSpot, tier in leadsync)`.
+    fn stage_mismatches(&self) -> Vec<(String, Option<Tier>, Option<Tier>)> {
+        let mut store = self.store();
+        let mut wrong = Vec::new();
+        for c in self.fake.contacts().into_iter().filter(|c| !c.archived) {
+            let stage = c
+                .properties
+                .get("lifecyclestage")
+                .and_then(|s| Stage::parse(s).tier());
+            let tier = store
+                .person_by_key("crm:hubspot", &c.id)
+                .unwrap()
+                .and_then(|p| store.person(p).unwrap())
+                .and_then(|p| p.tier);
+            if tier.is_none() || stage != tier {
+                wrong.push((c.id, stage, tier));
+            }
+        }
+        wrong
+    }
+
+    fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("daemon.log")).unwrap_or_default()
+    }
+}
+
+/// The value of one sample of `/metrics` whose labels include `labels`.
+fn sample(scrape: &prometheus_parse::Scrape, name: &str, labels: &[(&str, &str)]) -> Option<f64> {
+    scrape
+        .samples
+        .iter()
+        .find(|s| s.metric == name && labels.iter().all(|(k, v)| s.labels.get(k) == Some(*v)))
+        .map(|s| match s.value {
+            prometheus_parse::Value::Counter(v)
+            | prometheus_parse::Value::Gauge(v)
+            | prometheus_parse::Value::Untyped(v) => v,
+            _ => f64::NAN,
+        })
+}
+
+#[test]
+fn pushes_drain_between_cycles_and_metrics_status_and_the_token_match_what_happened() {
+    // GIVEN a HubSpot account at 10 requests a second, contacts that the drops know more about,
+    // and another app of the same account that empties the window for the first seconds
+    let world = World::new(FakeConfig {
+        requests_per_window: 10,
+        window: Duration::from_secs(1),
+        ..FakeConfig::default()
+    });
+    let in_hubspot = sample::seed_hubspot(&world.fake, SEED, 300);
+    world.write_config(
+        "",
+        "schedule = \"*/2 * * * * *\"\nrate_limit = { requests_per_window = 10, window = \"1s\" }",
+    );
+    sample::write_drops(&world.inbox, SEED, 300).unwrap();
+    let base = world.server.base_url.clone();
+    let rival = std::thread::spawn(move || {
+        let addr: SocketAddr = base.trim_start_matches("http://").parse().unwrap();
+        let (started, mut limited) = (Instant::now(), 0u64);
+        while started.elapsed() < Duration::from_secs(3) {
+            let answer = get_as(addr, "/crm/v3/objects/contacts?limit=1", Some("fake-token"));
+            if answer.is_some_and(|(s, _)| s == 429) {
+                limited += 1;
+            }
+        }
+        limited
+    });
+
+    // WHEN the daemon runs
+    let child = world.start();
+    let rival_limited = rival.join().unwrap();
+
+    // THEN every stage leadsync decided reaches HubSpot, pushed between cycles
+    wait_until(
+        "the drops taken and every stage pushed",
+        Duration::from_secs(120),
+        || {
+            world.inbox_empty()
+                && world.outbox().get("pending").copied().unwrap_or(0) == 0
+                && world.stage_mismatches().is_empty()
+        },
+    );
+    // (one more HubSpot cycle and push turn, so the metrics have seen everything)
+    std::thread::sleep(Duration::from_secs(3));
+    let mut store = world.store();
+    let outbox = world.outbox();
+    let done = outbox.get("done").copied().unwrap_or(0);
+    assert!(done > 0, "the drops raised some tiers: {outbox:?}");
+    assert_eq!(
+        store.person_count().unwrap(),
+        300,
+        "one person per sample person"
+    );
+    assert!(in_hubspot < 300);
+
+    // THEN the API asks for the token, the probes do not
+    for path in ["/metrics", "/api/v1/status", "/api/v1/persons/1"] {
+        assert_eq!(get(world.addr, path).map(|(s, _)| s), Some(401), "{path}");
+        assert_eq!(
+            get_as(world.addr, path, Some("wrong")).map(|(s, _)| s),
+            Some(401),
+            "{path}"
+        );
+    }
+    assert_eq!(get(world.addr, "/healthz").map(|(s, _)| s), Some(200));
+    assert_eq!(get(world.addr, "/readyz").map(|(s, _)| s), Some(200));
+
+    // THEN /metrics parses, and its numbers are what the fake and the store saw
+    let (code, text) = get_as(world.addr, "/metrics", Some(ADMIN_TOKEN)).unwrap();
+    assert_eq!(code, 200);
+    let scrape = prometheus_parse::Scrape::parse(text.lines().map(|l| Ok(l.to_string()))).unwrap();
+    let hub = [("connector", "hubspot")];
+    let fake = world.fake.stats();
+    let applied = sample(
+        &scrape,
+        "leadsync_pushes_total",
+        &[("connector", "hubspot"), ("outcome", "applied")],
+    );
+    assert_eq!(applied, Some(done as f64), "{text}");
+    assert_eq!(fake.items_changed, done, "each push changed one contact");
+    let limited = sample(&scrape, "leadsync_rate_limited_total", &hub).unwrap();
+    assert_eq!(
+        limited,
+        (fake.total_rate_limited() - rival_limited) as f64,
+        "429s: the fake answered {} in all, {rival_limited} of them to the other app",
+        fake.total_rate_limited()
+    );
+    assert!(limited > 0.0, "the other app made the daemon meet 429s");
+    let daily = sample(
+        &scrape,
+        "leadsync_rate_budget_remaining",
+        &[("connector", "hubspot"), ("window", "daily")],
+    )
+    .unwrap();
+    let limit = world.fake.config().daily_limit as f64;
+    assert!(
+        daily < limit && daily >= limit - fake.total_requests() as f64,
+        "daily budget left {daily} of {limit}, {} requests made",
+        fake.total_requests()
+    );
+    assert!(
+        sample(
+            &scrape,
+            "leadsync_rate_budget_remaining",
+            &[("connector", "hubspot"), ("window", "rolling")]
+        )
+        .is_some()
+    );
+    assert_eq!(sample(&scrape, "leadsync_dead_letters", &hub), Some(0.0));
+    assert_eq!(
+        sample(
+            &scrape,
+            "leadsync_outbox_entries",
+            &[("connector", "hubspot"), ("status", "pending")]
+        ),
+        Some(0.0)
+    );
+    assert_eq!(sample(&scrape, "leadsync_persons", &[]), Some(300.0));
+    let by_tier: f64 = scrape
+        .samples
+        .iter()
+        .filter(|s| s.metric == "leadsync_persons_by_tier")
+        .map(|s| match s.value {
+            prometheus_parse::Value::Gauge(v) => v,
+            _ => 0.0,
+        })
+        .sum();
+    assert_eq!(by_tier, 300.0);
+
+    // THEN the status shows each connector's schedule, next run, outbox and request budget
+    let status = world.status().unwrap();
+    let hubspot = status["connectors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["id"] == "hubspot")
+        .unwrap()
+        .clone();
+    assert_eq!(hubspot["schedule"], "*/2 * * * * *");
+    assert_eq!(hubspot["type"], "hubspot");
+    let next: chrono::DateTime<chrono::Utc> =
+        serde_json::from_value(hubspot["next_run"].clone()).unwrap();
+    let ahead = next - chrono::Utc::now();
+    assert!(
+        ahead <= chrono::TimeDelta::seconds(2) && ahead > chrono::TimeDelta::seconds(-1),
+        "{next}"
+    );
+    assert_eq!(hubspot["outbox"]["done"], done);
+    assert_eq!(hubspot["rate_budget"]["rate_limited"], limited as u64);
+    assert_eq!(status["outbox"]["done"], done);
+    assert_eq!(status["dead_letters"].as_array().map(Vec::len), Some(0));
+
+    world.stop(child);
+}
+
+/// HubSpot contacts at `subscriber` that a drop makes leads (name, email and phone): one push
+/// each.
+fn leads_to_be(world: &World, n: usize) {
+    let mut csv = String::from("Email,First Name,Last Name,Phone\n");
+    for i in 0..n {
+        let p = sample::person(SEED, i);
+        let mut props = sample::hubspot_properties(&p);
+        props.insert("lifecyclestage".into(), "subscriber".into());
+        props.remove("phone");
+        world.fake.insert(props);
+        csv.push_str(&format!(
+            "{},{},{},+1 415 555 {:04}\n",
+            p.email, p.first, p.last, i
+        ));
+    }
+    std::fs::write(world.inbox.join("leads.csv"), csv).unwrap();
+}
+
+fn leads_in_hubspot(world: &World) -> u64 {
+    world
+        .fake
+        .contacts()
+        .iter()
+        .filter(|c| c.properties.get("lifecyclestage").map(String::as_str) == Some("lead"))
+        .count() as u64
+}
+
+#[test]
+fn a_stop_mid_push_leaves_the_store_consistent_and_the_next_start_finishes() {
+    // GIVEN 600 pushes to make, at one request a second, so a push takes several batches
+    let world = World::new(FakeConfig {
+        requests_per_window: 1,
+        window: Duration::from_secs(1),
+        ..FakeConfig::default()
+    });
+    let hubspot =
+        "schedule = \"0 0 * * * *\"\nrate_limit = { requests_per_window = 1, window = \"1s\" }";
+    world.write_config("shutdown_timeout = \"30s\"", hubspot);
+    leads_to_be(&world, 600);
+    let child = world.start();
+    wait_until("the first batch pushed", Duration::from_secs(60), || {
+        world.outbox().get("done").copied().unwrap_or(0) >= 100
+    });
+
+    // WHEN SIGTERM arrives in the middle of the push
+    let took = world.stop(child);
+
+    // THEN the batch in flight finishes and commits, the rest stays queued, and it exits 0
+    assert!(took < Duration::from_secs(3), "a batch takes a second");
+    let outbox = world.outbox();
+    let (done, pending) = (outbox["done"], outbox.get("pending").copied().unwrap_or(0));
+    assert_eq!(done + pending, 600, "{outbox:?}");
+    assert!(pending > 0, "stopped before the end: {outbox:?}");
+    assert_eq!(
+        leads_in_hubspot(&world),
+        done,
+        "done means applied, and only then"
+    );
+    let check: String = rusqlite::Connection::open(&world.db)
+        .unwrap()
+        .query_row("PRAGMA integrity_check", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(check, "ok");
+
+    // WHEN it starts again with a 2-s shutdown timeout, and a request hangs past it when
+    // SIGTERM comes
+    world.write_config("shutdown_timeout = \"2s\"", hubspot);
+    world.fake.script(Fault::Slow {
+        delay: Duration::from_secs(20),
+        times: 1,
+    });
+    let child = world.start();
+    std::thread::sleep(Duration::from_secs(2));
+    let took = world.stop(child);
+
+    // THEN it stops after the timeout (2 s), not after the request, and nothing is lost
+    assert!(took < Duration::from_secs(5), "{took:?}");
+    assert!(
+        world.log().contains("daemon.shutdown_timeout"),
+        "{}",
+        world.log()
+    );
+    let outbox = world.outbox();
+    assert_eq!(
+        outbox["done"] + outbox.get("pending").copied().unwrap_or(0),
+        600
+    );
+
+    // WHEN it starts once more
+    let child = world.start();
+    // THEN it finishes the work: every contact is a lead in HubSpot, nothing is left queued
+    wait_until("all 600 pushed", Duration::from_secs(60), || {
+        world.outbox().get("pending").copied().unwrap_or(0) == 0
+    });
+    assert_eq!(world.outbox()["done"], 600);
+    assert_eq!(leads_in_hubspot(&world), 600);
+    assert!(world.stage_mismatches().is_empty());
+    world.stop(child);
+}
