@@ -417,3 +417,173 @@ fn a_stop_mid_push_leaves_the_store_consistent_and_the_next_start_finishes() {
     assert!(world.stage_mismatches().is_empty());
     world.stop(child);
 }
+
+/// Everything in `dir` (not below), by name.
+fn files_in(dir: &std::path::Path) -> BTreeMap<String, Vec<u8>> {
+    std::fs::read_dir(dir)
+        .map(|entries| {
+            entries
+                .filter_map(Result::ok)
+                .filter(|e| e.path().is_file())
+                .map(|e| {
+                    let name = e.file_name().to_string_lossy().into_owned();
+                    (name, std::fs::read(e.path()).unwrap())
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+#[test]
+fn sigkill_at_random_moments_while_pulling_and_pushing_loses_nothing() {
+    // GIVEN 1,500 sample persons, two in three of them in HubSpot (10 requests a second), and
+    // exports of all of them (overlapping, with repeats and bad rows) in the drop folder
+    let world = World::new(FakeConfig {
+        requests_per_window: 10,
+        window: Duration::from_secs(1),
+        ..FakeConfig::default()
+    });
+    let persons = 1_500;
+    sample::seed_hubspot(&world.fake, SEED, persons);
+    world.write_config(
+        "",
+        "schedule = \"*/2 * * * * *\"\nrate_limit = { requests_per_window = 10, window = \"1s\" }",
+    );
+    let mut dropped = BTreeMap::new();
+    for path in sample::write_drops(&world.inbox, SEED, persons).unwrap() {
+        let name = path.file_name().unwrap().to_string_lossy().into_owned();
+        dropped.insert(name, std::fs::read(&path).unwrap());
+    }
+    let bad_rows: usize = sample::drop_rows(SEED, persons, 3, 0.15, 150)
+        .iter()
+        .flatten()
+        .filter(|r| r.truth.is_none())
+        .count();
+    let late = 50; // new persons in each of two late exports
+    let seed = std::env::var("LEADSYNC_CRASH_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| {
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .as_nanos() as u64
+        });
+    println!("kill moments from seed {seed} (LEADSYNC_CRASH_SEED={seed} to replay)");
+    let mut rng = sample::Rng::new(seed);
+
+    // WHEN the daemon is killed with SIGKILL at random moments, 12 times, restarted each time,
+    // while two more exports arrive, each with new persons and 100 HubSpot contacts now customers
+    for round in 0..12 {
+        if round == 4 || round == 8 {
+            let k = round / 4 - 1;
+            let new = (persons + k * late..persons + (k + 1) * late)
+                .map(|i| sample::SampleRow::original(&sample::person(SEED, i)));
+            let customers = (0..persons)
+                .filter(|i| i % 3 != 2)
+                .skip(k * 100)
+                .take(100)
+                .map(|i| sample::SampleRow {
+                    stage: "Customer".into(),
+                    ..sample::SampleRow::original(&sample::person(SEED, i))
+                });
+            let name = format!("late-export-{k}.csv");
+            let path = world.inbox.join(&name);
+            let file = std::fs::File::create(&path).unwrap();
+            sample::write_hubspot_csv(file, new.chain(customers)).unwrap();
+            dropped.insert(name, std::fs::read(&path).unwrap());
+        }
+        let mut child = spawn(
+            &world.config,
+            &[("LEADSYNC_TEST_ADMIN_TOKEN", ADMIN_TOKEN)],
+            Some(&world.dir.path().join("daemon.log")),
+        );
+        let alive = Duration::from_millis(200 + rng.below(2_800) as u64);
+        std::thread::sleep(alive);
+        child.kill().unwrap();
+        child.wait().unwrap();
+        println!(
+            "round {round}: killed after {alive:?}; outbox {:?}, {} stage updates in HubSpot",
+            world.outbox(),
+            world.fake.stats().items_changed
+        );
+    }
+
+    // THEN a last start finishes the work
+    let child = world.start();
+    let mut state = String::new();
+    let settled = (0..900).any(|_| {
+        let inbox: Vec<String> = files_in(&world.inbox).into_keys().collect();
+        let outbox = world.outbox();
+        let wrong = world.stage_mismatches();
+        let count = world.store().person_count().unwrap();
+        state = format!(
+            "inbox {inbox:?}, outbox {outbox:?}, {count} persons, {} wrong stages (first {:?})",
+            wrong.len(),
+            wrong.first()
+        );
+        let done = inbox.is_empty()
+            && !outbox.contains_key("pending")
+            && wrong.is_empty()
+            && count >= (persons + 2 * late) as u64;
+        if !done {
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        done
+    });
+    assert!(
+        settled,
+        "the last start did not finish the work: {state}\n{}",
+        world.log()
+    );
+    world.stop(child);
+
+    // THEN every expected person exists exactly once
+    let mut store = world.store();
+    assert_eq!(store.person_count().unwrap(), (persons + 2 * late) as u64);
+    let identity = leadsync::config::IdentityConfig::default();
+    let mut seen = std::collections::HashSet::new();
+    for i in 0..persons + 2 * late {
+        let email = sample::person(SEED, i).email;
+        let id = leadsync::explain::find(&mut store, &identity, &email)
+            .unwrap()
+            .unwrap_or_else(|| panic!("sample person {i} ({email}) is missing"));
+        assert!(
+            seen.insert(id),
+            "sample person {i} shares person {id} with another"
+        );
+    }
+    // THEN every desired stage is in HubSpot, and no push is lost or left behind
+    assert_eq!(world.stage_mismatches(), []);
+    let outbox = world.outbox();
+    assert_eq!(outbox.get("pending"), None, "{outbox:?}");
+    assert_eq!(outbox.get("dead"), None, "{outbox:?}");
+    // THEN no input file is lost: each is in processed/ or failed/ (as `<time>_<name>`), byte
+    // for byte, once
+    let processed = files_in(&world.inbox.join("processed"));
+    let failed = files_in(&world.inbox.join("failed"));
+    for (name, bytes) in &dropped {
+        let copies: Vec<(&String, bool)> = processed
+            .iter()
+            .chain(&failed)
+            .filter(|(moved, _)| moved.ends_with(&format!("_{name}")))
+            .map(|(moved, content)| (moved, content == bytes))
+            .collect();
+        assert!(
+            matches!(copies.as_slice(), [(_, true)]),
+            "{name}: copies (name, same bytes) {copies:?}"
+        );
+    }
+    assert!(
+        failed
+            .keys()
+            .any(|n| n.ends_with("_scanned-business-cards.pdf"))
+    );
+    // THEN no row is lost: the bad rows, and only they, are in the rejects files
+    let rejected: usize = processed
+        .iter()
+        .filter(|(name, _)| name.ends_with(".rejects.csv"))
+        .map(|(_, bytes)| csv::Reader::from_reader(bytes.as_slice()).records().count())
+        .sum();
+    assert_eq!(rejected, bad_rows);
+}
