@@ -129,7 +129,7 @@ fn main() {
             let persons = c.store.person_count().unwrap() as i64;
             let mut tx = c.store.begin().unwrap();
             for person in 1..=persons {
-                leadsync::push::plan(tx.as_mut(), &["hubspot".to_string()], person, Tier::Customer).unwrap();
+                leadsync::push::plan(tx.as_mut(), &[leadsync::push::PushTarget::forward("hubspot")], person, Tier::Customer).unwrap();
             }
             tx.commit().unwrap();
         }

@@ -118,7 +118,7 @@ fn group(n: u64) -> String {
 pub fn requalify(
     store: &mut dyn Store,
     rules: &Rules,
-    push_targets: &[String],
+    push_targets: &[crate::push::PushTarget],
     now: DateTime<Utc>,
     dry_run: bool,
     sample: usize,

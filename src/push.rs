@@ -12,20 +12,45 @@ use serde::Serialize;
 /// Entries drained per push call (HubSpot's batch limit).
 const BATCH: usize = 100;
 
+/// A connector whose linked CRM records get stage pushes (`push = true`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PushTarget {
+    pub connector: String,
+    /// `allow_downgrade = true`: leadsync's tier is the authority for this CRM's stage, which is
+    /// then pushed down as well as up, and does not floor the tier.
+    pub allow_downgrade: bool,
+}
+
+impl PushTarget {
+    /// A target that only ever pushes stages forward.
+    pub fn forward(connector: impl Into<String>) -> Self {
+        PushTarget {
+            connector: connector.into(),
+            allow_downgrade: false,
+        }
+    }
+}
+
 /// Plans pushes for a person now at `tier`: every linked record of a pushing connector whose
-/// last reported stage is below it. A record already asked for this tier is left as it is.
+/// last reported stage is below it (or differs from it, where downgrades are allowed). A record
+/// already asked for this tier is left as it is.
 pub fn plan(
     tx: &mut dyn StoreTx,
-    targets: &[String],
+    targets: &[PushTarget],
     person: PersonId,
     tier: Tier,
 ) -> Result<u64, StoreError> {
     let mut planned = 0;
-    for connector in targets {
-        for (record_id, stage) in tx.crm_records_of(person, connector)? {
+    for target in targets {
+        for (record_id, stage) in tx.crm_records_of(person, &target.connector)? {
             let reported = stage.as_deref().and_then(|s| Stage::parse(s).tier());
-            if reported.is_none_or(|r| r < tier) {
-                tx.plan_push(connector, &record_id, person, tier)?;
+            let wanted = match reported {
+                None => true,
+                Some(r) if target.allow_downgrade => r != tier,
+                Some(r) => r < tier,
+            };
+            if wanted {
+                tx.plan_push(&target.connector, &record_id, person, tier)?;
                 planned += 1;
             }
         }

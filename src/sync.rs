@@ -3,7 +3,7 @@
 use crate::config::{ConnectorConfig, Settings};
 use crate::ingest::{Progress, StoreSink};
 use crate::plan::{self, Plan};
-use crate::push::{self, DrainError, PushStats};
+use crate::push::{self, DrainError, PushStats, PushTarget};
 use crate::resolve::{ResolveStats, Resolver};
 use crate::rules::Rules;
 use crate::store::{RunStats, Store, StoreError};
@@ -128,12 +128,17 @@ pub struct Cycle {
 }
 
 /// The connectors whose CRM records get stage pushes planned (`push = true`), from the config.
-pub fn push_targets(settings: &Settings) -> Vec<String> {
+pub fn push_targets(settings: &Settings) -> Vec<PushTarget> {
     settings
         .connectors
         .iter()
-        .filter(|(_, c)| matches!(c, ConnectorConfig::Hubspot(h) if h.push))
-        .map(|(id, _)| id.clone())
+        .filter_map(|(id, c)| match c {
+            ConnectorConfig::Hubspot(h) if h.push => Some(PushTarget {
+                connector: id.clone(),
+                allow_downgrade: h.allow_downgrade,
+            }),
+            _ => None,
+        })
         .collect()
 }
 

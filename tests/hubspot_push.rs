@@ -138,7 +138,7 @@ async fn an_unknown_id_in_a_207_is_dead_lettered_and_the_rest_land() {
         &s.settings.merge,
         Arc::clone(&s.rules),
     )
-    .with_push_targets(vec!["hubspot".into()]);
+    .with_push_targets(vec![leadsync::push::PushTarget::forward("hubspot")]);
     let mut tx = s.store.begin().unwrap();
     resolver
         .apply_page(tx.as_mut(), "hubspot", &[ghost], Utc::now())
@@ -259,4 +259,94 @@ async fn the_limiter_follows_the_accounts_headers_and_keeps_the_daily_reserve() 
         .map(|(_, m)| m.clone())
         .unwrap_or_default();
     assert!(error.contains("daily request budget"), "{error:?}");
+}
+
+const EVERYONE_LEAD: &str =
+    "[[rules]]\nname = \"everyone\"\ntier = \"lead\"\nwhen = \"has_email\"\n";
+
+/// Contacts at customer, subscriber and MQL, whose rules all say lead; their stages after one
+/// cycle, and the fake's counters.
+async fn lead_for_everyone(
+    allow_downgrade: bool,
+) -> (
+    Vec<Option<String>>,
+    leadsync_hubspot::fake::Stats,
+    Setup,
+    leadsync_hubspot::fake::ServerHandle,
+) {
+    let fake = FakeHubSpot::new(FakeConfig::default());
+    let ids: Vec<String> = ["customer", "subscriber", "marketingqualifiedlead"]
+        .iter()
+        .enumerate()
+        .map(|(i, stage)| {
+            fake.insert(
+                [
+                    ("email".to_string(), format!("p{i}@acme.io")),
+                    ("lifecyclestage".to_string(), stage.to_string()),
+                ]
+                .into(),
+            )
+        })
+        .collect();
+    let server = fake.serve("127.0.0.1:0".parse().unwrap()).await.unwrap();
+    let mut s = pushing(&server.base_url, 0, Duration::from_secs(10), EVERYONE_LEAD);
+    s.hubspot().allow_downgrade = allow_downgrade;
+    s.rebuild();
+    fake.reset_stats();
+    cycle(&mut s).await;
+    let stages = ids
+        .iter()
+        .map(|id| {
+            fake.contact(id)
+                .unwrap()
+                .properties
+                .get("lifecyclestage")
+                .cloned()
+        })
+        .collect();
+    (stages, fake.stats(), s, server)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stages_only_move_forward_unless_the_connector_allows_downgrades() {
+    // GIVEN rules that say lead for everyone, and contacts at customer, subscriber and MQL
+    // WHEN the connector pushes forward only (the default)
+    let (stages, stats, mut s, _server) = lead_for_everyone(false).await;
+    // THEN only the subscriber moves up; HubSpot's stages floor the tiers
+    let expected = ["customer", "lead", "marketingqualifiedlead"].map(|s| Some(s.to_string()));
+    assert_eq!(stages, expected);
+    assert_eq!(stats.requests.get("batch_update"), Some(&1));
+    assert_eq!(stats.requests.get("batch_read"), None);
+    let tiers = s.store.tier_counts().unwrap().tiers;
+    assert_eq!(tiers.get(&Tier::Customer), Some(&1));
+
+    // WHEN the connector allows downgrades
+    let (stages, stats, mut s, _server) = lead_for_everyone(true).await;
+    // THEN every contact ends at lead: the two above it were cleared in one request and set in
+    // another, and the result was read back
+    let expected = ["lead", "lead", "lead"].map(|s| Some(s.to_string()));
+    assert_eq!(stages, expected);
+    assert_eq!(
+        stats.requests.get("batch_update"),
+        Some(&2),
+        "clear, then set"
+    );
+    assert_eq!(
+        stats.requests.get("batch_read"),
+        Some(&2),
+        "before, and the read-back"
+    );
+    let outbox = s.store.outbox_counts("hubspot").unwrap();
+    assert_eq!(outbox.get("done"), Some(&3), "{outbox:?}");
+    // THEN HubSpot's stages no longer floor the tiers: everyone is a lead
+    assert_eq!(
+        s.store.tier_counts().unwrap().tiers.get(&Tier::Lead),
+        Some(&3)
+    );
+
+    // WHEN the next cycle pulls the contacts back
+    cycle(&mut s).await;
+    // THEN nothing more is pushed: the stages agree
+    let outbox = s.store.outbox_counts("hubspot").unwrap();
+    assert_eq!(outbox.get("pending"), None, "{outbox:?}");
 }

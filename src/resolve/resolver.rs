@@ -10,10 +10,11 @@ use super::merge::Merger;
 use super::normalize::{Normalized, Normalizer};
 use crate::config::{IdentityConfig, MergeConfig};
 use crate::model::{Person, PersonId, Provenance};
+use crate::push::PushTarget;
 use crate::rules::{self, Rules};
 use crate::store::{Conflict, StoreError, StoreTx};
 use chrono::{DateTime, Utc};
-use leadsync_connector_core::{Locator, SourceRecord};
+use leadsync_connector_core::{Field, Locator, SourceRecord};
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
@@ -25,7 +26,7 @@ pub struct Resolver {
     merger: Merger,
     rules: Arc<Rules>,
     /// Connectors whose linked records get stage pushes planned.
-    push_targets: Vec<String>,
+    push_targets: Vec<PushTarget>,
 }
 
 /// What resolving a page did.
@@ -47,8 +48,10 @@ impl Resolver {
         }
     }
 
-    /// Plans stage pushes to the linked records of these connectors.
-    pub fn with_push_targets(mut self, targets: Vec<String>) -> Self {
+    /// Plans stage pushes to the linked records of these connectors. The stage a target with
+    /// `allow_downgrade` reports is kept on its record but not merged into the person, so it
+    /// neither floors the tier nor feeds the rules.
+    pub fn with_push_targets(mut self, targets: Vec<PushTarget>) -> Self {
         self.push_targets = targets;
         self
     }
@@ -125,6 +128,10 @@ impl Resolver {
                 .ok_or_else(|| StoreError::Corrupt(format!("person {id} is linked but missing")))?;
             persons.insert(id, person);
         }
+        let stage_is_floor = !self
+            .push_targets
+            .iter()
+            .any(|t| t.connector == connector && t.allow_downgrade);
         for ((record, norm), id) in records.iter().zip(&norms).zip(&links) {
             let person = persons.get_mut(id).expect("every link was loaded above");
             let from = Provenance {
@@ -132,7 +139,17 @@ impl Resolver {
                 locator: record.locator.to_string(),
                 observed_at: record.observed_at,
             };
-            self.merger.merge(person, &norm.values, &from);
+            if stage_is_floor {
+                self.merger.merge(person, &norm.values, &from);
+            } else {
+                let values: Vec<(Field, String)> = norm
+                    .values
+                    .iter()
+                    .filter(|(f, _)| *f != Field::CrmStage)
+                    .cloned()
+                    .collect();
+                self.merger.merge(person, &values, &from);
+            }
             person.updated_at = now;
         }
 

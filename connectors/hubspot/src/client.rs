@@ -8,7 +8,7 @@ use governor::DefaultDirectRateLimiter;
 use secrecy::{ExposeSecret, SecretString};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
 
 /// Attempts that failed for a reason other than a rate limit, before giving up.
@@ -294,6 +294,37 @@ impl Client {
             })
             .await?;
         Ok(answer.errors)
+    }
+
+    /// The current lifecycle stage of each contact (`""` when unset), by the id asked for; a
+    /// contact that was merged away or deleted is absent.
+    pub(crate) async fn batch_read_stages(
+        &self,
+        ids: &[String],
+    ) -> Result<HashMap<String, String>, ApiError> {
+        let url = format!("{}/objects/contacts/batch/read", self.base);
+        let body = serde_json::json!({
+            "properties": ["lifecyclestage"],
+            "inputs": ids.iter().map(|id| serde_json::json!({"id": id})).collect::<Vec<_>>(),
+        });
+        let answer: Page = self
+            .send(Lane::General, "a stage batch read", || {
+                self.http.post(&url).json(&body)
+            })
+            .await?;
+        Ok(answer
+            .results
+            .into_iter()
+            .map(|c| {
+                let stage = c
+                    .properties
+                    .get("lifecyclestage")
+                    .cloned()
+                    .flatten()
+                    .unwrap_or_default();
+                (c.id, stage)
+            })
+            .collect())
     }
 
     /// 429 answers received so far.

@@ -30,6 +30,11 @@ pub struct HubspotConfig {
     /// Push desired stages back to HubSpot.
     #[serde(default)]
     pub push: bool,
+    /// Push stages down as well as up: leadsync's tier becomes the authority for this account's
+    /// lifecycle stages. A downward move is a clear, then a set, in two requests, then a read-back
+    /// that checks it held. This account's stages then no longer floor the tier. Off by default.
+    #[serde(default)]
+    pub allow_downgrade: bool,
     /// Cron expression (six fields, with seconds) for the daemon.
     #[serde(default)]
     pub schedule: Option<String>,

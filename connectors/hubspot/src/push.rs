@@ -1,8 +1,13 @@
 //! Pushing desired stages with `batch/update`, 100 contacts a request, outcomes per item.
+//!
+//! HubSpot only moves a lifecycle stage forward: a backward set is answered with success and
+//! ignored. With `allow_downgrade`, each batch first reads the current stages; contacts that must
+//! move down are cleared (`""`) in one request and set in a separate, later one, and every
+//! contact of the batch is read back, so only a stage that holds counts as applied.
 
-use crate::client::{BatchError, Client};
+use crate::client::{ApiError, BatchError, Client};
 use crate::config::HubspotConfig;
-use leadsync_connector_core::{PushItem, PushOutcome, Tier};
+use leadsync_connector_core::{PushItem, PushOutcome, Stage, Tier};
 use std::collections::HashMap;
 
 /// The lifecycle stage value for a tier: a configured custom stage if one means this tier,
@@ -37,34 +42,109 @@ pub(crate) async fn push(
 ) -> Vec<PushOutcome> {
     let mut outcomes = Vec::with_capacity(items.len());
     for chunk in items.chunks(100) {
-        let inputs: Vec<(String, String)> = chunk
-            .iter()
-            .map(|i| (i.record_id.clone(), stage_value(cfg, i.tier)))
-            .collect();
-        match client.batch_update_stage(&inputs).await {
-            Ok(errors) => outcomes.extend(map_errors(chunk, &errors)),
-            Err(e) => {
-                // The client already retried what can be retried; whatever is left waits for the
-                // next cycle, unless it will never work.
-                let reason = e.to_string();
-                let permanent = e.is_permanent();
-                outcomes.extend(chunk.iter().map(|i| {
-                    if permanent {
-                        PushOutcome::Failed {
-                            outbox_id: i.outbox_id,
-                            reason: reason.clone(),
-                        }
-                    } else {
-                        PushOutcome::Retry {
-                            outbox_id: i.outbox_id,
-                            reason: reason.clone(),
-                        }
-                    }
-                }));
-            }
+        let result = if cfg.allow_downgrade {
+            push_both_ways(client, cfg, chunk).await
+        } else {
+            set(client, cfg, chunk).await
+        };
+        match result {
+            Ok(done) => outcomes.extend(done),
+            Err(e) => outcomes.extend(failed(chunk, &e)),
         }
     }
     outcomes
+}
+
+/// One `batch/update` setting each item's stage.
+async fn set(
+    client: &Client,
+    cfg: &HubspotConfig,
+    chunk: &[PushItem],
+) -> Result<Vec<PushOutcome>, ApiError> {
+    let inputs: Vec<(String, String)> = chunk
+        .iter()
+        .map(|i| (i.record_id.clone(), stage_value(cfg, i.tier)))
+        .collect();
+    let errors = client.batch_update_stage(&inputs).await?;
+    Ok(map_errors(chunk, &errors))
+}
+
+/// The whole chunk failed: the client already retried what can be retried; whatever is left
+/// waits for the next drain, unless it will never work.
+fn failed(chunk: &[PushItem], e: &ApiError) -> Vec<PushOutcome> {
+    let reason = e.to_string();
+    let permanent = e.is_permanent();
+    chunk
+        .iter()
+        .map(|i| {
+            let outbox_id = i.outbox_id;
+            let reason = reason.clone();
+            if permanent {
+                PushOutcome::Failed { outbox_id, reason }
+            } else {
+                PushOutcome::Retry { outbox_id, reason }
+            }
+        })
+        .collect()
+}
+
+/// What a stage value means as a tier: the configured `stages` first, then the standard names
+/// (`None` for a custom stage nobody mapped).
+fn tier_of(cfg: &HubspotConfig, value: &str) -> Option<Tier> {
+    cfg.stages
+        .get(value)
+        .copied()
+        .or_else(|| Stage::parse(value).tier())
+}
+
+/// Read, clear what must move down, set, read back.
+async fn push_both_ways(
+    client: &Client,
+    cfg: &HubspotConfig,
+    chunk: &[PushItem],
+) -> Result<Vec<PushOutcome>, ApiError> {
+    let ids: Vec<String> = chunk.iter().map(|i| i.record_id.clone()).collect();
+    let current = client.batch_read_stages(&ids).await?;
+    // Down, or from a custom stage whose place is unknown: clear first.
+    let clear: Vec<(String, String)> = chunk
+        .iter()
+        .filter(|i| {
+            let target = stage_value(cfg, i.tier);
+            current.get(&i.record_id).is_some_and(|now| {
+                !now.is_empty() && *now != target && tier_of(cfg, now).is_none_or(|t| t > i.tier)
+            })
+        })
+        .map(|i| (i.record_id.clone(), String::new()))
+        .collect();
+    if !clear.is_empty() {
+        tracing::info!(
+            contacts = clear.len(),
+            "Clearing lifecycle stages before setting lower ones (allow_downgrade)."
+        );
+        client.batch_update_stage(&clear).await?;
+    }
+    let mut outcomes = set(client, cfg, chunk).await?;
+    let after = client.batch_read_stages(&ids).await?;
+    for (outcome, item) in outcomes.iter_mut().zip(chunk) {
+        if let PushOutcome::Applied { outbox_id } = *outcome {
+            let target = stage_value(cfg, item.tier);
+            match after.get(&item.record_id) {
+                Some(now) if *now == target => {}
+                // Merged away or deleted since: the next pull re-points or marks it.
+                None => {}
+                Some(now) => {
+                    *outcome = PushOutcome::Retry {
+                        outbox_id,
+                        reason: format!(
+                            "read back `{now}` after setting `{target}` on record {}",
+                            item.record_id
+                        ),
+                    }
+                }
+            }
+        }
+    }
+    Ok(outcomes)
 }
 
 /// An answer of 200 or 207: every input not named in an error was applied (a merged id is
