@@ -35,9 +35,16 @@ fn main() {
     })
     .unwrap();
     let t = Instant::now();
-    let plan =
-        leadsync::plan::requalify(&mut bench.store, &rules, &[], chrono::Utc::now(), false, 0)
-            .unwrap();
+    let plan = leadsync::plan::requalify(
+        &mut bench.store,
+        &rules,
+        &[],
+        chrono::Utc::now(),
+        false,
+        0,
+        false,
+    )
+    .unwrap();
     let secs = t.elapsed().as_secs_f64();
     println!(
         "re-qualified {} persons ({} moved) in {secs:.2}s: {:.0} persons/s; peak RSS {:.1} MiB",

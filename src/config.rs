@@ -93,6 +93,14 @@ pub struct DaemonConfig {
     /// How often the outbox is checked for stage pushes between cycles.
     #[serde(default = "default_push_interval", with = "humantime_serde")]
     pub push_interval: Duration,
+    /// When every person is qualified again (cron with seconds, UTC), for rules on facts that
+    /// change with time alone: temperature, days since created or since last activity.
+    #[serde(default = "default_requalify")]
+    pub requalify: String,
+}
+
+fn default_requalify() -> String {
+    "0 30 3 * * *".into()
 }
 
 fn default_shutdown_timeout() -> Duration {
@@ -108,6 +116,7 @@ impl Default for DaemonConfig {
         DaemonConfig {
             shutdown_timeout: default_shutdown_timeout(),
             push_interval: default_push_interval(),
+            requalify: default_requalify(),
         }
     }
 }
@@ -315,6 +324,7 @@ fn check(s: &Settings) -> Result<(), String> {
     if s.daemon.push_interval.is_zero() {
         return Err("key daemon.push_interval: must be longer than 0s".into());
     }
+    check_cron(&s.daemon.requalify).map_err(|e| format!("key daemon.requalify: {e}"))?;
     if !(s.store.url.starts_with("sqlite://") && s.store.url.len() > "sqlite://".len()) {
         return Err(format!(
             "key store.url: `{}` is not supported; use sqlite://PATH",

@@ -111,7 +111,9 @@ fn group(n: u64) -> String {
     out
 }
 
-/// Decides every person not yet qualified by `rules`; applies the decisions unless `dry_run`.
+/// Decides every person not yet qualified by `rules` (every person at all with `everyone`, for
+/// facts that change with time alone, such as temperature or days since created); applies the
+/// decisions unless `dry_run`.
 ///
 /// Each batch is evaluated on two threads while this one reads the next batch; only persons
 /// whose tier or finding changed are rewritten, the others just get the rules version stamped.
@@ -122,17 +124,19 @@ pub fn requalify(
     now: DateTime<Utc>,
     dry_run: bool,
     sample: usize,
+    everyone: bool,
 ) -> Result<Plan, StoreError> {
     let mut plan = Plan {
         rules_version: rules.version.clone(),
         ..Plan::default()
     };
-    let mut batch = store.persons_after(0, BATCH, Some(&rules.version))?;
+    let stale_for = (!everyone).then_some(rules.version.as_str());
+    let mut batch = store.persons_after(0, BATCH, stale_for)?;
     while let Some(last) = batch.last() {
         let after: PersonId = last.id;
         let (decisions, next) = std::thread::scope(|s| {
             let decided = s.spawn(|| rules::decide_all(&batch, rules, now));
-            let next = store.persons_after(after, BATCH, Some(&rules.version));
+            let next = store.persons_after(after, BATCH, stale_for);
             (decided.join().expect("deciding never panics"), next)
         });
         let mut changes = Vec::new();

@@ -172,7 +172,7 @@ pub async fn pull_cycle(
     save_states(store, connectors)?;
     let runs = pulled?;
     let targets = push_targets(settings);
-    let requalified = plan::requalify(store, rules, &targets, Utc::now(), false, 3)?;
+    let requalified = plan::requalify(store, rules, &targets, Utc::now(), false, 3, false)?;
     Ok(Cycle {
         runs,
         requalified,

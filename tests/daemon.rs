@@ -5,6 +5,7 @@ mod common;
 
 use common::Env;
 use common::daemon::{free_port, get, wait_until};
+use leadsync::store::Store;
 use std::net::SocketAddr;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -198,6 +199,71 @@ fn sighup_keeps_the_old_config_when_the_new_is_broken_and_applies_a_valid_change
         persons(addr) == Some(2)
     });
 
+    Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert_eq!(child.wait().unwrap().code(), Some(0));
+}
+
+#[test]
+fn the_daily_pass_moves_persons_whose_facts_changed_with_time_alone() {
+    // GIVEN rules where a contact created a week ago or more is sales-qualified, and a daemon
+    // that qualifies everyone again every second (`daemon.requalify`, daily by default)
+    let env = Env::new("schedule = \"0 0 * * * *\"");
+    let rules = env.dir.path().join("rules.toml");
+    std::fs::write(
+        &rules,
+        "[[rules]]\nname = \"a_week_old\"\ntier = \"sql\"\nwhen = \"days_since_created >= 7\"\n\n\
+         [[rules]]\nname = \"anyone\"\ntier = \"subscriber\"\nwhen = \"has_email\"\n",
+    )
+    .unwrap();
+    let config = std::fs::read_to_string(&env.config).unwrap();
+    std::fs::write(
+        &env.config,
+        format!(
+            "[rules]\nfile = \"{}\"\n\n[daemon]\nrequalify = \"* * * * * *\"\n\n{config}",
+            rules.display()
+        ),
+    )
+    .unwrap();
+    // AND a contact created 7 days ago less 6 seconds: six days old when it is taken
+    let created = chrono::Utc::now() - chrono::TimeDelta::days(7) + chrono::TimeDelta::seconds(6);
+    env.drop_file(
+        "old.csv",
+        format!("Email,Create Date\nold@acme.io,{}\n", created.to_rfc3339()).as_bytes(),
+    );
+    let port = free_port();
+    let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+    let tier = |addr| {
+        get(addr, "/api/v1/persons/old@acme.io")
+            .and_then(|(s, b)| {
+                (s == 200).then(|| serde_json::from_str::<serde_json::Value>(&b).ok())?
+            })
+            .map(|v| v["tier"].clone())
+    };
+
+    // WHEN it runs
+    let mut child = start(&env, port);
+    // THEN the contact is first a subscriber, and turns sales-qualified once a week old, with no
+    // new data, through the re-qualification pass
+    wait_until("the drop taken", Duration::from_secs(5), || {
+        tier(addr).is_some_and(|t| t == "subscriber")
+    });
+    wait_until("the week passed", Duration::from_secs(20), || {
+        tier(addr).is_some_and(|t| t == "sql")
+    });
+    let mut store = env.store();
+    let history = store.tier_history(1).unwrap();
+    let last = history.last().unwrap();
+    assert_eq!(
+        (last.from, last.to, last.rule.as_str()),
+        (
+            Some(leadsync::connector::Tier::Subscriber),
+            leadsync::connector::Tier::Sql,
+            "a_week_old"
+        )
+    );
     Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
         .status()

@@ -100,7 +100,7 @@ proptest! {
                 }
                 Op::Rules(v) => {
                     rules = Arc::clone(&rules_variants[*v as usize]);
-                    plan::requalify(&mut store, &rules, &[], Utc::now(), false, 0).unwrap();
+                    plan::requalify(&mut store, &rules, &[], Utc::now(), false, 0, false).unwrap();
                 }
             }
             for id in 1..=store.person_count().unwrap() as i64 {

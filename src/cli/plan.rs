@@ -20,6 +20,9 @@ pub(super) fn run(
         chrono::Utc::now(),
         true,
         sample,
+        // Everyone: with the configured rules, the moves time alone has brought about since the
+        // last pass; with another file, what that file would change.
+        true,
     )?;
     if json {
         println!(

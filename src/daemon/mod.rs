@@ -45,24 +45,38 @@ pub enum DaemonError {
     Store(#[from] crate::store::StoreError),
 }
 
-/// One cron job per connector; each only queues the connector's turn.
+/// What a scheduled job or an inbox watcher asks the loop for.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub(crate) enum Due {
+    /// A connector's cycle.
+    Connector(String),
+    /// Every person qualified again (`daemon.requalify`).
+    Requalify,
+}
+
+/// One cron job per connector and one for the re-qualification pass; each only queues a turn.
 async fn schedule(
     settings: &Settings,
-    due_tx: &mpsc::Sender<String>,
+    due_tx: &mpsc::Sender<Due>,
 ) -> Result<JobScheduler, DaemonError> {
     let scheduler = JobScheduler::new()
         .await
         .map_err(|e| DaemonError::Scheduler(e.to_string()))?;
-    for (id, cfg) in &settings.connectors {
-        let expr = schedule_of(cfg).to_string();
-        let (tx, due_id) = (due_tx.clone(), id.clone());
+    let jobs = settings
+        .connectors
+        .iter()
+        .map(|(id, cfg)| (Due::Connector(id.clone()), schedule_of(cfg).to_string()))
+        .chain([(Due::Requalify, settings.daemon.requalify.clone())]);
+    for (due, expr) in jobs {
+        let tx = due_tx.clone();
+        let what = format!("{due:?}");
         let job = Job::new_async(expr.as_str(), move |_, _| {
-            let (tx, id) = (tx.clone(), due_id.clone());
+            let (tx, due) = (tx.clone(), due.clone());
             Box::pin(async move {
-                let _ = tx.try_send(id); // a full queue already holds this connector's turn
+                let _ = tx.try_send(due); // a full queue already holds this turn
             })
         })
-        .map_err(|e| DaemonError::Scheduler(format!("connector {id}: {e}")))?;
+        .map_err(|e| DaemonError::Scheduler(format!("{what}: {e}")))?;
         scheduler
             .add(job)
             .await
@@ -122,8 +136,8 @@ pub struct Start {
 
 /// What one turn of the loop does.
 enum Turn {
-    /// Pull these connectors, then push what their pulls planned.
-    Cycle(HashSet<String>),
+    /// Pull these connectors (and re-qualify everyone, if due), then push what they planned.
+    Cycle(HashSet<Due>),
     /// Drain the outbox for a while.
     Push,
 }
@@ -171,12 +185,12 @@ pub async fn run(
     tracing::info!(listen = %admin.addr, "Admin HTTP listening.");
 
     // Jobs only say "connector X is due"; this loop runs the cycles, one at a time.
-    let (due_tx, mut due_rx) = mpsc::channel::<String>(64);
+    let (due_tx, mut due_rx) = mpsc::channel::<Due>(64);
     let mut scheduler = schedule(&settings, &due_tx).await?;
     let mut _watchers = watch::inboxes(&settings, &due_tx);
     // Every connector runs once at start: a restart catches up at once, whatever the schedule.
     for id in settings.connectors.keys() {
-        let _ = due_tx.try_send(id.clone());
+        let _ = due_tx.try_send(Due::Connector(id.clone()));
     }
     sd_notify::notify("READY=1");
     let mut watchdog = sd_notify::watchdog_interval().map(tokio::time::interval);
@@ -229,6 +243,9 @@ pub async fn run(
             match turn {
                 Turn::Cycle(due) => {
                     cycles(&settings, store.as_mut(), &mut connectors, &rules, &due).await?;
+                    if due.contains(&Due::Requalify) {
+                        requalify_everyone(&settings, store.as_mut(), &rules)?;
+                    }
                     push_again = push_turn(store.as_mut(), &mut connectors, &stop_rx).await?;
                 }
                 Turn::Push => {
@@ -314,9 +331,12 @@ async fn cycles(
     store: &mut dyn Store,
     connectors: &mut [AnyConnector],
     rules: &Arc<Rules>,
-    due: &HashSet<String>,
+    due: &HashSet<Due>,
 ) -> Result<(), DaemonError> {
-    for connector in connectors.iter_mut().filter(|c| due.contains(c.id())) {
+    for connector in connectors
+        .iter_mut()
+        .filter(|c| due.contains(&Due::Connector(c.id().to_string())))
+    {
         let started = Instant::now();
         let cycle = pull_cycle(
             settings,
@@ -337,6 +357,27 @@ async fn cycles(
             }
         }
     }
+    Ok(())
+}
+
+/// Qualifies every person again: rules on time alone (temperature, days since) move on without
+/// new data. Rises are recorded and pushed like any other.
+fn requalify_everyone(
+    settings: &Settings,
+    store: &mut dyn Store,
+    rules: &Rules,
+) -> Result<(), DaemonError> {
+    let started = Instant::now();
+    let targets = crate::sync::push_targets(settings);
+    let plan = crate::plan::requalify(store, rules, &targets, chrono::Utc::now(), false, 0, true)?;
+    let moved: u64 = plan.moves.values().map(|m| m.count).sum();
+    tracing::info!(
+        persons = plan.evaluated,
+        moved,
+        pushes = plan.pushes,
+        seconds = started.elapsed().as_secs_f64(),
+        "Everyone qualified again."
+    );
     Ok(())
 }
 

@@ -5,9 +5,11 @@ use crate::config::{ConnectorConfig, Settings};
 use notify::{EventKind, RecommendedWatcher, RecursiveMode, Watcher};
 use tokio::sync::mpsc;
 
+use super::Due;
+
 /// One watcher per inbox; dropping them stops watching. An inbox that cannot be watched is
 /// logged and left to its schedule.
-pub(super) fn inboxes(settings: &Settings, due: &mpsc::Sender<String>) -> Vec<RecommendedWatcher> {
+pub(super) fn inboxes(settings: &Settings, due: &mpsc::Sender<Due>) -> Vec<RecommendedWatcher> {
     let mut watchers = Vec::new();
     for (id, cfg) in &settings.connectors {
         let ConnectorConfig::Spreadsheet(sheet) = cfg else {
@@ -19,7 +21,7 @@ pub(super) fn inboxes(settings: &Settings, due: &mpsc::Sender<String>) -> Vec<Re
                 && matches!(e.kind, EventKind::Create(_) | EventKind::Modify(_))
             {
                 // A full queue already holds this connector's turn.
-                let _ = tx.try_send(connector.clone());
+                let _ = tx.try_send(Due::Connector(connector.clone()));
             }
         };
         let watched = notify::recommended_watcher(handler).and_then(|mut w| {
