@@ -36,7 +36,8 @@ pub struct RateBudget {
 
 pub struct HubspotConnector {
     id: String,
-    client: client::Client,
+    /// Shared with the fetch task a backfill runs beside its commits.
+    client: std::sync::Arc<client::Client>,
     cfg: HubspotConfig,
 }
 
@@ -49,7 +50,11 @@ impl HubspotConnector {
         };
         let token = cfg.token.load().map_err(config_error)?;
         let client = client::Client::new(&cfg, token).map_err(config_error)?;
-        Ok(HubspotConnector { id, client, cfg })
+        Ok(HubspotConnector {
+            id,
+            client: std::sync::Arc::new(client),
+            cfg,
+        })
     }
 
     /// The request budget as HubSpot last stated it, and the 429s received so far.

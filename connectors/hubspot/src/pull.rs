@@ -18,6 +18,7 @@ use leadsync_connector_core::{
 };
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
+use std::sync::Arc;
 
 /// The one stream of this connector.
 pub(crate) const STREAM: &str = "contacts";
@@ -141,10 +142,12 @@ async fn backfill_step(
     let search_exhausted = (search.len() as u32) < SEARCH_PAGE;
     let met = search_low.is_some_and(|low| list_last >= low);
     let next = if list.next_after().is_none() || search_exhausted || met {
+        // The backfill read every live contact: only contacts archived since it started can be
+        // records to mark, so the first archived scan is due one `archived_scan` after the start.
         State::Incremental {
             ts: started_ms.saturating_sub(overlap_ms),
             id: 0,
-            archived_scan_ms: 0,
+            archived_scan_ms: *started_ms,
         }
     } else {
         State::Backfill {
@@ -180,7 +183,7 @@ fn search_body(
 
 pub(crate) struct Puller<'a> {
     pub(crate) cfg: &'a HubspotConfig,
-    pub(crate) client: &'a Client,
+    pub(crate) client: &'a Arc<Client>,
     pub(crate) sink: &'a mut dyn PageSink,
     pub(crate) stats: PullStats,
     properties: Vec<String>,
@@ -193,7 +196,7 @@ pub(crate) struct Puller<'a> {
 impl<'a> Puller<'a> {
     pub(crate) fn new(
         cfg: &'a HubspotConfig,
-        client: &'a Client,
+        client: &'a Arc<Client>,
         sink: &'a mut dyn PageSink,
     ) -> Self {
         let start = State::Backfill {
@@ -237,22 +240,32 @@ impl<'a> Puller<'a> {
             self.committed = (c.position, state);
         }
         let mut state = self.committed.1.clone();
-        // Each step's pages are stored while the next step's are fetched.
+        // Each step's pages are stored while the next step's are fetched, by a task of its own:
+        // storing is synchronous, and the requests must keep moving meanwhile.
         let mut fetched: Option<(Vec<ApiContact>, State, u64)> = None;
         while let State::Backfill { .. } = state {
-            let (client, properties, overlap) =
-                (self.client, self.properties.clone(), self.overlap_ms());
-            let fetch = backfill_step(client, &properties, &state, overlap);
-            let previous = fetched.take();
-            let store = async {
-                match previous {
-                    Some((contacts, progress, last)) => self.commit(&contacts, &progress, last),
-                    None => Ok(()),
-                }
-            };
-            let (next, stored) = tokio::join!(fetch, store);
-            stored?;
-            let next = next?;
+            let (client, properties, overlap) = (
+                Arc::clone(self.client),
+                self.properties.clone(),
+                self.overlap_ms(),
+            );
+            let step = state.clone();
+            let fetch =
+                tokio::spawn(
+                    async move { backfill_step(&client, &properties, &step, overlap).await },
+                );
+            if let Some((contacts, progress, last)) = fetched.take()
+                && let Err(e) = self.commit(&contacts, &progress, last)
+            {
+                fetch.abort();
+                return Err(e);
+            }
+            let next = fetch.await.map_err(|e| {
+                ConnectorError::new(
+                    ConnectorErrorKind::Transient,
+                    format!("hubspot: a backfill step stopped: {e}"),
+                )
+            })??;
             state = next.1.clone();
             fetched = Some(next);
         }
@@ -326,12 +339,21 @@ impl<'a> Puller<'a> {
         self.cfg.overlap.as_millis() as u64
     }
 
+    /// Every contact modified after `(ts, id)`, by time. A page that is not full holds every
+    /// contact left, those sharing its last time included, so it ends the pass: a cycle with
+    /// few changes costs one search. A full page is stored up to its last time, which is then
+    /// walked by id before the next page (any number of contacts may share one time).
     async fn incremental(&mut self, mut ts: u64, mut id: u64) -> Result<(), ConnectorError> {
-        loop {
+        // Resuming inside a time: the rest of that time first, by id.
+        if id > 0 {
             self.walk(ts, id).await?;
+        }
+        // From the start of a time (`id == 0`), that time is included.
+        let mut op = if id == 0 { "GTE" } else { "GT" };
+        loop {
             let page = self
                 .search(
-                    vec![Filter::new("lastmodifieddate", "GT", ts)],
+                    vec![Filter::new("lastmodifieddate", op, ts)],
                     "lastmodifieddate",
                     None,
                 )
@@ -339,6 +361,20 @@ impl<'a> Puller<'a> {
             let Some(last_ts) = page.last().map(ApiContact::modified_ms) else {
                 return Ok(());
             };
+            if (page.len() as u32) < SEARCH_PAGE {
+                let last_id = page
+                    .iter()
+                    .filter(|c| c.modified_ms() == last_ts)
+                    .map(ApiContact::numeric_id)
+                    .max()
+                    .unwrap_or(0);
+                let progress = State::Incremental {
+                    ts: last_ts,
+                    id: last_id,
+                    archived_scan_ms: self.scan_ms(),
+                };
+                return self.commit(&page, &progress, 0);
+            }
             let complete: Vec<ApiContact> = page
                 .into_iter()
                 .filter(|c| c.modified_ms() < last_ts)
@@ -352,7 +388,8 @@ impl<'a> Puller<'a> {
                 archived_scan_ms: self.scan_ms(),
             };
             self.commit(&complete, &progress, 0)?;
-            (ts, id) = (last_ts, 0);
+            self.walk(last_ts, 0).await?;
+            (ts, id, op) = (last_ts, 0, "GT");
         }
     }
 
