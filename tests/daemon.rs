@@ -193,7 +193,9 @@ fn sighup_keeps_the_old_config_when_the_new_is_broken_and_applies_a_valid_change
     std::fs::write(&env.config, added).unwrap();
     assert!(hup(&child).success());
     std::thread::sleep(Duration::from_millis(500));
-    std::fs::write(second.join("b.csv"), b"Email\nb@acme.io\n").unwrap();
+    let staged = env.dir.path().join("b.csv");
+    std::fs::write(&staged, b"Email\nb@acme.io\n").unwrap();
+    std::fs::rename(&staged, second.join("b.csv")).unwrap();
     // THEN the new connector runs
     wait_until("the drop in the new inbox", Duration::from_secs(10), || {
         persons(addr) == Some(2)

@@ -43,9 +43,12 @@ impl Env {
         fs::write(&self.config, text).unwrap();
     }
 
+    /// Writes a drop beside the inbox, then moves it in whole (the tests' inboxes settle for
+    /// 0 s, so a daemon watching the inbox must never see the file half-written).
     pub fn drop_file(&self, name: &str, bytes: &[u8]) -> PathBuf {
-        let path = self.inbox.join(name);
-        fs::write(&path, bytes).unwrap();
+        let (staged, path) = (self.dir.path().join(name), self.inbox.join(name));
+        fs::write(&staged, bytes).unwrap();
+        fs::rename(&staged, &path).unwrap();
         path
     }
 
