@@ -18,3 +18,9 @@ pub mod store;
 pub mod sync;
 
 pub use leadsync_connector_core as connector;
+
+/// mimalloc instead of the system allocator, for every binary that links leadsync (the daemon,
+/// tests and benchmarks alike): the ingest path allocates and frees many small strings per
+/// record, where glibc's free lists and consolidation cost measurable CPU.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
