@@ -11,6 +11,10 @@ use leadsync_connector_core::{
 /// Reports how far a pull got (a progress bar on a terminal, nothing otherwise).
 pub trait Progress {
     fn update(&self, label: &str, done: u64, total: u64);
+    /// `false` once the pull should stop after the page it has committed.
+    fn keep_going(&self) -> bool {
+        true
+    }
 }
 
 impl Progress for indicatif::ProgressBar {
@@ -128,5 +132,9 @@ impl PageSink for StoreSink<'_> {
         if let Some(p) = self.progress {
             p.update(label, done, total);
         }
+    }
+
+    fn keep_going(&self) -> bool {
+        self.progress.is_none_or(|p| p.keep_going())
     }
 }

@@ -272,3 +272,70 @@ fn the_daily_pass_moves_persons_whose_facts_changed_with_time_alone() {
         .unwrap();
     assert_eq!(child.wait().unwrap().code(), Some(0));
 }
+
+#[test]
+fn sigterm_inside_a_large_drop_stops_after_the_page_and_the_next_start_resumes() {
+    // GIVEN a daemon that waits up to a minute for work in flight, and a large drop
+    let env = Env::new("schedule = \"0 0 * * * *\"");
+    let config = std::fs::read_to_string(&env.config).unwrap();
+    std::fs::write(
+        &env.config,
+        format!("[daemon]\nshutdown_timeout = \"60s\"\n\n{config}"),
+    )
+    .unwrap();
+    let rows: Vec<_> = leadsync::sample::stream_rows(5, 60_000, 0.1).collect();
+    let persons = rows
+        .iter()
+        .filter_map(|r| r.truth)
+        .collect::<std::collections::HashSet<_>>()
+        .len() as u64;
+    let mut csv = Vec::new();
+    leadsync::sample::write_hubspot_csv(&mut csv, rows).unwrap();
+    env.drop_file("big.csv", &csv);
+    let port = free_port();
+
+    // WHEN SIGTERM arrives once the first pages are stored
+    let mut child = start(&env, port);
+    wait_until("the first page", Duration::from_secs(60), || {
+        env.person_count() > 0
+    });
+    Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+
+    // THEN it stops after the page in flight, well before the drop is done or the timeout
+    let stopped = Instant::now();
+    let code = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status.code();
+        }
+        assert!(stopped.elapsed() < Duration::from_secs(30), "still running");
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert_eq!(code, Some(0));
+    assert!(
+        stopped.elapsed() < Duration::from_secs(10),
+        "{:?}",
+        stopped.elapsed()
+    );
+    let part = env.person_count();
+    assert!(part > 0 && part < persons, "{part} of {persons}");
+    assert!(
+        env.inbox.join("big.csv").exists(),
+        "the drop waits in the inbox"
+    );
+
+    // WHEN it starts again (same config)
+    let mut child = common::daemon::spawn(&env.config, &[], None);
+    // THEN it resumes the drop and finishes it: every person once
+    wait_until("the drop finished", Duration::from_secs(180), || {
+        !env.inbox.join("big.csv").exists()
+    });
+    assert_eq!(env.person_count(), persons);
+    Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert_eq!(child.wait().unwrap().code(), Some(0));
+}

@@ -587,3 +587,40 @@ fn sigkill_at_random_moments_while_pulling_and_pushing_loses_nothing() {
         .sum();
     assert_eq!(rejected, bad_rows);
 }
+
+#[test]
+fn sigterm_inside_a_backfill_stops_after_the_step_and_the_next_start_resumes() {
+    // GIVEN 3,000 contacts at 2 requests a second and 1 search a second: a backfill of several
+    // seconds, and a daemon that would wait a minute for work in flight
+    let world = World::new(FakeConfig {
+        requests_per_window: 2,
+        window: Duration::from_secs(1),
+        search_per_second: 1,
+        ..FakeConfig::default()
+    });
+    world.fake.seed(3_000, 3);
+    world.write_config(
+        "shutdown_timeout = \"60s\"",
+        "rate_limit = { requests_per_window = 2, window = \"1s\", search_per_second = 1 }",
+    );
+    let child = world.start();
+    wait_until("the first step stored", Duration::from_secs(60), || {
+        world.store().person_count().unwrap() > 0
+    });
+
+    // WHEN SIGTERM arrives in the middle of the backfill
+    let took = world.stop(child);
+
+    // THEN it stops after the step in flight, not at the end of the backfill or the timeout
+    assert!(took < Duration::from_secs(5), "{took:?}");
+    let part = world.store().person_count().unwrap();
+    assert!(part < 3_000, "{part}");
+
+    // WHEN it starts again, THEN the backfill resumes and every contact is stored once
+    let child = world.start();
+    wait_until("the backfill finished", Duration::from_secs(120), || {
+        world.store().person_count().unwrap() == 3_000
+    });
+    world.stop(child);
+    assert_eq!(world.store().person_count().unwrap(), 3_000);
+}

@@ -242,7 +242,16 @@ pub async fn run(
         let work = async {
             match turn {
                 Turn::Cycle(due) => {
-                    cycles(&settings, store.as_mut(), &mut connectors, &rules, &due).await?;
+                    let progress = PullProgress::new(&stop_rx);
+                    cycles(
+                        &settings,
+                        store.as_mut(),
+                        &mut connectors,
+                        &rules,
+                        &due,
+                        &progress,
+                    )
+                    .await?;
                     if due.contains(&Due::Requalify) {
                         requalify_everyone(&settings, store.as_mut(), &rules)?;
                     }
@@ -332,6 +341,7 @@ async fn cycles(
     connectors: &mut [AnyConnector],
     rules: &Arc<Rules>,
     due: &HashSet<Due>,
+    progress: &PullProgress<'_>,
 ) -> Result<(), DaemonError> {
     for connector in connectors
         .iter_mut()
@@ -343,7 +353,7 @@ async fn cycles(
             store,
             std::slice::from_mut(connector),
             rules,
-            None,
+            Some(progress),
         )
         .await?;
         telemetry::record(&cycle, started.elapsed().as_secs_f64(), store);
@@ -358,6 +368,45 @@ async fn cycles(
         }
     }
     Ok(())
+}
+
+/// Told of every page a pull commits: sends watchdog keep-alives while pages keep committing
+/// (synchronous work such as reading a large drop blocks the loop's own keep-alives), and asks
+/// the pull to stop after its page once a stop is asked.
+struct PullProgress<'a> {
+    stop: &'a signal::Receiver<bool>,
+    watchdog: Option<Duration>,
+    last_beat: std::sync::Mutex<Instant>,
+}
+
+impl<'a> PullProgress<'a> {
+    fn new(stop: &'a signal::Receiver<bool>) -> Self {
+        PullProgress {
+            stop,
+            watchdog: sd_notify::watchdog_interval(),
+            last_beat: std::sync::Mutex::new(Instant::now()),
+        }
+    }
+}
+
+impl crate::ingest::Progress for PullProgress<'_> {
+    fn update(&self, _label: &str, _done: u64, _total: u64) {
+        let Some(every) = self.watchdog else {
+            return;
+        };
+        let mut last = self
+            .last_beat
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if last.elapsed() >= every {
+            sd_notify::notify("WATCHDOG=1");
+            *last = Instant::now();
+        }
+    }
+
+    fn keep_going(&self) -> bool {
+        !*self.stop.borrow()
+    }
 }
 
 /// Qualifies every person again: rules on time alone (temperature, days since) move on without

@@ -26,6 +26,11 @@ pub trait PageSink {
     fn note(&mut self, stream: &str, kind: &str, detail: &str) -> Result<(), ConnectorError>;
     /// Reports progress through the current stream (`done` of `total` units, e.g. bytes).
     fn progress(&mut self, _label: &str, _done: u64, _total: u64) {}
+    /// `false` once the host is stopping: a connector then returns after the page it has just
+    /// committed, its cursor holding its place for the next pull. Asked between pages.
+    fn keep_going(&self) -> bool {
+        true
+    }
 }
 
 /// A desired stage change for one record of a CRM.

@@ -260,6 +260,10 @@ impl<'a> Puller<'a> {
                 fetch.abort();
                 return Err(e);
             }
+            if !self.sink.keep_going() {
+                fetch.abort(); // its pages are fetched again by the next pull
+                return Ok(self.stats);
+            }
             let next = fetch.await.map_err(|e| {
                 ConnectorError::new(
                     ConnectorErrorKind::Transient,
@@ -287,6 +291,9 @@ impl<'a> Puller<'a> {
             (ts, id)
         };
         self.incremental(start.0, start.1).await?;
+        if !self.sink.keep_going() {
+            return Ok(self.stats);
+        }
         if now_ms().saturating_sub(archived_scan_ms) >= self.cfg.archived_scan.as_millis() as u64 {
             self.archived().await?;
         }
@@ -351,6 +358,9 @@ impl<'a> Puller<'a> {
         // From the start of a time (`id == 0`), that time is included.
         let mut op = if id == 0 { "GTE" } else { "GT" };
         loop {
+            if !self.sink.keep_going() {
+                return Ok(());
+            }
             let page = self
                 .search(
                     vec![Filter::new("lastmodifieddate", op, ts)],
@@ -388,6 +398,9 @@ impl<'a> Puller<'a> {
                 archived_scan_ms: self.scan_ms(),
             };
             self.commit(&complete, &progress, 0)?;
+            if !self.sink.keep_going() {
+                return Ok(());
+            }
             self.walk(last_ts, 0).await?;
             (ts, id, op) = (last_ts, 0, "GT");
         }
@@ -420,7 +433,7 @@ impl<'a> Puller<'a> {
                     archived_scan_ms: self.scan_ms(),
                 };
                 self.commit(&page, &progress, 0)?;
-                if !full {
+                if !full || !self.sink.keep_going() {
                     return Ok(());
                 }
                 offset += SEARCH_PAGE;

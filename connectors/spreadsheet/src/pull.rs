@@ -63,6 +63,9 @@ pub(crate) fn pull(
     let mut stats = PullStats::default();
     let max_wait = (cfg.settle * 10).max(Duration::from_secs(30));
     for path in files {
+        if !sink.keep_going() {
+            break;
+        }
         let settled = inbox::wait_until_settled(&path, cfg.settle, max_wait)
             .map_err(|e| io_error(format!("cannot read {}", path.display()), e))?;
         if !settled {
@@ -184,6 +187,7 @@ impl DroppedFile<'_> {
         let name = state.name.clone();
         let mut last_row = from_row;
         let mut commit_error = None;
+        let mut stopped = false;
         // Reading and mapping on one thread, storing on this one: the two halves of a drop
         // overlap on two cores, and at most two pages wait in between (bounded memory).
         std::thread::scope(|scope| {
@@ -204,11 +208,19 @@ impl DroppedFile<'_> {
                 self.stats.records += batch.n_records;
                 self.stats.rejects += batch.n_rejects;
                 self.sink.progress(&name, last_row, 0);
+                if !self.sink.keep_going() {
+                    stopped = true;
+                    break; // the cursor holds row `last_row`: the next pull resumes there
+                }
             }
             reader.join().expect("the reader thread does not panic");
         });
         if let Some(e) = commit_error {
             return Err(e);
+        }
+        if stopped {
+            tracing::info!(connector = self.connector, file = %name, row = last_row, "Stopping inside a drop; the next pull resumes after this row.");
+            return Ok(());
         }
         state.target = Some(inbox::timestamped_target(
             &self.cfg.processed_dir(),
