@@ -229,8 +229,8 @@ fn the_daily_pass_moves_persons_whose_facts_changed_with_time_alone() {
         ),
     )
     .unwrap();
-    // AND a contact created 7 days ago less 6 seconds: six days old when it is taken
-    let created = chrono::Utc::now() - chrono::TimeDelta::days(7) + chrono::TimeDelta::seconds(6);
+    // AND a contact created 7 days ago less 15 seconds: six days old when it is taken
+    let created = chrono::Utc::now() - chrono::TimeDelta::days(7) + chrono::TimeDelta::seconds(15);
     env.drop_file(
         "old.csv",
         format!("Email,Create Date\nold@acme.io,{}\n", created.to_rfc3339()).as_bytes(),
@@ -249,10 +249,10 @@ fn the_daily_pass_moves_persons_whose_facts_changed_with_time_alone() {
     let mut child = start(&env, port);
     // THEN the contact is first a subscriber, and turns sales-qualified once a week old, with no
     // new data, through the re-qualification pass
-    wait_until("the drop taken", Duration::from_secs(5), || {
+    wait_until("the drop taken", Duration::from_secs(12), || {
         tier(addr).is_some_and(|t| t == "subscriber")
     });
-    wait_until("the week passed", Duration::from_secs(20), || {
+    wait_until("the week passed", Duration::from_secs(40), || {
         tier(addr).is_some_and(|t| t == "sql")
     });
     let mut store = env.store();
