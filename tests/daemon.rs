@@ -4,11 +4,11 @@
 mod common;
 
 use common::Env;
-use common::daemon::{free_port, get, wait_until};
+use common::daemon::{free_port, get, signal, spawn, terminate, wait_until};
 use leadsync::store::Store;
 use std::net::SocketAddr;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Child;
+use std::time::Duration;
 
 fn start(env: &Env, port: u16) -> Child {
     let config = std::fs::read_to_string(&env.config).unwrap();
@@ -17,12 +17,7 @@ fn start(env: &Env, port: u16) -> Child {
         format!("[admin]\nlisten = \"127.0.0.1:{port}\"\n\n{config}"),
     )
     .unwrap();
-    Command::new(env!("CARGO_BIN_EXE_leadsync"))
-        .args(["--config", env.config.to_str().unwrap(), "run"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap()
+    spawn(&env.config, &[], None)
 }
 
 #[test]
@@ -31,7 +26,7 @@ fn the_daemon_takes_drops_on_schedule_serves_status_and_stops_on_sigterm() {
     let env = Env::new("schedule = \"* * * * * *\"");
     let port = free_port();
     let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
-    let mut child = start(&env, port);
+    let child = start(&env, port);
     wait_until("/healthz", Duration::from_secs(20), || {
         get(addr, "/healthz").is_some_and(|(s, b)| s == 200 && b.contains("ok"))
     });
@@ -64,24 +59,8 @@ fn the_daemon_takes_drops_on_schedule_serves_status_and_stops_on_sigterm() {
     );
 
     // WHEN SIGTERM arrives
-    let killed = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(killed.success());
-
     // THEN it exits 0 within seconds, and the store is consistent
-    let started = Instant::now();
-    let code = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break status.code();
-        }
-        assert!(
-            started.elapsed() < Duration::from_secs(15),
-            "still running after SIGTERM"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    };
+    let (code, _) = terminate(child, Duration::from_secs(15));
     assert_eq!(code, Some(0));
     assert_eq!(env.person_count(), 3);
     assert!(
@@ -127,7 +106,7 @@ fn a_watched_inbox_takes_a_drop_within_seconds_whatever_the_schedule() {
     let env = Env::new("schedule = \"0 0 * * * *\"");
     let port = free_port();
     let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
-    let mut child = start(&env, port);
+    let child = start(&env, port);
     wait_until("/healthz", Duration::from_secs(20), || {
         get(addr, "/healthz").is_some()
     });
@@ -141,11 +120,7 @@ fn a_watched_inbox_takes_a_drop_within_seconds_whatever_the_schedule() {
             serde_json::from_str::<serde_json::Value>(&b).is_ok_and(|v| v["persons"] == 1)
         })
     });
-    Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert_eq!(child.wait().unwrap().code(), Some(0));
+    assert_eq!(terminate(child, Duration::from_secs(30)).0, Some(0));
 }
 
 fn persons(addr: SocketAddr) -> Option<u64> {
@@ -163,16 +138,10 @@ fn sighup_keeps_the_old_config_when_the_new_is_broken_and_applies_a_valid_change
         get(addr, "/healthz").is_some()
     });
     let good = std::fs::read_to_string(&env.config).unwrap();
-    let hup = |child: &Child| {
-        Command::new("kill")
-            .args(["-HUP", &child.id().to_string()])
-            .status()
-            .unwrap()
-    };
 
     // WHEN the config is broken and SIGHUP arrives
     std::fs::write(&env.config, format!("{good}\nbogus_key = 1\n")).unwrap();
-    assert!(hup(&child).success());
+    signal(&child, "HUP");
     std::thread::sleep(Duration::from_millis(500));
     // THEN it keeps running on the old config: alive, and still taking drops
     assert!(child.try_wait().unwrap().is_none(), "still running");
@@ -191,7 +160,7 @@ fn sighup_keeps_the_old_config_when_the_new_is_broken_and_applies_a_valid_change
         second.display()
     );
     std::fs::write(&env.config, added).unwrap();
-    assert!(hup(&child).success());
+    signal(&child, "HUP");
     std::thread::sleep(Duration::from_millis(500));
     let staged = env.dir.path().join("b.csv");
     std::fs::write(&staged, b"Email\nb@acme.io\n").unwrap();
@@ -201,11 +170,7 @@ fn sighup_keeps_the_old_config_when_the_new_is_broken_and_applies_a_valid_change
         persons(addr) == Some(2)
     });
 
-    Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert_eq!(child.wait().unwrap().code(), Some(0));
+    assert_eq!(terminate(child, Duration::from_secs(30)).0, Some(0));
 }
 
 #[test]
@@ -246,7 +211,7 @@ fn the_daily_pass_moves_persons_whose_facts_changed_with_time_alone() {
     };
 
     // WHEN it runs
-    let mut child = start(&env, port);
+    let child = start(&env, port);
     // THEN the contact is first a subscriber, and turns sales-qualified once a week old, with no
     // new data, through the re-qualification pass
     wait_until("the drop taken", Duration::from_secs(12), || {
@@ -266,11 +231,7 @@ fn the_daily_pass_moves_persons_whose_facts_changed_with_time_alone() {
             "a_week_old"
         )
     );
-    Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert_eq!(child.wait().unwrap().code(), Some(0));
+    assert_eq!(terminate(child, Duration::from_secs(30)).0, Some(0));
 }
 
 #[test]
@@ -295,30 +256,15 @@ fn sigterm_inside_a_large_drop_stops_after_the_page_and_the_next_start_resumes()
     let port = free_port();
 
     // WHEN SIGTERM arrives once the first pages are stored
-    let mut child = start(&env, port);
+    let child = start(&env, port);
     wait_until("the first page", Duration::from_secs(60), || {
         env.person_count() > 0
     });
-    Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
+    let (code, took) = terminate(child, Duration::from_secs(30));
 
     // THEN it stops after the page in flight, well before the drop is done or the timeout
-    let stopped = Instant::now();
-    let code = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break status.code();
-        }
-        assert!(stopped.elapsed() < Duration::from_secs(30), "still running");
-        std::thread::sleep(Duration::from_millis(20));
-    };
     assert_eq!(code, Some(0));
-    assert!(
-        stopped.elapsed() < Duration::from_secs(10),
-        "{:?}",
-        stopped.elapsed()
-    );
+    assert!(took < Duration::from_secs(10), "{took:?}");
     let part = env.person_count();
     assert!(part > 0 && part < persons, "{part} of {persons}");
     assert!(
@@ -327,15 +273,11 @@ fn sigterm_inside_a_large_drop_stops_after_the_page_and_the_next_start_resumes()
     );
 
     // WHEN it starts again (same config)
-    let mut child = common::daemon::spawn(&env.config, &[], None);
+    let child = spawn(&env.config, &[], None);
     // THEN it resumes the drop and finishes it: every person once
     wait_until("the drop finished", Duration::from_secs(180), || {
         !env.inbox.join("big.csv").exists()
     });
     assert_eq!(env.person_count(), persons);
-    Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert_eq!(child.wait().unwrap().code(), Some(0));
+    assert_eq!(terminate(child, Duration::from_secs(30)).0, Some(0));
 }

@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::daemon::{exit_code, free_port, get, get_as, signal, spawn, status, wait_until};
+use common::daemon::{free_port, get, get_as, spawn, status, terminate, wait_until};
 use leadsync::connector::{Stage, Tier};
 use leadsync::sample;
 use leadsync::store::{SqliteStore, Store};
@@ -95,12 +95,10 @@ impl World {
     }
 
     /// SIGTERM, then the time it took to exit 0.
-    fn stop(&self, mut child: std::process::Child) -> Duration {
-        signal(&child, "TERM");
-        let stopped = Instant::now();
-        let code = exit_code(&mut child, Duration::from_secs(30));
+    fn stop(&self, child: std::process::Child) -> Duration {
+        let (code, took) = terminate(child, Duration::from_secs(30));
         assert_eq!(code, Some(0), "{}", self.log());
-        stopped.elapsed()
+        took
     }
 
     fn store(&self) -> SqliteStore {

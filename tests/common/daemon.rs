@@ -88,6 +88,14 @@ pub fn signal(child: &Child, name: &str) {
     assert!(sent.success(), "kill -{name}");
 }
 
+/// SIGTERM, then waits for the exit: its code and how long it took (a panic after `within`).
+pub fn terminate(mut child: Child, within: Duration) -> (Option<i32>, Duration) {
+    signal(&child, "TERM");
+    let stopped = Instant::now();
+    let code = exit_code(&mut child, within);
+    (code, stopped.elapsed())
+}
+
 /// Waits for the child to exit; its exit code, or a panic after `timeout`.
 pub fn exit_code(child: &mut Child, timeout: Duration) -> Option<i32> {
     let started = Instant::now();
