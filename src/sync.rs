@@ -220,11 +220,15 @@ fn restore_states(store: &mut dyn Store, connectors: &[AnyConnector]) -> Result<
     Ok(())
 }
 
+/// Writes each daily stop that changed. The daemon saves after every push turn, so an unchanged
+/// state costs a read, not a write transaction.
 fn save_states(store: &mut dyn Store, connectors: &[AnyConnector]) -> Result<(), StoreError> {
     for c in connectors {
         if let AnyConnector::Hubspot(h) = c {
             let until = h.daily_stop().map(|t| t.to_rfc3339());
-            store.set_connector_state(c.id(), DAILY_STOP, until.as_deref())?;
+            if store.connector_state(c.id(), DAILY_STOP)? != until {
+                store.set_connector_state(c.id(), DAILY_STOP, until.as_deref())?;
+            }
         }
     }
     Ok(())
