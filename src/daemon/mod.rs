@@ -194,8 +194,7 @@ pub async fn run(
     }
     sd_notify::notify("READY=1");
     let mut watchdog = sd_notify::watchdog_interval().map(tokio::time::interval);
-    let mut push_tick = tokio::time::interval(settings.daemon.push_interval);
-    push_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut push_tick = push_ticker(&settings);
     let (mut settings, mut rules) = (settings, rules);
     // Set when a push turn ran out of time with entries left: the next turn comes at once.
     let mut push_again = false;
@@ -211,8 +210,7 @@ pub async fn run(
                         scheduler.shutdown().await.map_err(|e| DaemonError::Scheduler(e.to_string()))?;
                         scheduler = schedule(&new_settings, &due_tx).await?;
                         _watchers = watch::inboxes(&new_settings, &due_tx);
-                        push_tick = tokio::time::interval(new_settings.daemon.push_interval);
-                        push_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+                        push_tick = push_ticker(&new_settings);
                         live.set(&new_settings, &connectors);
                         (settings, rules) = (new_settings, new_rules);
                         tracing::info!("Configuration and rules reloaded.");
@@ -240,27 +238,23 @@ pub async fn run(
             _ = push_tick.tick() => Turn::Push,
         };
         let work = async {
-            match turn {
-                Turn::Cycle(due) => {
-                    let progress = PullProgress::new(&stop_rx);
-                    cycles(
-                        &settings,
-                        store.as_mut(),
-                        &mut connectors,
-                        &rules,
-                        &due,
-                        &progress,
-                    )
-                    .await?;
-                    if due.contains(&Due::Requalify) {
-                        requalify_everyone(&settings, store.as_mut(), &rules)?;
-                    }
-                    push_again = push_turn(store.as_mut(), &mut connectors, &stop_rx).await?;
-                }
-                Turn::Push => {
-                    push_again = push_turn(store.as_mut(), &mut connectors, &stop_rx).await?;
+            if let Turn::Cycle(due) = turn {
+                let progress = PullProgress::new(&stop_rx);
+                cycles(
+                    &settings,
+                    store.as_mut(),
+                    &mut connectors,
+                    &rules,
+                    &due,
+                    &progress,
+                )
+                .await?;
+                if due.contains(&Due::Requalify) {
+                    requalify_everyone(&settings, store.as_mut(), &rules)?;
                 }
             }
+            // Every turn ends with a push turn: what a cycle planned goes out at once.
+            push_again = push_turn(store.as_mut(), &mut connectors, &stop_rx).await?;
             Ok::<(), DaemonError>(())
         };
         match guarded(
@@ -293,6 +287,13 @@ pub async fn run(
         .map_err(|e| DaemonError::Scheduler(e.to_string()))?;
     admin.stop().await;
     outcome
+}
+
+/// Ticks at `daemon.push_interval`; a tick missed during a long turn is not made up in a burst.
+fn push_ticker(settings: &Settings) -> tokio::time::Interval {
+    let mut tick = tokio::time::interval(settings.daemon.push_interval);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    tick
 }
 
 /// The next watchdog tick, or never without a watchdog.
