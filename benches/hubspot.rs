@@ -93,6 +93,8 @@ fn main() {
         .enable_all()
         .build()
         .unwrap();
+    // `cargo bench --bench hubspot -- pull` runs the first benchmark only (for profiling).
+    let only_pull = args.iter().any(|a| a == "pull");
     runtime.block_on(async {
         // 1. Pull and store 50,000 contacts, limits off.
         let (mut fake, url) = spawn_fake(50_000, 0, 10_000, 0);
@@ -106,6 +108,9 @@ fn main() {
             run.runs[0].resolved.records
         );
         fake.kill().ok();
+        if only_pull {
+            return;
+        }
 
         // 2. Backfill under HubSpot's limits.
         let (mut fake, url) = spawn_fake(20_000, 100, 10_000, 5);
