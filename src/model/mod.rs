@@ -1,6 +1,7 @@
 //! The canonical person: one golden record per human, every value with where it came from.
 
 mod person;
+pub mod time;
 
 pub use person::{Demotion, FieldValue, Person, PersonId, Provenance};
 

@@ -14,6 +14,7 @@ pub struct Provenance {
     pub connector: String,
     /// The source record: `record 123` for a CRM, `contacts.csv row 12` for a drop.
     pub locator: String,
+    #[serde(serialize_with = "super::time::serialize")]
     pub observed_at: DateTime<Utc>,
 }
 
@@ -34,6 +35,7 @@ pub struct Demotion {
     /// `None`: the rules would leave the person unqualified.
     pub to: Option<Tier>,
     pub rules_version: String,
+    #[serde(serialize_with = "super::time::serialize")]
     pub at: DateTime<Utc>,
 }
 
@@ -56,7 +58,9 @@ pub struct Person {
     /// A lower tier the rules ask for but that was not applied (tiers never drop automatically).
     #[serde(default)]
     pub demotion: Option<Demotion>,
+    #[serde(serialize_with = "super::time::serialize")]
     pub created_at: DateTime<Utc>,
+    #[serde(serialize_with = "super::time::serialize")]
     pub updated_at: DateTime<Utc>,
 }
 

@@ -98,7 +98,7 @@ impl Normalizer {
                 }
                 Field::CreatedAt | Field::LastActivityAt => {
                     let v = values::parse_datetime(raw)
-                        .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true));
+                        .map(|t| crate::model::time::rfc3339(&t, chrono::SecondsFormat::Secs));
                     match v {
                         Some(v) => out.values.push((field.clone(), v)),
                         None => out

@@ -3,12 +3,13 @@
 
 use crate::budget::{Budget, limiter};
 use crate::config::HubspotConfig;
+use crate::properties::Properties;
 use crate::retry::{Retry, backoff, classify};
 use governor::DefaultDirectRateLimiter;
 use secrecy::{ExposeSecret, SecretString};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::time::Duration;
 
 /// Attempts that failed for a reason other than a rate limit, before giving up.
@@ -22,7 +23,7 @@ const MAX_RATE_LIMIT_WAITS: u32 = 30;
 pub(crate) struct ApiContact {
     pub(crate) id: String,
     #[serde(default)]
-    pub(crate) properties: BTreeMap<String, Option<String>>,
+    pub(crate) properties: Properties,
     #[serde(rename = "updatedAt", default)]
     pub(crate) updated_at: Option<String>,
     #[serde(default)]
@@ -31,10 +32,7 @@ pub(crate) struct ApiContact {
 
 impl ApiContact {
     pub(crate) fn property(&self, name: &str) -> Option<&str> {
-        self.properties
-            .get(name)?
-            .as_deref()
-            .filter(|v| !v.is_empty())
+        self.properties.get(name).filter(|v| !v.is_empty())
     }
 
     /// `lastmodifieddate` in epoch ms (0 when absent). The v3 API writes it as ISO 8601; epoch
@@ -319,9 +317,8 @@ impl Client {
                 let stage = c
                     .properties
                     .get("lifecyclestage")
-                    .cloned()
-                    .flatten()
-                    .unwrap_or_default();
+                    .unwrap_or_default()
+                    .to_string();
                 (c.id, stage)
             })
             .collect())
@@ -482,7 +479,7 @@ mod tests {
     fn contact(modified: &str) -> ApiContact {
         ApiContact {
             id: "7".into(),
-            properties: [("lastmodifieddate".to_string(), Some(modified.to_string()))].into(),
+            properties: [("lastmodifieddate", modified)].into(),
             updated_at: None,
             archived: false,
         }

@@ -8,6 +8,7 @@ mod client;
 pub mod config;
 pub mod fake;
 mod map;
+mod properties;
 mod pull;
 mod push;
 pub mod retry;

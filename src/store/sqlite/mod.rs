@@ -79,7 +79,7 @@ impl SqliteStore {
 }
 
 pub(super) fn ts(t: &DateTime<Utc>) -> String {
-    t.to_rfc3339_opts(SecondsFormat::Millis, true)
+    crate::model::time::rfc3339(t, SecondsFormat::Millis)
 }
 
 pub(super) fn parse_ts(s: &str) -> Result<DateTime<Utc>, StoreError> {
