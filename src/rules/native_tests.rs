@@ -432,3 +432,72 @@ fn the_default_rules_are_all_native() {
         );
     }
 }
+
+/// Time per condition, CEL against native, over the default rules and varied facts:
+/// `cargo test --release -p leadsync --lib native_speed -- --ignored --nocapture`.
+#[test]
+#[ignore]
+fn native_speed() {
+    use std::time::Instant;
+    let (constants, settings) = constants_and_settings();
+    let root = root_context();
+    let file: RulesFile = RulesSource::builtin().parse().unwrap();
+    let conditions: Vec<Condition> = file
+        .rules
+        .iter()
+        .map(|r| &r.when)
+        .chain(file.scoring.fit.points.iter().map(|p| &p.when))
+        .chain(file.scoring.engagement.points.iter().map(|p| &p.when))
+        .map(|when| condition(when, &constants, &root))
+        .collect();
+    let persons: Vec<Facts> = (0..1000)
+        .map(|n| {
+            let values = FACTS
+                .iter()
+                .enumerate()
+                .map(|(i, (_, kind, _))| match kind {
+                    Kind::Text => FactValue::Text(TEXTS[(n * 7 + i) % TEXTS.len()].to_string()),
+                    Kind::Int => FactValue::Int(INTS[(n * 3 + i) % INTS.len()]),
+                    Kind::Bool => FactValue::Bool((n + i) % 3 != 0),
+                    Kind::Map => FactValue::Map,
+                })
+                .collect();
+            let custom = vec![(
+                CUSTOM_NAMES[n % 6].to_string(),
+                CUSTOM_VALUES[n % 10].to_string(),
+            )];
+            Facts::of_values(values, custom, &settings)
+        })
+        .collect();
+    let rounds = 20;
+    let evaluations = (rounds * persons.len() * conditions.len()) as f64;
+    let t = Instant::now();
+    let mut cel_true = 0;
+    for _ in 0..rounds {
+        for facts in &persons {
+            let mut ctx = root.new_inner_scope();
+            ctx.set_variable_resolver(facts);
+            cel_true += conditions
+                .iter()
+                .filter(|c| c.eval(&ctx) == Ok(true))
+                .count();
+        }
+    }
+    let cel = t.elapsed().as_secs_f64() * 1e9 / evaluations;
+    let t = Instant::now();
+    let mut native_true = 0;
+    for _ in 0..rounds {
+        for facts in &persons {
+            native_true += conditions
+                .iter()
+                .filter(|c| c.holds(facts, &root) == Ok(true))
+                .count();
+        }
+    }
+    let native = t.elapsed().as_secs_f64() * 1e9 / evaluations;
+    assert_eq!(cel_true, native_true);
+    println!(
+        "per condition: CEL {cel:.0} ns, native {native:.1} ns ({:.0}x)",
+        cel / native
+    );
+}
