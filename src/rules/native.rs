@@ -86,7 +86,7 @@ pub(super) struct Failed;
 type R<'a> = Result<V<'a>, Failed>;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Cmp {
+pub(super) enum Cmp {
     Lt,
     Le,
     Gt,
@@ -94,7 +94,7 @@ enum Cmp {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum StrOp {
+pub(super) enum StrOp {
     Contains,
     StartsWith,
     EndsWith,
@@ -130,8 +130,6 @@ pub(super) enum Node {
 
 /// Compiles a parsed condition; `None` when it uses anything without a native form.
 pub(super) fn compile(expr: &IdedExpr, constants: &Constants) -> Option<Node> {
-    let node = |e: &IdedExpr| compile(e, constants);
-    let pair = |a: &IdedExpr, b: &IdedExpr| Some(Box::new((node(a)?, node(b)?)));
     match &expr.expr {
         Expr::Literal(literal) => literal_const(literal).map(Node::Const),
         Expr::Ident(name) => {
@@ -163,16 +161,14 @@ pub(super) fn compile(expr: &IdedExpr, constants: &Constants) -> Option<Node> {
             });
             elements.collect::<Option<Vec<_>>>().map(Node::List)
         }
-        Expr::Call(call) => compile_call(call, &node, &pair),
+        Expr::Call(call) => compile_call(call, constants),
         _ => None,
     }
 }
 
-fn compile_call(
-    call: &CallExpr,
-    node: &dyn Fn(&IdedExpr) -> Option<Node>,
-    pair: &dyn Fn(&IdedExpr, &IdedExpr) -> Option<Box<(Node, Node)>>,
-) -> Option<Node> {
+fn compile_call(call: &CallExpr, constants: &Constants) -> Option<Node> {
+    let node = |e: &IdedExpr| compile(e, constants);
+    let pair = |a: &IdedExpr, b: &IdedExpr| Some(Box::new((node(a)?, node(b)?)));
     let args = call.args.as_slice();
     if let Some(target) = &call.target {
         let target = target.as_ref();
