@@ -2,6 +2,7 @@
 //! seen: syntax, unknown facts, and types (by evaluating against typed sample facts).
 
 use super::facts::{FACTS, Facts, SCORE_FACTS};
+use super::native::{self, Constants, Node};
 use cel::common::ast::{Expr, IdedExpr};
 use cel::{Context, Program, Value};
 use std::fmt;
@@ -11,6 +12,8 @@ use std::fmt;
 pub(super) struct Condition {
     source: String,
     program: Program,
+    /// The native form, when the condition has one.
+    native: Option<Node>,
     /// The facts it reads, for evidence.
     pub(super) facts: Vec<String>,
 }
@@ -49,13 +52,15 @@ impl fmt::Display for CompileError {
 impl Condition {
     /// Compiles `source` for rule `name`. `scores_allowed` is false for scoring conditions (the
     /// scores are what they compute). `root` holds the functions conditions may call; the samples
-    /// are facts of every type, filled and empty, to catch type errors now rather than per person.
+    /// are facts of every type, filled and empty, to catch type errors now rather than per person;
+    /// `constants` are the thresholds and lists, built into the native form.
     pub(super) fn compile(
         name: &str,
         source: &str,
         scores_allowed: bool,
         root: &Context<'_, '_>,
         samples: &[Facts],
+        constants: &Constants,
     ) -> Result<Condition, CompileError> {
         let at = |offset: Option<usize>, message: String| {
             let (line, column) = line_col(source, offset.unwrap_or(0));
@@ -129,11 +134,34 @@ impl Condition {
                 }
             }
         }
+        let native = native::compile(program.expression(), constants);
         Ok(Condition {
             source: source.to_string(),
             program,
+            native,
             facts,
         })
+    }
+
+    /// Evaluates the condition for `facts`: natively when it has a native form, else (and for
+    /// the message of an error) by CEL in a scope of `root`. The same as [`Condition::eval`].
+    pub(super) fn holds(
+        &self,
+        facts: &Facts,
+        root: &Context<'static, 'static>,
+    ) -> Result<bool, String> {
+        if let Some(Ok(b)) = self.native.as_ref().map(|n| n.holds(facts)) {
+            return Ok(b);
+        }
+        let mut ctx = root.new_inner_scope();
+        ctx.set_variable_resolver(facts);
+        self.eval(&ctx)
+    }
+
+    /// The native form, if any.
+    #[cfg(test)]
+    pub(super) fn native(&self) -> Option<&Node> {
+        self.native.as_ref()
     }
 
     /// Evaluates the condition; an error (a value of an unexpected shape at run time) is false,

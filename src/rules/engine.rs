@@ -3,6 +3,7 @@
 use super::compile::{CompileError, Condition, render};
 use super::facts::{FactSettings, FactValue, Facts, cel_value};
 use super::file::{PointsDef, RuleDef, RulesFile, RulesSource, ScoreGroup};
+use super::native::{Const, Constants, is_yes};
 use crate::model::Person;
 use cel::common::types::{CelMap, CelMapKey, CelString};
 use cel::{Context, FunctionContext, Value};
@@ -106,7 +107,8 @@ impl Rules {
     pub fn load(source: RulesSource) -> Result<Rules, RulesError> {
         let file = source.parse().map_err(RulesError::File)?;
         let version = source.version();
-        let settings = settings(&file);
+        let constants = Constants::of(&file);
+        let settings = settings(&file, &constants);
         let samples = [
             Facts::sample(true, &settings),
             Facts::sample(false, &settings),
@@ -114,7 +116,7 @@ impl Rules {
         let root = root_context();
         let mut errors = Vec::new();
         let mut compile = |name: &str, when: &str, scores: bool| {
-            Condition::compile(name, when, scores, &root, &samples)
+            Condition::compile(name, when, scores, &root, &samples, &constants)
                 .map_err(|e| errors.push(e))
                 .ok()
         };
@@ -162,7 +164,7 @@ impl Rules {
         Evaluator {
             rules: self,
             root: root_context(),
-            settings: settings(&self.file),
+            settings: settings(&self.file, &Constants::of(&self.file)),
         }
     }
 
@@ -201,8 +203,6 @@ impl Evaluator<'_> {
         facts.set_int("engagement_score", engagement.total);
         facts.set_int("score", score);
 
-        let mut ctx = self.root.new_inner_scope();
-        ctx.set_variable_resolver(&facts);
         let mut rules = Vec::new();
         let mut tier = None;
         let mut evidence = BTreeMap::new();
@@ -210,7 +210,7 @@ impl Evaluator<'_> {
             if tier.is_some() && !detail {
                 break;
             }
-            let result = cond.eval(&ctx);
+            let result = cond.holds(&facts, &self.root);
             if result == Ok(true) && tier.is_none() {
                 tier = Some((def.tier, def.name.clone()));
                 for name in &cond.facts {
@@ -219,7 +219,13 @@ impl Evaluator<'_> {
                     }
                 }
             }
-            let parts = if detail { cond.parts(&ctx) } else { Vec::new() };
+            let parts = if detail {
+                let mut ctx = self.root.new_inner_scope();
+                ctx.set_variable_resolver(&facts);
+                cond.parts(&ctx)
+            } else {
+                Vec::new()
+            };
             rules.push(RuleOutcome {
                 name: def.name.clone(),
                 tier: def.tier,
@@ -249,14 +255,12 @@ impl Evaluator<'_> {
         facts: &Facts,
         days: i64,
     ) -> GroupScore {
-        let mut ctx = self.root.new_inner_scope();
-        ctx.set_variable_resolver(facts);
         let items: Vec<PointsOutcome> = items
             .iter()
             .map(|(def, cond)| PointsOutcome {
                 name: def.name.clone(),
                 points: def.points,
-                result: cond.eval(&ctx),
+                result: cond.holds(facts, &self.root),
             })
             .collect();
         let raw: i64 = items
@@ -280,29 +284,27 @@ impl Evaluator<'_> {
     }
 }
 
-fn settings(file: &RulesFile) -> FactSettings {
-    let thresholds: HashMap<String, Value> = file
+pub(super) fn settings(file: &RulesFile, constants: &Constants) -> FactSettings {
+    let value = |c: &Const| match c {
+        Const::Bool(b) => Value::Bool(*b),
+        Const::Int(i) => Value::Int(*i),
+        Const::UInt(u) => Value::UInt(*u),
+        Const::Double(d) => Value::Float(*d),
+        Const::Str(s) => Value::String(Arc::new(s.clone())),
+    };
+    let thresholds: HashMap<String, Value> = constants
         .thresholds
         .iter()
-        .map(|(k, v)| {
-            // Whole numbers as ints: CEL compares `employees >= 50` but not an int with a double.
-            let value = if v.fract() == 0.0 && v.abs() < 9e15 {
-                Value::Int(*v as i64)
-            } else {
-                Value::Float(*v)
-            };
-            (k.clone(), value)
-        })
+        .map(|(k, v)| (k.clone(), value(v)))
         .collect();
-    let lists: HashMap<String, Value> = file
+    let lists: HashMap<String, Value> = constants
         .lists
         .iter()
         .map(|(k, v)| {
-            let words: Vec<Value> = v
-                .iter()
-                .map(|w| Value::String(Arc::new(w.trim().to_lowercase())))
-                .collect();
-            (k.clone(), Value::List(Arc::new(words)))
+            (
+                k.clone(),
+                Value::List(Arc::new(v.iter().map(value).collect())),
+            )
         })
         .collect();
     FactSettings {
@@ -315,7 +317,7 @@ fn settings(file: &RulesFile) -> FactSettings {
 
 /// The functions conditions may call: CEL's standard library, its string extension
 /// (`lowerAscii`, `split` …), and `field('name')` / `flag('name')` for custom fields.
-fn root_context() -> Context<'static, 'static> {
+pub(super) fn root_context() -> Context<'static, 'static> {
     let mut env = cel::Env::stdlib();
     env.add_extension(cel::extensions::strings)
         .expect("the string extension declares once");
@@ -344,10 +346,5 @@ fn field(ftx: &FunctionContext, name: Arc<String>) -> String {
 
 /// `flag('agreed_to_talk')`: whether a custom field says yes (true, yes, y, 1, x, checked).
 fn flag(ftx: &FunctionContext, name: Arc<String>) -> bool {
-    custom_value(ftx, &name).is_some_and(|v| {
-        matches!(
-            v.trim().to_lowercase().as_str(),
-            "true" | "yes" | "y" | "1" | "x" | "checked"
-        )
-    })
+    custom_value(ftx, &name).is_some_and(|v| is_yes(&v))
 }

@@ -347,6 +347,21 @@ impl<'s> Facts<'s> {
         }
     }
 
+    /// Facts of any values, for tests.
+    #[cfg(test)]
+    pub(super) fn of_values(
+        values: Vec<FactValue>,
+        custom_fields: Vec<(String, String)>,
+        settings: &'s FactSettings,
+    ) -> Facts<'s> {
+        Facts {
+            values,
+            settings,
+            custom_fields,
+            custom: OnceLock::new(),
+        }
+    }
+
     fn custom_map(&self) -> &dyn Val {
         self.custom
             .get_or_init(|| {

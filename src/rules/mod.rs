@@ -6,6 +6,7 @@ mod compile;
 mod engine;
 pub mod facts;
 mod file;
+mod native;
 mod state;
 
 pub use compile::CompileError;
@@ -54,5 +55,7 @@ pub fn qualify(
     decision
 }
 
+#[cfg(test)]
+mod native_tests;
 #[cfg(test)]
 mod tests;
