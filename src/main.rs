@@ -6,6 +6,15 @@ use tracing_subscriber::EnvFilter;
 
 fn main() -> ExitCode {
     let args = leadsync::cli::Args::parse();
+    if matches!(
+        args.command,
+        leadsync::cli::Command::Run
+            | leadsync::cli::Command::Sync { .. }
+            | leadsync::cli::Command::Demo { .. }
+    ) {
+        // The numbering plan loads while the config, the store and the connectors start.
+        std::thread::spawn(leadsync::resolve::phone::load_metadata);
+    }
     let quiet = if matches!(args.command, leadsync::cli::Command::Run) {
         "info"
     } else {
