@@ -182,9 +182,7 @@ pub fn requalify(
         if dry_run {
             drop(tx); // rolled back: the pushes were counted, nothing is written
         } else {
-            for change in &changes {
-                tx.add_tier_change(change)?;
-            }
+            tx.add_tier_changes(&changes)?;
             tx.save_persons(&rewrite)?;
             tx.mark_qualified(&stamp, &rules.version)?;
             tx.commit()?;

@@ -163,10 +163,11 @@ impl Resolver {
         // Inputs changed: re-qualify, in the same transaction as the data that changed them.
         let mut persons: Vec<Person> = persons.into_values().collect();
         let decisions = rules::decide_all(&persons, &self.rules, now);
+        let mut changes = Vec::new();
         for (person, decision) in persons.iter_mut().zip(decisions) {
             rules::apply(person, &decision, &self.rules.version);
             if let Some(change) = decision.change {
-                tx.add_tier_change(&change)?;
+                changes.push(change);
                 stats.tier_changes += 1;
             }
             // New or changed CRM records may report a stage below the person's tier.
@@ -176,6 +177,7 @@ impl Resolver {
                 crate::push::plan(tx, &self.push_targets, person.id, tier)?;
             }
         }
+        tx.add_tier_changes(&changes)?;
         tx.save_persons(&persons.iter().collect::<Vec<_>>())?;
         Ok(stats)
     }

@@ -251,11 +251,11 @@ impl<'s> Facts<'s> {
             _ => "",
         };
         let days_since = |t: Option<DateTime<Utc>>| t.map(|t| (now - t).num_days().max(0));
+        let created_days = days_since(person.get(&Field::CreatedAt).and_then(parse_datetime));
         let activity = days_since(person.get(&Field::LastActivityAt).and_then(parse_datetime))
-            .or_else(|| days_since(person.get(&Field::CreatedAt).and_then(parse_datetime)))
+            .or(created_days)
             .unwrap_or(NO_ACTIVITY_DAYS);
-        let created = days_since(person.get(&Field::CreatedAt).and_then(parse_datetime))
-            .unwrap_or_else(|| (now - person.created_at).num_days().max(0));
+        let created = created_days.unwrap_or_else(|| (now - person.created_at).num_days().max(0));
         let temperature = if activity <= i64::from(settings.hot_days) {
             "hot"
         } else if activity <= i64::from(settings.warm_days) {

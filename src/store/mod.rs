@@ -157,7 +157,8 @@ pub trait StoreTx {
     /// Records that these persons were qualified by `version` and nothing else changed.
     fn mark_qualified(&mut self, ids: &[PersonId], version: &str) -> Result<(), StoreError>;
 
-    fn add_tier_change(&mut self, change: &TierChange) -> Result<(), StoreError>;
+    /// Appends tier changes to the history, in order.
+    fn add_tier_changes(&mut self, changes: &[TierChange]) -> Result<(), StoreError>;
     /// The CRM records of `connector` linked to a person, with the stage each last reported.
     fn crm_records_of(
         &mut self,

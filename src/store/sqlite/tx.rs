@@ -294,20 +294,38 @@ impl StoreTx for SqliteTx<'_> {
         Ok(())
     }
 
-    fn add_tier_change(&mut self, c: &TierChange) -> Result<(), StoreError> {
-        let mut stmt = self.tx.prepare_cached(
-            "INSERT INTO tier_history (person_id, from_tier, to_tier, rule, rules_version, evidence, at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-        )?;
-        stmt.execute(params![
-            c.person,
-            c.from.map(|t| t.as_str()),
-            c.to.as_str(),
-            c.rule,
-            c.rules_version,
-            to_json(&c.evidence),
-            ts(&c.at),
-        ])?;
+    fn add_tier_changes(&mut self, changes: &[TierChange]) -> Result<(), StoreError> {
+        for chunk in changes.chunks(ROWS_PER_STATEMENT) {
+            let sql = format!(
+                "INSERT INTO tier_history (person_id, from_tier, to_tier, rule, rules_version, evidence, at)
+                 VALUES {}",
+                rows_of(7, chunk.len())
+            );
+            let owned: Vec<(Option<&str>, &str, String, String)> = chunk
+                .iter()
+                .map(|c| {
+                    (
+                        c.from.map(|t| t.as_str()),
+                        c.to.as_str(),
+                        to_json(&c.evidence),
+                        ts(&c.at),
+                    )
+                })
+                .collect();
+            let mut params: Vec<&dyn ToSql> = Vec::with_capacity(chunk.len() * 7);
+            for (c, (from, to, evidence, at)) in chunk.iter().zip(&owned) {
+                params.extend([
+                    &c.person as &dyn ToSql,
+                    from,
+                    to,
+                    &c.rule,
+                    &c.rules_version,
+                    evidence,
+                    at,
+                ]);
+            }
+            self.tx.prepare_cached(&sql)?.execute(&params[..])?;
+        }
         Ok(())
     }
 
