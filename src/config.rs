@@ -357,6 +357,23 @@ fn check(s: &Settings) -> Result<(), String> {
             ConnectorConfig::Spreadsheet(sheet) => {
                 leadsync_spreadsheet::mapping::check_columns(&sheet.columns)
                     .map_err(|e| format!("key connectors.{id}.columns: {e}"))?;
+                if let Some(ids) = &sheet.crm_ids {
+                    if !matches!(
+                        s.connectors.get(&ids.connector),
+                        Some(ConnectorConfig::Hubspot(_))
+                    ) {
+                        return Err(format!(
+                            "key connectors.{id}.crm_ids.connector: `{}` is not a configured CRM connector",
+                            ids.connector
+                        ));
+                    }
+                    if let Some(field) = leadsync_spreadsheet::mapping::builtin(&ids.column) {
+                        return Err(format!(
+                            "key connectors.{id}.crm_ids.column: `{}` is read as the field `{field}`, not as record ids",
+                            ids.column
+                        ));
+                    }
+                }
             }
             ConnectorConfig::Hubspot(hub) => {
                 hub.token
@@ -469,6 +486,38 @@ mod tests {
         let f = write("[merge.fields]\nemial = \"maximum\"\n");
         let msg = load(f.path()).unwrap_err().to_string();
         assert!(msg.contains("merge.fields.emial"), "{msg}");
+    }
+
+    #[test]
+    fn crm_ids_name_a_crm_connector_and_a_column_that_is_no_field() {
+        let hubspot = "[connectors.hubspot]\ntype = \"hubspot\"\ntoken = { env = \"X\" }\n";
+        let drops = "[connectors.drops]\ntype = \"spreadsheet\"\ninbox = \"/x\"\n";
+        let f = write(&format!(
+            "{hubspot}{drops}crm_ids = {{ connector = \"hubspot\" }}\n"
+        ));
+        let s = load(f.path()).unwrap();
+        let ConnectorConfig::Spreadsheet(c) = &s.connectors["drops"] else {
+            panic!("a spreadsheet connector")
+        };
+        let ids = c.crm_ids.as_ref().unwrap();
+        assert_eq!(
+            (ids.connector.as_str(), ids.column.as_str()),
+            ("hubspot", "Record ID")
+        );
+
+        for (ids, key) in [
+            ("connector = \"hubspto\"", "crm_ids.connector"),
+            ("connector = \"drops\"", "crm_ids.connector"),
+            (
+                "connector = \"hubspot\", column = \"Email\"",
+                "crm_ids.column",
+            ),
+            ("connector = \"hubspot\", colum = \"ID\"", "colum"),
+        ] {
+            let f = write(&format!("{hubspot}{drops}crm_ids = {{ {ids} }}\n"));
+            let msg = load(f.path()).unwrap_err().to_string();
+            assert!(msg.contains(key), "{ids}: {msg}");
+        }
     }
 
     #[test]

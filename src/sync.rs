@@ -9,10 +9,11 @@ use crate::rules::Rules;
 use crate::store::{RunStats, Store, StoreError};
 use chrono::Utc;
 use leadsync_connector_core::{
-    Connector, ConnectorError, ConnectorErrorKind, PullStats, PushItem, PushOutcome,
+    Connector, ConnectorError, ConnectorErrorKind, Field, PullStats, PushItem, PushOutcome,
 };
 use leadsync_hubspot::HubspotConnector;
 use leadsync_spreadsheet::SpreadsheetConnector;
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -142,6 +143,22 @@ pub fn push_targets(settings: &Settings) -> Vec<PushTarget> {
         .collect()
 }
 
+/// For each spreadsheet inbox with `crm_ids`: the CRM connector whose record ids its files carry,
+/// and the field their column becomes.
+pub fn crm_id_columns(settings: &Settings) -> HashMap<String, (String, Field)> {
+    settings
+        .connectors
+        .iter()
+        .filter_map(|(id, c)| match c {
+            ConnectorConfig::Spreadsheet(sheet) => sheet.crm_ids.as_ref().map(|ids| {
+                let field = leadsync_spreadsheet::mapping::custom_field(&ids.column);
+                (id.clone(), (ids.connector.clone(), field))
+            }),
+            ConnectorConfig::Hubspot(_) => None,
+        })
+        .collect()
+}
+
 /// Pulls every connector once, in config order (a failing connector does not stop the others),
 /// re-qualifies the persons the current rules have not qualified yet, then drains the outbox of
 /// every pushing connector.
@@ -242,7 +259,8 @@ async fn pull_all(
     progress: Option<&dyn Progress>,
 ) -> Result<Vec<ConnectorRun>, StoreError> {
     let resolver = Resolver::new(&settings.identity, &settings.merge, Arc::clone(rules))
-        .with_push_targets(push_targets(settings));
+        .with_push_targets(push_targets(settings))
+        .with_crm_ids(crm_id_columns(settings));
     let mut runs = Vec::new();
     for connector in connectors.iter_mut() {
         let id = connector.id().to_string();

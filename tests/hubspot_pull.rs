@@ -1,6 +1,7 @@
 //! Acceptance, against the fake HubSpot on 127.0.0.1: a backfill, then a cycle with no changes
 //! reads only the overlap window and writes nothing; 12,000 contacts sharing one
-//! `lastmodifieddate` are all pulled exactly once, without a loop.
+//! `lastmodifieddate` are all pulled exactly once, without a loop; a dropped HubSpot export
+//! joins the pulled contacts by record id.
 
 use leadsync::store::Store;
 use leadsync_hubspot::fake::{FakeConfig, FakeHubSpot};
@@ -160,4 +161,69 @@ async fn an_archived_contact_is_marked_not_lost_and_a_merge_moves_the_link() {
     // AND the next cycle finds nothing new (the tombstone is not written again)
     let again = cycle(&mut s).await;
     assert_eq!(again.runs[0].resolved.records, 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dropped_hubspot_export_joins_the_pulled_contacts_by_record_id() {
+    use leadsync::config::ConnectorConfig;
+    use leadsync::sync::AnyConnector;
+    use leadsync_spreadsheet::{CrmIds, SpreadsheetConfig};
+
+    // GIVEN 20 contacts in HubSpot, pulled
+    let fake = FakeHubSpot::new(FakeConfig {
+        requests_per_window: 0,
+        search_per_second: 0,
+        ..FakeConfig::default()
+    });
+    fake.seed(20, 5);
+    let server = fake.serve("127.0.0.1:0".parse().unwrap()).await.unwrap();
+    let mut s = pulling(&server.base_url, Duration::from_secs(300));
+    cycle(&mut s).await;
+    assert_eq!(s.store.person_count().unwrap(), 20);
+
+    // AND an inbox whose exports carry HubSpot record ids
+    let inbox = s.dir.path().join("inbox");
+    std::fs::create_dir_all(&inbox).unwrap();
+    let mut sheet = SpreadsheetConfig::for_inbox(&inbox);
+    sheet.settle = Duration::ZERO;
+    sheet.crm_ids = Some(CrmIds {
+        connector: "hubspot".into(),
+        column: "Record ID".into(),
+    });
+    let sheet = ConnectorConfig::Spreadsheet(sheet);
+    s.settings.connectors.insert("drops".into(), sheet.clone());
+    s.connectors
+        .push(AnyConnector::build("drops", &sheet).unwrap());
+
+    // WHEN an export arrives where five of them have moved to new addresses, and one row names
+    // a record HubSpot does not have (yet)
+    let ids: Vec<String> = fake.contacts()[..5].iter().map(|c| c.id.clone()).collect();
+    let mut csv = String::from("Record ID,First Name,Email\n");
+    for (i, id) in ids.iter().enumerate() {
+        csv += &format!("{id},Moved,moved.{i}@elsewhere.io\n");
+    }
+    csv += "99999999,Nobody,nobody@elsewhere.io\n";
+    let staged = s.dir.path().join("export.csv");
+    std::fs::write(&staged, csv).unwrap();
+    std::fs::rename(&staged, inbox.join("hubspot-export.csv")).unwrap();
+    let run = cycle(&mut s).await;
+    assert!(run.runs.iter().all(|r| r.error.is_none()), "{run:?}");
+
+    // THEN each row joined its contact's person, new address and all: one new person only,
+    // for the unknown record
+    assert_eq!(s.store.person_count().unwrap(), 21);
+    for (i, id) in ids.iter().enumerate() {
+        let by_id = s.store.person_by_key("crm:hubspot", id).unwrap().unwrap();
+        let by_email = s
+            .store
+            .person_by_key("email", &format!("moved.{i}@elsewhere.io"));
+        assert_eq!(by_email.unwrap(), Some(by_id), "row of record {id}");
+        assert_eq!(s.store.records_of(by_id).unwrap().len(), 2);
+    }
+    assert!(
+        s.store
+            .person_by_key("crm:hubspot", "99999999")
+            .unwrap()
+            .is_some()
+    );
 }

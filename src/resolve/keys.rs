@@ -7,9 +7,12 @@ pub const EMAIL: &str = "email";
 /// Key kind for E.164 phones.
 pub const PHONE: &str = "phone";
 
+/// What the key kinds of CRM record ids start with.
+pub(super) const CRM_PREFIX: &str = "crm:";
+
 /// Key kind for the record ids of one CRM connector: `crm:hubspot`.
 pub fn crm_kind(connector: &str) -> String {
-    format!("crm:{connector}")
+    format!("{CRM_PREFIX}{connector}")
 }
 
 pub use crate::model::Key;

@@ -5,6 +5,7 @@ use super::{country, phone, values};
 use crate::config::IdentityConfig;
 use leadsync_connector_core::{Field, Locator, SourceRecord, Stage, email};
 use phonenumber::country::Id;
+use std::collections::HashMap;
 
 /// A record's canonical values and its identity keys, strongest key first: the CRM id, then
 /// emails, then phones.
@@ -20,6 +21,8 @@ pub(super) const MERGED_IDS: &str = "hs_merged_object_ids";
 pub struct Normalizer {
     folder: EmailFolder,
     region: Id,
+    /// Per connector whose files carry CRM record ids: the ids' key kind and their field.
+    crm_ids: HashMap<String, (String, Field)>,
 }
 
 impl Normalizer {
@@ -28,7 +31,18 @@ impl Normalizer {
         Normalizer {
             folder: EmailFolder::new(cfg),
             region: phone::region(&cfg.default_region).unwrap_or(Id::US),
+            crm_ids: HashMap::new(),
         }
+    }
+
+    /// Reads CRM record ids from file rows: for each connector (a spreadsheet inbox), the CRM
+    /// connector whose ids its files carry and the field holding them.
+    pub fn with_crm_ids(mut self, columns: HashMap<String, (String, Field)>) -> Self {
+        self.crm_ids = columns
+            .into_iter()
+            .map(|(drops, (crm, field))| (drops, (crm_kind(&crm), field)))
+            .collect();
+        self
     }
 
     pub fn normalize(&self, connector: &str, rec: &SourceRecord) -> Normalized {
@@ -52,6 +66,22 @@ impl Normalizer {
                     out.keys.push(Key {
                         kind: crm_kind(connector),
                         value: old.to_string(),
+                    });
+                }
+            }
+        }
+        // A file row's CRM record id (a HubSpot export's `Record ID`): the strongest key it has.
+        if let Locator::File { .. } = &rec.locator
+            && let Some((kind, field)) = self.crm_ids.get(connector)
+        {
+            for id in rec.all(field).map(str::trim) {
+                if !id.is_empty()
+                    && !id.contains(char::is_whitespace)
+                    && !out.keys.iter().any(|k| k.kind == *kind && k.value == id)
+                {
+                    out.keys.push(Key {
+                        kind: kind.clone(),
+                        value: id.to_string(),
                     });
                 }
             }

@@ -5,7 +5,7 @@
 //! match and the disagreement is kept as a conflict for review. Two records with different ids
 //! from the same CRM are never merged automatically.
 
-use super::keys::{Key, crm_kind};
+use super::keys::{CRM_PREFIX, Key};
 use super::merge::Merger;
 use super::normalize::{Normalized, Normalizer};
 use crate::config::{IdentityConfig, MergeConfig};
@@ -14,7 +14,7 @@ use crate::push::PushTarget;
 use crate::rules::{self, Rules};
 use crate::store::{Conflict, StoreError, StoreTx};
 use chrono::{DateTime, Utc};
-use leadsync_connector_core::{Field, Locator, SourceRecord};
+use leadsync_connector_core::{Field, SourceRecord};
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
@@ -48,6 +48,13 @@ impl Resolver {
         }
     }
 
+    /// Links file rows of these connectors by the CRM record ids in one of their fields:
+    /// connector → (CRM connector, field).
+    pub fn with_crm_ids(mut self, columns: HashMap<String, (String, Field)>) -> Self {
+        self.normalizer = self.normalizer.with_crm_ids(columns);
+        self
+    }
+
     /// Plans stage pushes to the linked records of these connectors. The stage a target with
     /// `allow_downgrade` reports is kept on its record but not merged into the person, so it
     /// neither floors the tier nor feeds the rules.
@@ -70,7 +77,6 @@ impl Resolver {
         now: DateTime<Utc>,
     ) -> Result<ResolveStats, StoreError> {
         let mut page = PageLinks {
-            crm: crm_kind(connector),
             owner: HashMap::new(),
             new_keys: Vec::new(),
             crm_holders: HashMap::new(),
@@ -185,12 +191,11 @@ impl Resolver {
 
 /// The identity state of one page while its records are linked in order.
 struct PageLinks {
-    crm: String,
     /// Key → person, from the store and from the records linked so far.
     owner: HashMap<Key, PersonId>,
     new_keys: Vec<(Key, PersonId)>,
-    /// Whether a person holds a CRM id of this connector (looked up once per person).
-    crm_holders: HashMap<PersonId, bool>,
+    /// Whether a person holds an id of a CRM (looked up once per person and CRM).
+    crm_holders: HashMap<(PersonId, String), bool>,
     /// Persons linked in this page; `None` until loaded from the store.
     touched: BTreeMap<PersonId, Option<Person>>,
     stats: ResolveStats,
@@ -216,12 +221,14 @@ impl PageLinks {
         let mut chosen = None;
         if let Some((key, Some(p))) = hits.iter().find(|(_, p)| p.is_some()) {
             chosen = Some(*p);
-            // A new CRM id arriving on a person who already holds another id of the same CRM
-            // is a different CRM record: keep them apart and ask for review.
-            let new_crm_id = matches!(record.locator, Locator::Crm { .. })
-                && hits.iter().any(|(k, p)| k.kind == self.crm && p.is_none());
-            if new_crm_id && key.kind != self.crm && self.holds_crm_id(tx, *p)? {
-                chosen = None;
+            // A new id of a CRM arriving on a person who already holds another id of the same
+            // CRM is a different CRM record: keep them apart and ask for review. (A CRM record
+            // carries its own id; a dropped export may carry one in its id column.)
+            for (new, _) in hits.iter().filter(|(k, p)| p.is_none() && is_crm(&k.kind)) {
+                if new.kind != key.kind && self.holds_crm_id(tx, *p, &new.kind)? {
+                    chosen = None;
+                    break;
+                }
             }
         }
         let person_id = match chosen {
@@ -238,8 +245,8 @@ impl PageLinks {
                 None => {
                     self.owner.insert(key.clone(), person_id);
                     self.new_keys.push((key.clone(), person_id));
-                    if key.kind == self.crm {
-                        self.crm_holders.insert(person_id, true);
+                    if is_crm(&key.kind) {
+                        self.crm_holders.insert((person_id, key.kind.clone()), true);
                     }
                 }
                 Some(p) if p == person_id => {}
@@ -251,7 +258,7 @@ impl PageLinks {
                         key_value: key.value.clone(),
                         person: person_id,
                         other_person: other,
-                        reason: conflict_reason(key, other, &self.crm),
+                        reason: conflict_reason(key, other),
                         at: now,
                     })?;
                     self.stats.conflicts += 1;
@@ -262,18 +269,29 @@ impl PageLinks {
         Ok(person_id)
     }
 
-    fn holds_crm_id(&mut self, tx: &mut dyn StoreTx, person: PersonId) -> Result<bool, StoreError> {
-        if let Some(known) = self.crm_holders.get(&person) {
+    fn holds_crm_id(
+        &mut self,
+        tx: &mut dyn StoreTx,
+        person: PersonId,
+        kind: &str,
+    ) -> Result<bool, StoreError> {
+        let entry = (person, kind.to_string());
+        if let Some(known) = self.crm_holders.get(&entry) {
             return Ok(*known);
         }
-        let holds = !tx.keys_of(person, &self.crm)?.is_empty();
-        self.crm_holders.insert(person, holds);
+        let holds = !tx.keys_of(person, kind)?.is_empty();
+        self.crm_holders.insert(entry, holds);
         Ok(holds)
     }
 }
 
-fn conflict_reason(key: &Key, other: PersonId, crm: &str) -> String {
-    if key.kind == crm {
+/// Whether a key kind is the record ids of a CRM connector (`crm:hubspot`).
+fn is_crm(kind: &str) -> bool {
+    kind.starts_with(CRM_PREFIX)
+}
+
+fn conflict_reason(key: &Key, other: PersonId) -> String {
+    if is_crm(&key.kind) {
         format!("{} id {} belongs to person {other}", key.kind, key.value)
     } else {
         format!(
@@ -287,7 +305,7 @@ fn conflict_reason(key: &Key, other: PersonId, crm: &str) -> String {
 mod tests {
     use super::*;
     use crate::store::{SqliteStore, Store};
-    use leadsync_connector_core::Field;
+    use leadsync_connector_core::{Field, Locator};
 
     fn file_row(row: u64, values: &[(Field, &str)]) -> SourceRecord {
         SourceRecord {
@@ -316,7 +334,13 @@ mod tests {
 
     fn apply(store: &mut SqliteStore, connector: &str, records: &[SourceRecord]) -> ResolveStats {
         let rules = Arc::new(Rules::load(rules::RulesSource::builtin()).unwrap());
-        let resolver = Resolver::new(&IdentityConfig::default(), &MergeConfig::default(), rules);
+        // The `sheets` connector's files carry HubSpot record ids in `Record ID`.
+        let ids = HashMap::from([(
+            "sheets".to_string(),
+            ("hubspot".to_string(), Field::Custom("record_id".into())),
+        )]);
+        let resolver = Resolver::new(&IdentityConfig::default(), &MergeConfig::default(), rules)
+            .with_crm_ids(ids);
         let mut tx = store.begin().unwrap();
         let stats = resolver
             .apply_page(tx.as_mut(), connector, records, Utc::now())
@@ -429,6 +453,65 @@ mod tests {
         );
         assert_eq!(store.person_count().unwrap(), 2);
         assert_eq!(store.records_of(1).unwrap().len(), 2);
+    }
+
+    #[test]
+    fn a_dropped_export_links_by_record_id_before_email() {
+        let (_d, mut store) = store();
+        apply(&mut store, "hubspot", &[crm_record("101", "x@acme.io")]);
+        apply(&mut store, "hubspot", &[crm_record("202", "y@acme.io")]);
+        let record_id = |id: &str| (Field::Custom("record_id".into()), id.to_string());
+        let mut row = file_row(2, &[(Field::Email, "x.new@acme.io")]);
+        row.values.push(record_id("101"));
+        // A row of another inbox with the same values links by email only: a new person.
+        let other = SourceRecord {
+            locator: Locator::File {
+                hash: "other".into(),
+                name: "g.csv".into(),
+                row: 2,
+            },
+            ..row.clone()
+        };
+        let stats = apply(&mut store, "sheets", &[row]);
+        assert_eq!((stats.persons_created, stats.conflicts), (0, 0));
+        assert_eq!(
+            store.records_of(1).unwrap().len(),
+            2,
+            "linked to record 101's person"
+        );
+        assert_eq!(
+            store.person_by_key("email", "x.new@acme.io").unwrap(),
+            Some(1)
+        );
+        apply(&mut store, "drops", &[other]);
+        assert_eq!(
+            store.records_of(1).unwrap().len(),
+            3,
+            "by the email it now has"
+        );
+        assert_eq!(store.person_by_key("crm:drops", "101").unwrap(), None);
+
+        // A row naming a record not pulled yet creates its person; the pull then joins it.
+        let mut row = file_row(3, &[(Field::Email, "z@acme.io")]);
+        row.values.push(record_id("303"));
+        assert_eq!(apply(&mut store, "sheets", &[row]).persons_created, 1);
+        let stats = apply(
+            &mut store,
+            "hubspot",
+            &[crm_record("303", "z.other@acme.io")],
+        );
+        assert_eq!((stats.persons_created, stats.conflicts), (0, 0));
+        assert_eq!(store.person_by_key("crm:hubspot", "303").unwrap(), Some(3));
+        assert_eq!(store.records_of(3).unwrap().len(), 2);
+
+        // A row whose id is new but whose email belongs to record 202's person is another
+        // HubSpot record: never merged into 202's person, flagged for review.
+        let mut row = file_row(4, &[(Field::Email, "y@acme.io")]);
+        row.values.push(record_id("404"));
+        let stats = apply(&mut store, "sheets", &[row]);
+        assert_eq!((stats.persons_created, stats.conflicts), (1, 1));
+        assert_eq!(store.person_by_key("crm:hubspot", "404").unwrap(), Some(4));
+        assert_eq!(store.person_by_key("email", "y@acme.io").unwrap(), Some(2));
     }
 
     #[test]

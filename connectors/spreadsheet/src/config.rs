@@ -44,6 +44,25 @@ pub struct SpreadsheetConfig {
     /// addition to watching it.
     #[serde(default)]
     pub schedule: Option<String>,
+    /// A column holding a CRM connector's record ids (a HubSpot export's `Record ID`): rows are
+    /// then linked to that connector's records by id, before emails and phones.
+    #[serde(default)]
+    pub crm_ids: Option<CrmIds>,
+}
+
+/// `crm_ids = { connector = "hubspot" }`: which connector's ids, in which column.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct CrmIds {
+    /// The id of a configured CRM connector (`[connectors.hubspot]`).
+    pub connector: String,
+    /// The header of the id column; default `Record ID` (HubSpot's exports).
+    #[serde(default = "default_crm_id_column")]
+    pub column: String,
+}
+
+fn default_crm_id_column() -> String {
+    "Record ID".into()
 }
 
 /// One header name or several (`email = ["Work E-mail", "Private E-mail"]`).
@@ -94,6 +113,7 @@ impl SpreadsheetConfig {
             default_source: None,
             default_form_kind: None,
             schedule: None,
+            crm_ids: None,
         }
     }
 }

@@ -12,7 +12,7 @@ mod pull;
 pub mod read;
 mod rows;
 
-pub use config::{HeaderNames, SpreadsheetConfig};
+pub use config::{CrmIds, HeaderNames, SpreadsheetConfig};
 pub use pull::{CURSOR_VERSION, PAGE_ROWS};
 
 use leadsync_connector_core::{

@@ -242,6 +242,12 @@ fn configured(cfg: &SpreadsheetConfig) -> BTreeMap<String, Field> {
     out
 }
 
+/// The custom field a column that is no built-in field becomes: `Record ID` → `record_id` (its
+/// first occurrence in a file).
+pub fn custom_field(header: &str) -> Field {
+    Field::Custom(custom_name(header, 0, &mut HashSet::new()))
+}
+
 /// `Lead Owner` → `lead_owner`; unique within the file (`phone_number_2` for a repeat).
 fn custom_name(header: &str, index: usize, used: &mut HashSet<String>) -> String {
     let mut base = String::new();
