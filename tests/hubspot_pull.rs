@@ -4,12 +4,11 @@
 //! joins the pulled contacts by record id.
 
 use leadsync::store::Store;
-use leadsync_hubspot::fake::{FakeConfig, FakeHubSpot};
 use std::time::Duration;
 
 mod common;
 
-use common::hubspot::{Options, Setup, setup};
+use common::hubspot::{Options, Setup, setup, unlimited_fake};
 
 fn pulling(base_url: &str, overlap: Duration) -> Setup {
     setup(
@@ -28,13 +27,7 @@ async fn cycle(s: &mut Setup) -> leadsync::sync::Cycle {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_backfill_then_a_cycle_with_no_changes_reads_only_the_overlap_and_writes_nothing() {
     // GIVEN 50,000 contacts in HubSpot, last modified over the past days
-    let fake = FakeHubSpot::new(FakeConfig {
-        requests_per_window: 0,
-        search_per_second: 0,
-        ..FakeConfig::default()
-    });
-    fake.seed(50_000, 7);
-    let server = fake.serve("127.0.0.1:0".parse().unwrap()).await.unwrap();
+    let (fake, server) = unlimited_fake(50_000, 7).await;
     let mut s = pulling(&server.base_url, Duration::from_secs(300));
 
     // WHEN the first cycle runs: a backfill by list
@@ -88,13 +81,7 @@ async fn a_backfill_then_a_cycle_with_no_changes_reads_only_the_overlap_and_writ
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn twelve_thousand_contacts_sharing_one_timestamp_are_pulled_exactly_once() {
     // GIVEN contacts already backfilled
-    let fake = FakeHubSpot::new(FakeConfig {
-        requests_per_window: 0,
-        search_per_second: 0,
-        ..FakeConfig::default()
-    });
-    fake.seed(12_500, 3);
-    let server = fake.serve("127.0.0.1:0".parse().unwrap()).await.unwrap();
+    let (fake, server) = unlimited_fake(12_500, 3).await;
     let mut s = pulling(&server.base_url, Duration::ZERO);
     cycle(&mut s).await;
 
@@ -122,13 +109,7 @@ async fn twelve_thousand_contacts_sharing_one_timestamp_are_pulled_exactly_once(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_archived_contact_is_marked_not_lost_and_a_merge_moves_the_link() {
-    let fake = FakeHubSpot::new(FakeConfig {
-        requests_per_window: 0,
-        search_per_second: 0,
-        ..FakeConfig::default()
-    });
-    fake.seed(300, 5);
-    let server = fake.serve("127.0.0.1:0".parse().unwrap()).await.unwrap();
+    let (fake, server) = unlimited_fake(300, 5).await;
     let mut s = pulling(&server.base_url, Duration::from_secs(60));
     s.hubspot().archived_scan = Duration::ZERO; // look for archived contacts on every cycle
     s.rebuild();
@@ -170,13 +151,7 @@ async fn a_dropped_hubspot_export_joins_the_pulled_contacts_by_record_id() {
     use leadsync_spreadsheet::{CrmIds, SpreadsheetConfig};
 
     // GIVEN 20 contacts in HubSpot, pulled
-    let fake = FakeHubSpot::new(FakeConfig {
-        requests_per_window: 0,
-        search_per_second: 0,
-        ..FakeConfig::default()
-    });
-    fake.seed(20, 5);
-    let server = fake.serve("127.0.0.1:0".parse().unwrap()).await.unwrap();
+    let (fake, server) = unlimited_fake(20, 5).await;
     let mut s = pulling(&server.base_url, Duration::from_secs(300));
     cycle(&mut s).await;
     assert_eq!(s.store.person_count().unwrap(), 20);

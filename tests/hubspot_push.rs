@@ -11,7 +11,7 @@ use std::time::Duration;
 
 mod common;
 
-use common::hubspot::{Options, Setup, setup};
+use common::hubspot::{Options, Setup, setup, unlimited_fake};
 
 /// A pushing connector whose limiter is configured for `per_window` per `window`.
 fn pushing(base_url: &str, per_window: u32, window: Duration, rules: &str) -> Setup {
@@ -111,13 +111,7 @@ async fn twenty_thousand_pushes_stay_within_the_window_and_survive_faults() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_unknown_id_in_a_207_is_dead_lettered_and_the_rest_land() {
-    let fake = FakeHubSpot::new(FakeConfig {
-        requests_per_window: 0,
-        search_per_second: 0,
-        ..FakeConfig::default()
-    });
-    fake.seed(120, 4);
-    let server = fake.serve("127.0.0.1:0".parse().unwrap()).await.unwrap();
+    let (_fake, server) = unlimited_fake(120, 4).await;
     let mut s = pushing(
         &server.base_url,
         0,

@@ -7,6 +7,7 @@ use leadsync::rules::{Rules, RulesSource};
 use leadsync::store::SqliteStore;
 use leadsync::sync::{AnyConnector, Cycle, run_once};
 use leadsync_hubspot::HubspotConfig;
+use leadsync_hubspot::fake::{FakeConfig, FakeHubSpot, ServerHandle};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -121,4 +122,17 @@ impl Setup {
         .await
         .unwrap()
     }
+}
+
+/// A fake HubSpot without rate limits, seeded with `contacts`, serving on 127.0.0.1 (keep the
+/// handle: dropping it stops the server).
+pub async fn unlimited_fake(contacts: usize, seed: u64) -> (FakeHubSpot, ServerHandle) {
+    let fake = FakeHubSpot::new(FakeConfig {
+        requests_per_window: 0,
+        search_per_second: 0,
+        ..FakeConfig::default()
+    });
+    fake.seed(contacts, seed);
+    let server = fake.serve("127.0.0.1:0".parse().unwrap()).await.unwrap();
+    (fake, server)
 }
