@@ -421,14 +421,14 @@ pub fn rank(tier: Tier) -> i64 {
 fn seniority(role: &str, title: &str) -> &'static str {
     for text in [role, title] {
         let text = text.to_lowercase();
-        let has = |words: &[&str]| {
-            words
-                .iter()
-                .any(|w| text.split(|c: char| !c.is_alphanumeric()).any(|t| t == *w))
-        };
         if text.is_empty() {
             continue;
         }
+        let words: Vec<&str> = text
+            .split(|c: char| !c.is_alphanumeric())
+            .filter(|w| !w.is_empty())
+            .collect();
+        let has = |list: &[&str]| words.iter().any(|w| list.contains(w));
         if has(&["owner", "founder", "cofounder", "partner", "proprietor"])
             && !text.contains("product owner")
         {
