@@ -299,4 +299,48 @@ mod tests {
         }
         assert!(region("XX").is_none());
     }
+
+    /// Normalises 20,000 numbers in the shapes a pull meets, after loading the metadata, and
+    /// prints the cost per number. `cargo test --release -p leadsync --lib phone_bench --
+    /// --ignored --nocapture`, or under `valgrind --tool=callgrind`.
+    #[test]
+    #[ignore]
+    fn phone_bench() {
+        load_metadata();
+        let (us, gb) = (region("US").unwrap(), region("GB").unwrap());
+        let inputs: Vec<(String, Id)> = (0..20_000u32)
+            .map(|i| {
+                let n = i % 10_000;
+                match i % 5 {
+                    0 => (format!("+1 415 555 {n:04}"), us),
+                    1 => (format!("(415) 555-{n:04}"), us),
+                    2 => (format!("+44 20 7946 {n:04}"), us),
+                    3 => (format!("020 7946 {n:04}"), gb),
+                    _ => (format!("+1 555 01{:02} {n:04}", n % 100), us),
+                }
+            })
+            .collect();
+        // Compile the patterns these need once, as a running daemon has.
+        for (raw, r) in &inputs {
+            std::hint::black_box(to_e164(raw, *r));
+        }
+        let start = std::time::Instant::now();
+        let valid = bench_pass(&inputs);
+        let elapsed = start.elapsed();
+        println!(
+            "{} numbers, {valid} valid: {:.0} ns per number",
+            inputs.len(),
+            elapsed.as_nanos() as f64 / inputs.len() as f64
+        );
+    }
+
+    /// The timed pass of `phone_bench`, a function of its own so that callgrind can count it
+    /// alone (`--collect-atstart=no --toggle-collect='*bench_pass*'`).
+    #[inline(never)]
+    fn bench_pass(inputs: &[(String, Id)]) -> usize {
+        inputs
+            .iter()
+            .filter(|(raw, r)| std::hint::black_box(to_e164(raw, *r)).is_some())
+            .count()
+    }
 }
