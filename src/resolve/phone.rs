@@ -39,7 +39,7 @@ pub fn to_e164(raw: &str, region: Id) -> Option<String> {
     let cleaned;
     let input = match trimmed.strip_prefix("00") {
         Some(rest) if rest.starts_with(|c: char| c.is_ascii_digit() && c != '0') => {
-            cleaned = format!("+{rest}");
+            cleaned = ["+", rest].concat();
             cleaned.as_str()
         }
         _ => trimmed,
@@ -54,8 +54,13 @@ pub fn to_e164(raw: &str, region: Id) -> Option<String> {
     if plan::impossible_length(code, national.len()) || !plan::is_valid(code, &national) {
         return None;
     }
-    // `Mode::E164`.
-    Some(format!("+{code}{national}"))
+    // `Mode::E164`: `+`, the code, the national number.
+    let code = fast::Decimal::new(code);
+    let mut e164 = String::with_capacity(1 + 5 + national.len());
+    e164.push('+');
+    e164.push_str(code.as_str());
+    e164.push_str(&national);
+    Some(e164)
 }
 
 #[cfg(test)]

@@ -94,8 +94,9 @@ fn parse_shaped(input: &str, meta: &'static Metadata) -> Option<Option<(u16, Str
         }
         Source::Default => {
             let code = meta.country_code();
-            let spelled = code.to_string();
-            if national.starts_with(&spelled)
+            let spelled = Decimal::new(code);
+            let spelled = spelled.as_str();
+            if national.starts_with(spelled)
                 && (!plan::matches(meta.descriptors().general(), &national)
                     || !length(meta, national.len()).is_possible())
             {
@@ -169,8 +170,35 @@ fn viable(raw: &str) -> bool {
                 >= 3)
 }
 
+/// The ASCII digits of `text` (what the crate's normalisation keeps of text in the fast shape).
 fn digits(text: &str) -> String {
-    text.chars().filter(char::is_ascii_digit).collect()
+    let digits = text.bytes().filter(u8::is_ascii_digit).collect();
+    String::from_utf8(digits).expect("ASCII digits")
+}
+
+/// A country code spelled in decimal (`code.to_string()`, without the formatting machinery).
+pub(super) struct Decimal {
+    digits: [u8; 5],
+    start: usize,
+}
+
+impl Decimal {
+    pub(super) fn new(mut code: u16) -> Self {
+        let mut digits = [b'0'; 5];
+        let mut start = 5;
+        loop {
+            start -= 1;
+            digits[start] = b'0' + (code % 10) as u8;
+            code /= 10;
+            if code == 0 {
+                return Decimal { digits, start };
+            }
+        }
+    }
+
+    pub(super) fn as_str(&self) -> &str {
+        std::str::from_utf8(&self.digits[self.start..]).expect("ASCII digits")
+    }
 }
 
 /// `validator::length(meta, number, Type::Unknown)`, as far as the parser asks.
@@ -245,6 +273,16 @@ fn national_number(meta: &'static Metadata, mut national: String) -> Option<Stri
         _ => {
             national.drain(..end);
             Some(national)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn decimal_spells_as_to_string() {
+        for code in 0..=u16::MAX {
+            assert_eq!(super::Decimal::new(code).as_str(), code.to_string());
         }
     }
 }

@@ -127,19 +127,28 @@ pub(super) fn is_valid(code: u16, national: &str) -> bool {
     let Some(Some(entry)) = PLAN.codes.get(usize::from(code)) else {
         return false;
     };
-    // `source_for`: the region whose metadata decides.
-    let meta = match entry.only {
-        Some(meta) => meta,
-        None => entry
-            .regions
-            .iter()
-            .copied()
-            .find(|meta| match meta.leading_digits() {
-                Some(pattern) => starts_with_match(pattern.as_str(), national),
-                None => has_type(meta, national),
-            }),
-    };
-    meta.is_some_and(|meta| has_type(meta, national))
+    // `source_for`: the region whose metadata decides, then `number_type` by it.
+    match entry.only {
+        Some(meta) => meta.is_some_and(|meta| has_type(meta, national)),
+        None => {
+            for &meta in &entry.regions {
+                match meta.leading_digits() {
+                    Some(pattern) => {
+                        if starts_with_match(pattern.as_str(), national) {
+                            return has_type(meta, national);
+                        }
+                    }
+                    // Chosen for having a type: `number_type` by it is not `Unknown`.
+                    None => {
+                        if has_type(meta, national) {
+                            return true;
+                        }
+                    }
+                }
+            }
+            false
+        }
+    }
 }
 
 /// Whether `phonenumber::is_valid` is certainly false because no region of the number's country
