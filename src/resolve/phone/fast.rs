@@ -172,8 +172,13 @@ fn viable(raw: &str) -> bool {
 
 /// The ASCII digits of `text` (what the crate's normalisation keeps of text in the fast shape).
 fn digits(text: &str) -> String {
-    let digits = text.bytes().filter(u8::is_ascii_digit).collect();
-    String::from_utf8(digits).expect("ASCII digits")
+    let mut digits = String::with_capacity(text.len());
+    for c in text.chars() {
+        if c.is_ascii_digit() {
+            digits.push(c);
+        }
+    }
+    digits
 }
 
 /// A country code spelled in decimal (`code.to_string()`, without the formatting machinery).

@@ -68,7 +68,12 @@ pub(super) fn anchored(source: &'static str) -> &'static Regex {
 /// regex_cache's defaults), anchored. The closing parenthesis goes on a line of its own so that a
 /// `#` comment in the (whitespace-insensitive) pattern cannot swallow it.
 fn compile(source: &str) -> Regex {
-    RegexBuilder::new(&format!("^(?:{source}\n)"))
+    regex(&format!("^(?:{source}\n)"))
+}
+
+/// `pattern` compiled as phonenumber's database compiles its patterns.
+fn regex(pattern: &str) -> Regex {
+    RegexBuilder::new(pattern)
         .ignore_whitespace(true)
         .unicode(true)
         .size_limit(10 * (1 << 20))
@@ -260,5 +265,60 @@ impl Hasher for AddressHasher {
     fn write_usize(&mut self, n: usize) {
         let product = u128::from(n as u64) * 0x9E37_79B9_7F4A_7C15;
         self.0 = (product as u64) ^ ((product >> 64) as u64);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// For every pattern of the plan, on the metadata's example numbers and their prefixes and
+    /// extensions: the anchored copy matches exactly when the crate's first match starts at 0,
+    /// with the same end and the same groups.
+    #[test]
+    fn anchored_patterns_answer_as_the_crates() {
+        let db: &'static Database = &DATABASE;
+        let mut texts: Vec<String> = db
+            .iter()
+            .flat_map(|meta| std::iter::once(Some(meta.descriptors().general())).chain(typed(meta)))
+            .flatten()
+            .filter_map(|d| d.example())
+            .map(str::to_string)
+            .collect();
+        texts.sort();
+        texts.dedup();
+        // A sample, with their prefixes and a digit too many.
+        let texts: Vec<String> = texts
+            .iter()
+            .step_by(7)
+            .flat_map(|t| [t[..t.len() / 2].to_string(), t.clone(), format!("{t}9")])
+            .chain(["0", "00", "011", "8", "810", "15", "1"].map(String::from))
+            .collect();
+        let (mut checked, mut matched) = (0, 0);
+        for slot in PLAN.patterns.values() {
+            let ours = anchored(slot.source);
+            let theirs = regex(slot.source); // the crate's way: unanchored
+            for text in &texts {
+                let first = theirs.find(text).filter(|m| m.start() == 0);
+                assert_eq!(
+                    ours.find(text).map(|m| m.end()),
+                    first.map(|m| m.end()),
+                    "{:?} on {text}",
+                    slot.source
+                );
+                assert_eq!(ours.is_match(text), first.is_some());
+                if first.is_some() {
+                    let (a, b) = (ours.captures(text), theirs.captures(text));
+                    let spans = |c: Option<regex::Captures<'_>>| -> Vec<Option<(usize, usize)>> {
+                        c.map(|c| c.iter().map(|m| m.map(|m| (m.start(), m.end()))).collect())
+                            .unwrap_or_default()
+                    };
+                    assert_eq!(spans(a), spans(b), "{:?} on {text}", slot.source);
+                    matched += 1;
+                }
+                checked += 1;
+            }
+        }
+        assert!(checked > 100_000 && matched > 1000, "{checked} {matched}");
     }
 }
