@@ -49,6 +49,7 @@ const CODES: &[&str] = &[
 /// How a number starts: an international form, or nothing, or a national or carrier prefix.
 const LEADS: &[&str] = &[
     "+", "+", "00", "011", "810", "+00", "+011", "+ ", "0", "8", "1", "9", "15", "", "", "(", "+(",
+    "000", "0110", "+000", "+0110", "00 0", "+0",
 ];
 
 const SEPARATORS: &[&str] = &[
@@ -129,7 +130,7 @@ fn spelling(
     let lead = LEADS[lead % LEADS.len()];
     // International leads take the country code after them; national ones none.
     let international =
-        lead.contains('+') || lead.starts_with("00") || lead == "011" || lead == "810";
+        lead.contains('+') || lead.starts_with("00") || lead.starts_with("011") || lead == "810";
     let body = if international {
         format!("{cc}{}", SEPARATORS[trailing % SEPARATORS.len()])
     } else {
