@@ -3,7 +3,7 @@
 
 use super::facts::{FACTS, Facts, SCORE_FACTS};
 use super::native::{self, Constants, Node};
-use cel::common::ast::{Expr, IdedExpr};
+use cel::common::ast::{EntryExpr, Expr, IdedEntryExpr, IdedExpr};
 use cel::{Context, Program, Value};
 use std::fmt;
 
@@ -87,8 +87,14 @@ impl Condition {
             }
         })?;
         let references = program.references();
+        // Names a macro binds (`lists.x.exists(w, title.contains(w))`) are not facts.
+        let mut bound = std::collections::HashSet::new();
+        bound_names(program.expression(), &mut bound);
         let mut facts = Vec::new();
         for var in references.variables() {
+            if bound.contains(var) {
+                continue;
+            }
             let known = FACTS.iter().any(|(n, _, _)| *n == var);
             if !known || (!scores_allowed && SCORE_FACTS.contains(&var)) {
                 let why = if known {
@@ -306,6 +312,36 @@ fn children(node: &IdedExpr) -> Vec<&IdedExpr> {
         Expr::Select(select) => vec![select.operand.as_ref()],
         Expr::List(list) => list.elements.iter().collect(),
         _ => Vec::new(),
+    }
+}
+
+/// The variables the comprehensions (macros: `exists`, `all`, `map`, `filter` …) of `node` bind.
+fn bound_names<'a>(node: &'a IdedExpr, out: &mut std::collections::HashSet<&'a str>) {
+    let entries = |entries: &'a [IdedEntryExpr]| {
+        entries.iter().flat_map(|e| match &e.expr {
+            EntryExpr::MapEntry(m) => vec![&m.key, &m.value],
+            EntryExpr::StructField(f) => vec![&f.value],
+        })
+    };
+    let inner: Vec<&IdedExpr> = match &node.expr {
+        Expr::Comprehension(c) => {
+            out.insert(&c.iter_var);
+            out.extend(c.iter_var2.as_deref());
+            out.insert(&c.accu_var);
+            vec![
+                &c.iter_range,
+                &c.accu_init,
+                &c.loop_cond,
+                &c.loop_step,
+                &c.result,
+            ]
+        }
+        Expr::Map(m) => entries(&m.entries).collect(),
+        Expr::Struct(st) => entries(&st.entries).collect(),
+        _ => children(node),
+    };
+    for child in inner {
+        bound_names(child, out);
     }
 }
 

@@ -411,6 +411,26 @@ fn invalid_rules_are_reported_with_name_and_position() {
 }
 
 #[test]
+fn names_a_macro_binds_are_not_unknown_facts() {
+    // A loop variable is not a fact: these load and evaluate.
+    let r = rules_with("has_email && ['software', 'saas'].exists(w, industry == w)").unwrap();
+    let ev = r.evaluator();
+    let software = person(&[(Field::Email, "a@b.io"), (Field::Industry, "Software")]);
+    let retail = person(&[(Field::Email, "a@b.io"), (Field::Industry, "Retail")]);
+    assert_eq!(
+        ev.evaluate(&software, now(), true).rules[0].result,
+        Ok(true)
+    );
+    assert_eq!(ev.evaluate(&retail, now(), true).rules[0].result, Ok(false));
+    assert!(rules_with("[1, 2].all(n, n > 0) && {'a': 1}.exists(k, k == 'a')").is_ok());
+    // An unknown name stays unknown, inside a macro or beside one.
+    let inside = only_error("[1].exists(x, y > 1)");
+    assert!(inside.message.contains("unknown field `y`"), "{inside}");
+    let beside = only_error("[1].exists(x, x > 0) && x > 0");
+    assert!(beside.message.contains("x"), "{beside}");
+}
+
+#[test]
 fn the_crm_stage_is_a_floor_and_tiers_never_drop() {
     let r = defaults();
     let ev = r.evaluator();
