@@ -362,9 +362,20 @@ fn check(s: &Settings) -> Result<(), String> {
                         s.connectors.get(&ids.connector),
                         Some(ConnectorConfig::Hubspot(_))
                     ) {
+                        let crms: Vec<&str> = s
+                            .connectors
+                            .iter()
+                            .filter(|(_, c)| matches!(c, ConnectorConfig::Hubspot(_)))
+                            .map(|(id, _)| id.as_str())
+                            .collect();
                         return Err(format!(
-                            "key connectors.{id}.crm_ids.connector: `{}` is not a configured CRM connector",
-                            ids.connector
+                            "key connectors.{id}.crm_ids.connector: `{}` is not a configured CRM connector (configured: {})",
+                            ids.connector,
+                            if crms.is_empty() {
+                                "none".to_string()
+                            } else {
+                                crms.join(", ")
+                            }
                         ));
                     }
                     if let Some(field) = leadsync_spreadsheet::mapping::builtin(&ids.column) {
@@ -506,7 +517,7 @@ mod tests {
         );
 
         for (ids, key) in [
-            ("connector = \"hubspto\"", "crm_ids.connector"),
+            ("connector = \"hubspto\"", "(configured: hubspot)"),
             ("connector = \"drops\"", "crm_ids.connector"),
             (
                 "connector = \"hubspot\", column = \"Email\"",
