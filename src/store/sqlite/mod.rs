@@ -98,10 +98,7 @@ pub(super) fn json<T: serde::de::DeserializeOwned>(s: &str) -> Result<T, StoreEr
 }
 
 pub(super) fn to_json<T: serde::Serialize>(v: &T) -> String {
-    // Most stored values are a few hundred bytes: start there rather than grow from nothing.
-    let mut out = Vec::with_capacity(512);
-    serde_json::to_writer(&mut out, v).expect("store values serialise to JSON");
-    String::from_utf8(out).expect("serde_json writes UTF-8")
+    serde_json::to_string(v).expect("store values serialise to JSON")
 }
 
 pub(super) fn read_cursor(
