@@ -21,6 +21,31 @@ fn rows_of(width: usize, n: usize) -> String {
     vec![row; n].join(", ")
 }
 
+/// Writes `rows` as multi-row statements, [`ROWS_PER_STATEMENT`] rows each: `head VALUES (…), …
+/// tail`, where `head` names the table and columns and `tail` is an `ON CONFLICT` clause or
+/// empty. `own` makes the values a row's parameters need computed (JSON, timestamps); `bind`
+/// lists a row's `W` parameters from the row and those values.
+fn insert_rows<T, O, const W: usize>(
+    tx: &Transaction<'_>,
+    head: &str,
+    tail: &str,
+    rows: &[T],
+    own: impl Fn(&T) -> O,
+    bind: impl for<'r> Fn(&'r T, &'r O) -> [&'r dyn ToSql; W],
+) -> Result<(), StoreError> {
+    for chunk in rows.chunks(ROWS_PER_STATEMENT) {
+        let sql = format!("{head} VALUES {} {tail}", rows_of(W, chunk.len()));
+        let owned: Vec<O> = chunk.iter().map(&own).collect();
+        let params: Vec<&dyn ToSql> = chunk
+            .iter()
+            .zip(&owned)
+            .flat_map(|(row, values)| bind(row, values))
+            .collect();
+        tx.prepare_cached(&sql)?.execute(&params[..])?;
+    }
+    Ok(())
+}
+
 pub(super) struct SqliteTx<'c> {
     tx: Transaction<'c>,
     /// The next person id to hand out; read once per transaction (SQLite has one writer).
@@ -105,18 +130,14 @@ impl StoreTx for SqliteTx<'_> {
     }
 
     fn insert_keys(&mut self, keys: &[(Key, PersonId)]) -> Result<(), StoreError> {
-        for chunk in keys.chunks(ROWS_PER_STATEMENT) {
-            let sql = format!(
-                "INSERT INTO identity_keys (kind, value, person_id) VALUES {}",
-                rows_of(3, chunk.len())
-            );
-            let mut params: Vec<&dyn ToSql> = Vec::with_capacity(chunk.len() * 3);
-            for (key, person) in chunk {
-                params.extend([&key.kind as &dyn ToSql, &key.value, person]);
-            }
-            self.tx.prepare_cached(&sql)?.execute(&params[..])?;
-        }
-        Ok(())
+        insert_rows(
+            &self.tx,
+            "INSERT INTO identity_keys (kind, value, person_id)",
+            "",
+            keys,
+            |_| (),
+            |(key, person), ()| [&key.kind, &key.value, person],
+        )
     }
 
     fn keys_of(&mut self, person: PersonId, kind: &str) -> Result<Vec<String>, StoreError> {
@@ -132,41 +153,34 @@ impl StoreTx for SqliteTx<'_> {
         connector: &str,
         records: &[(&SourceRecord, PersonId)],
     ) -> Result<(), StoreError> {
-        for chunk in records.chunks(ROWS_PER_STATEMENT) {
-            let sql = format!(
-                "INSERT INTO source_records (connector, locator_key, locator, person_id, observed_at, archived, fields)
-                 VALUES {}
-                 ON CONFLICT (connector, locator_key) DO UPDATE SET locator = excluded.locator,
-                   person_id = excluded.person_id, observed_at = excluded.observed_at,
-                   archived = excluded.archived, fields = excluded.fields",
-                rows_of(7, chunk.len())
-            );
-            let owned: Vec<(String, String, String, String)> = chunk
-                .iter()
-                .map(|(r, _)| {
-                    (
-                        r.locator.key(),
-                        to_json(&r.locator),
-                        ts(&r.observed_at),
-                        to_json(&r.values),
-                    )
-                })
-                .collect();
-            let mut params: Vec<&dyn ToSql> = Vec::with_capacity(chunk.len() * 7);
-            for ((record, person), (key, locator, observed, fields)) in chunk.iter().zip(&owned) {
-                params.extend([
-                    &connector as &dyn ToSql,
+        insert_rows(
+            &self.tx,
+            "INSERT INTO source_records (connector, locator_key, locator, person_id, observed_at, archived, fields)",
+            "ON CONFLICT (connector, locator_key) DO UPDATE SET locator = excluded.locator,
+               person_id = excluded.person_id, observed_at = excluded.observed_at,
+               archived = excluded.archived, fields = excluded.fields",
+            records,
+            |(r, _)| {
+                (
+                    connector,
+                    r.locator.key(),
+                    to_json(&r.locator),
+                    ts(&r.observed_at),
+                    to_json(&r.values),
+                )
+            },
+            |(record, person), (connector, key, locator, observed, fields)| {
+                [
+                    connector,
                     key,
                     locator,
                     person,
                     observed,
                     &record.archived,
                     fields,
-                ]);
-            }
-            self.tx.prepare_cached(&sql)?.execute(&params[..])?;
-        }
-        Ok(())
+                ]
+            },
+        )
     }
 
     fn next_person_id(&mut self) -> Result<PersonId, StoreError> {
@@ -201,38 +215,24 @@ impl StoreTx for SqliteTx<'_> {
     }
 
     fn save_persons(&mut self, persons: &[&Person]) -> Result<(), StoreError> {
-        for chunk in persons.chunks(ROWS_PER_STATEMENT) {
-            let sql = format!(
-                "INSERT INTO persons (id, golden, tier, created_at, updated_at, rules_version) VALUES {}
-                 ON CONFLICT (id) DO UPDATE SET golden = excluded.golden, tier = excluded.tier,
-                   updated_at = excluded.updated_at, rules_version = excluded.rules_version",
-                rows_of(6, chunk.len())
-            );
-            let owned: Vec<(String, Option<&str>, String, String)> = chunk
-                .iter()
-                .map(|p| {
-                    (
-                        to_json(p),
-                        p.tier.map(|t| t.as_str()),
-                        ts(&p.created_at),
-                        ts(&p.updated_at),
-                    )
-                })
-                .collect();
-            let mut params: Vec<&dyn ToSql> = Vec::with_capacity(chunk.len() * 6);
-            for (p, (golden, tier, created, updated)) in chunk.iter().zip(&owned) {
-                params.extend([
-                    &p.id as &dyn ToSql,
-                    golden,
-                    tier,
-                    created,
-                    updated,
-                    &p.rules_version,
-                ]);
-            }
-            self.tx.prepare_cached(&sql)?.execute(&params[..])?;
-        }
-        Ok(())
+        insert_rows(
+            &self.tx,
+            "INSERT INTO persons (id, golden, tier, created_at, updated_at, rules_version)",
+            "ON CONFLICT (id) DO UPDATE SET golden = excluded.golden, tier = excluded.tier,
+               updated_at = excluded.updated_at, rules_version = excluded.rules_version",
+            persons,
+            |p| {
+                (
+                    to_json(p),
+                    p.tier.map(|t| t.as_str()),
+                    ts(&p.created_at),
+                    ts(&p.updated_at),
+                )
+            },
+            |p, (golden, tier, created, updated)| {
+                [&p.id, golden, tier, created, updated, &p.rules_version]
+            },
+        )
     }
 
     fn mark_qualified(&mut self, ids: &[PersonId], version: &str) -> Result<(), StoreError> {
@@ -295,38 +295,23 @@ impl StoreTx for SqliteTx<'_> {
     }
 
     fn add_tier_changes(&mut self, changes: &[TierChange]) -> Result<(), StoreError> {
-        for chunk in changes.chunks(ROWS_PER_STATEMENT) {
-            let sql = format!(
-                "INSERT INTO tier_history (person_id, from_tier, to_tier, rule, rules_version, evidence, at)
-                 VALUES {}",
-                rows_of(7, chunk.len())
-            );
-            let owned: Vec<(Option<&str>, &str, String, String)> = chunk
-                .iter()
-                .map(|c| {
-                    (
-                        c.from.map(|t| t.as_str()),
-                        c.to.as_str(),
-                        to_json(&c.evidence),
-                        ts(&c.at),
-                    )
-                })
-                .collect();
-            let mut params: Vec<&dyn ToSql> = Vec::with_capacity(chunk.len() * 7);
-            for (c, (from, to, evidence, at)) in chunk.iter().zip(&owned) {
-                params.extend([
-                    &c.person as &dyn ToSql,
-                    from,
-                    to,
-                    &c.rule,
-                    &c.rules_version,
-                    evidence,
-                    at,
-                ]);
-            }
-            self.tx.prepare_cached(&sql)?.execute(&params[..])?;
-        }
-        Ok(())
+        insert_rows(
+            &self.tx,
+            "INSERT INTO tier_history (person_id, from_tier, to_tier, rule, rules_version, evidence, at)",
+            "",
+            changes,
+            |c| {
+                (
+                    c.from.map(|t| t.as_str()),
+                    c.to.as_str(),
+                    to_json(&c.evidence),
+                    ts(&c.at),
+                )
+            },
+            |c, (from, to, evidence, at)| {
+                [&c.person, from, to, &c.rule, &c.rules_version, evidence, at]
+            },
+        )
     }
 
     fn add_conflict(&mut self, c: &Conflict) -> Result<(), StoreError> {
