@@ -52,6 +52,8 @@ pub struct Rules {
     tiers: Vec<(RuleDef, Condition)>,
     fit: Vec<(PointsDef, Condition)>,
     engagement: Vec<(PointsDef, Condition)>,
+    /// The thresholds and lists as values, for each evaluator's facts.
+    constants: Constants,
 }
 
 /// One rule's result for one person.
@@ -156,6 +158,7 @@ impl Rules {
             tiers,
             fit,
             engagement,
+            constants,
         })
     }
 
@@ -164,7 +167,7 @@ impl Rules {
         Evaluator {
             rules: self,
             root: root_context(),
-            settings: settings(&self.file, &Constants::of(&self.file)),
+            settings: settings(&self.file, &self.constants),
         }
     }
 
