@@ -463,7 +463,7 @@ mod tests {
         let record_id = |id: &str| (Field::Custom("record_id".into()), id.to_string());
         let mut row = file_row(2, &[(Field::Email, "x.new@acme.io")]);
         row.values.push(record_id("101"));
-        // A row of another inbox with the same values links by email only: a new person.
+        // A row of an inbox without `crm_ids` links by email only: its id column is a custom field.
         let other = SourceRecord {
             locator: Locator::File {
                 hash: "other".into(),
