@@ -1,5 +1,6 @@
 //! The canonical person: one golden record per human, every value with where it came from.
 
+pub mod json;
 mod person;
 pub mod time;
 

@@ -9,6 +9,13 @@ use chrono::{DateTime, Datelike, SecondsFormat, Timelike, Utc};
 /// `t.to_rfc3339_opts(form, true)` for `Secs`, `Millis` and `AutoSi` (chrono's serde spelling);
 /// other forms, years outside 0–9999 and leap seconds are left to chrono.
 pub fn rfc3339(t: &DateTime<Utc>, form: SecondsFormat) -> String {
+    let mut out = String::with_capacity(30);
+    rfc3339_into(&mut out, t, form);
+    out
+}
+
+/// [`rfc3339`], appended to `out`.
+pub fn rfc3339_into(out: &mut String, t: &DateTime<Utc>, form: SecondsFormat) {
     let year = t.year();
     let nano = t.nanosecond();
     if !(0..=9999).contains(&year)
@@ -18,7 +25,8 @@ pub fn rfc3339(t: &DateTime<Utc>, form: SecondsFormat) -> String {
             SecondsFormat::Secs | SecondsFormat::Millis | SecondsFormat::AutoSi
         )
     {
-        return t.to_rfc3339_opts(form, true);
+        out.push_str(&t.to_rfc3339_opts(form, true));
+        return;
     }
     let mut b = [0u8; 30];
     let digits = |b: &mut [u8], mut v: u32| {
@@ -53,7 +61,7 @@ pub fn rfc3339(t: &DateTime<Utc>, form: SecondsFormat) -> String {
         end = 20 + width;
     }
     b[end] = b'Z';
-    String::from_utf8(b[..=end].to_vec()).expect("ASCII digits and separators")
+    out.push_str(std::str::from_utf8(&b[..=end]).expect("ASCII digits and separators"));
 }
 
 /// Serialises as chrono's `Serialize` does (RFC 3339, `AutoSi`, `Z`): for `serialize_with`.

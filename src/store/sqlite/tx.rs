@@ -166,7 +166,7 @@ impl StoreTx for SqliteTx<'_> {
                     r.locator.key(),
                     to_json(&r.locator),
                     ts(&r.observed_at),
-                    to_json(&r.values),
+                    crate::model::json::values(&r.values),
                 )
             },
             |(record, person), (connector, key, locator, observed, fields)| {
@@ -223,7 +223,7 @@ impl StoreTx for SqliteTx<'_> {
             persons,
             |p| {
                 (
-                    to_json(p),
+                    crate::model::json::person(p),
                     p.tier.map(|t| t.as_str()),
                     ts(&p.created_at),
                     ts(&p.updated_at),
