@@ -382,10 +382,7 @@ impl Client {
             }
             let error = match answer {
                 Ok(response) if response.status().is_success() => {
-                    return response.json::<T>().await.map_err(|e| ApiError::Decode {
-                        what: what.into(),
-                        message: e.to_string(),
-                    });
+                    return decode(what, response).await;
                 }
                 Ok(response) => {
                     if response.status() == reqwest::StatusCode::TOO_MANY_REQUESTS {
@@ -449,6 +446,23 @@ struct ErrorBody {
     policy_name: Option<String>,
 }
 
+/// The body of a successful answer as `T`. The body is checked to be UTF-8 once, as a whole
+/// (word at a time), and then parsed as text: parsed from bytes, serde_json checks every string
+/// on its own, which was a tenth of decoding a page.
+async fn decode<T: DeserializeOwned>(
+    what: &str,
+    response: reqwest::Response,
+) -> Result<T, ApiError> {
+    let failed = |message: String| ApiError::Decode {
+        what: what.into(),
+        message,
+    };
+    let body = response.bytes().await.map_err(|e| failed(e.to_string()))?;
+    let text =
+        std::str::from_utf8(&body).map_err(|e| failed(format!("the answer is not UTF-8: {e}")))?;
+    serde_json::from_str(text).map_err(|e| failed(e.to_string()))
+}
+
 async fn status_error(what: &str, response: reqwest::Response) -> ApiError {
     let status = response.status().as_u16();
     let retry_after = response
@@ -493,5 +507,54 @@ mod tests {
             1_700_000_000_123
         );
         assert_eq!(contact("").modified_ms(), 0);
+    }
+
+    /// Answers every connection with `200 OK` and `body`; returns the base URL.
+    async fn answering(body: &'static [u8]) -> String {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move {
+            while let Ok((mut socket, _)) = listener.accept().await {
+                let mut request = vec![0u8; 8192];
+                let _ = socket.read(&mut request).await;
+                let head = format!(
+                    "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
+                    body.len()
+                );
+                let _ = socket.write_all(head.as_bytes()).await;
+                let _ = socket.write_all(body).await;
+            }
+        });
+        format!("http://{addr}")
+    }
+
+    async fn stages_from(body: &'static [u8]) -> Result<Vec<StageOption>, ApiError> {
+        let cfg: HubspotConfig = toml::from_str(&format!(
+            "base_url = \"{}\"\ntoken = {{ env = \"LEADSYNC_TEST_UNUSED\" }}",
+            answering(body).await
+        ))
+        .unwrap();
+        let client = Client::new(&cfg, SecretString::from("pat-test".to_string())).unwrap();
+        client.stage_options().await
+    }
+
+    #[tokio::test]
+    async fn an_answer_that_is_not_utf8_or_not_the_expected_json_is_a_decode_error() {
+        let not_utf8 = stages_from(b"{\"options\": [{\"value\": \"\xff\"}]}").await;
+        match not_utf8 {
+            Err(ApiError::Decode { what, message }) => {
+                assert_eq!(what, "the lifecycle stage property");
+                assert!(message.contains("not UTF-8"), "{message}");
+            }
+            other => panic!("expected a decode error, got {other:?}"),
+        }
+        let not_json = stages_from(b"{\"options\": [").await;
+        assert!(
+            matches!(&not_json, Err(ApiError::Decode { message, .. }) if message.contains("EOF")),
+            "{not_json:?}"
+        );
+        let good = stages_from(br#"{"options": [{"value": "lead", "displayOrder": 1}]}"#).await;
+        assert_eq!(good.unwrap()[0].value, "lead");
     }
 }
