@@ -28,7 +28,8 @@ const SEARCH_PAGE: u32 = 200;
 /// Re-query before the 10,000-result cap of one search.
 const SEARCH_CAP: u32 = 10_000;
 /// Pages a backfill step reads from each lane. A step is committed in one transaction with its
-/// cursor: 800 contacts a step write about half as many index pages per contact as 400 did.
+/// cursor: 800 contacts a step write about half as many index pages per contact as 400 did. The
+/// first step reads half as many, so that storing starts (in parallel with fetching) sooner.
 const LIST_PAGES: usize = 4;
 const SEARCH_PAGES: usize = 2;
 
@@ -103,9 +104,10 @@ async fn backfill_step(
     // The list lane reads `LIST_PAGES` pages of 100 while the search lane reads `SEARCH_PAGES`
     // of 200: at HubSpot's default limits (95 requests / 10 s, 4.76 searches / s with the
     // margin) both take about 0.4 s, so each lane keeps busy.
+    let pages = |full: usize| if search_low.is_none() { full / 2 } else { full };
     let list = async {
         let mut page = client.list(after.as_deref(), properties, false).await?;
-        for _ in 1..LIST_PAGES {
+        for _ in 1..pages(LIST_PAGES) {
             let Some(next) = page.next_after() else {
                 break;
             };
@@ -119,7 +121,7 @@ async fn backfill_step(
         let mut results: Vec<ApiContact> = Vec::new();
         let mut below = search_low.unwrap_or(u64::MAX / 2);
         let mut exhausted = false;
-        for _ in 0..SEARCH_PAGES {
+        for _ in 0..pages(SEARCH_PAGES) {
             let body = search_body(
                 properties,
                 vec![Filter::new("hs_object_id", "LT", below)],
