@@ -1,7 +1,7 @@
 //! Compiled rules, and evaluating them for one person.
 
 use super::compile::{CompileError, Condition, render};
-use super::facts::{FactSettings, FactValue, Facts, cel_value};
+use super::facts::{self, FactSettings, FactValue, Facts, cel_value};
 use super::file::{PointsDef, RuleDef, RulesFile, RulesSource, ScoreGroup};
 use super::native::{Const, Constants, is_yes};
 use crate::model::Person;
@@ -190,8 +190,8 @@ impl Evaluator<'_> {
     /// rule that holds, from the top.
     pub fn evaluate(&self, person: &Person, now: DateTime<Utc>, detail: bool) -> Evaluation {
         let mut facts = Facts::of(person, now, &self.settings);
-        let days = match facts.get("days_since_last_activity") {
-            Some(FactValue::Int(d)) => *d,
+        let days = match facts.values[facts::DAYS_SINCE_LAST_ACTIVITY] {
+            FactValue::Int(d) => d,
             _ => 0,
         };
         let fit = self.score(&self.rules.fit, &self.rules.file.scoring.fit, &facts, days);
@@ -202,9 +202,9 @@ impl Evaluator<'_> {
             days,
         );
         let score = fit.total + engagement.total;
-        facts.set_int("fit_score", fit.total);
-        facts.set_int("engagement_score", engagement.total);
-        facts.set_int("score", score);
+        facts.values[facts::FIT_SCORE] = FactValue::Int(fit.total);
+        facts.values[facts::ENGAGEMENT_SCORE] = FactValue::Int(engagement.total);
+        facts.values[facts::SCORE] = FactValue::Int(score);
 
         let mut rules = Vec::new();
         let mut tier = None;
@@ -236,10 +236,7 @@ impl Evaluator<'_> {
                 parts,
             });
         }
-        let temperature = facts
-            .get("temperature")
-            .map(FactValue::render)
-            .unwrap_or_default();
+        let temperature = facts.values[facts::TEMPERATURE].render();
         Evaluation {
             fit,
             engagement,

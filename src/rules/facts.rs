@@ -179,6 +179,32 @@ pub fn index(name: &str) -> Option<usize> {
     INDEX.get(name).copied()
 }
 
+/// The index of a fact by name, found at compile time (a name not in [`FACTS`] does not build).
+const fn position(name: &str) -> usize {
+    let mut i = 0;
+    while i < FACTS.len() {
+        let (a, b) = (FACTS[i].0.as_bytes(), name.as_bytes());
+        if a.len() == b.len() {
+            let mut j = 0;
+            while j < a.len() && a[j] == b[j] {
+                j += 1;
+            }
+            if j == a.len() {
+                return i;
+            }
+        }
+        i += 1;
+    }
+    panic!("not a fact")
+}
+
+/// Facts the engine reads or fills on every evaluation, by index.
+pub const DAYS_SINCE_LAST_ACTIVITY: usize = position("days_since_last_activity");
+pub const FIT_SCORE: usize = position("fit_score");
+pub const ENGAGEMENT_SCORE: usize = position("engagement_score");
+pub const SCORE: usize = position("score");
+pub const TEMPERATURE: usize = position("temperature");
+
 /// One value per entry of [`FACTS`] (maps are held apart, as CEL values built once).
 #[derive(Debug, Clone, PartialEq)]
 pub enum FactValue {
@@ -238,7 +264,7 @@ impl<'s> Facts<'s> {
     /// The facts of `person` at `now`, with scores still zero.
     pub fn of(person: &Person, now: DateTime<Utc>, settings: &'s FactSettings) -> Facts<'s> {
         let text = |f: &Field| person.get(f).unwrap_or_default().trim().to_string();
-        let lower = |f: &Field| text(f).to_lowercase();
+        let lower = |f: &Field| person.get(f).unwrap_or_default().trim().to_lowercase();
         let email = lower(&Field::Email);
         let domain = email
             .rsplit_once('@')
@@ -381,12 +407,6 @@ impl<'s> Facts<'s> {
             .iter()
             .find(|(k, _)| k == name)
             .map(|(_, v)| v.as_str())
-    }
-
-    pub fn set_int(&mut self, name: &str, value: i64) {
-        if let Some(i) = index(name) {
-            self.values[i] = FactValue::Int(value);
-        }
     }
 
     pub fn get(&self, name: &str) -> Option<&FactValue> {
