@@ -663,6 +663,37 @@ mod tests {
     }
 
     #[test]
+    fn a_statement_that_fails_half_way_leaves_nothing_once_its_transaction_is_dropped() {
+        use crate::model::Key;
+        let key = |v: &str| Key {
+            kind: "email".into(),
+            value: v.into(),
+        };
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = SqliteStore::open(dir.path().join("t.db")).unwrap();
+        let mut tx = store.begin().unwrap();
+        tx.insert_keys(&[(key("kept@x.io"), 1)]).unwrap();
+        tx.commit().unwrap();
+
+        // Written as `INSERT OR FAIL`: the rows before the duplicate are written by the
+        // statement, and the transaction they are in is never committed.
+        let mut tx = store.begin().unwrap();
+        let err = tx
+            .insert_keys(&[
+                (key("a@x.io"), 2),
+                (key("b@x.io"), 2),
+                (key("kept@x.io"), 2),
+            ])
+            .unwrap_err();
+        assert!(err.to_string().contains("UNIQUE"), "{err}");
+        drop(tx);
+
+        assert_eq!(store.person_by_key("email", "kept@x.io").unwrap(), Some(1));
+        assert_eq!(store.person_by_key("email", "a@x.io").unwrap(), None);
+        assert_eq!(store.person_by_key("email", "b@x.io").unwrap(), None);
+    }
+
+    #[test]
     fn a_newer_schema_is_refused_with_a_hint() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("t.db");

@@ -23,7 +23,9 @@ fn rows_of(width: usize, n: usize) -> String {
 
 /// Writes `rows` as multi-row statements, [`ROWS_PER_STATEMENT`] rows each: `head VALUES (…), …
 /// tail`, where `head` names the table and columns and `tail` is an `ON CONFLICT` clause or
-/// empty. `own` makes the values a row's parameters need computed (JSON, timestamps); `bind`
+/// empty. Heads say `INSERT OR FAIL`: a failed statement fails its whole transaction anyway (it
+/// is never committed), and unlike the default `ABORT` it spares SQLite a statement journal, a
+/// copy of every page the statement touches. `own` makes the values a row's parameters need computed (JSON, timestamps); `bind`
 /// lists a row's `W` parameters from the row and those values.
 fn insert_rows<T, O, const W: usize>(
     tx: &Transaction<'_>,
@@ -132,7 +134,7 @@ impl StoreTx for SqliteTx<'_> {
     fn insert_keys(&mut self, keys: &[(Key, PersonId)]) -> Result<(), StoreError> {
         insert_rows(
             &self.tx,
-            "INSERT INTO identity_keys (kind, value, person_id)",
+            "INSERT OR FAIL INTO identity_keys (kind, value, person_id)",
             "",
             keys,
             |_| (),
@@ -155,7 +157,7 @@ impl StoreTx for SqliteTx<'_> {
     ) -> Result<(), StoreError> {
         insert_rows(
             &self.tx,
-            "INSERT INTO source_records (connector, locator_key, locator, person_id, observed_at, archived, fields)",
+            "INSERT OR FAIL INTO source_records (connector, locator_key, locator, person_id, observed_at, archived, fields)",
             "ON CONFLICT (connector, locator_key) DO UPDATE SET locator = excluded.locator,
                person_id = excluded.person_id, observed_at = excluded.observed_at,
                archived = excluded.archived, fields = excluded.fields",
@@ -217,7 +219,7 @@ impl StoreTx for SqliteTx<'_> {
     fn save_persons(&mut self, persons: &[&Person]) -> Result<(), StoreError> {
         insert_rows(
             &self.tx,
-            "INSERT INTO persons (id, golden, tier, created_at, updated_at, rules_version)",
+            "INSERT OR FAIL INTO persons (id, golden, tier, created_at, updated_at, rules_version)",
             "ON CONFLICT (id) DO UPDATE SET golden = excluded.golden, tier = excluded.tier,
                updated_at = excluded.updated_at, rules_version = excluded.rules_version",
             persons,
@@ -297,7 +299,7 @@ impl StoreTx for SqliteTx<'_> {
     fn add_tier_changes(&mut self, changes: &[TierChange]) -> Result<(), StoreError> {
         insert_rows(
             &self.tx,
-            "INSERT INTO tier_history (person_id, from_tier, to_tier, rule, rules_version, evidence, at)",
+            "INSERT OR FAIL INTO tier_history (person_id, from_tier, to_tier, rule, rules_version, evidence, at)",
             "",
             changes,
             |c| {
