@@ -19,6 +19,7 @@ use leadsync_connector_core::{
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 /// The one stream of this connector.
 pub(crate) const STREAM: &str = "contacts";
@@ -27,11 +28,23 @@ pub(crate) const CURSOR_VERSION: u32 = 1;
 const SEARCH_PAGE: u32 = 200;
 /// Re-query before the 10,000-result cap of one search.
 const SEARCH_CAP: u32 = 10_000;
-/// Pages a backfill step reads from each lane. A step is committed in one transaction with its
-/// cursor: 800 contacts a step write about half as many index pages per contact as 400 did. The
-/// first step reads half as many, so that storing starts (in parallel with fetching) sooner.
-const LIST_PAGES: usize = 4;
-const SEARCH_PAGES: usize = 2;
+/// A backfill step reads `2 × scale` list pages (100 contacts each) and `scale` search pages (200
+/// each), and is stored in one transaction with its cursor: the bigger the step, the fewer index
+/// pages each contact rewrites (email keys land at random places in the key index). The scale
+/// starts at 1 and follows how long a step takes to fetch: doubled below a quarter second (up to
+/// `MAX_SCALE`), halved above a second. At HubSpot's default limits it settles at 2 (800 contacts,
+/// about 0.4 s a step, so a stop waits no longer than that); with generous limits it grows.
+const MAX_SCALE: usize = 10;
+
+fn next_scale(scale: usize, took: Duration) -> usize {
+    if took < Duration::from_millis(250) {
+        (scale * 2).min(MAX_SCALE)
+    } else if took > Duration::from_secs(1) {
+        (scale / 2).max(1)
+    } else {
+        scale
+    }
+}
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "phase", rename_all = "snake_case")]
@@ -91,6 +104,7 @@ async fn backfill_step(
     properties: &[String],
     state: &State,
     overlap_ms: u64,
+    scale: usize,
 ) -> Result<(Vec<ApiContact>, State, u64), ConnectorError> {
     let State::Backfill {
         after,
@@ -101,13 +115,12 @@ async fn backfill_step(
     else {
         return Ok((Vec::new(), state.clone(), 0));
     };
-    // The list lane reads `LIST_PAGES` pages of 100 while the search lane reads `SEARCH_PAGES`
-    // of 200: at HubSpot's default limits (95 requests / 10 s, 4.76 searches / s with the
-    // margin) both take about 0.4 s, so each lane keeps busy.
-    let pages = |full: usize| if search_low.is_none() { full / 2 } else { full };
+    // Two list pages of 100 for each search page of 200: at HubSpot's default limits (95
+    // requests / 10 s, 4.76 searches / s with the margin) both lanes take as long, so each keeps
+    // busy.
     let list = async {
         let mut page = client.list(after.as_deref(), properties, false).await?;
-        for _ in 1..pages(LIST_PAGES) {
+        for _ in 1..2 * scale {
             let Some(next) = page.next_after() else {
                 break;
             };
@@ -121,7 +134,7 @@ async fn backfill_step(
         let mut results: Vec<ApiContact> = Vec::new();
         let mut below = search_low.unwrap_or(u64::MAX / 2);
         let mut exhausted = false;
-        for _ in 0..pages(SEARCH_PAGES) {
+        for _ in 0..scale {
             let body = search_body(
                 properties,
                 vec![Filter::new("hs_object_id", "LT", below)],
@@ -258,6 +271,7 @@ impl<'a> Puller<'a> {
         // Each step's pages are stored while the next step's are fetched, by a task of its own:
         // storing is synchronous, and the requests must keep moving meanwhile.
         let mut fetched: Option<(Vec<ApiContact>, State, u64)> = None;
+        let mut scale = 1;
         while let State::Backfill { .. } = state {
             let (client, properties, overlap) = (
                 Arc::clone(self.client),
@@ -265,10 +279,11 @@ impl<'a> Puller<'a> {
                 self.overlap_ms(),
             );
             let step = state.clone();
-            let fetch =
-                tokio::spawn(
-                    async move { backfill_step(&client, &properties, &step, overlap).await },
-                );
+            let fetch = tokio::spawn(async move {
+                let started = Instant::now();
+                let step = backfill_step(&client, &properties, &step, overlap, scale).await;
+                (step, started.elapsed())
+            });
             if let Some((contacts, progress, last)) = fetched.take()
                 && let Err(e) = self.commit(&contacts, &progress, last)
             {
@@ -279,12 +294,14 @@ impl<'a> Puller<'a> {
                 fetch.abort(); // its pages are fetched again by the next pull
                 return Ok(self.stats);
             }
-            let next = fetch.await.map_err(|e| {
+            let (next, took) = fetch.await.map_err(|e| {
                 ConnectorError::new(
                     ConnectorErrorKind::Transient,
                     format!("hubspot: a backfill step stopped: {e}"),
                 )
-            })??;
+            })?;
+            let next = next?;
+            scale = next_scale(scale, took);
             state = next.1.clone();
             fetched = Some(next);
         }
@@ -528,5 +545,31 @@ impl<'a> Puller<'a> {
         self.sink.progress(STREAM, position.0, 0);
         self.committed = (position, state);
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_backfill_step_grows_while_fetching_is_quick_and_shrinks_when_it_is_slow() {
+        let ms = Duration::from_millis;
+        // Quick steps double, up to the cap.
+        let mut scale = 1;
+        let mut seen = vec![scale];
+        for _ in 0..6 {
+            scale = next_scale(scale, ms(40));
+            seen.push(scale);
+        }
+        assert_eq!(seen, [1, 2, 4, 8, 10, 10, 10]);
+        // About half a second (HubSpot's default limits at scale 2): kept.
+        assert_eq!(next_scale(2, ms(420)), 2);
+        assert_eq!(next_scale(2, ms(250)), 2);
+        assert_eq!(next_scale(2, ms(1000)), 2);
+        // Slow steps (a limit, 429s, a slow account) halve, down to one.
+        assert_eq!(next_scale(10, ms(2100)), 5);
+        assert_eq!(next_scale(5, ms(1050)), 2);
+        assert_eq!(next_scale(1, ms(5000)), 1);
     }
 }
