@@ -21,6 +21,9 @@ pub use leadsync_connector_core as connector;
 
 /// mimalloc instead of the system allocator, for every binary that links leadsync (the daemon,
 /// tests and benchmarks alike): the ingest path allocates and frees many small strings per
-/// record, where glibc's free lists and consolidation cost measurable CPU.
+/// record, where glibc's free lists and consolidation cost measurable CPU. It is built without
+/// transparent huge pages (`no_thp`): each huge page mimalloc touches afresh is 2 MiB the kernel
+/// must clear, which cost the HubSpot pull a fifth of its system time (and varied from run to
+/// run with the kernel's memory fragmentation).
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
