@@ -6,11 +6,18 @@
 use crate::model::PersonId;
 use crate::store::{Store, StoreError, StoreTx};
 use crate::sync::AnyConnector;
+use futures_util::StreamExt;
+use futures_util::stream::FuturesUnordered;
 use leadsync_connector_core::{ConnectorError, PushItem, PushOutcome, Stage, Tier};
 use serde::Serialize;
 
 /// Entries drained per push call (HubSpot's batch limit).
 const BATCH: usize = 100;
+/// Batches on their way at once (see [`drain`]). Four cover an answer time of up to about three
+/// times the limiter's spacing (0.3 s at 100 requests / 10 s); the limiter still spaces the
+/// requests. Measured against the fake with answers 30 ms late at 100 requests / s: 30% of the
+/// budget one at a time, 91% with four (eight did no better).
+pub const IN_FLIGHT: usize = 4;
 
 /// A connector whose linked CRM records get stage pushes (`push = true`).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -68,31 +75,49 @@ pub struct PushStats {
 
 /// Pushes a connector's pending entries until none are left, a whole batch could only be
 /// retried (rate limits, the daily budget, an outage), or `keep_going` says stop (asked before
-/// each batch): the rest waits for the next drain. Each batch's outcomes are committed before the
-/// next batch is sent.
+/// each batch is sent): the rest waits for the next drain.
+///
+/// Up to [`IN_FLIGHT`] batches are on their way at once, each one request: one at a time, every
+/// request would wait for the one before it to be answered, and a CRM that answers in a third of
+/// a second would leave most of a 100-per-10-s budget unused. Each batch's outcomes are committed
+/// as soon as it is answered; entries of a batch whose outcome is not committed (a stop, a
+/// crash) are still pending and are sent again (a stage set is idempotent).
 pub async fn drain(
     store: &mut dyn Store,
-    connector: &mut AnyConnector,
+    connector: &AnyConnector,
     keep_going: &(dyn Fn() -> bool + Sync),
 ) -> Result<PushStats, DrainError> {
     let mut stats = PushStats::default();
+    let mut in_flight = FuturesUnordered::new();
+    // The last entry sent: later batches are read above it while earlier ones are in flight.
+    let mut sent_up_to = 0;
+    let mut feeding = true;
     loop {
-        if !keep_going() {
-            return Ok(stats);
+        while feeding && in_flight.len() < IN_FLIGHT {
+            if !keep_going() {
+                feeding = false;
+                break;
+            }
+            let pending = store.pending_pushes(connector.id(), sent_up_to, BATCH)?;
+            let Some(last) = pending.last() else {
+                feeding = false;
+                break;
+            };
+            sent_up_to = last.id;
+            let items: Vec<PushItem> = pending
+                .iter()
+                .map(|e| PushItem {
+                    outbox_id: e.id,
+                    record_id: e.record_id.clone(),
+                    tier: e.tier,
+                })
+                .collect();
+            in_flight.push(async move { connector.push(&items).await });
         }
-        let pending = store.pending_pushes(connector.id(), BATCH)?;
-        if pending.is_empty() {
+        let Some(outcomes) = in_flight.next().await else {
             return Ok(stats);
-        }
-        let items: Vec<PushItem> = pending
-            .iter()
-            .map(|e| PushItem {
-                outbox_id: e.id,
-                record_id: e.record_id.clone(),
-                tier: e.tier,
-            })
-            .collect();
-        let outcomes = connector.push(&items).await?;
+        };
+        let outcomes = outcomes?;
         let mut results = Vec::with_capacity(outcomes.len());
         for outcome in &outcomes {
             match outcome {
@@ -121,7 +146,8 @@ pub async fn drain(
             .iter()
             .all(|o| matches!(o, PushOutcome::Retry { .. }))
         {
-            return Ok(stats);
+            // Nothing more is sent; what is already on its way is answered and recorded.
+            feeding = false;
         }
     }
 }

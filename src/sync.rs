@@ -58,7 +58,7 @@ impl AnyConnector {
         }
     }
 
-    pub async fn push(&mut self, items: &[PushItem]) -> Result<Vec<PushOutcome>, ConnectorError> {
+    pub async fn push(&self, items: &[PushItem]) -> Result<Vec<PushOutcome>, ConnectorError> {
         match self {
             AnyConnector::Spreadsheet(c) => c.push(items).await,
             AnyConnector::Hubspot(c) => c.push(items).await,
@@ -206,6 +206,11 @@ pub async fn push_all(
     keep_going: &(dyn Fn() -> bool + Sync),
 ) -> Result<Vec<(String, Result<PushStats, String>)>, StoreError> {
     restore_states(store, connectors)?;
+    if connectors.iter().any(AnyConnector::pushes) {
+        // The pulls may have left a long write-ahead log: copied back now, an automatic
+        // checkpoint does not stall the rate-limited pushes half-way.
+        store.checkpoint()?;
+    }
     let mut pushes = Vec::new();
     for connector in connectors.iter_mut().filter(|c| c.pushes()) {
         let result = match push::drain(store, connector, keep_going).await {

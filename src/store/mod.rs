@@ -97,10 +97,15 @@ pub trait Store: Send {
     fn reject_count(&mut self) -> Result<u64, StoreError>;
     fn events(&mut self, connector: &str, limit: u32) -> Result<Vec<StoreEvent>, StoreError>;
 
-    /// Up to `limit` pending pushes of a connector, oldest first.
+    /// Copies what the write-ahead log holds into the database file, without waiting for anyone:
+    /// a rate-limited phase (the pushes) that starts with a short log is not held up by an
+    /// automatic checkpoint of a long one half-way through.
+    fn checkpoint(&mut self) -> Result<(), StoreError>;
+    /// Up to `limit` pending pushes of a connector with an id above `after`, oldest first.
     fn pending_pushes(
         &mut self,
         connector: &str,
+        after: i64,
         limit: usize,
     ) -> Result<Vec<OutboxEntry>, StoreError>;
     /// Records what happened to pushes: `done`, `dead` (with the reason), or still `pending`

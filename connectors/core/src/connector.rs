@@ -92,9 +92,10 @@ pub trait Connector {
         sink: &mut dyn PageSink,
     ) -> impl Future<Output = Result<PullStats, ConnectorError>>;
 
-    /// Applies desired stages; one outcome per item, in any order.
+    /// Applies desired stages; one outcome per item, in any order. Several calls may be in
+    /// flight at once (a drain keeps the request budget busy while answers travel).
     fn push(
-        &mut self,
+        &self,
         items: &[PushItem],
     ) -> impl Future<Output = Result<Vec<PushOutcome>, ConnectorError>>;
 }

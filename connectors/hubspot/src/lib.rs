@@ -112,7 +112,7 @@ impl Connector for HubspotConnector {
     }
 
     /// Sets the desired lifecycle stages, 100 contacts a request; one outcome per item.
-    async fn push(&mut self, items: &[PushItem]) -> Result<Vec<PushOutcome>, ConnectorError> {
+    async fn push(&self, items: &[PushItem]) -> Result<Vec<PushOutcome>, ConnectorError> {
         Ok(push::push(&self.client, &self.cfg, items).await)
     }
 }

@@ -87,7 +87,7 @@ impl Connector for SpreadsheetConnector {
     }
 
     /// Drops are read-only sources: a stage push is refused per item.
-    async fn push(&mut self, items: &[PushItem]) -> Result<Vec<PushOutcome>, ConnectorError> {
+    async fn push(&self, items: &[PushItem]) -> Result<Vec<PushOutcome>, ConnectorError> {
         Ok(items
             .iter()
             .map(|i| PushOutcome::Failed {

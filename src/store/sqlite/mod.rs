@@ -478,17 +478,26 @@ impl Store for SqliteStore {
         )
     }
 
+    fn checkpoint(&mut self) -> Result<(), StoreError> {
+        // PASSIVE: copies every frame no reader still needs and never blocks; the next write
+        // then starts the log afresh.
+        self.conn
+            .query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))?;
+        Ok(())
+    }
+
     fn pending_pushes(
         &mut self,
         connector: &str,
+        after: i64,
         limit: usize,
     ) -> Result<Vec<OutboxEntry>, StoreError> {
         query_all(
             &self.conn,
             &format!(
-                "{OUTBOX_SELECT} WHERE connector = ?1 AND status = 'pending' ORDER BY id LIMIT ?2"
+                "{OUTBOX_SELECT} WHERE connector = ?1 AND status = 'pending' AND id > ?2 ORDER BY id LIMIT ?3"
             ),
-            params![connector, limit as i64],
+            params![connector, after, limit as i64],
             outbox_row,
             outbox_entry,
         )
