@@ -344,3 +344,61 @@ async fn stages_only_move_forward_unless_the_connector_allows_downgrades() {
     let outbox = s.store.outbox_counts("hubspot").unwrap();
     assert_eq!(outbox.get("pending"), None, "{outbox:?}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pushes_overlap_while_answers_are_slow_but_never_more_than_four_at_once() {
+    // GIVEN 2,000 pulled contacts, each with a push planned, and a HubSpot answering every
+    // request 50 ms late
+    let (fake, server) = unlimited_fake(2_000, 5).await;
+    let mut s = pushing(
+        &server.base_url,
+        0,
+        Duration::from_secs(10),
+        EVERYONE_OPPORTUNITY,
+    );
+    cycle(&mut s).await;
+    let persons = s.store.person_count().unwrap() as i64;
+    let mut planned = 0;
+    {
+        let mut tx = s.store.begin().unwrap();
+        for person in 1..=persons {
+            planned += leadsync::push::plan(
+                tx.as_mut(),
+                &[leadsync::push::PushTarget::forward("hubspot")],
+                person,
+                Tier::Customer,
+            )
+            .unwrap();
+        }
+        tx.commit().unwrap();
+    }
+    assert!(planned > 1_000, "{planned}");
+    fake.reset_stats();
+    fake.script(Fault::Slow {
+        delay: Duration::from_millis(50),
+        times: 1_000,
+    });
+
+    // WHEN the outbox is drained
+    let pushed = leadsync::push::drain(&mut s.store, &s.connectors[0], &|| true)
+        .await
+        .unwrap();
+
+    // THEN every push landed, several requests were on their way at once, never more than four
+    assert_eq!(pushed.applied, planned, "{pushed:?}");
+    assert_eq!(pushed.dead + pushed.retried, 0, "{pushed:?}");
+    let stats = fake.stats();
+    assert!(
+        (2..=leadsync::push::IN_FLIGHT as u32).contains(&stats.max_concurrent),
+        "{stats:?}"
+    );
+    assert_eq!(
+        s.store.outbox_counts("hubspot").unwrap().get("pending"),
+        None
+    );
+    assert!(
+        fake.contacts()
+            .iter()
+            .all(|c| { tier_of(c.properties.get("lifecyclestage")) == Some(Tier::Customer) })
+    );
+}

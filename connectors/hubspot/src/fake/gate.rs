@@ -41,6 +41,8 @@ pub struct Stats {
     pub items_changed: u64,
     /// Scripted faults that fired.
     pub faults_injected: u64,
+    /// Most requests being handled at once (let through and not yet answered).
+    pub max_concurrent: u32,
 }
 
 impl Stats {
@@ -101,6 +103,8 @@ pub(crate) struct State {
     pub(crate) limiter: Limiter,
     pub(crate) faults: FaultQueue,
     pub(crate) stats: Stats,
+    /// Requests let through and not yet answered.
+    in_progress: u32,
 }
 
 impl State {
@@ -110,6 +114,7 @@ impl State {
             limiter: Limiter::new(config),
             faults: FaultQueue::default(),
             stats: Stats::default(),
+            in_progress: 0,
         }
     }
 
@@ -145,6 +150,8 @@ impl State {
         if fault.is_some() {
             self.stats.faults_injected += 1;
         }
+        self.in_progress += 1;
+        self.stats.max_concurrent = self.stats.max_concurrent.max(self.in_progress);
         Ok(Admitted { rate, fault })
     }
 }
@@ -234,6 +241,9 @@ where
         }
         None => respond(work(&mut shared.lock())),
     };
+    let mut state = shared.lock();
+    state.in_progress = state.in_progress.saturating_sub(1);
+    drop(state);
     if let Some(rate) = rate {
         rate.write(answer.headers_mut());
     }
