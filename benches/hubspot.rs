@@ -168,20 +168,7 @@ async fn push_bench(answer_delay_ms: u64) {
         },
     );
     c.cycle().await;
-    {
-        let persons = c.store.person_count().unwrap() as i64;
-        let mut tx = c.store.begin().unwrap();
-        for person in 1..=persons {
-            leadsync::push::plan(
-                tx.as_mut(),
-                &[leadsync::push::PushTarget::forward("hubspot")],
-                person,
-                Tier::Customer,
-            )
-            .unwrap();
-        }
-        tx.commit().unwrap();
-    }
+    c.plan_everyone(Tier::Customer);
     c.store.checkpoint().unwrap();
     let t = Instant::now();
     let stats = leadsync::push::drain(&mut c.store, &c.connectors[0], &|| true)

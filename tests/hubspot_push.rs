@@ -357,21 +357,7 @@ async fn pushes_overlap_while_answers_are_slow_but_never_more_than_four_at_once(
         EVERYONE_OPPORTUNITY,
     );
     cycle(&mut s).await;
-    let persons = s.store.person_count().unwrap() as i64;
-    let mut planned = 0;
-    {
-        let mut tx = s.store.begin().unwrap();
-        for person in 1..=persons {
-            planned += leadsync::push::plan(
-                tx.as_mut(),
-                &[leadsync::push::PushTarget::forward("hubspot")],
-                person,
-                Tier::Customer,
-            )
-            .unwrap();
-        }
-        tx.commit().unwrap();
-    }
+    let planned = s.plan_everyone(Tier::Customer);
     assert!(planned > 1_000, "{planned}");
     fake.reset_stats();
     fake.script(Fault::Slow {

@@ -90,6 +90,22 @@ pub fn setup(base_url: &str, opts: Options) -> Setup {
 }
 
 impl Setup {
+    /// Plans a push of every stored person's HubSpot records up to `tier`, with the planning
+    /// code a cycle uses; returns how many pushes were planned.
+    #[allow(dead_code)] // not every test binary that includes this module plans pushes
+    pub fn plan_everyone(&mut self, tier: leadsync::connector::Tier) -> u64 {
+        use leadsync::store::Store;
+        let persons = self.store.person_count().unwrap() as i64;
+        let target = [leadsync::push::PushTarget::forward("hubspot")];
+        let mut tx = self.store.begin().unwrap();
+        let mut planned = 0;
+        for person in 1..=persons {
+            planned += leadsync::push::plan(tx.as_mut(), &target, person, tier).unwrap();
+        }
+        tx.commit().unwrap();
+        planned
+    }
+
     /// The HubSpot connector's config; call [`Setup::rebuild`] after changing it.
     pub fn hubspot(&mut self) -> &mut HubspotConfig {
         match self.settings.connectors.get_mut("hubspot") {
