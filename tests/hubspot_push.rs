@@ -28,6 +28,11 @@ fn pushing(base_url: &str, per_window: u32, window: Duration, rules: &str) -> Se
     )
 }
 
+/// A pushing connector without a limiter of its own (for fakes without limits).
+fn unlimited_pushing(base_url: &str, rules: &str) -> Setup {
+    pushing(base_url, 0, Duration::from_secs(10), rules)
+}
+
 async fn cycle(s: &mut Setup) -> leadsync::sync::Cycle {
     s.cycle().await
 }
@@ -112,12 +117,7 @@ async fn twenty_thousand_pushes_stay_within_the_window_and_survive_faults() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_unknown_id_in_a_207_is_dead_lettered_and_the_rest_land() {
     let (_fake, server) = unlimited_fake(120, 4).await;
-    let mut s = pushing(
-        &server.base_url,
-        0,
-        Duration::from_secs(10),
-        EVERYONE_OPPORTUNITY,
-    );
+    let mut s = unlimited_pushing(&server.base_url, EVERYONE_OPPORTUNITY);
     // GIVEN a contact pulled earlier that HubSpot has since deleted for good
     let ghost = SourceRecord {
         locator: Locator::Crm {
@@ -207,12 +207,7 @@ async fn the_limiter_follows_the_accounts_headers_and_keeps_the_daily_reserve() 
     });
     fake.seed(3_000, 22);
     let server = fake.serve("127.0.0.1:0".parse().unwrap()).await.unwrap();
-    let mut s = pushing(
-        &server.base_url,
-        0,
-        Duration::from_secs(10),
-        EVERYONE_OPPORTUNITY,
-    );
+    let mut s = unlimited_pushing(&server.base_url, EVERYONE_OPPORTUNITY);
     s.hubspot().rate_limit.daily_reserve = 10;
     s.rebuild();
 
@@ -283,7 +278,7 @@ async fn lead_for_everyone(
         })
         .collect();
     let server = fake.serve("127.0.0.1:0".parse().unwrap()).await.unwrap();
-    let mut s = pushing(&server.base_url, 0, Duration::from_secs(10), EVERYONE_LEAD);
+    let mut s = unlimited_pushing(&server.base_url, EVERYONE_LEAD);
     s.hubspot().allow_downgrade = allow_downgrade;
     s.rebuild();
     fake.reset_stats();
@@ -350,12 +345,7 @@ async fn pushes_overlap_while_answers_are_slow_but_never_more_than_four_at_once(
     // GIVEN 2,000 pulled contacts, each with a push planned, and a HubSpot answering every
     // request 50 ms late
     let (fake, server) = unlimited_fake(2_000, 5).await;
-    let mut s = pushing(
-        &server.base_url,
-        0,
-        Duration::from_secs(10),
-        EVERYONE_OPPORTUNITY,
-    );
+    let mut s = unlimited_pushing(&server.base_url, EVERYONE_OPPORTUNITY);
     cycle(&mut s).await;
     let planned = s.plan_everyone(Tier::Customer);
     assert!(planned > 1_000, "{planned}");

@@ -23,10 +23,12 @@ fn rows_of(width: usize, n: usize) -> String {
 
 /// Writes `rows` as multi-row statements, [`ROWS_PER_STATEMENT`] rows each: `head VALUES (…), …
 /// tail`, where `head` names the table and columns and `tail` is an `ON CONFLICT` clause or
-/// empty. Heads say `INSERT OR FAIL`: a failed statement fails its whole transaction anyway (it
-/// is never committed), and unlike the default `ABORT` it spares SQLite a statement journal, a
-/// copy of every page the statement touches. `own` makes the values a row's parameters need computed (JSON, timestamps); `bind`
+/// empty. `own` makes the values a row's parameters need computed (JSON, timestamps); `bind`
 /// lists a row's `W` parameters from the row and those values.
+///
+/// Heads say `INSERT OR FAIL`: a failed statement fails its whole transaction anyway (it is
+/// never committed), and unlike the default `ABORT` it spares SQLite a statement journal, a copy
+/// of every page the statement touches.
 fn insert_rows<T, O, const W: usize>(
     tx: &Transaction<'_>,
     head: &str,
