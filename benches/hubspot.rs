@@ -35,6 +35,15 @@ fn cpu_split() -> (f64, f64) {
     (ticks(11) / 100.0, ticks(12) / 100.0) // utime, stime (fields 14, 15 of stat; 100 ticks/s)
 }
 
+/// Bytes this process has handed to `write`-like calls so far (files and sockets alike).
+fn written() -> u64 {
+    std::fs::read_to_string("/proc/self/io")
+        .unwrap_or_default()
+        .lines()
+        .find_map(|l| l.strip_prefix("wchar: ")?.trim().parse().ok())
+        .unwrap_or(0)
+}
+
 /// The fake in a child process (this binary, re-run with `serve-fake`); returns its base URL.
 fn spawn_fake(
     contacts: usize,
@@ -92,6 +101,7 @@ mod hubspot_setup;
 use hubspot_setup::{Options, setup};
 
 fn main() {
+    leadsync::tune_allocator();
     let args: Vec<String> = std::env::args()
         .skip(1)
         .filter(|a| a != "--bench")
@@ -118,14 +128,15 @@ fn main() {
         let before = cpu_split();
         leadsync::resolve::phone::load_metadata();
         let load = cpu_split().0 + cpu_split().1 - before.0 - before.1;
-        let (t, (user, system)) = (Instant::now(), cpu_split());
+        let (t, (user, system), bytes) = (Instant::now(), cpu_split(), written());
         let run = c.cycle().await;
         let (user, system) = (cpu_split().0 - user, cpu_split().1 - system);
         println!(
-            "pull+store {contacts} contacts, limits off: {:.2}s wall, {:.2} CPU s client-side ({user:.2} user + {system:.2} system; {} records; the numbering plan's one-time load before it: {load:.2} CPU s)",
+            "pull+store {contacts} contacts, limits off: {:.2}s wall, {:.2} CPU s client-side ({user:.2} user + {system:.2} system; {} records; {:.0} MB written; the numbering plan's one-time load before it: {load:.2} CPU s)",
             t.elapsed().as_secs_f64(),
             user + system,
-            run.runs[0].resolved.records
+            run.runs[0].resolved.records,
+            (written() - bytes) as f64 / 1e6
         );
         fake.kill().ok();
         if only_pull {

@@ -16,6 +16,7 @@ use std::time::Instant;
 use support::{Bench, peak_rss_mib, size_arg};
 
 fn main() {
+    leadsync::tune_allocator();
     let rows = size_arg(1_000_000);
     let mut bench = Bench::drop(rows, 0.0);
     let t = Instant::now();

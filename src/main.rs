@@ -5,6 +5,7 @@ use std::process::ExitCode;
 use tracing_subscriber::EnvFilter;
 
 fn main() -> ExitCode {
+    leadsync::tune_allocator();
     let args = leadsync::cli::Args::parse();
     if matches!(
         args.command,

@@ -279,7 +279,7 @@ impl PageLinks {
         if let Some(known) = self.crm_holders.get(&entry) {
             return Ok(*known);
         }
-        let holds = !tx.keys_of(person, kind)?.is_empty();
+        let holds = !tx.crm_ids_of(person, kind)?.is_empty();
         self.crm_holders.insert(entry, holds);
         Ok(holds)
     }

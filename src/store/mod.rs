@@ -142,8 +142,9 @@ pub trait StoreTx {
     /// The owners of those of `keys` that are held, in one pass.
     fn find_keys(&mut self, keys: &[Key]) -> Result<HashMap<Key, PersonId>, StoreError>;
     fn insert_keys(&mut self, keys: &[(Key, PersonId)]) -> Result<(), StoreError>;
-    /// The values of one key kind held by a person (its CRM ids for one connector).
-    fn keys_of(&mut self, person: PersonId, kind: &str) -> Result<Vec<String>, StoreError>;
+    /// The ids of one CRM a person holds: the values of keys of `kind`, a CRM kind (`crm:…`;
+    /// only those are indexed by person).
+    fn crm_ids_of(&mut self, person: PersonId, kind: &str) -> Result<Vec<String>, StoreError>;
 
     /// Inserts or replaces source records (keyed by connector and locator), each linked to its
     /// person.

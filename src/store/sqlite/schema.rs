@@ -136,4 +136,11 @@ pub(super) const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (connector, key)
     );
     "#,
+    // 5: keys are looked up by person only to ask whether the person holds an id of a CRM, so
+    // only CRM ids are indexed by person: emails and phones no longer pay a second index entry.
+    r#"
+    DROP INDEX identity_keys_person;
+    CREATE INDEX identity_keys_crm_person ON identity_keys(person_id, kind)
+        WHERE kind >= 'crm:' AND kind < 'crm;';
+    "#,
 ];

@@ -50,6 +50,11 @@ fn insert_rows<T, O, const W: usize>(
     Ok(())
 }
 
+/// A person's ids of one CRM. The range repeats the condition of the partial index
+/// `identity_keys_crm_person`: that is how SQLite knows it may use the index.
+pub(super) const CRM_IDS_OF: &str = "SELECT value FROM identity_keys WHERE person_id = ?1 \
+     AND kind = ?2 AND kind >= 'crm:' AND kind < 'crm;'";
+
 pub(super) struct SqliteTx<'c> {
     tx: Transaction<'c>,
     /// The next person id to hand out; read once per transaction (SQLite has one writer).
@@ -144,10 +149,9 @@ impl StoreTx for SqliteTx<'_> {
         )
     }
 
-    fn keys_of(&mut self, person: PersonId, kind: &str) -> Result<Vec<String>, StoreError> {
-        let mut stmt = self
-            .tx
-            .prepare_cached("SELECT value FROM identity_keys WHERE person_id = ?1 AND kind = ?2")?;
+    fn crm_ids_of(&mut self, person: PersonId, kind: &str) -> Result<Vec<String>, StoreError> {
+        debug_assert!(kind.starts_with("crm:"), "{kind} is not a CRM key kind");
+        let mut stmt = self.tx.prepare_cached(CRM_IDS_OF)?;
         let rows = stmt.query_map(params![person, kind], |r| r.get(0))?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
