@@ -109,6 +109,12 @@ impl PageSink for StoreSink<'_> {
             .collect())
     }
 
+    fn holds_records(&mut self) -> Result<bool, ConnectorError> {
+        self.store
+            .holds_records(&self.connector)
+            .map_err(to_connector_error)
+    }
+
     fn rejects(&mut self, stream: &str) -> Result<Vec<RecordReject>, ConnectorError> {
         self.store
             .rejects(&self.connector, stream)

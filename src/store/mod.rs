@@ -86,6 +86,8 @@ pub trait Store: Send {
         connector: &str,
         locator_keys: &[String],
     ) -> Result<HashMap<String, (chrono::DateTime<chrono::Utc>, bool)>, StoreError>;
+    /// Whether any record of `connector` is stored.
+    fn holds_records(&mut self, connector: &str) -> Result<bool, StoreError>;
     fn tier_history(&mut self, person: PersonId) -> Result<Vec<TierChange>, StoreError>;
     fn conflicts_of(&mut self, person: PersonId) -> Result<Vec<Conflict>, StoreError>;
     fn tier_counts(&mut self) -> Result<TierCounts, StoreError>;

@@ -19,6 +19,11 @@ pub trait PageSink {
     fn unchanged(&mut self, records: &[crate::SourceRecord]) -> Result<Vec<bool>, ConnectorError> {
         Ok(vec![false; records.len()])
     }
+    /// Whether any record of this connector is stored. A connector starting its first read with
+    /// nothing stored may skip [`PageSink::unchanged`] for records it has not offered before.
+    fn holds_records(&mut self) -> Result<bool, ConnectorError> {
+        Ok(true)
+    }
     /// Every reject stored for a stream, in row order.
     fn rejects(&mut self, stream: &str) -> Result<Vec<RecordReject>, ConnectorError>;
     /// Records something an operator should know that is not a record (a duplicate drop, a file

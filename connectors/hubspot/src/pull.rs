@@ -52,6 +52,9 @@ enum State {
     /// Reading every contact in two lanes that meet in the middle: the list pages up by id
     /// (`after` is its paging token, `list_last` the last id it stored), search pages down by id
     /// (`search_low`: every id at or above it is stored; `None` before it starts).
+    /// `onto_empty`: nothing of this connector was stored when the backfill began, so no contact
+    /// it reads can be stored before it reads it (each lane drops what the other has stored):
+    /// it skips the check for stored contacts.
     Backfill {
         after: Option<String>,
         started_ms: u64,
@@ -59,6 +62,8 @@ enum State {
         list_last: u64,
         #[serde(default)]
         search_low: Option<u64>,
+        #[serde(default)]
+        onto_empty: bool,
     },
     /// Every contact modified up to `(ts, id)` is stored; archived contacts were last looked for
     /// at `archived_scan_ms`.
@@ -111,6 +116,7 @@ async fn backfill_step(
         started_ms,
         list_last,
         search_low,
+        onto_empty,
     } = state
     else {
         return Ok((Vec::new(), state.clone(), 0));
@@ -158,6 +164,7 @@ async fn backfill_step(
     let list: Page = list.map_err(api_error)?;
     let (search, search_exhausted) = search.map_err(api_error)?;
 
+    let (list_last_before, search_low_before) = (list_last, *search_low);
     let list_last = list
         .results
         .last()
@@ -183,10 +190,15 @@ async fn backfill_step(
             started_ms: *started_ms,
             list_last,
             search_low,
+            onto_empty: *onto_empty,
         }
     };
-    let mut contacts = list.results;
-    contacts.extend(search);
+    // Where the lanes meet, each may read contacts the other stored in an earlier step: those
+    // are dropped (a change since is read by the incremental pass that follows the backfill).
+    let above_list = |c: &ApiContact| c.numeric_id() > *list_last_before;
+    let below_search = |c: &ApiContact| search_low_before.is_none_or(|low| c.numeric_id() < low);
+    let mut contacts: Vec<ApiContact> = list.results.into_iter().filter(below_search).collect();
+    contacts.extend(search.into_iter().filter(above_list));
     Ok((contacts, next, list_last))
 }
 
@@ -232,6 +244,7 @@ impl<'a> Puller<'a> {
             started_ms: now_ms(),
             list_last: 0,
             search_low: None,
+            onto_empty: false,
         };
         Puller {
             cfg,
@@ -266,8 +279,18 @@ impl<'a> Puller<'a> {
                 )
             })?;
             self.committed = (c.position, state);
+        } else if let State::Backfill { onto_empty, .. } = &mut self.committed.1 {
+            *onto_empty = !self.sink.holds_records()?;
         }
         let mut state = self.committed.1.clone();
+        // Checking for stored contacts is needed unless this backfill began onto nothing.
+        let check = !matches!(
+            state,
+            State::Backfill {
+                onto_empty: true,
+                ..
+            }
+        );
         // Each step's pages are stored while the next step's are fetched, by a task of its own:
         // storing is synchronous, and the requests must keep moving meanwhile.
         let mut fetched: Option<(Vec<ApiContact>, State, u64)> = None;
@@ -285,7 +308,7 @@ impl<'a> Puller<'a> {
                 (step, started.elapsed())
             });
             if let Some((contacts, progress, last)) = fetched.take()
-                && let Err(e) = self.commit(&contacts, &progress, last)
+                && let Err(e) = self.commit(&contacts, &progress, last, check)
             {
                 fetch.abort();
                 return Err(e);
@@ -306,7 +329,7 @@ impl<'a> Puller<'a> {
             fetched = Some(next);
         }
         if let Some((contacts, progress, last)) = fetched {
-            self.commit(&contacts, &progress, last)?;
+            self.commit(&contacts, &progress, last, check)?;
         }
         let State::Incremental {
             ts,
@@ -343,7 +366,7 @@ impl<'a> Puller<'a> {
                 .await
                 .map_err(api_error)?;
             let progress = self.committed.1.clone();
-            self.commit(&page.results, &progress, 0)?;
+            self.commit(&page.results, &progress, 0, true)?;
             match page.next_after() {
                 Some(a) => after = Some(a.to_string()),
                 None => break,
@@ -415,7 +438,7 @@ impl<'a> Puller<'a> {
                     id: last_id,
                     archived_scan_ms: self.scan_ms(),
                 };
-                return self.commit(&page, &progress, 0);
+                return self.commit(&page, &progress, 0, true);
             }
             let complete: Vec<ApiContact> = page
                 .into_iter()
@@ -429,7 +452,7 @@ impl<'a> Puller<'a> {
                 id: done_to.1,
                 archived_scan_ms: self.scan_ms(),
             };
-            self.commit(&complete, &progress, 0)?;
+            self.commit(&complete, &progress, 0, true)?;
             if !self.sink.keep_going() {
                 return Ok(());
             }
@@ -464,7 +487,7 @@ impl<'a> Puller<'a> {
                     id: last_id,
                     archived_scan_ms: self.scan_ms(),
                 };
-                self.commit(&page, &progress, 0)?;
+                self.commit(&page, &progress, 0, true)?;
                 if !full || !self.sink.keep_going() {
                     return Ok(());
                 }
@@ -487,13 +510,15 @@ impl<'a> Puller<'a> {
         Ok(self.client.search(&body).await.map_err(api_error)?.results)
     }
 
-    /// Stores the contacts not stored already, with the cursor of `progress` — or the committed
-    /// one while re-reading behind it. Nothing new and no progress: nothing is written.
+    /// Stores the contacts not stored already (all of them, unchecked, when `check` is off),
+    /// with the cursor of `progress` — or the committed one while re-reading behind it. Nothing
+    /// new and no progress: nothing is written.
     fn commit(
         &mut self,
         contacts: &[ApiContact],
         progress: &State,
         last_id: u64,
+        check: bool,
     ) -> Result<(), ConnectorError> {
         // A contact can appear twice in one page (where the backfill lanes meet): keep one.
         let mut seen = std::collections::HashSet::new();
@@ -502,7 +527,11 @@ impl<'a> Puller<'a> {
             .filter(|c| seen.insert(c.id.as_str()))
             .map(|c| to_record(c, self.cfg, &self.stages))
             .collect();
-        let unchanged = self.sink.unchanged(&records)?;
+        let unchanged = if check {
+            self.sink.unchanged(&records)?
+        } else {
+            vec![false; records.len()]
+        };
         let fresh: Vec<_> = records
             .into_iter()
             .zip(unchanged)
