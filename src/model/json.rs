@@ -128,7 +128,18 @@ fn field_name(out: &mut String, field: &Field) {
             escaped(out, name);
             out.push('"');
         }
-        other => string(out, other.as_str()),
+        // The standard names are lower-case words and underscores: nothing to escape.
+        standard => {
+            debug_assert!(
+                standard
+                    .as_str()
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b == b'_')
+            );
+            out.push('"');
+            out.push_str(standard.as_str());
+            out.push('"');
+        }
     }
 }
 

@@ -263,22 +263,32 @@ static INDEX: LazyLock<HashMap<&'static str, usize>> = LazyLock::new(|| {
 impl<'s> Facts<'s> {
     /// The facts of `person` at `now`, with scores still zero.
     pub fn of(person: &Person, now: DateTime<Utc>, settings: &'s FactSettings) -> Facts<'s> {
-        let text = |f: &Field| person.get(f).unwrap_or_default().trim().to_string();
-        let lower = |f: &Field| person.get(f).unwrap_or_default().trim().to_lowercase();
+        // Each built-in field's first value, found in one pass (as `Person::get` finds it).
+        let mut first = [None; Field::BUILT_IN.len()];
+        for (field, values) in &person.fields {
+            if let Some(i) = field.built_in_index() {
+                first[i] = values.first().map(|v| v.value.as_str());
+            }
+        }
+        let get = |f: &Field| first[f.built_in_index().expect("a built-in field")];
+        let has = |f: &Field| get(f).is_some_and(|v| !v.is_empty());
+        let text = |f: &Field| get(f).unwrap_or_default().trim().to_string();
+        let lower = |f: &Field| get(f).unwrap_or_default().trim().to_lowercase();
         let email = lower(&Field::Email);
         let domain = email
             .rsplit_once('@')
             .map(|(_, d)| d.to_string())
             .unwrap_or_default();
-        let crm_tier = person.crm_tier();
-        let consent = match person.get(&Field::Consent) {
+        let stage = get(&Field::CrmStage).map(Stage::parse);
+        let crm_tier = stage.as_ref().and_then(Stage::tier);
+        let consent = match get(&Field::Consent) {
             Some("true") => "yes",
             Some("false") => "no",
             _ => "",
         };
         let days_since = |t: Option<DateTime<Utc>>| t.map(|t| (now - t).num_days().max(0));
-        let created_days = days_since(person.get(&Field::CreatedAt).and_then(parse_datetime));
-        let activity = days_since(person.get(&Field::LastActivityAt).and_then(parse_datetime))
+        let created_days = days_since(get(&Field::CreatedAt).and_then(parse_datetime));
+        let activity = days_since(get(&Field::LastActivityAt).and_then(parse_datetime))
             .or(created_days)
             .unwrap_or(NO_ACTIVITY_DAYS);
         let created = created_days.unwrap_or_else(|| (now - person.created_at).num_days().max(0));
@@ -314,7 +324,7 @@ impl<'s> Facts<'s> {
             FactValue::Text(text(&Field::Country)),
             FactValue::Text(lower(&Field::Source)),
             FactValue::Text(lower(&Field::FormKind)),
-            FactValue::Text(match person.get(&Field::CrmStage).map(Stage::parse) {
+            FactValue::Text(match stage {
                 Some(Stage::Tier(t)) => t.as_str().to_string(),
                 Some(Stage::Other(o)) => o,
                 None => String::new(),
@@ -330,9 +340,9 @@ impl<'s> Facts<'s> {
             FactValue::Text(consent.to_string()),
             FactValue::Bool(consent == "no"),
             FactValue::Bool(!email.is_empty()),
-            FactValue::Bool(person.has(&Field::Phone)),
-            FactValue::Bool(person.has(&Field::FirstName) || person.has(&Field::LastName)),
-            FactValue::Bool(person.has(&Field::Company)),
+            FactValue::Bool(has(&Field::Phone)),
+            FactValue::Bool(has(&Field::FirstName) || has(&Field::LastName)),
+            FactValue::Bool(has(&Field::Company)),
             FactValue::Bool(FREEMAIL.contains(&domain.as_str())),
             FactValue::Int(activity),
             FactValue::Int(created),

@@ -77,6 +77,31 @@ impl Field {
         }
     }
 
+    /// The field's place in [`Field::BUILT_IN`]; `None` for a custom field.
+    pub fn built_in_index(&self) -> Option<usize> {
+        Some(match self {
+            Field::Email => 0,
+            Field::FirstName => 1,
+            Field::LastName => 2,
+            Field::FullName => 3,
+            Field::Phone => 4,
+            Field::Company => 5,
+            Field::JobTitle => 6,
+            Field::Role => 7,
+            Field::Industry => 8,
+            Field::CompanySize => 9,
+            Field::Country => 10,
+            Field::Source => 11,
+            Field::FormKind => 12,
+            Field::Consent => 13,
+            Field::CreatedAt => 14,
+            Field::LastActivityAt => 15,
+            Field::CrmStage => 16,
+            Field::LeadStatus => 17,
+            Field::Custom(_) => return None,
+        })
+    }
+
     /// Whether a person may hold several values at once (several emails, several phones).
     pub fn is_multi_valued(&self) -> bool {
         matches!(self, Field::Email | Field::Phone)
@@ -131,6 +156,14 @@ impl<'de> Deserialize<'de> for Field {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn built_in_fields_know_their_place() {
+        for (i, f) in Field::BUILT_IN.iter().enumerate() {
+            assert_eq!(f.built_in_index(), Some(i), "{f}");
+        }
+        assert_eq!(Field::Custom("email".into()).built_in_index(), None);
+    }
 
     #[test]
     fn names_round_trip() {

@@ -82,12 +82,32 @@ impl Stage {
     /// Recognises internal names (`marketingqualifiedlead`), display names
     /// (`Marketing Qualified Lead`) and abbreviations (`MQL`), whatever their case and spacing.
     pub fn parse(raw: &str) -> Stage {
-        let key: String = raw
-            .chars()
-            .filter(|c| c.is_alphanumeric())
-            .flat_map(char::to_lowercase)
-            .collect();
-        let tier = match key.as_str() {
+        // Stages are short ASCII words: their key is built on the stack. Anything else takes the
+        // Unicode path (the same key for ASCII).
+        let mut buf = [0u8; 32];
+        let mut len = 0;
+        let mut ascii = true;
+        for &b in raw.as_bytes() {
+            if b.is_ascii_alphanumeric() && len < buf.len() {
+                buf[len] = b.to_ascii_lowercase();
+                len += 1;
+            } else if !b.is_ascii() || b.is_ascii_alphanumeric() {
+                ascii = false; // non-ASCII, or longer than any stage name
+                break;
+            }
+        }
+        let unicode: String;
+        let key = if ascii {
+            std::str::from_utf8(&buf[..len]).expect("ASCII")
+        } else {
+            unicode = raw
+                .chars()
+                .filter(|c| c.is_alphanumeric())
+                .flat_map(char::to_lowercase)
+                .collect();
+            &unicode
+        };
+        let tier = match key {
             "subscriber" | "subscribers" | "newslettersubscriber" => Tier::Subscriber,
             "lead" | "leads" => Tier::Lead,
             "mql" | "marketingqualifiedlead" | "marketingqualified" => Tier::Mql,
@@ -110,6 +130,38 @@ impl Stage {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_ascii_path_and_the_unicode_path_agree() {
+        let unicode = |raw: &str| -> Stage {
+            let key: String = raw
+                .chars()
+                .filter(|c| c.is_alphanumeric())
+                .flat_map(char::to_lowercase)
+                .collect();
+            match Stage::parse(&key) {
+                Stage::Tier(t) => Stage::Tier(t),
+                Stage::Other(_) => Stage::Other(raw.trim().to_string()),
+            }
+        };
+        for raw in [
+            "Marketing Qualified Lead",
+            " closed-won ",
+            "Opp.",
+            "MQL",
+            "1234567",
+            "",
+            "  ",
+            "a very long custom stage name that is longer than the buffer",
+            "Évangéliste",
+            "Ｌｅａｄ",
+            "LEAD\u{0130}",
+            "custömer",
+            "Kunde",
+        ] {
+            assert_eq!(Stage::parse(raw), unicode(raw), "{raw:?}");
+        }
+    }
 
     #[test]
     fn display_names_internal_names_and_abbreviations_parse() {
