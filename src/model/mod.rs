@@ -13,3 +13,7 @@ pub struct Key {
     pub kind: String,
     pub value: String,
 }
+
+/// A map keyed by identity keys, hashed with foldhash (seeded per process, so crafted emails
+/// cannot collide on purpose): linking a page looks every key of every record up.
+pub type KeyMap<V> = foldhash::HashMap<Key, V>;

@@ -9,7 +9,7 @@ use super::keys::{CRM_PREFIX, Key};
 use super::merge::Merger;
 use super::normalize::{Normalized, Normalizer};
 use crate::config::{IdentityConfig, MergeConfig};
-use crate::model::{Person, PersonId, Provenance};
+use crate::model::{KeyMap, Person, PersonId, Provenance};
 use crate::push::PushTarget;
 use crate::rules::{self, Rules};
 use crate::store::{Conflict, StoreError, StoreTx};
@@ -77,7 +77,7 @@ impl Resolver {
         now: DateTime<Utc>,
     ) -> Result<ResolveStats, StoreError> {
         let mut page = PageLinks {
-            owner: HashMap::new(),
+            owner: KeyMap::default(),
             new_keys: Vec::new(),
             crm_holders: HashMap::new(),
             touched: BTreeMap::new(),
@@ -192,7 +192,7 @@ impl Resolver {
 /// The identity state of one page while its records are linked in order.
 struct PageLinks {
     /// Key → person, from the store and from the records linked so far.
-    owner: HashMap<Key, PersonId>,
+    owner: KeyMap<PersonId>,
     new_keys: Vec<(Key, PersonId)>,
     /// Whether a person holds an id of a CRM (looked up once per person and CRM).
     crm_holders: HashMap<(PersonId, String), bool>,

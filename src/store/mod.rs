@@ -15,7 +15,7 @@ pub use types::{
     TierCounts,
 };
 
-use crate::model::{Key, Person, PersonId};
+use crate::model::{Key, KeyMap, Person, PersonId};
 use leadsync_connector_core::Tier;
 use leadsync_connector_core::{Cursor, RecordReject, SourceRecord};
 use std::collections::{BTreeMap, HashMap};
@@ -142,7 +142,7 @@ pub trait StoreTx {
     fn put_cursor(&mut self, connector: &str, cursor: &Cursor) -> Result<(), StoreError>;
 
     /// The owners of those of `keys` that are held, in one pass.
-    fn find_keys(&mut self, keys: &[Key]) -> Result<HashMap<Key, PersonId>, StoreError>;
+    fn find_keys(&mut self, keys: &[Key]) -> Result<KeyMap<PersonId>, StoreError>;
     fn insert_keys(&mut self, keys: &[(Key, PersonId)]) -> Result<(), StoreError>;
     /// The ids of one CRM a person holds: the values of keys of `kind`, a CRM kind (`crm:…`;
     /// only those are indexed by person).

@@ -25,6 +25,29 @@ const MAPPED: &[(&str, Field)] = &[
     ("notes_last_updated", Field::LastActivityAt),
 ];
 
+/// The place of a property in [`MAPPED`] (a `match` on the name: one pass over a contact's
+/// properties finds them all).
+fn mapped_index(property: &str) -> Option<usize> {
+    Some(match property {
+        "email" => 0,
+        "firstname" => 1,
+        "lastname" => 2,
+        "phone" => 3,
+        "mobilephone" => 4,
+        "company" => 5,
+        "jobtitle" => 6,
+        "industry" => 7,
+        "country" => 8,
+        "numemployees" => 9,
+        "hs_analytics_source" => 10,
+        "lifecyclestage" => 11,
+        "hs_lead_status" => 12,
+        "createdate" => 13,
+        "notes_last_updated" => 14,
+        _ => return None,
+    })
+}
+
 /// Properties that drive the pull itself.
 const BOOKKEEPING: &[&str] = &["lastmodifieddate", "hs_object_id", "hs_merged_object_ids"];
 
@@ -84,9 +107,16 @@ pub(crate) fn to_record(
     cfg: &HubspotConfig,
     stages: &HashMap<String, Tier>,
 ) -> SourceRecord {
-    let mut values = Vec::new();
-    for (property, field) in MAPPED {
-        if let Some(v) = contact.property(property) {
+    // The first value of each mapped property (the first of repeated names wins).
+    let mut mapped: [Option<&str>; MAPPED.len()] = [None; MAPPED.len()];
+    for (name, value) in contact.properties.iter() {
+        if let Some(i) = mapped_index(name) {
+            mapped[i].get_or_insert(value);
+        }
+    }
+    let mut values = Vec::with_capacity(MAPPED.len() + cfg.properties.len() + 1);
+    for ((_, field), v) in MAPPED.iter().zip(mapped) {
+        if let Some(v) = v.filter(|v| !v.is_empty()) {
             let v = match field {
                 // Custom (numeric) stages mean what the config says.
                 Field::CrmStage => stages.get(v).map_or(v, |t| t.as_str()),
@@ -95,15 +125,12 @@ pub(crate) fn to_record(
             values.push((field.clone(), v.to_string()));
         }
     }
-    for extra in cfg
-        .properties
-        .iter()
-        .chain(std::iter::once(&"hs_merged_object_ids".to_string()))
-    {
+    let extras = cfg.properties.iter().map(String::as_str);
+    for extra in extras.chain(std::iter::once("hs_merged_object_ids")) {
         if let Some(v) = contact.property(extra)
-            && !MAPPED.iter().any(|(p, _)| p == extra)
+            && mapped_index(extra).is_none()
         {
-            values.push((Field::Custom(extra.clone()), v.to_string()));
+            values.push((Field::Custom(extra.to_string()), v.to_string()));
         }
     }
     let observed_at = contact
@@ -134,6 +161,54 @@ mod tests {
         let mut c: HubspotConfig = toml::from_str("token = { env = \"X\" }").unwrap();
         c.stages = stages.iter().map(|(k, t)| (k.to_string(), *t)).collect();
         c
+    }
+
+    #[test]
+    fn every_mapped_property_knows_its_place() {
+        for (i, (property, _)) in MAPPED.iter().enumerate() {
+            assert_eq!(mapped_index(property), Some(i), "{property}");
+        }
+        assert_eq!(mapped_index("hs_object_id"), None);
+    }
+
+    #[test]
+    fn a_contact_maps_to_its_fields_in_order_first_value_winning() {
+        let contact = ApiContact {
+            id: "7".into(),
+            properties: crate::properties::Properties::from([
+                ("mobilephone", "+1 555 0100"),
+                ("email", "a@x.io"),
+                ("firstname", ""),
+                ("phone", "+1 555 0199"),
+                ("email", "second@x.io"),
+                ("lifecyclestage", "1234"),
+                ("favourite_colour", "blue"),
+                ("hs_merged_object_ids", "3;5"),
+            ]),
+            updated_at: Some("2026-11-30T10:00:00Z".into()),
+            archived: false,
+        };
+        let mut c = cfg(&[("1234", Tier::Mql)]);
+        c.properties = vec!["favourite_colour".into(), "email".into()];
+        let stages = stage_tiers(&c, &[]);
+        let record = to_record(&contact, &c, &stages);
+        let values: Vec<(String, &str)> = record
+            .values
+            .iter()
+            .map(|(f, v)| (f.to_string(), v.as_str()))
+            .collect();
+        assert_eq!(
+            values,
+            [
+                ("email".to_string(), "a@x.io"),
+                ("phone".to_string(), "+1 555 0199"),
+                ("phone".to_string(), "+1 555 0100"),
+                ("crm_stage".to_string(), "mql"),
+                ("favourite_colour".to_string(), "blue"),
+                ("hs_merged_object_ids".to_string(), "3;5"),
+            ]
+        );
+        assert_eq!(record.locator, Locator::Crm { id: "7".into() });
     }
 
     #[test]

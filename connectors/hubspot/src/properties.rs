@@ -25,6 +25,16 @@ impl Properties {
             .map(|(_, b, c)| &self.text[*b as usize..*c as usize])
     }
 
+    /// Every (name, value) in the order received; `null` values are not kept.
+    pub(crate) fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.spans.iter().map(|&(a, b, c)| {
+            (
+                &self.text[a as usize..b as usize],
+                &self.text[b as usize..c as usize],
+            )
+        })
+    }
+
     pub(crate) fn insert(&mut self, name: &str, value: &str) {
         let start = self.text.len();
         self.text.push_str(name);

@@ -1,10 +1,10 @@
 use super::{person_from, read_cursor, to_json, ts};
-use crate::model::{Key, Person, PersonId};
+use crate::model::{Key, KeyMap, Person, PersonId};
 use crate::store::{Conflict, StoreError, StoreEvent, StoreTx, TierChange};
 use leadsync_connector_core::Tier;
 use leadsync_connector_core::{Cursor, RecordReject, SourceRecord};
 use rusqlite::{Connection, ToSql, Transaction, params, params_from_iter};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 
 /// Rows per multi-row statement: one statement per 100 rows costs a fraction of 100 statements,
 /// and stays far below SQLite's limit on bound parameters.
@@ -111,12 +111,12 @@ impl StoreTx for SqliteTx<'_> {
         Ok(())
     }
 
-    fn find_keys(&mut self, keys: &[Key]) -> Result<HashMap<Key, PersonId>, StoreError> {
+    fn find_keys(&mut self, keys: &[Key]) -> Result<KeyMap<PersonId>, StoreError> {
         let mut by_kind: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
         for k in keys {
             by_kind.entry(&k.kind).or_default().push(&k.value);
         }
-        let mut found = HashMap::with_capacity(keys.len());
+        let mut found = KeyMap::with_capacity_and_hasher(keys.len(), Default::default());
         for (kind, values) in by_kind {
             for chunk in values.chunks(ROWS_PER_STATEMENT) {
                 let sql = format!(
