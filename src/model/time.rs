@@ -16,8 +16,11 @@ pub fn rfc3339(t: &DateTime<Utc>, form: SecondsFormat) -> String {
 
 /// [`rfc3339`], appended to `out`.
 pub fn rfc3339_into(out: &mut String, t: &DateTime<Utc>, form: SecondsFormat) {
-    let year = t.year();
-    let nano = t.nanosecond();
+    // UTC's local time is the naive time: read the fields there (each accessor of the zoned
+    // value would apply the offset again).
+    let n = t.naive_utc();
+    let year = n.year();
+    let nano = n.nanosecond();
     if !(0..=9999).contains(&year)
         || nano >= 1_000_000_000
         || !matches!(
@@ -37,15 +40,15 @@ pub fn rfc3339_into(out: &mut String, t: &DateTime<Utc>, form: SecondsFormat) {
     };
     digits(&mut b[0..4], year as u32);
     b[4] = b'-';
-    digits(&mut b[5..7], t.month());
+    digits(&mut b[5..7], n.month());
     b[7] = b'-';
-    digits(&mut b[8..10], t.day());
+    digits(&mut b[8..10], n.day());
     b[10] = b'T';
-    digits(&mut b[11..13], t.hour());
+    digits(&mut b[11..13], n.hour());
     b[13] = b':';
-    digits(&mut b[14..16], t.minute());
+    digits(&mut b[14..16], n.minute());
     b[16] = b':';
-    digits(&mut b[17..19], t.second());
+    digits(&mut b[17..19], n.second());
     let (fraction, width) = match form {
         SecondsFormat::Secs => (0, 0),
         SecondsFormat::Millis => (nano / 1_000_000, 3),
