@@ -52,7 +52,10 @@ impl EmailFolder {
         } else {
             domain
         };
-        format!("{local}@{domain}")
+        local.reserve_exact(1 + domain.len());
+        local.push('@');
+        local.push_str(domain);
+        local
     }
 }
 

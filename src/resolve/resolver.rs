@@ -161,8 +161,8 @@ impl Resolver {
 
         let mut stats = page.stats;
         stats.records = records.len() as u64;
-        // In key order: neighbouring inserts touch the same index pages.
-        page.new_keys.sort_unstable();
+        // In the order linked: sorting them first cost more than it saved SQLite (measured with
+        // 16 KiB pages and a 64 MiB cache, where the key index stays in memory).
         tx.insert_keys(&page.new_keys)?;
         let linked: Vec<(&SourceRecord, PersonId)> = records.iter().zip(links).collect();
         tx.upsert_records(connector, &linked)?;

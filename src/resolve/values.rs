@@ -92,6 +92,16 @@ pub(super) fn split_name(full: &str) -> (Option<String>, Option<String>) {
 
 /// Trims and collapses inner runs of whitespace.
 pub(super) fn collapse(s: &str) -> String {
+    // Most values are ASCII with single spaces between words already: nothing to collapse.
+    let b = s.as_bytes();
+    let plain = b.first() != Some(&b' ')
+        && b.last() != Some(&b' ')
+        && b.iter()
+            .all(|&c| c.is_ascii() && (c == b' ' || !c.is_ascii_whitespace()))
+        && !b.windows(2).any(|w| w == b"  ");
+    if plain {
+        return s.to_string();
+    }
     s.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
@@ -113,6 +123,25 @@ mod tests {
             .unwrap()
             .format("%Y-%m-%d %H:%M")
             .to_string()
+    }
+
+    #[test]
+    fn collapsing_keeps_plain_values_and_collapses_every_kind_of_whitespace() {
+        for raw in [
+            "Wayne Enterprises",
+            " Wayne  Enterprises ",
+            "Wayne\tEnterprises",
+            "Wayne\u{a0}Enterprises",
+            "Zoë  Müller",
+            "x",
+            "",
+            " ",
+            "a b c",
+            "line\nbreak",
+        ] {
+            let slow = raw.split_whitespace().collect::<Vec<_>>().join(" ");
+            assert_eq!(collapse(raw), slow, "{raw:?}");
+        }
     }
 
     #[test]
