@@ -1,5 +1,6 @@
 //! The embedded store: one SQLite file in WAL mode.
 
+mod keyfilter;
 mod schema;
 mod tx;
 
@@ -53,6 +54,15 @@ const WAL_CHECKPOINT_BYTES: i64 = 40 * 1024 * 1024;
 pub struct SqliteStore {
     conn: Connection,
     path: PathBuf,
+    keys: KeyState,
+}
+
+/// The filter of stored identity keys and the `data_version` it was valid at (see
+/// [`keyfilter`]); built at the first lookup of keys.
+#[derive(Default)]
+pub(super) struct KeyState {
+    filter: Option<keyfilter::KeyFilter>,
+    data_version: i64,
 }
 
 impl SqliteStore {
@@ -97,7 +107,11 @@ impl SqliteStore {
         conn.pragma_update(None, "temp_store", "MEMORY")
             .map_err(open_err)?;
         conn.set_prepared_statement_cache_capacity(64);
-        let mut store = SqliteStore { conn, path };
+        let mut store = SqliteStore {
+            conn,
+            path,
+            keys: KeyState::default(),
+        };
         store.migrate()?;
         Ok(store)
     }
@@ -246,7 +260,10 @@ fn query_all<P: rusqlite::Params, R, T>(
 
 impl Store for SqliteStore {
     fn begin(&mut self) -> Result<Box<dyn StoreTx + '_>, StoreError> {
-        Ok(Box::new(tx::SqliteTx::begin(&mut self.conn)?))
+        Ok(Box::new(tx::SqliteTx::begin(
+            &mut self.conn,
+            &mut self.keys,
+        )?))
     }
 
     fn cursor(&mut self, connector: &str, stream: &str) -> Result<Option<Cursor>, StoreError> {
@@ -868,6 +885,53 @@ mod tests {
         tx.commit().unwrap();
         assert!(store.holds_records("hubspot").unwrap());
         assert!(!store.holds_records("drops").unwrap());
+    }
+
+    fn email(v: &str) -> crate::model::Key {
+        crate::model::Key {
+            kind: "email".into(),
+            value: v.into(),
+        }
+    }
+
+    #[test]
+    fn keys_another_connection_commits_are_found_although_this_ones_filter_was_built_before() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.db");
+        let mut daemon = SqliteStore::open(&path).unwrap();
+        let mut tx = daemon.begin().unwrap();
+        tx.insert_keys(&[(email("a@x.io"), 1)]).unwrap();
+        // The filter is built here, and learns what this connection inserts.
+        assert_eq!(tx.find_keys(&[email("a@x.io")]).unwrap().len(), 1);
+        tx.commit().unwrap();
+
+        // A `leadsync sync --once` run beside the daemon, say.
+        let mut other = SqliteStore::open(&path).unwrap();
+        let mut tx = other.begin().unwrap();
+        tx.insert_keys(&[(email("b@x.io"), 2)]).unwrap();
+        tx.commit().unwrap();
+
+        let mut tx = daemon.begin().unwrap();
+        let found = tx.find_keys(&[email("a@x.io"), email("b@x.io"), email("c@x.io")]);
+        assert_eq!(
+            found.unwrap().into_iter().collect::<BTreeMap<_, _>>(),
+            BTreeMap::from([(email("a@x.io"), 1), (email("b@x.io"), 2)])
+        );
+    }
+
+    #[test]
+    fn a_filter_that_fills_up_is_built_again_bigger_and_loses_no_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = SqliteStore::open(dir.path().join("t.db")).unwrap();
+        let n = keyfilter::MIN_KEYS + 1_000;
+        let keys: Vec<_> = (0..n).map(|i| email(&format!("p{i}@x.io"))).collect();
+        let mut tx = store.begin().unwrap();
+        assert!(tx.find_keys(&keys[..1]).unwrap().is_empty()); // builds the filter
+        let rows: Vec<_> = keys.iter().map(|k| (k.clone(), 1)).collect();
+        tx.insert_keys(&rows).unwrap();
+        assert_eq!(tx.find_keys(&keys).unwrap().len(), n);
+        tx.commit().unwrap();
+        assert!(store.keys.filter.as_ref().is_some_and(|f| !f.is_full()));
     }
 
     #[test]

@@ -1,4 +1,5 @@
-use super::{person_from, read_cursor, to_json, ts};
+use super::keyfilter::KeyFilter;
+use super::{KeyState, person_from, read_cursor, to_json, ts};
 use crate::model::{Key, KeyMap, Person, PersonId};
 use crate::store::{Conflict, StoreError, StoreEvent, StoreTx, TierChange};
 use leadsync_connector_core::Tier;
@@ -59,14 +60,29 @@ pub(super) struct SqliteTx<'c> {
     tx: Transaction<'c>,
     /// The next person id to hand out; read once per transaction (SQLite has one writer).
     next_id: Option<PersonId>,
+    keys: &'c mut KeyState,
 }
 
 impl<'c> SqliteTx<'c> {
-    pub(super) fn begin(conn: &'c mut Connection) -> Result<Self, StoreError> {
+    pub(super) fn begin(
+        conn: &'c mut Connection,
+        keys: &'c mut KeyState,
+    ) -> Result<Self, StoreError> {
         // IMMEDIATE: take the write lock now, so a concurrent writer waits here (busy_timeout)
         // rather than failing half-way through a page.
         let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-        Ok(SqliteTx { tx, next_id: None })
+        // Another connection committed since this one last looked: the key filter may lack
+        // its keys. (No one else can commit while this transaction holds the write lock.)
+        let version: i64 = tx.pragma_query_value(None, "data_version", |r| r.get(0))?;
+        if version != keys.data_version {
+            keys.filter = None;
+            keys.data_version = version;
+        }
+        Ok(SqliteTx {
+            tx,
+            next_id: None,
+            keys,
+        })
     }
 }
 
@@ -112,8 +128,16 @@ impl StoreTx for SqliteTx<'_> {
     }
 
     fn find_keys(&mut self, keys: &[Key]) -> Result<KeyMap<PersonId>, StoreError> {
+        if self.keys.filter.as_ref().is_none_or(KeyFilter::is_full) {
+            self.keys.filter = Some(KeyFilter::build(&self.tx)?);
+        }
+        let filter = self.keys.filter.as_ref().expect("built above");
         let mut by_kind: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
-        for k in keys {
+        // Only keys the store may hold are looked up.
+        for k in keys
+            .iter()
+            .filter(|k| filter.may_contain(&k.kind, &k.value))
+        {
             by_kind.entry(&k.kind).or_default().push(&k.value);
         }
         let mut found = KeyMap::with_capacity_and_hasher(keys.len(), Default::default());
@@ -139,6 +163,11 @@ impl StoreTx for SqliteTx<'_> {
     }
 
     fn insert_keys(&mut self, keys: &[(Key, PersonId)]) -> Result<(), StoreError> {
+        if let Some(filter) = &mut self.keys.filter {
+            for (key, _) in keys {
+                filter.insert(&key.kind, &key.value);
+            }
+        }
         insert_rows(
             &self.tx,
             "INSERT OR FAIL INTO identity_keys (kind, value, person_id)",
