@@ -83,8 +83,8 @@ impl SqliteStore {
             .map_err(open_err)?;
         // 16 KiB pages for a new file (an existing file keeps the size it was made with): a golden
         // record is ~0.7 KB, so 4 KiB pages held five persons each; with 16 KiB pages a pull
-        // writes about half the WAL bytes and page splits are a quarter as frequent. Must come
-        // before WAL mode, which fixes the page size.
+        // writes about the same bytes in a quarter of the log frames and write calls, and page
+        // splits are a quarter as frequent. Must come before WAL mode, which fixes the page size.
         conn.pragma_update(None, "page_size", PAGE_SIZE)
             .map_err(open_err)?;
         // WAL: readers never block the writer; NORMAL sync is crash-safe for process kills (a
