@@ -190,10 +190,7 @@ impl Evaluator<'_> {
     /// rule that holds, from the top.
     pub fn evaluate(&self, person: &Person, now: DateTime<Utc>, detail: bool) -> Evaluation {
         let mut facts = Facts::of(person, now, &self.settings);
-        let days = match facts.values[facts::DAYS_SINCE_LAST_ACTIVITY] {
-            FactValue::Int(d) => d,
-            _ => 0,
-        };
+        let days = days_since_activity(&facts);
         let fit = self.score(&self.rules.fit, &self.rules.file.scoring.fit, &facts, days);
         let engagement = self.score(
             &self.rules.engagement,
@@ -201,10 +198,7 @@ impl Evaluator<'_> {
             &facts,
             days,
         );
-        let score = fit.total + engagement.total;
-        facts.values[facts::FIT_SCORE] = FactValue::Int(fit.total);
-        facts.values[facts::ENGAGEMENT_SCORE] = FactValue::Int(engagement.total);
-        facts.values[facts::SCORE] = FactValue::Int(score);
+        let score = set_scores(&mut facts, fit.total, engagement.total);
 
         let mut rules = Vec::new();
         let mut tier = None;
@@ -216,11 +210,7 @@ impl Evaluator<'_> {
             let result = cond.holds(&facts, &self.root);
             if result == Ok(true) && tier.is_none() {
                 tier = Some((def.tier, def.name.clone()));
-                for name in &cond.facts {
-                    if let Some(v) = facts.get(name).filter(|v| !matches!(v, FactValue::Map)) {
-                        evidence.insert(name.clone(), v.render());
-                    }
-                }
+                evidence = evidence_of(cond, &facts);
             }
             let parts = if detail {
                 let mut ctx = self.root.new_inner_scope();
@@ -268,12 +258,7 @@ impl Evaluator<'_> {
             .filter(|i| i.result == Ok(true))
             .map(|i| i.points)
             .sum();
-        let cap = group.cap.map(i64::from);
-        let decay = group
-            .decay_days
-            .filter(|d| *d > 0)
-            .map_or(1.0, |d| (1.0 - days as f64 / f64::from(d)).clamp(0.0, 1.0));
-        let total = (cap.map_or(raw, |c| raw.min(c)) as f64 * decay).round() as i64;
+        let (cap, decay, total) = capped(group, raw, days);
         GroupScore {
             items,
             raw,
@@ -282,6 +267,75 @@ impl Evaluator<'_> {
             total,
         }
     }
+
+    /// What qualifying needs and no more: the highest tier whose rule holds, with that rule's
+    /// name and evidence. The same answer as `evaluate(person, now, false)` gives in `tier` and
+    /// `evidence`, without the score and rule breakdown kept for `explain`.
+    pub fn tier_of(
+        &self,
+        person: &Person,
+        now: DateTime<Utc>,
+    ) -> (Option<(Tier, String)>, BTreeMap<String, String>) {
+        let mut facts = Facts::of(person, now, &self.settings);
+        let days = days_since_activity(&facts);
+        let total = |items: &[(PointsDef, Condition)], group: &ScoreGroup| {
+            let raw: i64 = items
+                .iter()
+                .filter(|(_, cond)| cond.holds(&facts, &self.root) == Ok(true))
+                .map(|(def, _)| def.points)
+                .sum();
+            capped(group, raw, days).2
+        };
+        let fit = total(&self.rules.fit, &self.rules.file.scoring.fit);
+        let engagement = total(&self.rules.engagement, &self.rules.file.scoring.engagement);
+        set_scores(&mut facts, fit, engagement);
+        for (def, cond) in &self.rules.tiers {
+            if cond.holds(&facts, &self.root) == Ok(true) {
+                return (
+                    Some((def.tier, def.name.clone())),
+                    evidence_of(cond, &facts),
+                );
+            }
+        }
+        (None, BTreeMap::new())
+    }
+}
+
+fn days_since_activity(facts: &Facts) -> i64 {
+    match facts.values[facts::DAYS_SINCE_LAST_ACTIVITY] {
+        FactValue::Int(d) => d,
+        _ => 0,
+    }
+}
+
+/// Sets the score facts; returns the score.
+fn set_scores(facts: &mut Facts, fit: i64, engagement: i64) -> i64 {
+    facts.values[facts::FIT_SCORE] = FactValue::Int(fit);
+    facts.values[facts::ENGAGEMENT_SCORE] = FactValue::Int(engagement);
+    facts.values[facts::SCORE] = FactValue::Int(fit + engagement);
+    fit + engagement
+}
+
+/// A group's cap, its inactivity decay, and its total: min(raw, cap) × decay, rounded.
+fn capped(group: &ScoreGroup, raw: i64, days: i64) -> (Option<i64>, f64, i64) {
+    let cap = group.cap.map(i64::from);
+    let decay = group
+        .decay_days
+        .filter(|d| *d > 0)
+        .map_or(1.0, |d| (1.0 - days as f64 / f64::from(d)).clamp(0.0, 1.0));
+    let total = (cap.map_or(raw, |c| raw.min(c)) as f64 * decay).round() as i64;
+    (cap, decay, total)
+}
+
+/// The values of the facts a rule reads (maps left out), rendered.
+fn evidence_of(cond: &Condition, facts: &Facts) -> BTreeMap<String, String> {
+    cond.facts
+        .iter()
+        .filter_map(|name| {
+            let v = facts.get(name).filter(|v| !matches!(v, FactValue::Map))?;
+            Some((name.clone(), v.render()))
+        })
+        .collect()
 }
 
 pub(super) fn settings(file: &RulesFile, constants: &Constants) -> FactSettings {

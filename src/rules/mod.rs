@@ -26,7 +26,7 @@ pub fn decide_all(persons: &[Person], rules: &Rules, now: DateTime<Utc>) -> Vec<
         let evaluator = rules.evaluator();
         batch
             .iter()
-            .map(|p| decide(p, &evaluator.evaluate(p, now, false), &rules.version, now))
+            .map(|p| decide(p, evaluator.tier_of(p, now), &rules.version, now))
             .collect()
     };
     if persons.len() < 64 {
@@ -49,8 +49,7 @@ pub fn qualify(
     rules: &Rules,
     now: DateTime<Utc>,
 ) -> Decision {
-    let eval = evaluator.evaluate(person, now, false);
-    let decision = decide(person, &eval, &rules.version, now);
+    let decision = decide(person, evaluator.tier_of(person, now), &rules.version, now);
     apply(person, &decision, &rules.version);
     decision
 }

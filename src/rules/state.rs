@@ -1,7 +1,6 @@
 //! The tier state machine: the tier is the highest tier whose rules hold, never below the
 //! highest stage a linked CRM reports, and never lowered automatically.
 
-use super::engine::Evaluation;
 use crate::model::{Demotion, Person};
 use crate::store::TierChange;
 use chrono::{DateTime, Utc};
@@ -22,14 +21,18 @@ pub struct Decision {
     pub demotion: Option<Demotion>,
 }
 
-/// Decides the person's tier from an evaluation, without changing anything.
-pub fn decide(person: &Person, eval: &Evaluation, version: &str, now: DateTime<Utc>) -> Decision {
+/// Decides the person's tier from the rules' answer (`Evaluator::tier_of`: the highest tier
+/// whose rule holds, the rule, its evidence), without changing anything.
+pub fn decide(
+    person: &Person,
+    (tier, rule_evidence): (Option<(Tier, String)>, BTreeMap<String, String>),
+    version: &str,
+    now: DateTime<Utc>,
+) -> Decision {
     let floor = person.crm_tier();
-    let (desired, rule, evidence) = match (&eval.tier, floor) {
+    let (desired, rule, evidence) = match (tier, floor) {
         // A rule at or above the CRM's stage decides (and says why).
-        (Some((t, rule)), f) if f.is_none_or(|f| *t >= f) => {
-            (Some(*t), rule.clone(), eval.evidence.clone())
-        }
+        (Some((t, rule)), f) if f.is_none_or(|f| t >= f) => (Some(t), rule, rule_evidence),
         // Otherwise the CRM's stage is the floor.
         (_, Some(f)) => {
             let stage = person.get(&Field::CrmStage).unwrap_or_default().to_string();

@@ -34,9 +34,16 @@ fn defaults() -> Rules {
     Rules::load(RulesSource::builtin()).expect("the default rules compile")
 }
 
-/// The tier the rules give and the rule that fires.
+/// The tier the rules give and the rule that fires. Every test that asks also checks that the
+/// lean path qualifying takes (`Evaluator::tier_of`) says what the full evaluation says.
 fn tier_of(rules: &Rules, values: &[(Field, &str)]) -> (Option<Tier>, String) {
-    let eval = rules.evaluator().evaluate(&person(values), now(), false);
+    let evaluator = rules.evaluator();
+    let eval = evaluator.evaluate(&person(values), now(), false);
+    assert_eq!(
+        evaluator.tier_of(&person(values), now()),
+        (eval.tier.clone(), eval.evidence.clone()),
+        "{values:?}"
+    );
     match eval.tier {
         Some((t, r)) => (Some(t), r),
         None => (None, String::new()),
@@ -524,4 +531,74 @@ fn the_version_is_a_content_hash() {
         .push_str("# a comment changes the text, so the version\n");
     assert_ne!(a.version(), b.version());
     assert_eq!(a.version().len(), 12);
+}
+
+#[test]
+fn the_lean_path_qualifying_takes_agrees_with_the_full_evaluation() {
+    let choices: &[(Field, &[&str])] = &[
+        (Field::Email, &["", "ann@acme.io", "ann@gmail.com"]),
+        (Field::FirstName, &["", "Ann"]),
+        (Field::Phone, &["", "+14155550100"]),
+        (
+            Field::JobTitle,
+            &["", "CEO", "Marketing Manager", "Founder", "Intern"],
+        ),
+        (
+            Field::Industry,
+            &["", "Software", "Retail", "Financial Services"],
+        ),
+        (Field::CompanySize, &["", "51-200", "10000", "11-50"]),
+        (
+            Field::FormKind,
+            &["", "demo request", "contact-us", "ebook"],
+        ),
+        (
+            Field::CrmStage,
+            &["", "lead", "salesqualifiedlead", "opportunity"],
+        ),
+        (Field::LeadStatus, &["", "open deal", "closed won"]),
+        (Field::Consent, &["", "false"]),
+        (
+            Field::LastActivityAt,
+            &["", "2026-11-20T00:00:00Z", "2026-09-01T00:00:00Z"],
+        ),
+    ];
+    let rules = defaults();
+    let evaluator = rules.evaluator();
+    let mut seed: u64 = 7;
+    let mut rules_fired = std::collections::BTreeSet::new();
+    for _ in 0..3_000 {
+        let values: Vec<(Field, &str)> = choices
+            .iter()
+            .filter_map(|(field, options)| {
+                seed = seed
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
+                let v = options[(seed >> 33) as usize % options.len()];
+                (!v.is_empty()).then(|| (field.clone(), v))
+            })
+            .collect();
+        let p = person(&values);
+        let eval = evaluator.evaluate(&p, now(), false);
+        let lean = evaluator.tier_of(&p, now());
+        assert_eq!(lean, (eval.tier.clone(), eval.evidence), "{values:?}");
+        if let Some((_, rule)) = eval.tier {
+            rules_fired.insert(rule);
+        }
+    }
+    // The persons reach every rule, the score threshold included.
+    for rule in [
+        "newsletter_opt_in",
+        "contact_details",
+        "qualifying_answers_fit",
+        "score_threshold",
+        "crm_sales_stage",
+        "open_deal",
+        "deal_won",
+    ] {
+        assert!(
+            rules_fired.contains(rule),
+            "{rule} never fired: {rules_fired:?}"
+        );
+    }
 }
