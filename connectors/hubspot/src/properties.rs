@@ -19,10 +19,7 @@ pub(crate) struct Properties {
 impl Properties {
     /// The value of `name`; `None` when absent or `null`. The first of repeated names wins.
     pub(crate) fn get(&self, name: &str) -> Option<&str> {
-        self.spans
-            .iter()
-            .find(|(a, b, _)| &self.text[*a as usize..*b as usize] == name)
-            .map(|(_, b, c)| &self.text[*b as usize..*c as usize])
+        self.iter().find(|(n, _)| *n == name).map(|(_, v)| v)
     }
 
     /// Every (name, value) in the order received; `null` values are not kept.
