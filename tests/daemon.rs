@@ -4,7 +4,7 @@
 mod common;
 
 use common::Env;
-use common::daemon::{free_port, get, signal, spawn, terminate, wait_until};
+use common::daemon::{assert_running, free_port, get, signal, spawn, terminate, wait_until};
 use leadsync::store::Store;
 use std::net::SocketAddr;
 use std::process::Child;
@@ -256,8 +256,9 @@ fn sigterm_inside_a_large_drop_stops_after_the_page_and_the_next_start_resumes()
     let port = free_port();
 
     // WHEN SIGTERM arrives once the first pages are stored
-    let child = start(&env, port);
+    let mut child = start(&env, port);
     wait_until("the first page", Duration::from_secs(60), || {
+        assert_running(&mut child);
         env.person_count() > 0
     });
     let (code, took) = terminate(child, Duration::from_secs(30));
@@ -273,9 +274,10 @@ fn sigterm_inside_a_large_drop_stops_after_the_page_and_the_next_start_resumes()
     );
 
     // WHEN it starts again (same config)
-    let child = spawn(&env.config, &[], None);
+    let mut child = spawn(&env.config, &[], None);
     // THEN it resumes the drop and finishes it: every person once
     wait_until("the drop finished", Duration::from_secs(180), || {
+        assert_running(&mut child);
         !env.inbox.join("big.csv").exists()
     });
     assert_eq!(env.person_count(), persons);

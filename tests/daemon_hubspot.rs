@@ -5,7 +5,9 @@
 
 mod common;
 
-use common::daemon::{free_port, get, get_as, spawn, status, terminate, wait_until};
+use common::daemon::{
+    assert_running, free_port, get, get_as, spawn, status, terminate, wait_until,
+};
 use leadsync::connector::{Stage, Tier};
 use leadsync::sample;
 use leadsync::store::{SqliteStore, Store};
@@ -607,8 +609,9 @@ fn sigterm_inside_a_backfill_stops_after_the_step_and_the_next_start_resumes() {
         "shutdown_timeout = \"60s\"",
         "rate_limit = { requests_per_window = 2, window = \"1s\", search_per_second = 1 }",
     );
-    let child = world.start();
+    let mut child = world.start();
     wait_until("the first step stored", Duration::from_secs(60), || {
+        assert_running(&mut child);
         world.store().person_count().unwrap() > 0
     });
 
@@ -621,8 +624,9 @@ fn sigterm_inside_a_backfill_stops_after_the_step_and_the_next_start_resumes() {
     assert!(part < 3_000, "{part}");
 
     // WHEN it starts again, THEN the backfill resumes and every contact is stored once
-    let child = world.start();
+    let mut child = world.start();
     wait_until("the backfill finished", Duration::from_secs(120), || {
+        assert_running(&mut child);
         world.store().person_count().unwrap() == 3_000
     });
     world.stop(child);

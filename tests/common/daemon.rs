@@ -55,6 +55,14 @@ pub fn wait_until(what: &str, timeout: Duration, mut check: impl FnMut() -> bool
     }
 }
 
+/// Panics with the exit status when the daemon has stopped on its own: a wait for its work
+/// then fails at once, naming the cause, instead of at its timeout.
+pub fn assert_running(child: &mut Child) {
+    if let Some(status) = child.try_wait().unwrap() {
+        panic!("the daemon exited on its own: {status}");
+    }
+}
+
 /// Starts `leadsync --config CONFIG run`, its logs in `log` when given.
 pub fn spawn(config: &Path, envs: &[(&str, &str)], log: Option<&Path>) -> Child {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_leadsync"));

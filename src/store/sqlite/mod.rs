@@ -15,6 +15,7 @@ use rusqlite::{Connection, OptionalExtension, Row, params};
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
+use std::time::Duration;
 
 /// SQLite's process-wide settings, once, before the first connection initialises SQLite:
 /// - no memory statistics (SQLite's own advice for speed: each of its allocations otherwise
@@ -79,8 +80,7 @@ impl SqliteStore {
         }
         configure_sqlite();
         let conn = Connection::open(&path).map_err(open_err)?;
-        conn.busy_timeout(std::time::Duration::from_secs(10))
-            .map_err(open_err)?;
+        conn.busy_timeout(BUSY_TIMEOUT).map_err(open_err)?;
         // 16 KiB pages for a new file (an existing file keeps the size it was made with): a golden
         // record is ~0.7 KB, so 4 KiB pages held five persons each; with 16 KiB pages a pull
         // writes about the same bytes in a quarter of the log frames and write calls, and page
@@ -89,8 +89,7 @@ impl SqliteStore {
             .map_err(open_err)?;
         // WAL: readers never block the writer; NORMAL sync is crash-safe for process kills (a
         // power cut may lose the last transactions, never corrupt the file).
-        conn.pragma_update(None, "journal_mode", "WAL")
-            .map_err(open_err)?;
+        wal_mode(&conn, BUSY_TIMEOUT).map_err(open_err)?;
         conn.pragma_update(None, "synchronous", "NORMAL")
             .map_err(open_err)?;
         conn.pragma_update(None, "cache_size", -65536)
@@ -116,25 +115,64 @@ impl SqliteStore {
         Ok(store)
     }
 
+    /// Brings the schema up to date. An up-to-date store is only read, so opening it never
+    /// waits for a writer (a running daemon). Otherwise the migrations run in one write
+    /// transaction that reads the version again: a daemon and a CLI command opening the same
+    /// new file at once then migrate it once between them (the second waits for the first, up
+    /// to the busy timeout, and finds the schema done).
     fn migrate(&mut self) -> Result<(), StoreError> {
         let known = schema::MIGRATIONS.len() as i64;
-        let found: i64 = self
+        let version = |conn: &Connection| -> Result<i64, StoreError> {
+            let found = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
+            match found > known {
+                true => Err(StoreError::TooNew {
+                    path: self.path.clone(),
+                    found,
+                    known,
+                }),
+                false => Ok(found),
+            }
+        };
+        if version(&self.conn)? == known {
+            return Ok(());
+        }
+        let tx = self
             .conn
-            .pragma_query_value(None, "user_version", |r| r.get(0))?;
-        if found > known {
-            return Err(StoreError::TooNew {
-                path: self.path.clone(),
-                found,
-                known,
-            });
-        }
-        for (i, sql) in schema::MIGRATIONS.iter().enumerate().skip(found as usize) {
-            let tx = self.conn.transaction()?;
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let found = version(&tx)?;
+        for sql in schema::MIGRATIONS.iter().skip(found as usize) {
             tx.execute_batch(sql)?;
-            tx.pragma_update(None, "user_version", (i + 1) as i64)?;
-            tx.commit()?;
         }
+        tx.pragma_update(None, "user_version", known)?;
+        tx.commit()?;
         Ok(())
+    }
+}
+
+/// How long a connection waits for another's write lock before it gives up.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Puts the file in WAL mode. Switching needs the file to itself and SQLite answers `busy`
+/// at once, without its busy handler, while another connection is open on it: a new store
+/// opened by two processes at once retries here until the other has switched it.
+fn wal_mode(conn: &Connection, timeout: Duration) -> rusqlite::Result<()> {
+    let started = std::time::Instant::now();
+    loop {
+        let mode = conn
+            .pragma_query_value(None, "journal_mode", |r| r.get::<_, String>(0))
+            .and_then(|mode| match mode.eq_ignore_ascii_case("wal") {
+                true => Ok(mode),
+                false => conn.pragma_update_and_check(None, "journal_mode", "WAL", |r| r.get(0)),
+            });
+        match mode {
+            Err(e)
+                if e.sqlite_error_code() == Some(rusqlite::ErrorCode::DatabaseBusy)
+                    && started.elapsed() < timeout =>
+            {
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            other => return other.map(drop),
+        }
     }
 }
 
@@ -945,5 +983,39 @@ mod tests {
             .unwrap();
         let err = SqliteStore::open(&path).err().expect("refused");
         assert!(err.to_string().contains("upgrade leadsync"), "{err}");
+    }
+}
+
+#[cfg(test)]
+mod concurrent_open {
+    use super::*;
+
+    #[test]
+    fn processes_opening_a_new_store_at_once_all_open_it_and_migrate_it_once() {
+        // A daemon starting while a CLI command (or a test) opens the same new file: each must
+        // see the schema whole, none may apply a migration twice.
+        for round in 0..20 {
+            let dir = tempfile::tempdir().unwrap();
+            let path = dir.path().join("t.db");
+            let barrier = std::sync::Arc::new(std::sync::Barrier::new(4));
+            let opened: Vec<_> = (0..4)
+                .map(|_| {
+                    let (path, barrier) = (path.clone(), barrier.clone());
+                    std::thread::spawn(move || {
+                        barrier.wait();
+                        SqliteStore::open(&path).map(|mut s| s.person_count().unwrap())
+                    })
+                })
+                .collect();
+            for handle in opened {
+                let count = handle.join().unwrap();
+                assert!(matches!(count, Ok(0)), "round {round}: {count:?}");
+            }
+            let version: i64 = Connection::open(&path)
+                .unwrap()
+                .pragma_query_value(None, "user_version", |r| r.get(0))
+                .unwrap();
+            assert_eq!(version, schema::MIGRATIONS.len() as i64);
+        }
     }
 }
