@@ -85,7 +85,7 @@ impl Person {
 
     /// The index of a source in [`Person::sources`], adding it when new (the same record seen
     /// again keeps its index, with the newer observation time).
-    pub fn source_index(&mut self, from: &Provenance) -> u32 {
+    pub fn source_index(&mut self, from: Provenance) -> u32 {
         let known = self
             .sources
             .iter()
@@ -97,7 +97,7 @@ impl Person {
                 i as u32
             }
             None => {
-                self.sources.push(from.clone());
+                self.sources.push(from);
                 (self.sources.len() - 1) as u32
             }
         }

@@ -3,8 +3,10 @@
 
 use crate::config::{MergeConfig, MergePolicy};
 use crate::model::{FieldValue, Person, Provenance};
+use chrono::{DateTime, Utc};
 use leadsync_connector_core::{Field, Stage};
 use std::cmp::Ordering;
+use std::collections::btree_map::Entry;
 
 pub struct Merger {
     cfg: MergeConfig,
@@ -15,45 +17,58 @@ impl Merger {
         Merger { cfg: cfg.clone() }
     }
 
-    /// Folds one record's canonical values into the golden record. Applying the same record twice
-    /// changes nothing the second time.
-    pub fn merge(&self, person: &mut Person, values: &[(Field, String)], from: &Provenance) {
+    /// Folds one record's canonical values into the golden record, moving in the values that
+    /// win. Applying the same record twice changes nothing the second time.
+    pub fn merge(
+        &self,
+        person: &mut Person,
+        values: impl IntoIterator<Item = (Field, String)>,
+        from: Provenance,
+    ) {
+        let observed_at = from.observed_at;
         let source = person.source_index(from);
         let Person {
             fields, sources, ..
         } = person;
+        let from = &sources[source as usize];
         for (field, value) in values {
-            let candidate = FieldValue {
-                value: value.clone(),
-                source,
+            let multi = field.is_multi_valued();
+            let candidate = |value| FieldValue { value, source };
+            let mut slot = match fields.entry(field) {
+                Entry::Vacant(slot) => {
+                    slot.insert(vec![candidate(value)]);
+                    continue;
+                }
+                Entry::Occupied(slot) => slot,
             };
-            let slot = fields.entry(field.clone()).or_default();
-            if field.is_multi_valued() {
-                match slot.iter_mut().find(|v| v.value == *value) {
+            if multi {
+                let values = slot.get_mut();
+                match values.iter_mut().find(|v| v.value == value) {
                     // Keep the provenance of the newest sighting.
                     Some(existing)
-                        if sources[existing.source as usize].observed_at <= from.observed_at =>
+                        if sources[existing.source as usize].observed_at <= observed_at =>
                     {
-                        *existing = candidate
+                        existing.source = source
                     }
                     Some(_) => {}
-                    None => slot.push(candidate),
+                    None => values.push(candidate(value)),
                 }
                 continue;
             }
-            let replace = match slot.first() {
+            let replace = match slot.get().first() {
                 None => true,
                 Some(current) => self.wins(
-                    field,
-                    value,
-                    from,
+                    slot.key(),
+                    &value,
+                    (&from.connector, observed_at),
                     &current.value,
                     &sources[current.source as usize],
                 ),
             };
             if replace {
-                slot.clear();
-                slot.push(candidate);
+                let values = slot.get_mut();
+                values.clear();
+                values.push(candidate(value));
             }
         }
     }
@@ -62,17 +77,17 @@ impl Merger {
         &self,
         field: &Field,
         new: &str,
-        from: &Provenance,
+        (connector, observed_at): (&str, DateTime<Utc>),
         current: &str,
         current_from: &Provenance,
     ) -> bool {
-        let newer = from.observed_at >= current_from.observed_at;
+        let newer = observed_at >= current_from.observed_at;
         match self.cfg.policy(field) {
             MergePolicy::LastWriteWins => newer,
             MergePolicy::FillEmpty => current.is_empty(),
             MergePolicy::SourcePriority => {
                 match self
-                    .rank(&from.connector)
+                    .rank(connector)
                     .cmp(&self.rank(&current_from.connector))
                 {
                     Ordering::Less => true,
@@ -144,23 +159,23 @@ mod tests {
         let mut p = Person::new(1, Utc::now());
         m.merge(
             &mut p,
-            &[
+            [
                 (Field::JobTitle, "CEO".into()),
                 (Field::Company, "Acme".into()),
                 (Field::Industry, "Retail".into()),
                 (Field::CrmStage, "sql".into()),
             ],
-            &from("crm", 1),
+            from("crm", 1),
         );
         m.merge(
             &mut p,
-            &[
+            [
                 (Field::JobTitle, "Boss".into()),
                 (Field::Company, "ACME Inc".into()),
                 (Field::Industry, "Software".into()),
                 (Field::CrmStage, "lead".into()),
             ],
-            &from("sheets", 2),
+            from("sheets", 2),
         );
         assert_eq!(
             p.get(&Field::JobTitle),
@@ -189,22 +204,10 @@ mod tests {
     fn emails_accumulate_and_merging_twice_is_a_no_op() {
         let m = merger(&[]);
         let mut p = Person::new(1, Utc::now());
-        m.merge(
-            &mut p,
-            &[(Field::Email, "a@x.io".into())],
-            &from("sheets", 1),
-        );
-        m.merge(
-            &mut p,
-            &[(Field::Email, "b@x.io".into())],
-            &from("sheets", 2),
-        );
+        m.merge(&mut p, [(Field::Email, "a@x.io".into())], from("sheets", 1));
+        m.merge(&mut p, [(Field::Email, "b@x.io".into())], from("sheets", 2));
         let once = p.clone();
-        m.merge(
-            &mut p,
-            &[(Field::Email, "b@x.io".into())],
-            &from("sheets", 2),
-        );
+        m.merge(&mut p, [(Field::Email, "b@x.io".into())], from("sheets", 2));
         assert_eq!(p, once);
         assert_eq!(p.fields[&Field::Email].len(), 2);
         assert_eq!(p.get(&Field::Email), Some("a@x.io"));

@@ -138,23 +138,19 @@ impl Resolver {
             .push_targets
             .iter()
             .any(|t| t.connector == connector && t.allow_downgrade);
-        for ((record, norm), id) in records.iter().zip(&norms).zip(&links) {
+        for ((record, norm), id) in records.iter().zip(norms).zip(&links) {
             let person = persons.get_mut(id).expect("every link was loaded above");
             let from = Provenance {
                 connector: connector.to_string(),
                 locator: record.locator.to_string(),
                 observed_at: record.observed_at,
             };
+            let values = norm.values.into_iter();
             if stage_is_floor {
-                self.merger.merge(person, &norm.values, &from);
+                self.merger.merge(person, values, from);
             } else {
-                let values: Vec<(Field, String)> = norm
-                    .values
-                    .iter()
-                    .filter(|(f, _)| *f != Field::CrmStage)
-                    .cloned()
-                    .collect();
-                self.merger.merge(person, &values, &from);
+                let values = values.filter(|(f, _)| *f != Field::CrmStage);
+                self.merger.merge(person, values, from);
             }
             person.updated_at = now;
         }

@@ -9,6 +9,7 @@ use cel::common::value::{CowVal, Val};
 use cel::context::VariableResolver;
 use chrono::{DateTime, Utc};
 use leadsync_connector_core::{Field, Stage, Tier};
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::sync::{Arc, LazyLock, OnceLock};
 
@@ -206,19 +207,21 @@ pub const SCORE: usize = position("score");
 pub const TEMPERATURE: usize = position("temperature");
 
 /// One value per entry of [`FACTS`] (maps are held apart, as CEL values built once).
+///
+/// Text borrows from the person where it can (a trimmed field, an already lower-case one).
 #[derive(Debug, Clone, PartialEq)]
-pub enum FactValue {
-    Text(String),
+pub enum FactValue<'a> {
+    Text(Cow<'a, str>),
     Int(i64),
     Bool(bool),
     Map,
 }
 
-impl FactValue {
+impl FactValue<'_> {
     /// A short rendering for evidence and explain.
     pub fn render(&self) -> String {
         match self {
-            FactValue::Text(s) => s.clone(),
+            FactValue::Text(s) => s.to_string(),
             FactValue::Int(i) => i.to_string(),
             FactValue::Bool(b) => b.to_string(),
             FactValue::Map => "{…}".to_string(),
@@ -228,11 +231,11 @@ impl FactValue {
 
 /// The facts of one person, resolved lazily by the CEL interpreter.
 #[derive(Debug)]
-pub struct Facts<'s> {
-    pub values: Vec<FactValue>,
-    settings: &'s FactSettings,
+pub struct Facts<'a> {
+    pub values: Vec<FactValue<'a>>,
+    settings: &'a FactSettings,
     /// The person's custom fields; as a CEL map only once a condition reads them.
-    custom_fields: Vec<(String, String)>,
+    custom_fields: Vec<(Cow<'a, str>, Cow<'a, str>)>,
     custom: OnceLock<Box<dyn Val>>,
 }
 
@@ -260,9 +263,9 @@ static INDEX: LazyLock<HashMap<&'static str, usize>> = LazyLock::new(|| {
         .collect()
 });
 
-impl<'s> Facts<'s> {
+impl<'a> Facts<'a> {
     /// The facts of `person` at `now`, with scores still zero.
-    pub fn of(person: &Person, now: DateTime<Utc>, settings: &'s FactSettings) -> Facts<'s> {
+    pub fn of(person: &'a Person, now: DateTime<Utc>, settings: &'a FactSettings) -> Facts<'a> {
         // Each built-in field's first value, found in one pass (as `Person::get` finds it).
         let mut first = [None; Field::BUILT_IN.len()];
         for (field, values) in &person.fields {
@@ -272,13 +275,13 @@ impl<'s> Facts<'s> {
         }
         let get = |f: &Field| first[f.built_in_index().expect("a built-in field")];
         let has = |f: &Field| get(f).is_some_and(|v| !v.is_empty());
-        let text = |f: &Field| get(f).unwrap_or_default().trim().to_string();
-        let lower = |f: &Field| get(f).unwrap_or_default().trim().to_lowercase();
+        let text = |f: &Field| Cow::Borrowed(get(f).unwrap_or_default().trim());
+        let lower = |f: &Field| lowercase(get(f).unwrap_or_default().trim());
         let email = lower(&Field::Email);
-        let domain = email
-            .rsplit_once('@')
-            .map(|(_, d)| d.to_string())
-            .unwrap_or_default();
+        let domain = match &email {
+            Cow::Borrowed(e) => Cow::Borrowed(e.rsplit_once('@').map_or("", |(_, d)| d)),
+            Cow::Owned(e) => Cow::Owned(e.rsplit_once('@').map_or("", |(_, d)| d).to_string()),
+        };
         let stage = get(&Field::CrmStage).map(Stage::parse);
         let crm_tier = stage.as_ref().and_then(Stage::tier);
         let consent = match get(&Field::Consent) {
@@ -299,25 +302,35 @@ impl<'s> Facts<'s> {
         } else {
             "cold"
         };
-        let custom_fields: Vec<(String, String)> = person
+        let custom_fields = person
             .fields
             .iter()
             .filter_map(|(f, v)| match f {
-                Field::Custom(name) => Some((name.clone(), v.first()?.value.clone())),
+                Field::Custom(name) => Some((
+                    Cow::Borrowed(name.as_str()),
+                    Cow::Borrowed(v.first()?.value.as_str()),
+                )),
                 _ => None,
             })
             .collect();
         let role = lower(&Field::Role);
+        let lead_status = lower(&Field::LeadStatus);
+        let lead_status = match lead_status.contains(char::is_whitespace) {
+            true => Cow::Owned(lead_status.split_whitespace().collect::<Vec<_>>().join("_")),
+            false => lead_status,
+        };
+        let free = FREEMAIL.contains(&domain.as_ref());
+        let seniority = seniority(&role, &lower(&Field::JobTitle));
         let values = vec![
             FactValue::Text(email.clone()),
-            FactValue::Text(domain.clone()),
+            FactValue::Text(domain),
             FactValue::Text(text(&Field::FirstName)),
             FactValue::Text(text(&Field::LastName)),
             FactValue::Text(text(&Field::Phone)),
             FactValue::Text(text(&Field::Company)),
             FactValue::Text(text(&Field::JobTitle)),
-            FactValue::Text(role.clone()),
-            FactValue::Text(seniority(&role, &lower(&Field::JobTitle)).to_string()),
+            FactValue::Text(role),
+            FactValue::Text(Cow::Borrowed(seniority)),
             FactValue::Text(lower(&Field::Industry)),
             FactValue::Text(text(&Field::CompanySize)),
             FactValue::Int(employees(&text(&Field::CompanySize))),
@@ -325,28 +338,23 @@ impl<'s> Facts<'s> {
             FactValue::Text(lower(&Field::Source)),
             FactValue::Text(lower(&Field::FormKind)),
             FactValue::Text(match stage {
-                Some(Stage::Tier(t)) => t.as_str().to_string(),
-                Some(Stage::Other(o)) => o,
-                None => String::new(),
+                Some(Stage::Tier(t)) => Cow::Borrowed(t.as_str()),
+                Some(Stage::Other(o)) => Cow::Owned(o),
+                None => Cow::Borrowed(""),
             }),
-            FactValue::Text(crm_tier.map(|t| t.as_str().to_string()).unwrap_or_default()),
+            FactValue::Text(Cow::Borrowed(crm_tier.map_or("", |t| t.as_str()))),
             FactValue::Int(crm_tier.map_or(0, rank)),
-            FactValue::Text(
-                lower(&Field::LeadStatus)
-                    .split_whitespace()
-                    .collect::<Vec<_>>()
-                    .join("_"),
-            ),
-            FactValue::Text(consent.to_string()),
+            FactValue::Text(lead_status),
+            FactValue::Text(Cow::Borrowed(consent)),
             FactValue::Bool(consent == "no"),
             FactValue::Bool(!email.is_empty()),
             FactValue::Bool(has(&Field::Phone)),
             FactValue::Bool(has(&Field::FirstName) || has(&Field::LastName)),
             FactValue::Bool(has(&Field::Company)),
-            FactValue::Bool(FREEMAIL.contains(&domain.as_str())),
+            FactValue::Bool(free),
             FactValue::Int(activity),
             FactValue::Int(created),
-            FactValue::Text(temperature.to_string()),
+            FactValue::Text(Cow::Borrowed(temperature)),
             FactValue::Int(0),
             FactValue::Int(0),
             FactValue::Int(0),
@@ -365,12 +373,12 @@ impl<'s> Facts<'s> {
 
     /// Facts of the given shape with every value filled (`filled`) or empty, for checking
     /// rules at load time.
-    pub fn sample(filled: bool, settings: &'s FactSettings) -> Facts<'s> {
+    pub fn sample(filled: bool, settings: &'a FactSettings) -> Facts<'a> {
         let values = FACTS
             .iter()
             .map(|(_, kind, _)| match kind {
                 Kind::Map => FactValue::Map,
-                Kind::Text => FactValue::Text(if filled { "x".into() } else { String::new() }),
+                Kind::Text => FactValue::Text(Cow::Borrowed(if filled { "x" } else { "" })),
                 Kind::Int => FactValue::Int(i64::from(filled)),
                 Kind::Bool => FactValue::Bool(filled),
             })
@@ -386,14 +394,17 @@ impl<'s> Facts<'s> {
     /// Facts of any values, for tests.
     #[cfg(test)]
     pub(super) fn of_values(
-        values: Vec<FactValue>,
+        values: Vec<FactValue<'a>>,
         custom_fields: Vec<(String, String)>,
-        settings: &'s FactSettings,
-    ) -> Facts<'s> {
+        settings: &'a FactSettings,
+    ) -> Facts<'a> {
         Facts {
             values,
             settings,
-            custom_fields,
+            custom_fields: custom_fields
+                .into_iter()
+                .map(|(k, v)| (Cow::Owned(k), Cow::Owned(v)))
+                .collect(),
             custom: OnceLock::new(),
         }
     }
@@ -404,7 +415,7 @@ impl<'s> Facts<'s> {
                 let map: HashMap<String, Value> = self
                     .custom_fields
                     .iter()
-                    .map(|(k, v)| (k.clone(), Value::String(Arc::new(v.clone()))))
+                    .map(|(k, v)| (k.to_string(), Value::String(Arc::new(v.to_string()))))
                     .collect();
                 cel_value(Value::from(map))
             })
@@ -416,10 +427,10 @@ impl<'s> Facts<'s> {
         self.custom_fields
             .iter()
             .find(|(k, _)| k == name)
-            .map(|(_, v)| v.as_str())
+            .map(|(_, v)| v.as_ref())
     }
 
-    pub fn get(&self, name: &str) -> Option<&FactValue> {
+    pub fn get(&self, name: &str) -> Option<&FactValue<'a>> {
         index(name).map(|i| &self.values[i])
     }
 }
@@ -427,7 +438,7 @@ impl<'s> Facts<'s> {
 impl VariableResolver for Facts<'_> {
     fn resolve<'b>(&'b self, variable: &str) -> Option<CowVal<'b, 'b>> {
         Some(match self.get(variable)? {
-            FactValue::Text(s) => CowVal::owned(CelString::from(s.as_str())),
+            FactValue::Text(s) => CowVal::owned(CelString::from(s.as_ref())),
             FactValue::Int(i) => CowVal::owned(CelInt::from(*i)),
             FactValue::Bool(b) => CowVal::owned(CelBool::from(*b)),
             FactValue::Map => match variable {
@@ -447,10 +458,21 @@ pub fn rank(tier: Tier) -> i64 {
         .map_or(0, |i| i as i64 + 1)
 }
 
+/// `text` lower-cased, borrowed when it already is (ASCII without capitals: most values).
+fn lowercase(text: &str) -> Cow<'_, str> {
+    match text
+        .bytes()
+        .all(|b| b.is_ascii() && !b.is_ascii_uppercase())
+    {
+        true => Cow::Borrowed(text),
+        false => Cow::Owned(text.to_lowercase()),
+    }
+}
+
 /// Executive, owner, manager or staff, from the role, else the job title.
 fn seniority(role: &str, title: &str) -> &'static str {
     for text in [role, title] {
-        let text = text.to_lowercase();
+        let text = lowercase(text);
         if text.is_empty() {
             continue;
         }

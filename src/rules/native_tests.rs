@@ -99,7 +99,7 @@ const CUSTOM_VALUES: &[&str] = &[
 ];
 
 /// Facts of random values, of the right kind per fact, and random custom fields.
-fn facts_values() -> impl Strategy<Value = (Vec<FactValue>, Vec<(String, String)>)> {
+fn facts_values() -> impl Strategy<Value = (Vec<FactValue<'static>>, Vec<(String, String)>)> {
     let values =
         proptest::collection::vec((0..TEXTS.len(), 0..INTS.len(), any::<bool>()), FACTS.len())
             .prop_map(|picks| {
@@ -107,7 +107,7 @@ fn facts_values() -> impl Strategy<Value = (Vec<FactValue>, Vec<(String, String)
                     .iter()
                     .zip(picks)
                     .map(|((_, kind, _), (t, i, b))| match kind {
-                        Kind::Text => FactValue::Text(TEXTS[t].to_string()),
+                        Kind::Text => FactValue::Text(TEXTS[t].into()),
                         Kind::Int => FactValue::Int(INTS[i]),
                         Kind::Bool => FactValue::Bool(b),
                         Kind::Map => FactValue::Map,
@@ -269,7 +269,12 @@ const FALLBACK: &[&str] = &[
     "-9223372036854775807 - 1 < employees",
 ];
 
-fn check(sources: &[&str], native: bool, values: Vec<FactValue>, custom: Vec<(String, String)>) {
+fn check(
+    sources: &[&str],
+    native: bool,
+    values: Vec<FactValue<'static>>,
+    custom: Vec<(String, String)>,
+) {
     let (constants, settings) = constants_and_settings();
     let root = root_context();
     let facts = Facts::of_values(values, custom, &settings);
@@ -456,7 +461,7 @@ fn native_speed() {
                 .iter()
                 .enumerate()
                 .map(|(i, (_, kind, _))| match kind {
-                    Kind::Text => FactValue::Text(TEXTS[(n * 7 + i) % TEXTS.len()].to_string()),
+                    Kind::Text => FactValue::Text(TEXTS[(n * 7 + i) % TEXTS.len()].into()),
                     Kind::Int => FactValue::Int(INTS[(n * 3 + i) % INTS.len()]),
                     Kind::Bool => FactValue::Bool((n + i) % 3 != 0),
                     Kind::Map => FactValue::Map,

@@ -16,7 +16,7 @@ fn person(values: &[(Field, &str)]) -> Person {
         locator: "f row 2".into(),
         observed_at: now(),
     };
-    let source = p.source_index(&from);
+    let source = p.source_index(from);
     for (f, v) in values {
         p.fields.entry(f.clone()).or_default().push(FieldValue {
             value: v.to_string(),
