@@ -19,7 +19,12 @@ use std::time::{Duration, Instant};
 
 /// User and system CPU seconds of this process so far.
 fn cpu_split() -> (f64, f64) {
-    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    cpu_split_of("self")
+}
+
+/// User and system CPU seconds of a process so far (`self` or a pid).
+fn cpu_split_of(pid: &str) -> (f64, f64) {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
     let fields: Vec<&str> = stat
         .rsplit(')')
         .next()
@@ -128,15 +133,21 @@ fn main() {
         let before = cpu_split();
         leadsync::resolve::phone::load_metadata();
         let load = cpu_split().0 + cpu_split().1 - before.0 - before.1;
+        let fake_cpu = || {
+            let (user, system) = cpu_split_of(&fake.id().to_string());
+            user + system
+        };
+        let fake_before = fake_cpu();
         let (t, (user, system), bytes) = (Instant::now(), cpu_split(), written());
         let run = c.cycle().await;
         let (user, system) = (cpu_split().0 - user, cpu_split().1 - system);
         println!(
-            "pull+store {contacts} contacts, limits off: {:.2}s wall, {:.2} CPU s client-side ({user:.2} user + {system:.2} system; {} records; {:.0} MB written; the numbering plan's one-time load before it: {load:.2} CPU s)",
+            "pull+store {contacts} contacts, limits off: {:.2}s wall, {:.2} CPU s client-side ({user:.2} user + {system:.2} system; {} records; {:.0} MB written; the numbering plan's one-time load before it: {load:.2} CPU s; the fake's CPU meanwhile: {:.2} s)",
             t.elapsed().as_secs_f64(),
             user + system,
             run.runs[0].resolved.records,
-            (written() - bytes) as f64 / 1e6
+            (written() - bytes) as f64 / 1e6,
+            fake_cpu() - fake_before
         );
         fake.kill().ok();
         if only_pull {
