@@ -10,7 +10,9 @@ pub use person::{Demotion, FieldValue, Person, PersonId, Provenance};
 /// `phone`, or a CRM's own id as `crm:CONNECTOR`).
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Key {
-    pub kind: String,
+    /// One of a handful of kinds, shared rather than copied into every key (see
+    /// `resolve::keys::kind`).
+    pub kind: &'static str,
     pub value: String,
 }
 

@@ -11,9 +11,24 @@ pub const PHONE: &str = "phone";
 pub(super) const CRM_PREFIX: &str = "crm:";
 
 /// Key kind for the record ids of one CRM connector: `crm:hubspot`.
-pub fn crm_kind(connector: &str) -> String {
-    format!("{CRM_PREFIX}{connector}")
+pub fn crm_kind(connector: &str) -> &'static str {
+    let mut kinds = KINDS
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    if let Some(kind) = kinds
+        .iter()
+        .find(|k| k.strip_prefix(CRM_PREFIX) == Some(connector))
+    {
+        return kind;
+    }
+    let kind: &'static str = format!("{CRM_PREFIX}{connector}").leak();
+    kinds.push(kind);
+    kind
 }
+
+/// The CRM key kinds made so far: one per CRM connector the process has known, kept for its
+/// life (a few bytes each), so keys share their kind instead of copying it.
+static KINDS: std::sync::Mutex<Vec<&'static str>> = std::sync::Mutex::new(Vec::new());
 
 pub use crate::model::Key;
 
@@ -62,6 +77,19 @@ impl EmailFolder {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_crm_kind_is_made_once_per_connector_and_shared() {
+        let (a, b) = (crm_kind("hubspot"), crm_kind("hubspot"));
+        assert_eq!(a, "crm:hubspot");
+        assert!(
+            std::ptr::eq(a, b),
+            "the same kind is shared, not made again"
+        );
+        assert_eq!(crm_kind("hubspot_eu"), "crm:hubspot_eu");
+        assert_eq!(crm_kind("crm:x"), "crm:crm:x");
+        assert_eq!(crm_kind("hubspot"), "crm:hubspot");
+    }
 
     #[test]
     fn gmail_ignores_dots_and_tags_other_domains_keep_them() {

@@ -22,7 +22,7 @@ pub struct Normalizer {
     folder: EmailFolder,
     region: Id,
     /// Per connector whose files carry CRM record ids: the ids' key kind and their field.
-    crm_ids: HashMap<String, (String, Field)>,
+    crm_ids: HashMap<String, (&'static str, Field)>,
 }
 
 impl Normalizer {
@@ -57,7 +57,11 @@ impl Normalizer {
             });
             // A CRM merge gives the survivor a new id and lists the old ones: they are keys of
             // the same person, so the person's link moves to the survivor.
-            for merged in rec.all(&Field::Custom(MERGED_IDS.into())) {
+            let merged_ids = rec
+                .values
+                .iter()
+                .filter(|(f, _)| matches!(f, Field::Custom(name) if name == MERGED_IDS));
+            for (_, merged) in merged_ids {
                 for old in merged
                     .split(';')
                     .map(str::trim)
@@ -80,7 +84,7 @@ impl Normalizer {
                     && !out.keys.iter().any(|k| k.kind == *kind && k.value == id)
                 {
                     out.keys.push(Key {
-                        kind: kind.clone(),
+                        kind,
                         value: id.to_string(),
                     });
                 }
@@ -110,7 +114,7 @@ impl Normalizer {
                     Some(e164) => {
                         if !phones.contains(&e164) {
                             out.keys.push(Key {
-                                kind: PHONE.into(),
+                                kind: PHONE,
                                 value: e164.clone(),
                             });
                             phones.push(e164.clone());
@@ -170,7 +174,7 @@ impl Normalizer {
                 let key = self.folder.fold(&canonical);
                 if !out.keys.iter().any(|k| k.kind == EMAIL && k.value == key) {
                     out.keys.push(Key {
-                        kind: EMAIL.into(),
+                        kind: EMAIL,
                         value: key,
                     });
                     out.values.push((Field::Email, canonical));
@@ -225,7 +229,7 @@ mod tests {
         assert_eq!(
             a.keys[0],
             Key {
-                kind: EMAIL.into(),
+                kind: EMAIL,
                 value: "janedoe@gmail.com".into()
             }
         );
@@ -249,7 +253,7 @@ mod tests {
         assert_eq!(
             r.keys,
             vec![Key {
-                kind: PHONE.into(),
+                kind: PHONE,
                 value: "+442079460018".into()
             }]
         );
@@ -269,14 +273,14 @@ mod tests {
         assert_eq!(
             r.keys[0],
             Key {
-                kind: "crm:hubspot".into(),
+                kind: "crm:hubspot",
                 value: "901".into()
             }
         );
         assert_eq!(
             r.keys[1],
             Key {
-                kind: EMAIL.into(),
+                kind: EMAIL,
                 value: "jane@acme.io".into()
             }
         );

@@ -191,7 +191,7 @@ struct PageLinks {
     owner: KeyMap<PersonId>,
     new_keys: Vec<(Key, PersonId)>,
     /// Whether a person holds an id of a CRM (looked up once per person and CRM).
-    crm_holders: HashMap<(PersonId, String), bool>,
+    crm_holders: HashMap<(PersonId, &'static str), bool>,
     /// Persons linked in this page; `None` until loaded from the store.
     touched: BTreeMap<PersonId, Option<Person>>,
     stats: ResolveStats,
@@ -220,8 +220,8 @@ impl PageLinks {
             // A new id of a CRM arriving on a person who already holds another id of the same
             // CRM is a different CRM record: keep them apart and ask for review. (A CRM record
             // carries its own id; a dropped export may carry one in its id column.)
-            for (new, _) in hits.iter().filter(|(k, p)| p.is_none() && is_crm(&k.kind)) {
-                if new.kind != key.kind && self.holds_crm_id(tx, *p, &new.kind)? {
+            for (new, _) in hits.iter().filter(|(k, p)| p.is_none() && is_crm(k.kind)) {
+                if new.kind != key.kind && self.holds_crm_id(tx, *p, new.kind)? {
                     chosen = None;
                     break;
                 }
@@ -241,8 +241,8 @@ impl PageLinks {
                 None => {
                     self.owner.insert(key.clone(), person_id);
                     self.new_keys.push((key.clone(), person_id));
-                    if is_crm(&key.kind) {
-                        self.crm_holders.insert((person_id, key.kind.clone()), true);
+                    if is_crm(key.kind) {
+                        self.crm_holders.insert((person_id, key.kind), true);
                     }
                 }
                 Some(p) if p == person_id => {}
@@ -250,7 +250,7 @@ impl PageLinks {
                     tx.add_conflict(&Conflict {
                         connector: connector.to_string(),
                         locator: record.locator.key(),
-                        key_kind: key.kind.clone(),
+                        key_kind: key.kind.to_string(),
                         key_value: key.value.clone(),
                         person: person_id,
                         other_person: other,
@@ -269,9 +269,9 @@ impl PageLinks {
         &mut self,
         tx: &mut dyn StoreTx,
         person: PersonId,
-        kind: &str,
+        kind: &'static str,
     ) -> Result<bool, StoreError> {
-        let entry = (person, kind.to_string());
+        let entry = (person, kind);
         if let Some(known) = self.crm_holders.get(&entry) {
             return Ok(*known);
         }
@@ -287,7 +287,7 @@ fn is_crm(kind: &str) -> bool {
 }
 
 fn conflict_reason(key: &Key, other: PersonId) -> String {
-    if is_crm(&key.kind) {
+    if is_crm(key.kind) {
         format!("{} id {} belongs to person {other}", key.kind, key.value)
     } else {
         format!(

@@ -785,7 +785,7 @@ mod tests {
     fn a_statement_that_fails_half_way_leaves_nothing_once_its_transaction_is_dropped() {
         use crate::model::Key;
         let key = |v: &str| Key {
-            kind: "email".into(),
+            kind: "email",
             value: v.into(),
         };
         let dir = tempfile::tempdir().unwrap();
@@ -855,8 +855,8 @@ mod tests {
     #[test]
     fn crm_ids_are_found_by_person_through_the_partial_index_and_other_keys_are_not_in_it() {
         use crate::model::Key;
-        let key = |kind: &str, v: &str| Key {
-            kind: kind.into(),
+        let key = |kind: &'static str, v: &str| Key {
+            kind,
             value: v.into(),
         };
         let dir = tempfile::tempdir().unwrap();
@@ -927,7 +927,7 @@ mod tests {
 
     fn email(v: &str) -> crate::model::Key {
         crate::model::Key {
-            kind: "email".into(),
+            kind: "email",
             value: v.into(),
         }
     }

@@ -132,13 +132,10 @@ impl StoreTx for SqliteTx<'_> {
             self.keys.filter = Some(KeyFilter::build(&self.tx)?);
         }
         let filter = self.keys.filter.as_ref().expect("built above");
-        let mut by_kind: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+        let mut by_kind: BTreeMap<&'static str, Vec<&str>> = BTreeMap::new();
         // Only keys the store may hold are looked up.
-        for k in keys
-            .iter()
-            .filter(|k| filter.may_contain(&k.kind, &k.value))
-        {
-            by_kind.entry(&k.kind).or_default().push(&k.value);
+        for k in keys.iter().filter(|k| filter.may_contain(k.kind, &k.value)) {
+            by_kind.entry(k.kind).or_default().push(&k.value);
         }
         let mut found = KeyMap::with_capacity_and_hasher(keys.len(), Default::default());
         for (kind, values) in by_kind {
@@ -152,7 +149,7 @@ impl StoreTx for SqliteTx<'_> {
                 let mut rows = stmt.query(params_from_iter(params))?;
                 while let Some(row) = rows.next()? {
                     let key = Key {
-                        kind: kind.to_string(),
+                        kind,
                         value: row.get(0)?,
                     };
                     found.insert(key, row.get(1)?);
@@ -165,7 +162,7 @@ impl StoreTx for SqliteTx<'_> {
     fn insert_keys(&mut self, keys: &[(Key, PersonId)]) -> Result<(), StoreError> {
         if let Some(filter) = &mut self.keys.filter {
             for (key, _) in keys {
-                filter.insert(&key.kind, &key.value);
+                filter.insert(key.kind, &key.value);
             }
         }
         insert_rows(
