@@ -249,6 +249,30 @@ async fn an_id_walk_reaches_12000_contacts_sharing_one_timestamp() {
 }
 
 #[tokio::test]
+async fn search_sorts_by_hs_object_id_either_way_merged_survivors_included() {
+    let h = start(unlimited()).await;
+    h.fake.seed(120, 5);
+    let survivor: u64 = h.fake.merge("3", "7").parse().unwrap();
+    let sorted = |direction: &str| {
+        json!({
+            "filterGroups": [{"filters": [
+                {"propertyName": "hs_object_id", "operator": "GT", "value": "2"}
+            ]}],
+            "sorts": [{"propertyName": "hs_object_id", "direction": direction}],
+            "properties": ["hs_object_id"],
+            "limit": 200,
+        })
+    };
+    let down = ids(&h.search(sorted("DESCENDING")).await.body);
+    let up = ids(&h.search(sorted("ASCENDING")).await.body);
+    let mut expected: Vec<u64> = (4..=120).filter(|id| *id != 7).collect();
+    expected.push(survivor);
+    assert_eq!(up, expected);
+    assert_eq!(down, expected.iter().rev().copied().collect::<Vec<_>>());
+    assert_eq!(down[0], survivor);
+}
+
+#[tokio::test]
 async fn archived_contacts_leave_search_and_show_up_with_archived_true() {
     let h = start(FakeConfig::default()).await;
     h.fake.seed(20, 1);

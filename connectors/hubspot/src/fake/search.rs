@@ -137,19 +137,15 @@ fn search(state: &mut State, bytes: &[u8]) -> Outcome {
                     .is_some_and(|d| d.eq_ignore_ascii_case("DESCENDING")),
             ),
         };
-        // Keys computed once; missing values last either way; ties keep id order (stable sort).
-        let mut keyed: Vec<(Option<Key>, &Record)> = hits
-            .into_iter()
-            .map(|r| (r.props.get(name).map(|v| Key::new(v)), r))
-            .collect();
-        keyed.sort_by(|(a, _), (b, _)| match (a, b) {
-            (Some(x), Some(y)) if descending => y.cmp(x),
-            (Some(x), Some(y)) => x.cmp(y),
-            (Some(_), None) => Ordering::Less,
-            (None, Some(_)) => Ordering::Greater,
-            (None, None) => Ordering::Equal,
-        });
-        hits = keyed.into_iter().map(|(_, r)| r).collect();
+        if name == "hs_object_id" {
+            // Every record's `hs_object_id` is its id (HubSpot sets it; it cannot be written)
+            // and the store yields records in id order: sorted already.
+            if descending {
+                hits.reverse();
+            }
+        } else {
+            hits = sorted(hits, name, descending);
+        }
     }
     let total = hits.len();
     let selection = Selection::new(request.properties);
@@ -165,4 +161,22 @@ fn search(state: &mut State, bytes: &[u8]) -> Outcome {
     }
     state.stats.searches += 1;
     Ok((StatusCode::OK, body))
+}
+
+/// Records sorted by a property's value: numbers before text, missing values last either way,
+/// ties in id order (a stable sort of records given in id order).
+fn sorted<'r>(hits: Vec<&'r Record>, name: &str, descending: bool) -> Vec<&'r Record> {
+    // Keys computed once; missing values last either way; ties keep id order (stable sort).
+    let mut keyed: Vec<(Option<Key>, &Record)> = hits
+        .into_iter()
+        .map(|r| (r.props.get(name).map(|v| Key::new(v)), r))
+        .collect();
+    keyed.sort_by(|(a, _), (b, _)| match (a, b) {
+        (Some(x), Some(y)) if descending => y.cmp(x),
+        (Some(x), Some(y)) => x.cmp(y),
+        (Some(_), None) => Ordering::Less,
+        (None, Some(_)) => Ordering::Greater,
+        (None, None) => Ordering::Equal,
+    });
+    keyed.into_iter().map(|(_, r)| r).collect()
 }
