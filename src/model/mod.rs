@@ -10,8 +10,8 @@ pub use person::{Demotion, FieldValue, Person, PersonId, Provenance};
 /// `phone`, or a CRM's own id as `crm:CONNECTOR`).
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Key {
-    /// One of a handful of kinds, shared rather than copied into every key (see
-    /// `resolve::keys::kind`).
+    /// One of a handful of kinds, shared rather than copied into every key: `EMAIL`, `PHONE`,
+    /// or one per CRM connector from `resolve::keys::crm_kind`.
     pub kind: &'static str,
     pub value: String,
 }

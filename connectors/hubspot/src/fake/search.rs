@@ -166,7 +166,7 @@ fn search(state: &mut State, bytes: &[u8]) -> Outcome {
 /// Records sorted by a property's value: numbers before text, missing values last either way,
 /// ties in id order (a stable sort of records given in id order).
 fn sorted<'r>(hits: Vec<&'r Record>, name: &str, descending: bool) -> Vec<&'r Record> {
-    // Keys computed once; missing values last either way; ties keep id order (stable sort).
+    // Keys computed once, not at every comparison.
     let mut keyed: Vec<(Option<Key>, &Record)> = hits
         .into_iter()
         .map(|r| (r.props.get(name).map(|v| Key::new(v)), r))
