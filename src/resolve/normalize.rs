@@ -51,12 +51,14 @@ impl Normalizer {
             keys: Vec::new(),
         };
         if let Locator::Crm { id } = &rec.locator {
+            let kind = crm_kind(connector);
             out.keys.push(Key {
-                kind: crm_kind(connector),
+                kind,
                 value: id.clone(),
             });
             // A CRM merge gives the survivor a new id and lists the old ones: they are keys of
-            // the same person, so the person's link moves to the survivor.
+            // the same person, so the person's link moves to the survivor. (Matched by name
+            // rather than `rec.all`, which would need a `Field::Custom` built for every record.)
             let merged_ids = rec
                 .values
                 .iter()
@@ -68,7 +70,7 @@ impl Normalizer {
                     .filter(|v| !v.is_empty() && v != id)
                 {
                     out.keys.push(Key {
-                        kind: crm_kind(connector),
+                        kind,
                         value: old.to_string(),
                     });
                 }
