@@ -278,9 +278,12 @@ impl<'a> Facts<'a> {
         let text = |f: &Field| Cow::Borrowed(get(f).unwrap_or_default().trim());
         let lower = |f: &Field| lowercase(get(f).unwrap_or_default().trim());
         let email = lower(&Field::Email);
+        fn after_at(email: &str) -> &str {
+            email.rsplit_once('@').map_or("", |(_, domain)| domain)
+        }
         let domain = match &email {
-            Cow::Borrowed(e) => Cow::Borrowed(e.rsplit_once('@').map_or("", |(_, d)| d)),
-            Cow::Owned(e) => Cow::Owned(e.rsplit_once('@').map_or("", |(_, d)| d).to_string()),
+            Cow::Borrowed(e) => Cow::Borrowed(after_at(e)),
+            Cow::Owned(e) => Cow::Owned(after_at(e).to_string()),
         };
         let stage = get(&Field::CrmStage).map(Stage::parse);
         let crm_tier = stage.as_ref().and_then(Stage::tier);
