@@ -1,7 +1,8 @@
 //! Stage pushes. Planned into the outbox in the same transaction as the tier change that causes
 //! them; drained by connector, in batches, after each cycle's pulls.
 //!
-//! A record is only ever asked for a higher stage than it reported: never downward.
+//! A record is only ever asked for a higher stage than it reported: never downward (unless the
+//! connector allows downgrades).
 
 use crate::model::PersonId;
 use crate::store::{Store, StoreError, StoreTx};
@@ -26,21 +27,27 @@ pub struct PushTarget {
     /// `allow_downgrade = true`: leadsync's tier is the authority for this CRM's stage, which is
     /// then pushed down as well as up, and does not floor the tier.
     pub allow_downgrade: bool,
+    /// `respect_downgrades = true`: a stage a person lowered in the CRM below the tier leadsync
+    /// set there is kept as a finding instead of being restored.
+    pub respect_downgrades: bool,
 }
 
 impl PushTarget {
-    /// A target that only ever pushes stages forward.
+    /// A target that only ever pushes stages forward and restores lowered ones.
     pub fn forward(connector: impl Into<String>) -> Self {
         PushTarget {
             connector: connector.into(),
             allow_downgrade: false,
+            respect_downgrades: false,
         }
     }
 }
 
 /// Plans pushes for a person now at `tier`: every linked record of a pushing connector whose
-/// last reported stage is below it (or differs from it, where downgrades are allowed). A record
-/// already asked for this tier is left as it is.
+/// stage is below it (or differs from it, where downgrades are allowed). A record already asked
+/// for this tier is left as it is, unless the push was applied and the record reports a lower
+/// stage since: then someone lowered it in the CRM, and it is asked again — or, where the
+/// connector respects downgrades, the finding is kept instead.
 pub fn plan(
     tx: &mut dyn StoreTx,
     targets: &[PushTarget],
@@ -56,6 +63,24 @@ pub fn plan(
                 Some(r) if target.allow_downgrade => r != tier,
                 Some(r) => r < tier,
             };
+            if target.respect_downgrades && !target.allow_downgrade {
+                let lowered = match reported {
+                    Some(r) if r < tier => lowered_below(tx, target, &record_id, tier)?,
+                    _ => false,
+                };
+                if lowered {
+                    let reason = format!(
+                        "stage lowered in {} to `{}`, below {tier}: kept, not restored (respect_downgrades)",
+                        target.connector,
+                        stage.as_deref().unwrap_or_default()
+                    );
+                    tx.keep_downgrade(&target.connector, &record_id, person, tier, &reason)?;
+                    continue;
+                }
+                if !wanted {
+                    tx.close_kept(&target.connector, &record_id)?;
+                }
+            }
             if wanted {
                 tx.plan_push(&target.connector, &record_id, person, tier)?;
                 planned += 1;
@@ -63,6 +88,20 @@ pub fn plan(
         }
     }
     Ok(planned)
+}
+
+/// Whether a record below `tier` held it before: leadsync set it there (or higher), or a
+/// lowering of it is kept already.
+fn lowered_below(
+    tx: &mut dyn StoreTx,
+    target: &PushTarget,
+    record_id: &str,
+    tier: Tier,
+) -> Result<bool, StoreError> {
+    Ok(matches!(
+        tx.push_entry(&target.connector, record_id)?,
+        Some((held, status)) if held >= tier && (status == "done" || status == "kept")
+    ))
 }
 
 /// What one drain did.
@@ -119,18 +158,19 @@ pub async fn drain(
         };
         let outcomes = outcomes?;
         let mut results = Vec::with_capacity(outcomes.len());
+        let mut batch = PushStats::default();
         for outcome in &outcomes {
             match outcome {
                 PushOutcome::Applied { outbox_id } => {
-                    stats.applied += 1;
+                    batch.applied += 1;
                     results.push((*outbox_id, "done", None));
                 }
                 PushOutcome::Retry { outbox_id, reason } => {
-                    stats.retried += 1;
+                    batch.retried += 1;
                     results.push((*outbox_id, "pending", Some(reason.clone())));
                 }
                 PushOutcome::Failed { outbox_id, reason } => {
-                    stats.dead += 1;
+                    batch.dead += 1;
                     tracing::error!(
                         connector = connector.id(),
                         outbox_id,
@@ -142,6 +182,16 @@ pub async fn drain(
             }
         }
         store.push_results(&results)?;
+        tracing::info!(
+            connector = connector.id(),
+            applied = batch.applied,
+            retried = batch.retried,
+            dead = batch.dead,
+            "Push batch answered."
+        );
+        stats.applied += batch.applied;
+        stats.retried += batch.retried;
+        stats.dead += batch.dead;
         if outcomes
             .iter()
             .all(|o| matches!(o, PushOutcome::Retry { .. }))

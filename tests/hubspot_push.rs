@@ -378,3 +378,90 @@ async fn pushes_overlap_while_answers_are_slow_but_never_more_than_four_at_once(
             .all(|c| { tier_of(c.properties.get("lifecyclestage")) == Some(Tier::Customer) })
     );
 }
+
+/// A world whose 30 HubSpot contacts were pushed from subscriber to lead by one `sync --once`
+/// of the real binary, then ten of them set back to subscriber by a person in HubSpot; the ten
+/// ids. `hubspot` is appended to the connector's table.
+fn ten_lowered_after_a_push(hubspot: &str) -> (common::hubspot::BinaryWorld, Vec<String>) {
+    let world = common::hubspot::BinaryWorld::new(EVERYONE_LEAD, hubspot);
+    let ids: Vec<String> = (0..30)
+        .map(|i| {
+            world.fake.insert(
+                [
+                    ("email".to_string(), format!("p{i}@acme.io")),
+                    ("lifecyclestage".to_string(), "subscriber".to_string()),
+                ]
+                .into(),
+            )
+        })
+        .collect();
+    world.ok(&["sync", "--once"]);
+    for id in &ids {
+        assert_eq!(world.stage(id).as_deref(), Some("lead"), "pushed: {id}");
+    }
+    let lowered = ids[..10].to_vec();
+    for id in &lowered {
+        world.lower(id, "subscriber");
+        assert_eq!(world.stage(id).as_deref(), Some("subscriber"));
+    }
+    (world, lowered)
+}
+
+/// The `info` line each push batch logs (JSON logs): (applied, retried, dead) per batch.
+fn batch_lines(stderr: &str) -> Vec<(u64, u64, u64)> {
+    stderr
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|v| v["fields"]["message"] == "Push batch answered.")
+        .map(|v| {
+            let f = &v["fields"];
+            assert_eq!(f["connector"], "hubspot", "{v}");
+            let n = |k: &str| f[k].as_u64().unwrap_or_else(|| panic!("{k} in {v}"));
+            (n("applied"), n("retried"), n("dead"))
+        })
+        .collect()
+}
+
+#[test]
+fn a_stage_lowered_in_hubspot_is_restored_once_and_not_pushed_again() {
+    // GIVEN 30 contacts pushed to lead, ten of which a person then set back to subscriber
+    let (world, lowered) = ten_lowered_after_a_push("");
+    world.fake.reset_stats();
+
+    // WHEN the next cycle pulls them
+    let (stdout, stderr) = world.ok(&["sync", "--once"]);
+
+    // THEN the ten are back at lead in HubSpot, in one batch, and the batch's outcome is logged
+    for id in &lowered {
+        assert_eq!(world.stage(id).as_deref(), Some("lead"), "restored: {id}");
+    }
+    assert_eq!(world.fake.stats().requests.get("batch_update"), Some(&1));
+    assert!(stdout.contains("hubspot: pushed 10 stage(s)"), "{stdout}");
+    assert_eq!(batch_lines(&stderr), vec![(10, 0, 0)], "{stderr}");
+
+    // AND a page that touches the persons before the restored stages are pulled back (their
+    // stored stage still says subscriber) plans nothing: what was pushed is what they hold
+    let mut store = leadsync::store::SqliteStore::open(&world.db).unwrap();
+    let target = [leadsync::push::PushTarget::forward("hubspot")];
+    let persons: Vec<i64> = lowered
+        .iter()
+        .map(|id| store.person_by_key("crm:hubspot", id).unwrap().unwrap())
+        .collect();
+    let mut tx = store.begin().unwrap();
+    for person in persons {
+        let planned = leadsync::push::plan(tx.as_mut(), &target, person, Tier::Lead).unwrap();
+        assert_eq!(planned, 0, "person {person}");
+    }
+    drop(tx);
+
+    // AND further cycles, which pull the restored stages back, write nothing
+    world.fake.reset_stats();
+    let (stdout, stderr) = world.ok(&["sync", "--once"]);
+    world.ok(&["sync", "--once"]);
+    assert_eq!(world.fake.stats().requests.get("batch_update"), None);
+    assert!(stdout.contains("hubspot: pushed 0 stage(s)"), "{stdout}");
+    assert!(batch_lines(&stderr).is_empty(), "{stderr}");
+    let outbox = store.outbox_counts("hubspot").unwrap();
+    assert_eq!(outbox.get("done"), Some(&30), "{outbox:?}");
+    assert_eq!(outbox.len(), 1, "{outbox:?}");
+}
