@@ -465,3 +465,73 @@ fn a_stage_lowered_in_hubspot_is_restored_once_and_not_pushed_again() {
     assert_eq!(outbox.get("done"), Some(&30), "{outbox:?}");
     assert_eq!(outbox.len(), 1, "{outbox:?}");
 }
+
+#[test]
+fn with_respect_downgrades_a_lowered_stage_is_kept_shown_and_counted() {
+    // GIVEN an account set to respect people's downgrades, 30 contacts pushed to lead, and ten
+    // of them set back to subscriber by a person in HubSpot
+    let (world, lowered) = ten_lowered_after_a_push("respect_downgrades = true");
+    world.fake.reset_stats();
+
+    // WHEN the next cycles pull them
+    world.ok(&["sync", "--once"]);
+    world.ok(&["sync", "--once"]);
+
+    // THEN nothing is pushed: the ten stay at subscriber
+    assert_eq!(world.fake.stats().requests.get("batch_update"), None);
+    for id in &lowered {
+        assert_eq!(world.stage(id).as_deref(), Some("subscriber"), "{id}");
+    }
+    // AND explain shows the finding on each of them
+    let (view, _) = world.ok(&["explain", "p3@acme.io"]);
+    assert!(
+        view.contains(&format!("hubspot record {}: lead kept", lowered[3]))
+            && view.contains("lowered in hubspot to `subscriber`"),
+        "{view}"
+    );
+    // AND plan counts them, in text and JSON
+    let (text, _) = world.ok(&["plan"]);
+    assert!(
+        text.contains("stages lowered in the CRM, kept (respect_downgrades): 10"),
+        "{text}"
+    );
+    let (json, _) = world.ok(&["plan", "--json"]);
+    let plan: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(plan["downgrades_kept"]["count"], 10, "{json}");
+    assert_eq!(plan["pushes"], 0, "{json}");
+
+    // AND the daemon's metrics count the open findings
+    let daemon = common::daemon::spawn(&world.config, &[], None);
+    let mut kept = None;
+    common::daemon::wait_until("the findings in /metrics", Duration::from_secs(30), || {
+        kept = common::daemon::get(world.admin, "/metrics").and_then(|(_, text)| {
+            let scrape =
+                prometheus_parse::Scrape::parse(text.lines().map(|l| Ok(l.to_string()))).unwrap();
+            scrape
+                .samples
+                .into_iter()
+                .find(|s| {
+                    s.metric == "leadsync_stage_downgrades_kept"
+                        && s.labels.get("connector") == Some("hubspot")
+                })
+                .map(|s| s.value)
+        });
+        kept.is_some()
+    });
+    assert_eq!(kept, Some(prometheus_parse::Value::Gauge(10.0)));
+    let (code, _) = common::daemon::terminate(daemon, Duration::from_secs(30));
+    assert_eq!(code, Some(0));
+    assert_eq!(world.fake.stats().requests.get("batch_update"), None);
+
+    // WHEN the person moves them up to lead again
+    for id in &lowered {
+        world
+            .fake
+            .update(id, [("lifecyclestage".into(), "lead".into())].into());
+    }
+    world.ok(&["sync", "--once"]);
+    // THEN the findings are closed
+    let (json, _) = world.ok(&["plan", "--json"]);
+    let plan: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(plan["downgrades_kept"]["count"], 0, "{json}");
+}
