@@ -4,12 +4,12 @@
 //! A record is only ever asked for a higher stage than it reported: never downward (unless the
 //! connector allows downgrades).
 
-use crate::model::PersonId;
+use crate::model::{Person, PersonId};
 use crate::store::{Store, StoreError, StoreTx};
 use crate::sync::AnyConnector;
 use futures_util::StreamExt;
 use futures_util::stream::FuturesUnordered;
-use leadsync_connector_core::{ConnectorError, PushItem, PushOutcome, Stage, Tier};
+use leadsync_connector_core::{ConnectorError, Field, Locator, PushItem, PushOutcome, Stage, Tier};
 use serde::Serialize;
 
 /// Entries drained per push call (HubSpot's batch limit).
@@ -54,6 +54,28 @@ pub fn plan(
     person: PersonId,
     tier: Tier,
 ) -> Result<u64, StoreError> {
+    plan_for(tx, targets, person, None, tier)
+}
+
+/// [`plan`], for a person whose golden record is at hand (after a pull merged it): its CRM
+/// stage, the highest a record reported, also tells which records held `tier` before they were
+/// lowered, pushed by leadsync or not.
+pub fn plan_with_golden(
+    tx: &mut dyn StoreTx,
+    targets: &[PushTarget],
+    person: &Person,
+    tier: Tier,
+) -> Result<u64, StoreError> {
+    plan_for(tx, targets, person.id, Some(person), tier)
+}
+
+fn plan_for(
+    tx: &mut dyn StoreTx,
+    targets: &[PushTarget],
+    person: PersonId,
+    golden: Option<&Person>,
+    tier: Tier,
+) -> Result<u64, StoreError> {
     let mut planned = 0;
     for target in targets {
         for (record_id, stage) in tx.crm_records_of(person, &target.connector)? {
@@ -65,7 +87,10 @@ pub fn plan(
             };
             if target.respect_downgrades && !target.allow_downgrade {
                 let lowered = match reported {
-                    Some(r) if r < tier => lowered_below(tx, target, &record_id, tier)?,
+                    Some(r) if r < tier => {
+                        golden.is_some_and(|p| held_by(p, target, &record_id) >= Some(tier))
+                            || lowered_below(tx, target, &record_id, tier)?
+                    }
                     _ => false,
                 };
                 if lowered {
@@ -102,6 +127,25 @@ fn lowered_below(
         tx.push_entry(&target.connector, record_id)?,
         Some((held, status)) if held >= tier && (status == "done" || status == "kept")
     ))
+}
+
+/// The highest stage the golden record keeps from this CRM record: what it reported before,
+/// when it reports less now.
+fn held_by(person: &Person, target: &PushTarget, record_id: &str) -> Option<Tier> {
+    let locator = Locator::Crm {
+        id: record_id.to_string(),
+    }
+    .to_string();
+    person
+        .fields
+        .get(&Field::CrmStage)?
+        .iter()
+        .filter(|v| {
+            let from = &person.sources[v.source as usize];
+            from.connector == target.connector && from.locator == locator
+        })
+        .filter_map(|v| Stage::parse(&v.value).tier())
+        .max()
 }
 
 /// What one drain did.

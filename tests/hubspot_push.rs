@@ -535,3 +535,41 @@ fn with_respect_downgrades_a_lowered_stage_is_kept_shown_and_counted() {
     let plan: serde_json::Value = serde_json::from_str(&json).unwrap();
     assert_eq!(plan["downgrades_kept"]["count"], 0, "{json}");
 }
+
+#[test]
+fn with_respect_downgrades_a_stage_leadsync_never_pushed_is_kept_when_lowered_too() {
+    // GIVEN an account that respects downgrades, and contacts a person had put at MQL in HubSpot
+    // (their stage makes the persons MQLs; nothing is pushed)
+    let world = common::hubspot::BinaryWorld::new(EVERYONE_LEAD, "respect_downgrades = true");
+    let ids: Vec<String> = (0..6)
+        .map(|i| {
+            world.fake.insert(
+                [
+                    ("email".to_string(), format!("m{i}@acme.io")),
+                    (
+                        "lifecyclestage".to_string(),
+                        "marketingqualifiedlead".to_string(),
+                    ),
+                ]
+                .into(),
+            )
+        })
+        .collect();
+    world.ok(&["sync", "--once"]);
+    assert_eq!(world.fake.stats().requests.get("batch_update"), None);
+
+    // WHEN a person lowers four of them to lead and the next cycle pulls them
+    for id in &ids[..4] {
+        world.lower(id, "lead");
+    }
+    world.ok(&["sync", "--once"]);
+
+    // THEN they stay at lead, and the four lowerings are findings
+    assert_eq!(world.fake.stats().requests.get("batch_update"), None);
+    for id in &ids[..4] {
+        assert_eq!(world.stage(id).as_deref(), Some("lead"), "{id}");
+    }
+    let (json, _) = world.ok(&["plan", "--json"]);
+    let plan: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(plan["downgrades_kept"]["count"], 4, "{json}");
+}
