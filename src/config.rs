@@ -398,6 +398,11 @@ fn check(s: &Settings) -> Result<(), String> {
                         "key connectors.{id}.rate_limit.window: must be longer than 0s"
                     ));
                 }
+                if hub.respect_downgrades && hub.allow_downgrade {
+                    return Err(format!(
+                        "key connectors.{id}.respect_downgrades: cannot be combined with allow_downgrade (leadsync's tier is then the authority for stages); set one of the two"
+                    ));
+                }
             }
         }
     }

@@ -35,6 +35,9 @@ pub struct Plan {
     /// Stage pushes planned (or, in a dry run, that would be) for CRM records of pushing
     /// connectors.
     pub pushes: u64,
+    /// CRM records whose stage a person lowered, kept by `respect_downgrades` (see
+    /// [`kept_downgrades`]).
+    pub downgrades_kept: Moves,
 }
 
 impl Plan {
@@ -90,6 +93,14 @@ impl Plan {
             "stage pushes that would follow: {}\n",
             self.pushes
         ));
+        let kept = &self.downgrades_kept;
+        if kept.count > 0 {
+            out.push_str(&format!(
+                "stages lowered in the CRM, kept (respect_downgrades): {}   e.g. {}\n",
+                group(kept.count),
+                kept.sample.join("; ")
+            ));
+        }
         out
     }
 }
@@ -190,4 +201,29 @@ pub fn requalify(
         batch = next?;
     }
     Ok(plan)
+}
+
+/// The open downgrade findings of the pushing connectors: how many, and a sample
+/// (`person 12: hubspot record 901 lowered to subscriber, tier lead`).
+pub fn kept_downgrades(
+    store: &mut dyn Store,
+    push_targets: &[crate::push::PushTarget],
+    sample: usize,
+) -> Result<Moves, StoreError> {
+    let mut kept = Moves::default();
+    for target in push_targets {
+        let counts = store.outbox_counts(&target.connector)?;
+        kept.count += counts.get("kept").copied().unwrap_or(0);
+        let room = sample.saturating_sub(kept.sample.len()) as u32;
+        for entry in store.outbox_with_status(&target.connector, "kept", room)? {
+            kept.sample.push(format!(
+                "person {} {} record {} ({})",
+                entry.person,
+                entry.connector,
+                entry.record_id,
+                entry.reason.as_deref().unwrap_or("lowered")
+            ));
+        }
+    }
+    Ok(kept)
 }

@@ -1,14 +1,15 @@
 //! Stage pushes. Planned into the outbox in the same transaction as the tier change that causes
 //! them; drained by connector, in batches, after each cycle's pulls.
 //!
-//! A record is only ever asked for a higher stage than it reported: never downward.
+//! A record is only ever asked for a higher stage than it reported: never downward (unless the
+//! connector allows downgrades).
 
-use crate::model::PersonId;
+use crate::model::{Person, PersonId};
 use crate::store::{Store, StoreError, StoreTx};
 use crate::sync::AnyConnector;
 use futures_util::StreamExt;
 use futures_util::stream::FuturesUnordered;
-use leadsync_connector_core::{ConnectorError, PushItem, PushOutcome, Stage, Tier};
+use leadsync_connector_core::{ConnectorError, Field, Locator, PushItem, PushOutcome, Stage, Tier};
 use serde::Serialize;
 
 /// Entries drained per push call (HubSpot's batch limit).
@@ -26,25 +27,53 @@ pub struct PushTarget {
     /// `allow_downgrade = true`: leadsync's tier is the authority for this CRM's stage, which is
     /// then pushed down as well as up, and does not floor the tier.
     pub allow_downgrade: bool,
+    /// `respect_downgrades = true`: a stage a person lowered in the CRM below the tier leadsync
+    /// set there is kept as a finding instead of being restored.
+    pub respect_downgrades: bool,
 }
 
 impl PushTarget {
-    /// A target that only ever pushes stages forward.
+    /// A target that only ever pushes stages forward and restores lowered ones.
     pub fn forward(connector: impl Into<String>) -> Self {
         PushTarget {
             connector: connector.into(),
             allow_downgrade: false,
+            respect_downgrades: false,
         }
     }
 }
 
 /// Plans pushes for a person now at `tier`: every linked record of a pushing connector whose
-/// last reported stage is below it (or differs from it, where downgrades are allowed). A record
-/// already asked for this tier is left as it is.
+/// stage is below it (or differs from it, where downgrades are allowed). A record already asked
+/// for this tier is left as it is, unless the push was applied and the record reports a lower
+/// stage since: then someone lowered it in the CRM, and it is asked again — or, where the
+/// connector respects downgrades, the finding is kept instead.
 pub fn plan(
     tx: &mut dyn StoreTx,
     targets: &[PushTarget],
     person: PersonId,
+    tier: Tier,
+) -> Result<u64, StoreError> {
+    plan_for(tx, targets, person, None, tier)
+}
+
+/// [`plan`], for a person whose golden record is at hand (after a pull merged it): its CRM
+/// stage, the highest a record reported, also tells which records held `tier` before they were
+/// lowered, pushed by leadsync or not.
+pub fn plan_with_golden(
+    tx: &mut dyn StoreTx,
+    targets: &[PushTarget],
+    person: &Person,
+    tier: Tier,
+) -> Result<u64, StoreError> {
+    plan_for(tx, targets, person.id, Some(person), tier)
+}
+
+fn plan_for(
+    tx: &mut dyn StoreTx,
+    targets: &[PushTarget],
+    person: PersonId,
+    golden: Option<&Person>,
     tier: Tier,
 ) -> Result<u64, StoreError> {
     let mut planned = 0;
@@ -56,6 +85,27 @@ pub fn plan(
                 Some(r) if target.allow_downgrade => r != tier,
                 Some(r) => r < tier,
             };
+            if target.respect_downgrades && !target.allow_downgrade {
+                let lowered = match reported {
+                    Some(r) if r < tier => {
+                        golden.is_some_and(|p| held_by(p, target, &record_id) >= Some(tier))
+                            || lowered_below(tx, target, &record_id, tier)?
+                    }
+                    _ => false,
+                };
+                if lowered {
+                    let reason = format!(
+                        "stage lowered in {} to `{}`, below {tier}: kept, not restored (respect_downgrades)",
+                        target.connector,
+                        stage.as_deref().unwrap_or_default()
+                    );
+                    tx.keep_downgrade(&target.connector, &record_id, person, tier, &reason)?;
+                    continue;
+                }
+                if !wanted {
+                    tx.close_kept(&target.connector, &record_id)?;
+                }
+            }
             if wanted {
                 tx.plan_push(&target.connector, &record_id, person, tier)?;
                 planned += 1;
@@ -63,6 +113,39 @@ pub fn plan(
         }
     }
     Ok(planned)
+}
+
+/// Whether a record below `tier` held it before: leadsync set it there (or higher), or a
+/// lowering of it is kept already.
+fn lowered_below(
+    tx: &mut dyn StoreTx,
+    target: &PushTarget,
+    record_id: &str,
+    tier: Tier,
+) -> Result<bool, StoreError> {
+    Ok(matches!(
+        tx.push_entry(&target.connector, record_id)?,
+        Some((held, status)) if held >= tier && (status == "done" || status == "kept")
+    ))
+}
+
+/// The highest stage the golden record keeps from this CRM record: what it reported before,
+/// when it reports less now.
+fn held_by(person: &Person, target: &PushTarget, record_id: &str) -> Option<Tier> {
+    let locator = Locator::Crm {
+        id: record_id.to_string(),
+    }
+    .to_string();
+    person
+        .fields
+        .get(&Field::CrmStage)?
+        .iter()
+        .filter(|v| {
+            let from = &person.sources[v.source as usize];
+            from.connector == target.connector && from.locator == locator
+        })
+        .filter_map(|v| Stage::parse(&v.value).tier())
+        .max()
 }
 
 /// What one drain did.
@@ -119,18 +202,19 @@ pub async fn drain(
         };
         let outcomes = outcomes?;
         let mut results = Vec::with_capacity(outcomes.len());
+        let mut batch = PushStats::default();
         for outcome in &outcomes {
             match outcome {
                 PushOutcome::Applied { outbox_id } => {
-                    stats.applied += 1;
+                    batch.applied += 1;
                     results.push((*outbox_id, "done", None));
                 }
                 PushOutcome::Retry { outbox_id, reason } => {
-                    stats.retried += 1;
+                    batch.retried += 1;
                     results.push((*outbox_id, "pending", Some(reason.clone())));
                 }
                 PushOutcome::Failed { outbox_id, reason } => {
-                    stats.dead += 1;
+                    batch.dead += 1;
                     tracing::error!(
                         connector = connector.id(),
                         outbox_id,
@@ -142,6 +226,16 @@ pub async fn drain(
             }
         }
         store.push_results(&results)?;
+        tracing::info!(
+            connector = connector.id(),
+            applied = batch.applied,
+            retried = batch.retried,
+            dead = batch.dead,
+            "Push batch answered."
+        );
+        stats.applied += batch.applied;
+        stats.retried += batch.retried;
+        stats.dead += batch.dead;
         if outcomes
             .iter()
             .all(|o| matches!(o, PushOutcome::Retry { .. }))

@@ -137,6 +137,7 @@ pub fn push_targets(settings: &Settings) -> Vec<PushTarget> {
             ConnectorConfig::Hubspot(h) if h.push => Some(PushTarget {
                 connector: id.clone(),
                 allow_downgrade: h.allow_downgrade,
+                respect_downgrades: h.respect_downgrades,
             }),
             _ => None,
         })

@@ -378,3 +378,198 @@ async fn pushes_overlap_while_answers_are_slow_but_never_more_than_four_at_once(
             .all(|c| { tier_of(c.properties.get("lifecyclestage")) == Some(Tier::Customer) })
     );
 }
+
+/// A world whose 30 HubSpot contacts were pushed from subscriber to lead by one `sync --once`
+/// of the real binary, then ten of them set back to subscriber by a person in HubSpot; the ten
+/// ids. `hubspot` is appended to the connector's table.
+fn ten_lowered_after_a_push(hubspot: &str) -> (common::hubspot::BinaryWorld, Vec<String>) {
+    let world = common::hubspot::BinaryWorld::new(EVERYONE_LEAD, hubspot);
+    let ids: Vec<String> = (0..30)
+        .map(|i| {
+            world.fake.insert(
+                [
+                    ("email".to_string(), format!("p{i}@acme.io")),
+                    ("lifecyclestage".to_string(), "subscriber".to_string()),
+                ]
+                .into(),
+            )
+        })
+        .collect();
+    world.ok(&["sync", "--once"]);
+    for id in &ids {
+        assert_eq!(world.stage(id).as_deref(), Some("lead"), "pushed: {id}");
+    }
+    let lowered = ids[..10].to_vec();
+    for id in &lowered {
+        world.lower(id, "subscriber");
+        assert_eq!(world.stage(id).as_deref(), Some("subscriber"));
+    }
+    (world, lowered)
+}
+
+/// The `info` line each push batch logs (JSON logs): (applied, retried, dead) per batch.
+fn batch_lines(stderr: &str) -> Vec<(u64, u64, u64)> {
+    stderr
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|v| v["fields"]["message"] == "Push batch answered.")
+        .map(|v| {
+            let f = &v["fields"];
+            assert_eq!(f["connector"], "hubspot", "{v}");
+            let n = |k: &str| f[k].as_u64().unwrap_or_else(|| panic!("{k} in {v}"));
+            (n("applied"), n("retried"), n("dead"))
+        })
+        .collect()
+}
+
+#[test]
+fn a_stage_lowered_in_hubspot_is_restored_once_and_not_pushed_again() {
+    // GIVEN 30 contacts pushed to lead, ten of which a person then set back to subscriber
+    let (world, lowered) = ten_lowered_after_a_push("");
+    world.fake.reset_stats();
+
+    // WHEN the next cycle pulls them
+    let (stdout, stderr) = world.ok(&["sync", "--once"]);
+
+    // THEN the ten are back at lead in HubSpot, in one batch, and the batch's outcome is logged
+    for id in &lowered {
+        assert_eq!(world.stage(id).as_deref(), Some("lead"), "restored: {id}");
+    }
+    assert_eq!(world.fake.stats().requests.get("batch_update"), Some(&1));
+    assert!(stdout.contains("hubspot: pushed 10 stage(s)"), "{stdout}");
+    assert_eq!(batch_lines(&stderr), vec![(10, 0, 0)], "{stderr}");
+
+    // AND a page that touches the persons before the restored stages are pulled back (their
+    // stored stage still says subscriber) plans nothing: what was pushed is what they hold
+    let mut store = leadsync::store::SqliteStore::open(&world.db).unwrap();
+    let target = [leadsync::push::PushTarget::forward("hubspot")];
+    let persons: Vec<i64> = lowered
+        .iter()
+        .map(|id| store.person_by_key("crm:hubspot", id).unwrap().unwrap())
+        .collect();
+    let mut tx = store.begin().unwrap();
+    for person in persons {
+        let planned = leadsync::push::plan(tx.as_mut(), &target, person, Tier::Lead).unwrap();
+        assert_eq!(planned, 0, "person {person}");
+    }
+    drop(tx);
+
+    // AND further cycles, which pull the restored stages back, write nothing
+    world.fake.reset_stats();
+    let (stdout, stderr) = world.ok(&["sync", "--once"]);
+    world.ok(&["sync", "--once"]);
+    assert_eq!(world.fake.stats().requests.get("batch_update"), None);
+    assert!(stdout.contains("hubspot: pushed 0 stage(s)"), "{stdout}");
+    assert!(batch_lines(&stderr).is_empty(), "{stderr}");
+    let outbox = store.outbox_counts("hubspot").unwrap();
+    assert_eq!(outbox.get("done"), Some(&30), "{outbox:?}");
+    assert_eq!(outbox.len(), 1, "{outbox:?}");
+}
+
+#[test]
+fn with_respect_downgrades_a_lowered_stage_is_kept_shown_and_counted() {
+    // GIVEN an account set to respect people's downgrades, 30 contacts pushed to lead, and ten
+    // of them set back to subscriber by a person in HubSpot
+    let (world, lowered) = ten_lowered_after_a_push("respect_downgrades = true");
+    world.fake.reset_stats();
+
+    // WHEN the next cycles pull them
+    world.ok(&["sync", "--once"]);
+    world.ok(&["sync", "--once"]);
+
+    // THEN nothing is pushed: the ten stay at subscriber
+    assert_eq!(world.fake.stats().requests.get("batch_update"), None);
+    for id in &lowered {
+        assert_eq!(world.stage(id).as_deref(), Some("subscriber"), "{id}");
+    }
+    // AND explain shows the finding on each of them
+    let (view, _) = world.ok(&["explain", "p3@acme.io"]);
+    assert!(
+        view.contains(&format!("hubspot record {}: lead kept", lowered[3]))
+            && view.contains("lowered in hubspot to `subscriber`"),
+        "{view}"
+    );
+    // AND plan counts them, in text and JSON
+    let (text, _) = world.ok(&["plan"]);
+    assert!(
+        text.contains("stages lowered in the CRM, kept (respect_downgrades): 10"),
+        "{text}"
+    );
+    let (json, _) = world.ok(&["plan", "--json"]);
+    let plan: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(plan["downgrades_kept"]["count"], 10, "{json}");
+    assert_eq!(plan["pushes"], 0, "{json}");
+
+    // AND the daemon's metrics count the open findings
+    let daemon = common::daemon::spawn(&world.config, &[], None);
+    let mut kept = None;
+    common::daemon::wait_until("the findings in /metrics", Duration::from_secs(30), || {
+        kept = common::daemon::get(world.admin, "/metrics").and_then(|(_, text)| {
+            let scrape =
+                prometheus_parse::Scrape::parse(text.lines().map(|l| Ok(l.to_string()))).unwrap();
+            scrape
+                .samples
+                .into_iter()
+                .find(|s| {
+                    s.metric == "leadsync_stage_downgrades_kept"
+                        && s.labels.get("connector") == Some("hubspot")
+                })
+                .map(|s| s.value)
+        });
+        kept.is_some()
+    });
+    assert_eq!(kept, Some(prometheus_parse::Value::Gauge(10.0)));
+    let (code, _) = common::daemon::terminate(daemon, Duration::from_secs(30));
+    assert_eq!(code, Some(0));
+    assert_eq!(world.fake.stats().requests.get("batch_update"), None);
+
+    // WHEN the person moves them up to lead again
+    for id in &lowered {
+        world
+            .fake
+            .update(id, [("lifecyclestage".into(), "lead".into())].into());
+    }
+    world.ok(&["sync", "--once"]);
+    // THEN the findings are closed
+    let (json, _) = world.ok(&["plan", "--json"]);
+    let plan: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(plan["downgrades_kept"]["count"], 0, "{json}");
+}
+
+#[test]
+fn with_respect_downgrades_a_stage_leadsync_never_pushed_is_kept_when_lowered_too() {
+    // GIVEN an account that respects downgrades, and contacts a person had put at MQL in HubSpot
+    // (their stage makes the persons MQLs; nothing is pushed)
+    let world = common::hubspot::BinaryWorld::new(EVERYONE_LEAD, "respect_downgrades = true");
+    let ids: Vec<String> = (0..6)
+        .map(|i| {
+            world.fake.insert(
+                [
+                    ("email".to_string(), format!("m{i}@acme.io")),
+                    (
+                        "lifecyclestage".to_string(),
+                        "marketingqualifiedlead".to_string(),
+                    ),
+                ]
+                .into(),
+            )
+        })
+        .collect();
+    world.ok(&["sync", "--once"]);
+    assert_eq!(world.fake.stats().requests.get("batch_update"), None);
+
+    // WHEN a person lowers four of them to lead and the next cycle pulls them
+    for id in &ids[..4] {
+        world.lower(id, "lead");
+    }
+    world.ok(&["sync", "--once"]);
+
+    // THEN they stay at lead, and the four lowerings are findings
+    assert_eq!(world.fake.stats().requests.get("batch_update"), None);
+    for id in &ids[..4] {
+        assert_eq!(world.stage(id).as_deref(), Some("lead"), "{id}");
+    }
+    let (json, _) = world.ok(&["plan", "--json"]);
+    let plan: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(plan["downgrades_kept"]["count"], 4, "{json}");
+}

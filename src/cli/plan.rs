@@ -13,7 +13,7 @@ pub(super) fn run(
     let rules = load_rules(&settings, rules_file)?;
     let mut store = store::open(&settings.store.url)?;
     let targets = crate::sync::push_targets(&settings);
-    let plan = plan::requalify(
+    let mut plan = plan::requalify(
         store.as_mut(),
         &rules,
         &targets,
@@ -24,6 +24,7 @@ pub(super) fn run(
         // last pass; with another file, what that file would change.
         true,
     )?;
+    plan.downgrades_kept = plan::kept_downgrades(store.as_mut(), &targets, sample)?;
     if json {
         println!(
             "{}",

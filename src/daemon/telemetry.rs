@@ -19,6 +19,9 @@ pub(super) const PERSONS: &str = "leadsync_persons";
 pub(super) const PERSONS_BY_TIER: &str = "leadsync_persons_by_tier";
 pub(super) const OUTBOX: &str = "leadsync_outbox_entries";
 pub(super) const DEAD_LETTERS: &str = "leadsync_dead_letters";
+/// CRM records whose stage a person lowered below the tier leadsync set, kept because the
+/// connector respects downgrades (open findings).
+pub(super) const DOWNGRADES_KEPT: &str = "leadsync_stage_downgrades_kept";
 pub(super) const RATE_LIMITED: &str = "leadsync_rate_limited_total";
 pub(super) const BUDGET_LEFT: &str = "leadsync_rate_budget_remaining";
 
@@ -46,12 +49,14 @@ pub(super) fn record_pushes(
             }
         }
         if let Ok(counts) = store.outbox_counts(id) {
-            for status in ["pending", "done", "dead"] {
+            for status in ["pending", "done", "dead", "kept"] {
                 let n = counts.get(status).copied().unwrap_or(0);
                 gauge!(OUTBOX, "connector" => id.clone(), "status" => status).set(n as f64);
             }
             let dead = counts.get("dead").copied().unwrap_or(0);
             gauge!(DEAD_LETTERS, "connector" => id.clone()).set(dead as f64);
+            let kept = counts.get("kept").copied().unwrap_or(0);
+            gauge!(DOWNGRADES_KEPT, "connector" => id.clone()).set(kept as f64);
         }
     }
     record_budgets(connectors);

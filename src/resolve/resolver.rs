@@ -176,7 +176,7 @@ impl Resolver {
             if let Some(tier) = person.tier
                 && !self.push_targets.is_empty()
             {
-                crate::push::plan(tx, &self.push_targets, person.id, tier)?;
+                crate::push::plan_with_golden(tx, &self.push_targets, person, tier)?;
             }
         }
         tx.add_tier_changes(&changes)?;

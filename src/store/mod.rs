@@ -118,6 +118,13 @@ pub trait Store: Send {
     fn outbox_counts(&mut self, connector: &str) -> Result<BTreeMap<String, u64>, StoreError>;
     /// The newest dead-lettered pushes (any connector), newest first.
     fn dead_letters(&mut self, limit: u32) -> Result<Vec<OutboxEntry>, StoreError>;
+    /// The oldest `limit` entries of a connector with `status`, in id order.
+    fn outbox_with_status(
+        &mut self,
+        connector: &str,
+        status: &str,
+        limit: u32,
+    ) -> Result<Vec<OutboxEntry>, StoreError>;
 
     /// A connector's saved state value (`None` when never saved).
     fn connector_state(&mut self, connector: &str, key: &str)
@@ -167,14 +174,17 @@ pub trait StoreTx {
 
     /// Appends tier changes to the history, in order.
     fn add_tier_changes(&mut self, changes: &[TierChange]) -> Result<(), StoreError>;
-    /// The CRM records of `connector` linked to a person, with the stage each last reported.
+    /// The CRM records of `connector` linked to a person, with the stage each holds as far as
+    /// leadsync knows: the tier a push applied since the record was last pulled, else the stage
+    /// the record last reported.
     fn crm_records_of(
         &mut self,
         person: PersonId,
         connector: &str,
     ) -> Result<Vec<(String, Option<String>)>, StoreError>;
-    /// Asks for `tier` on a CRM record: a new pending entry, or the existing one raised and
-    /// made pending again.
+    /// Asks for `tier` on a CRM record: a new pending entry, or the existing one made pending
+    /// again when its tier differs or it was done (the caller saw the record below `tier`
+    /// since) or kept. A pending or dead entry of the same tier stays as it is.
     fn plan_push(
         &mut self,
         connector: &str,
@@ -182,6 +192,24 @@ pub trait StoreTx {
         person: PersonId,
         tier: Tier,
     ) -> Result<(), StoreError>;
+    /// The outbox entry of a CRM record, if any: its tier and status.
+    fn push_entry(
+        &mut self,
+        connector: &str,
+        record_id: &str,
+    ) -> Result<Option<(Tier, String)>, StoreError>;
+    /// Records that a person lowered a CRM record's stage below `tier` and that the connector
+    /// respects it: an entry with status `kept` and the reason, never pushed.
+    fn keep_downgrade(
+        &mut self,
+        connector: &str,
+        record_id: &str,
+        person: PersonId,
+        tier: Tier,
+        reason: &str,
+    ) -> Result<(), StoreError>;
+    /// Closes a `kept` finding of a record that holds its tier again.
+    fn close_kept(&mut self, connector: &str, record_id: &str) -> Result<(), StoreError>;
     /// Records a conflict for review; the same conflict recorded twice is kept once.
     fn add_conflict(&mut self, conflict: &Conflict) -> Result<(), StoreError>;
     /// Stores a reject; the same row rejected twice is kept once.

@@ -106,7 +106,8 @@ pub struct OutboxEntry {
     pub record_id: String,
     pub person: PersonId,
     pub tier: Tier,
-    /// `pending`, `done` or `dead` (will not be retried; `reason` says why).
+    /// `pending`, `done`, `dead` (will not be retried; `reason` says why) or `kept` (a person
+    /// lowered the record's stage in the CRM and the connector respects it; `reason` says so).
     pub status: String,
     pub attempts: u32,
     pub reason: Option<String>,

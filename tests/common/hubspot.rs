@@ -152,3 +152,119 @@ pub async fn unlimited_fake(contacts: usize, seed: u64) -> (FakeHubSpot, ServerH
     let server = fake.serve("127.0.0.1:0".parse().unwrap()).await.unwrap();
     (fake, server)
 }
+
+/// A fake HubSpot served on its own runtime, and a config for the real `leadsync` binary that
+/// pulls from it and pushes to it: for tests that run the binary as users do.
+pub struct BinaryWorld {
+    pub fake: FakeHubSpot,
+    pub dir: tempfile::TempDir,
+    pub config: std::path::PathBuf,
+    pub db: std::path::PathBuf,
+    /// Where `leadsync run` serves its admin API.
+    pub admin: std::net::SocketAddr,
+    pub server: ServerHandle,
+    // Last: the fake's server runs on it, so it must outlive the handle.
+    _runtime: tokio::runtime::Runtime,
+}
+
+impl BinaryWorld {
+    /// An unlimited fake, `rules` as the rules file, and `hubspot` appended to the HubSpot
+    /// connector's table (which pushes).
+    pub fn new(rules: &str, hubspot: &str) -> BinaryWorld {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .unwrap();
+        let fake = FakeHubSpot::new(FakeConfig {
+            requests_per_window: 0,
+            search_per_second: 0,
+            ..FakeConfig::default()
+        });
+        let server = runtime
+            .block_on(fake.serve("127.0.0.1:0".parse().unwrap()))
+            .unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let (db, config) = (dir.path().join("db"), dir.path().join("leadsync.toml"));
+        let world = BinaryWorld {
+            fake,
+            dir,
+            config,
+            db,
+            admin: std::net::TcpListener::bind("127.0.0.1:0")
+                .and_then(|l| l.local_addr())
+                .unwrap(),
+            server,
+            _runtime: runtime,
+        };
+        world.write_config(rules, hubspot);
+        world
+    }
+
+    pub fn write_config(&self, rules: &str, hubspot: &str) {
+        let (token, rules_file) = (
+            self.dir.path().join("token"),
+            self.dir.path().join("rules.toml"),
+        );
+        std::fs::write(&token, &self.fake.config().token).unwrap();
+        std::fs::write(&rules_file, rules).unwrap();
+        let text = format!(
+            "[store]\nurl = \"sqlite://{db}\"\n\n[admin]\nlisten = \"{admin}\"\n\n\
+             [rules]\nfile = \"{rules}\"\n\n\
+             [connectors.hubspot]\ntype = \"hubspot\"\nbase_url = \"{url}\"\n\
+             token = {{ file = \"{token}\" }}\npush = true\n{hubspot}\n",
+            db = self.db.display(),
+            admin = self.admin,
+            rules = rules_file.display(),
+            url = self.server.base_url,
+            token = token.display(),
+        );
+        std::fs::write(&self.config, text).unwrap();
+    }
+
+    /// Runs `leadsync --config CONFIG ARGS` with `RUST_LOG=info` and JSON logs.
+    pub fn run(&self, args: &[&str]) -> std::process::Output {
+        std::process::Command::new(env!("CARGO_BIN_EXE_leadsync"))
+            .arg("--config")
+            .arg(&self.config)
+            .args(args)
+            .env_remove("LEADSYNC_CONFIG")
+            .env("RUST_LOG", "info")
+            .env("LEADSYNC_LOG_FORMAT", "json")
+            .output()
+            .expect("leadsync runs")
+    }
+
+    /// `leadsync ARGS`, which must succeed: (stdout, stderr).
+    pub fn ok(&self, args: &[&str]) -> (String, String) {
+        let out = self.run(args);
+        let (stdout, stderr) = (
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        );
+        assert!(
+            out.status.success(),
+            "leadsync {args:?} failed: {}\n{stdout}\n{stderr}",
+            out.status
+        );
+        (stdout, stderr)
+    }
+
+    /// A contact's lifecycle stage in the fake.
+    pub fn stage(&self, id: &str) -> Option<String> {
+        self.fake
+            .contact(id)
+            .unwrap()
+            .properties
+            .get("lifecyclestage")
+            .cloned()
+    }
+
+    /// Lowers a contact's stage as a HubSpot user does: clears it, then sets the lower one (a
+    /// lower stage set directly is ignored).
+    pub fn lower(&self, id: &str, stage: &str) {
+        let set = |v: &str| [("lifecyclestage".to_string(), v.to_string())].into();
+        self.fake.update(id, set(""));
+        self.fake.update(id, set(stage));
+    }
+}

@@ -35,6 +35,11 @@ pub struct HubspotConfig {
     /// that checks it held. This account's stages then no longer floor the tier. Off by default.
     #[serde(default)]
     pub allow_downgrade: bool,
+    /// Respect people's downgrades: a stage someone lowered in HubSpot below the tier leadsync
+    /// set there is not restored, but kept as a finding (`explain`, `plan`, metrics). By
+    /// default a lowered stage is pushed back up. Not with `allow_downgrade`.
+    #[serde(default)]
+    pub respect_downgrades: bool,
     /// Cron expression (six fields, with seconds) for the daemon.
     #[serde(default)]
     pub schedule: Option<String>,

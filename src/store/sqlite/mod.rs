@@ -619,9 +619,18 @@ impl Store for SqliteStore {
             let mut stmt = tx.prepare_cached(
                 "UPDATE outbox SET status = ?2, reason = ?3, attempts = attempts + 1, updated_at = ?4 WHERE id = ?1",
             )?;
+            // An applied stage is what the record holds until it is pulled again.
+            let mut holds = tx.prepare_cached(
+                "UPDATE source_records SET pushed_tier = o.tier FROM outbox AS o
+                 WHERE o.id = ?1 AND source_records.connector = o.connector
+                   AND source_records.locator_key = o.record_id",
+            )?;
             let now = ts(&Utc::now());
             for (id, status, reason) in results {
                 stmt.execute(params![id, status, reason, now])?;
+                if *status == "done" {
+                    holds.execute([id])?;
+                }
             }
         }
         tx.commit()?;
@@ -656,6 +665,21 @@ impl Store for SqliteStore {
                 "{OUTBOX_SELECT} WHERE status = 'dead' ORDER BY updated_at DESC, id DESC LIMIT ?1"
             ),
             [limit],
+            outbox_row,
+            outbox_entry,
+        )
+    }
+
+    fn outbox_with_status(
+        &mut self,
+        connector: &str,
+        status: &str,
+        limit: u32,
+    ) -> Result<Vec<OutboxEntry>, StoreError> {
+        query_all(
+            &self.conn,
+            &format!("{OUTBOX_SELECT} WHERE connector = ?1 AND status = ?2 ORDER BY id LIMIT ?3"),
+            params![connector, status, limit],
             outbox_row,
             outbox_entry,
         )

@@ -143,4 +143,10 @@ pub(super) const MIGRATIONS: &[&str] = &[
     CREATE INDEX identity_keys_crm_person ON identity_keys(person_id, kind)
         WHERE kind >= 'crm:' AND kind < 'crm;';
     "#,
+    // 6: the stage leadsync set on a CRM record since it was last pulled, so a record whose
+    // pulled stage is stale until the next pull is not asked again, and a stage lowered in the
+    // CRM after a push is told apart from one that was never raised.
+    r#"
+    ALTER TABLE source_records ADD COLUMN pushed_tier TEXT;
+    "#,
 ];

@@ -192,7 +192,7 @@ impl StoreTx for SqliteTx<'_> {
             "INSERT OR FAIL INTO source_records (connector, locator_key, locator, person_id, observed_at, archived, fields)",
             "ON CONFLICT (connector, locator_key) DO UPDATE SET locator = excluded.locator,
                person_id = excluded.person_id, observed_at = excluded.observed_at,
-               archived = excluded.archived, fields = excluded.fields",
+               archived = excluded.archived, fields = excluded.fields, pushed_tier = NULL",
             records,
             |(r, _)| {
                 (
@@ -290,15 +290,24 @@ impl StoreTx for SqliteTx<'_> {
         connector: &str,
     ) -> Result<Vec<(String, Option<String>)>, StoreError> {
         let mut stmt = self.tx.prepare_cached(
-            "SELECT locator_key, fields FROM source_records
+            "SELECT locator_key, fields, pushed_tier FROM source_records
              WHERE person_id = ?1 AND connector = ?2 AND archived = 0 AND locator LIKE '{\"kind\":\"crm\"%'",
         )?;
         let rows = stmt.query_map(params![person, connector], |r| {
-            Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, Option<String>>(2)?,
+            ))
         })?;
         let mut out = Vec::new();
         for row in rows {
-            let (id, fields) = row?;
+            let (id, fields, pushed) = row?;
+            // What leadsync set since the last pull is what the record holds now.
+            if pushed.is_some() {
+                out.push((id, pushed));
+                continue;
+            }
             let values: Vec<(leadsync_connector_core::Field, String)> = super::json(&fields)?;
             let stage = values
                 .into_iter()
@@ -307,6 +316,49 @@ impl StoreTx for SqliteTx<'_> {
             out.push((id, stage));
         }
         Ok(out)
+    }
+
+    fn push_entry(
+        &mut self,
+        connector: &str,
+        record_id: &str,
+    ) -> Result<Option<(Tier, String)>, StoreError> {
+        let mut stmt = self.tx.prepare_cached(
+            "SELECT tier, status FROM outbox WHERE connector = ?1 AND record_id = ?2",
+        )?;
+        let mut rows = stmt.query(params![connector, record_id])?;
+        let Some(row) = rows.next()? else {
+            return Ok(None);
+        };
+        let tier = super::parse_tier(Some(row.get(0)?))?.expect("some in, some out");
+        Ok(Some((tier, row.get(1)?)))
+    }
+
+    fn keep_downgrade(
+        &mut self,
+        connector: &str,
+        record_id: &str,
+        person: PersonId,
+        tier: Tier,
+        reason: &str,
+    ) -> Result<(), StoreError> {
+        let now = ts(&chrono::Utc::now());
+        let mut stmt = self.tx.prepare_cached(
+            "INSERT INTO outbox (connector, record_id, person_id, tier, status, attempts, reason, created_at, updated_at)
+             VALUES (?1, ?2, ?3, ?4, 'kept', 0, ?5, ?6, ?6)
+             ON CONFLICT (connector, record_id) DO UPDATE SET person_id = ?3, tier = ?4,
+               status = 'kept', attempts = 0, reason = ?5, updated_at = ?6
+             WHERE outbox.status != 'kept' OR outbox.tier != excluded.tier OR outbox.reason IS NOT excluded.reason",
+        )?;
+        stmt.execute(params![
+            connector,
+            record_id,
+            person,
+            tier.as_str(),
+            reason,
+            now
+        ])?;
+        Ok(())
     }
 
     fn plan_push(
@@ -322,9 +374,18 @@ impl StoreTx for SqliteTx<'_> {
              VALUES (?1, ?2, ?3, ?4, 'pending', 0, ?5, ?5)
              ON CONFLICT (connector, record_id) DO UPDATE SET person_id = ?3, tier = ?4,
                status = 'pending', attempts = 0, reason = NULL, updated_at = ?5
-             WHERE outbox.tier != excluded.tier",
+             WHERE outbox.tier != excluded.tier OR outbox.status IN ('done', 'kept')",
         )?;
         stmt.execute(params![connector, record_id, person, tier.as_str(), now])?;
+        Ok(())
+    }
+
+    fn close_kept(&mut self, connector: &str, record_id: &str) -> Result<(), StoreError> {
+        let mut stmt = self.tx.prepare_cached(
+            "UPDATE outbox SET status = 'done', reason = NULL, updated_at = ?3
+             WHERE connector = ?1 AND record_id = ?2 AND status = 'kept'",
+        )?;
+        stmt.execute(params![connector, record_id, ts(&chrono::Utc::now())])?;
         Ok(())
     }
 
