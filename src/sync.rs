@@ -73,6 +73,14 @@ impl AnyConnector {
         }
     }
 
+    /// What a spreadsheet inbox held at its last pull; `None` for other connectors.
+    pub fn inbox_status(&self) -> Option<leadsync_spreadsheet::InboxStatus> {
+        match self {
+            AnyConnector::Spreadsheet(c) => Some(c.inbox_status().clone()),
+            AnyConnector::Hubspot(_) => None,
+        }
+    }
+
     /// `spreadsheet` or `hubspot`, as in the config's `type`.
     pub fn kind(&self) -> &'static str {
         match self {
@@ -282,7 +290,9 @@ async fn pull_all(
             Ok(s) => (s, None),
             Err(e) => {
                 tracing::error!(connector = %id, error = %e, "Pull failed.");
-                (PullStats::default(), Some((e.kind, e.to_string())))
+                // What it did before failing is committed: its counts stand.
+                let done = e.partial.clone().unwrap_or_default();
+                (done, Some((e.kind, e.to_string())))
             }
         };
         let stats = RunStats {

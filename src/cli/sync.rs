@@ -99,7 +99,7 @@ pub(crate) fn spinner() -> ProgressBar {
 pub(crate) fn summary(r: &ConnectorRun) -> String {
     let p = &r.pulled;
     let mut line = format!(
-        "{}: {} records ({} new persons, {} conflicts, {} tier changes), {} rejects, {} files, {} duplicates, {} failed files in {:.1}s",
+        "{}: {} records ({} new persons, {} conflicts, {} tier changes), {} rejects, {} files, {} duplicates, {} failed files, {} skipped files in {:.1}s",
         r.id,
         r.resolved.records,
         r.resolved.persons_created,
@@ -109,6 +109,7 @@ pub(crate) fn summary(r: &ConnectorRun) -> String {
         p.streams_finished,
         p.duplicates,
         p.failed,
+        p.skipped,
         r.elapsed.as_secs_f64()
     );
     if let Some((_, e)) = &r.error {

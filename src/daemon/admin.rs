@@ -222,6 +222,7 @@ async fn status(State(state): State<Handle>) -> Answer<Json<serde_json::Value>> 
             "pushes": c.pushes,
             "outbox": outbox,
             "rate_budget": c.rate_budget,
+            "inbox": c.inbox,
         }));
     }
     Ok(Json(serde_json::json!({

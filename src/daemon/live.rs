@@ -19,6 +19,8 @@ pub(super) struct ConnectorLive {
     pub(super) pushes: bool,
     /// HubSpot's request budget as last stated; `None` for connectors without one.
     pub(super) rate_budget: Option<RateBudget>,
+    /// A spreadsheet inbox at its last pull (files waiting, files skipped); `None` for others.
+    pub(super) inbox: Option<leadsync_spreadsheet::InboxStatus>,
 }
 
 impl ConnectorLive {
@@ -49,17 +51,19 @@ impl Live {
                     .unwrap_or_default(),
                 pushes: c.pushes(),
                 rate_budget: c.rate_budget(),
+                inbox: c.inbox_status(),
             })
             .collect();
         *self.0.lock().unwrap_or_else(PoisonError::into_inner) = view;
     }
 
-    /// Refreshes the request budgets (after each cycle or push turn).
+    /// Refreshes the request budgets and inboxes (after each cycle or push turn).
     pub(super) fn refresh(&self, connectors: &[AnyConnector]) {
         let mut view = self.0.lock().unwrap_or_else(PoisonError::into_inner);
         for entry in view.iter_mut() {
             if let Some(c) = connectors.iter().find(|c| c.id() == entry.id) {
                 entry.rate_budget = c.rate_budget();
+                entry.inbox = c.inbox_status();
             }
         }
     }

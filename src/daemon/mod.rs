@@ -247,6 +247,7 @@ pub async fn run(
                     &rules,
                     &due,
                     &progress,
+                    &due_tx,
                 )
                 .await?;
                 if due.contains(&Due::Requalify) {
@@ -335,7 +336,9 @@ async fn guarded<T>(
     }
 }
 
-/// Pulls the due connectors, one at a time, recording each cycle's metrics.
+/// Pulls the due connectors, one at a time, recording each cycle's metrics. A pull that left
+/// files not ready yet gets its next turn queued for when they may be (once a file stops
+/// growing, the inbox watcher has nothing more to say).
 async fn cycles(
     settings: &Settings,
     store: &mut dyn Store,
@@ -343,6 +346,7 @@ async fn cycles(
     rules: &Arc<Rules>,
     due: &HashSet<Due>,
     progress: &PullProgress<'_>,
+    due_tx: &mpsc::Sender<Due>,
 ) -> Result<(), DaemonError> {
     for connector in connectors
         .iter_mut()
@@ -357,7 +361,12 @@ async fn cycles(
             Some(progress),
         )
         .await?;
-        telemetry::record(&cycle, started.elapsed().as_secs_f64(), store);
+        telemetry::record(
+            &cycle,
+            started.elapsed().as_secs_f64(),
+            store,
+            std::slice::from_ref(connector),
+        );
         telemetry::record_budgets(std::slice::from_ref(connector));
         for r in &cycle.runs {
             match &r.error {
@@ -366,12 +375,25 @@ async fn cycles(
                 }
                 Some((_, e)) => tracing::error!(connector = %r.id, error = %e, "Cycle failed."),
             }
+            if let Some(after) = r.pulled.recheck_after {
+                queue_later(due_tx, Due::Connector(r.id.clone()), after);
+            }
         }
     }
     Ok(())
 }
 
-/// Told of every page a pull commits: sends watchdog keep-alives while pages keep committing
+/// Queues `due` after `after` (a little more, so the file is surely settled by then). A full
+/// queue already holds a turn; a stopped loop no longer reads the queue.
+fn queue_later(due_tx: &mpsc::Sender<Due>, due: Due, after: Duration) {
+    let tx = due_tx.clone();
+    tokio::spawn(async move {
+        tokio::time::sleep(after + Duration::from_millis(100)).await;
+        let _ = tx.try_send(due);
+    });
+}
+
+/// Told of every page a pull commits and every file it looks at: sends watchdog keep-alives while pages keep committing
 /// (synchronous work such as reading a large drop blocks the loop's own keep-alives), and asks
 /// the pull to stop after its page once a stop is asked.
 struct PullProgress<'a> {

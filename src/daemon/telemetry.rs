@@ -24,6 +24,9 @@ pub(super) const DEAD_LETTERS: &str = "leadsync_dead_letters";
 pub(super) const DOWNGRADES_KEPT: &str = "leadsync_stage_downgrades_kept";
 pub(super) const RATE_LIMITED: &str = "leadsync_rate_limited_total";
 pub(super) const BUDGET_LEFT: &str = "leadsync_rate_budget_remaining";
+pub(super) const DROPS_FAILED: &str = "leadsync_drops_failed_total";
+pub(super) const DROPS_DUPLICATE: &str = "leadsync_drops_duplicate_total";
+pub(super) const FILES_SKIPPED: &str = "leadsync_inbox_skipped_files";
 
 /// Installs the process-wide recorder; `None` when one is installed already (then metrics
 /// still flow to it, and `/metrics` answers 404).
@@ -91,19 +94,32 @@ pub(super) fn record_budgets(connectors: &[AnyConnector]) {
     }
 }
 
-/// Records what a cycle did, then the store's current totals.
-pub(super) fn record(cycle: &Cycle, seconds: f64, store: &mut dyn Store) {
+/// Records what a cycle did, the files each inbox skips, then the store's current totals.
+pub(super) fn record(
+    cycle: &Cycle,
+    seconds: f64,
+    store: &mut dyn Store,
+    connectors: &[AnyConnector],
+) {
     for run in &cycle.runs {
         let id = run.id.clone();
         counter!(RECORDS_PULLED, "connector" => id.clone()).increment(run.resolved.records);
         counter!(REJECTS, "connector" => id.clone()).increment(run.pulled.rejects);
         counter!(TIER_CHANGES, "connector" => id.clone()).increment(run.resolved.tier_changes);
+        counter!(DROPS_FAILED, "connector" => id.clone()).increment(run.pulled.failed);
+        counter!(DROPS_DUPLICATE, "connector" => id.clone()).increment(run.pulled.duplicates);
         let outcome = if run.error.is_some() { "failed" } else { "ok" };
         counter!(CYCLES, "connector" => id.clone(), "outcome" => outcome).increment(1);
         histogram!(CYCLE_SECONDS, "connector" => id.clone()).record(seconds);
         if run.error.is_none() {
             gauge!(LAST_SUCCESS, "connector" => id.clone())
                 .set(chrono::Utc::now().timestamp() as f64);
+        }
+    }
+    for c in connectors {
+        if let Some(inbox) = c.inbox_status() {
+            gauge!(FILES_SKIPPED, "connector" => c.id().to_string())
+                .set(inbox.skipped.len() as f64);
         }
     }
     if let Ok(n) = store.person_count() {

@@ -64,6 +64,26 @@ impl Env {
             .expect("leadsync runs")
     }
 
+    /// Runs `leadsync --config <this config> ARGS` as the unprivileged user 65534 (nobody), with
+    /// the temp folder and the inbox opened to it: root reads every file, nobody does not.
+    pub fn run_as_nobody(&self, args: &[&str]) -> Output {
+        use std::os::unix::fs::PermissionsExt;
+        use std::os::unix::process::CommandExt;
+        for dir in [self.dir.path(), self.inbox.as_path()] {
+            fs::set_permissions(dir, fs::Permissions::from_mode(0o777)).unwrap();
+        }
+        Command::new(env!("CARGO_BIN_EXE_leadsync"))
+            .arg("--config")
+            .arg(&self.config)
+            .args(args)
+            .env_remove("LEADSYNC_CONFIG")
+            .env("RUST_LOG", "warn")
+            .uid(65534)
+            .gid(65534)
+            .output()
+            .expect("leadsync runs as nobody")
+    }
+
     /// `sync --once`, asserting success.
     pub fn sync(&self) -> String {
         let out = self.run(&["sync", "--once"]);

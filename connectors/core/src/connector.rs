@@ -116,6 +116,12 @@ pub struct PullStats {
     pub duplicates: u64,
     /// Streams that could not be read at all.
     pub failed: u64,
+    /// Streams left where they are because they cannot be taken (a symlink, a file leadsync may
+    /// not read or move); the operator must act on them.
+    pub skipped: u64,
+    /// Streams not ready yet (a file still being written): the host should pull again after
+    /// this long, as nothing else may tell it when they are ready.
+    pub recheck_after: Option<std::time::Duration>,
 }
 
 /// What kind of failure a [`ConnectorError`] is: decides retrying and the exit code.
@@ -136,6 +142,8 @@ pub struct ConnectorError {
     pub message: String,
     #[source]
     pub source: Option<Box<dyn StdError + Send + Sync>>,
+    /// What the pull had done and committed before it failed, so its counts are not lost.
+    pub partial: Option<PullStats>,
 }
 
 impl ConnectorError {
@@ -144,6 +152,7 @@ impl ConnectorError {
             kind,
             message: message.into(),
             source: None,
+            partial: None,
         }
     }
 
@@ -156,6 +165,13 @@ impl ConnectorError {
             kind,
             message: message.into(),
             source: Some(Box::new(source)),
+            partial: None,
         }
+    }
+
+    /// The same error, carrying the counts of what the pull did before it.
+    pub fn with_partial(mut self, stats: PullStats) -> Self {
+        self.partial = Some(stats);
+        self
     }
 }

@@ -100,6 +100,17 @@ impl SpreadsheetConfig {
             .unwrap_or_else(|| self.inbox.join("failed"))
     }
 
+    /// Settings that work but are probably a mistake, each as a sentence saying what to do.
+    pub fn warnings(&self) -> Vec<String> {
+        let mut warnings = Vec::new();
+        if self.settle.is_zero() {
+            warnings.push(
+                "settle = \"0s\" takes a file the moment it appears, so a copy still in progress is read half-way (even at 0 bytes); set settle to a few seconds unless every drop is moved into the inbox whole".to_string(),
+            );
+        }
+        warnings
+    }
+
     /// A config for `inbox` with every default.
     pub fn for_inbox(inbox: &Path) -> Self {
         SpreadsheetConfig {

@@ -1,13 +1,15 @@
 //! The inbox folder: which files are ready, their content hash, and moving them out safely.
 
 use sha2::{Digest, Sha256};
+use std::collections::HashMap;
 use std::fs;
 use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, SystemTime};
 
 /// Names that are never taken: hidden files, editor and office lock files, partial downloads,
-/// and leadsync's own notes.
+/// and leadsync's own notes. A `.rejects.csv` is taken: leadsync writes its own beside the files
+/// in `processed/`, so one in the inbox is a user's fixed rejects, dropped again.
 pub fn is_ignored(name: &str) -> bool {
     const SUFFIXES: &[&str] = &[
         ".tmp",
@@ -18,7 +20,6 @@ pub fn is_ignored(name: &str) -> bool {
         ".download",
         ".swp",
         "~",
-        ".rejects.csv",
         ".error.txt",
         ".lock",
     ];
@@ -28,45 +29,143 @@ pub fn is_ignored(name: &str) -> bool {
     }
 }
 
-/// Files directly in `inbox` that are not ignored, oldest first (then by name).
-pub fn list(inbox: &Path) -> io::Result<Vec<PathBuf>> {
+/// A file in the inbox that is not taken as it is, and why: what the operator must fix.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, serde::Serialize)]
+pub struct Skipped {
+    /// The file's name (invalid UTF-8 shown as U+FFFD).
+    pub file: String,
+    pub reason: String,
+}
+
+/// What the inbox holds: the files to take, oldest first (then by name), and those skipped.
+#[derive(Debug, Default)]
+pub struct Listing {
+    pub files: Vec<PathBuf>,
+    pub skipped: Vec<Skipped>,
+}
+
+/// Files directly in `inbox` that are not ignored. Folders (`processed/`, `failed/`) are passed
+/// over; symbolic links and other non-files are listed as skipped, never followed.
+pub fn list(inbox: &Path) -> io::Result<Listing> {
     let mut files = Vec::new();
+    let mut skipped = Vec::new();
     for entry in fs::read_dir(inbox)? {
         let entry = entry?;
-        let name = entry.file_name();
-        let Some(name) = name.to_str() else { continue };
-        if is_ignored(name) || !entry.file_type()?.is_file() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if is_ignored(&name) {
+            continue;
+        }
+        let skip = |reason: String| Skipped {
+            file: name.clone(),
+            reason,
+        };
+        let kind = match entry.file_type() {
+            Ok(k) => k,
+            Err(e) => {
+                skipped.push(skip(format!("cannot be looked at: {e}")));
+                continue;
+            }
+        };
+        if kind.is_symlink() {
+            skipped.push(skip(
+                "a symbolic link: links are never followed; move or copy the file itself into the inbox".into(),
+            ));
+            continue;
+        }
+        if kind.is_dir() {
+            continue;
+        }
+        if !kind.is_file() {
+            skipped.push(skip(
+                "not a regular file (a pipe, socket or device); remove it from the inbox".into(),
+            ));
             continue;
         }
         let mtime = entry
-            .metadata()?
-            .modified()
+            .metadata()
+            .and_then(|m| m.modified())
             .unwrap_or(SystemTime::UNIX_EPOCH);
         files.push((mtime, entry.path()));
     }
     files.sort();
-    Ok(files.into_iter().map(|(_, p)| p).collect())
+    skipped.sort_by(|a, b| a.file.cmp(&b.file));
+    Ok(Listing {
+        files: files.into_iter().map(|(_, p)| p).collect(),
+        skipped,
+    })
 }
 
-/// Waits until `path` has not been modified for `settle` (a file still being copied keeps
-/// changing its size and modification time, so it is never read half-way). Gives up after
-/// `max_wait`, returning false.
-pub fn wait_until_settled(path: &Path, settle: Duration, max_wait: Duration) -> io::Result<bool> {
-    let started = Instant::now();
-    loop {
-        let meta = fs::metadata(path)?;
+/// Whether a file is complete enough to take.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Readiness {
+    Ready,
+    /// Still changing: look again after this long.
+    NotYet(Duration),
+}
+
+/// What a file looked like when last seen.
+#[derive(Debug, Clone, Copy)]
+struct Look {
+    size: u64,
+    modified: SystemTime,
+    /// When this size and modification time were first seen.
+    since: Instant,
+}
+
+/// Each file's size and modification time across passes, so a file still being written is
+/// simply not taken yet, and no pass waits for it.
+#[derive(Debug, Default)]
+pub struct Settling {
+    seen: HashMap<PathBuf, Look>,
+}
+
+impl Settling {
+    /// Ready once the file's size and modification time have not changed for `settle`: by its
+    /// modification time, or by how long this process has seen it unchanged (a clock-skewed
+    /// modification time never holds a file back for good).
+    pub fn check(&mut self, path: &Path, meta: &fs::Metadata, settle: Duration) -> Readiness {
+        let now = Instant::now();
+        let size = meta.len();
+        let modified = meta.modified().unwrap_or(SystemTime::UNIX_EPOCH);
         let age = SystemTime::now()
-            .duration_since(meta.modified()?)
+            .duration_since(modified)
             .unwrap_or(Duration::ZERO);
-        if age >= settle {
-            return Ok(true);
+        let unchanged_for = match self.seen.get(path) {
+            Some(l) if l.size == size && l.modified == modified => now - l.since,
+            Some(_) => {
+                self.seen.insert(
+                    path.to_path_buf(),
+                    Look {
+                        size,
+                        modified,
+                        since: now,
+                    },
+                );
+                return Readiness::NotYet(settle);
+            }
+            None => {
+                self.seen.insert(
+                    path.to_path_buf(),
+                    Look {
+                        size,
+                        modified,
+                        since: now,
+                    },
+                );
+                Duration::ZERO
+            }
+        };
+        let quiet = age.max(unchanged_for);
+        if quiet >= settle {
+            Readiness::Ready
+        } else {
+            Readiness::NotYet(settle - quiet)
         }
-        if started.elapsed() >= max_wait {
-            return Ok(false);
-        }
-        std::thread::sleep(
-            (settle - age).clamp(Duration::from_millis(10), Duration::from_millis(500)),
-        );
+    }
+
+    /// Forgets files no longer in the inbox.
+    pub fn retain(&mut self, present: &[PathBuf]) {
+        self.seen.retain(|p, _| present.contains(p));
     }
 }
 
@@ -126,10 +225,14 @@ pub fn move_file(from: &Path, to: &Path) -> io::Result<()> {
 }
 
 /// Writes a file whole or not at all: a temp file in the same folder, synced, then renamed.
-pub fn write_atomically(path: &Path, bytes: &[u8]) -> io::Result<()> {
+/// `mode` is its permission bits (a note takes its drop's, so whoever dropped it can read it).
+pub fn write_atomically(path: &Path, bytes: &[u8], mode: u32) -> io::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
     let dir = path.parent().unwrap_or(Path::new("."));
     fs::create_dir_all(dir)?;
     let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
+    tmp.as_file()
+        .set_permissions(fs::Permissions::from_mode(mode))?;
     tmp.write_all(bytes)?;
     tmp.as_file().sync_all()?;
     tmp.persist(path).map_err(|e| e.error)?;
@@ -148,11 +251,12 @@ mod tests {
             "export.csv.part",
             "x.crdownload",
             "a.tmp",
-            "f.csv.rejects.csv",
+            "f.csv.error.txt",
         ] {
             assert!(is_ignored(n), "{n}");
         }
         assert!(!is_ignored("contacts.csv") && !is_ignored("Leads Q3.xlsx"));
+        assert!(!is_ignored("20260101T000000Z_contacts.csv.rejects.csv"));
     }
 
     #[test]
@@ -166,29 +270,25 @@ mod tests {
     }
 
     #[test]
-    fn a_growing_file_is_not_settled_until_it_stops() {
+    fn a_changing_file_is_not_ready_until_it_stops_changing() {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("c.csv");
+        let settle = Duration::from_millis(300);
+        let mut settling = Settling::default();
         fs::write(&p, "a").unwrap();
-        let writer = {
-            let p = p.clone();
-            std::thread::spawn(move || {
-                for _ in 0..5 {
-                    std::thread::sleep(Duration::from_millis(60));
-                    let mut f = fs::OpenOptions::new().append(true).open(&p).unwrap();
-                    f.write_all(b"more").unwrap();
-                }
-            })
-        };
-        let started = Instant::now();
+        let look = |s: &mut Settling| s.check(&p, &fs::metadata(&p).unwrap(), settle);
         assert!(
-            wait_until_settled(&p, Duration::from_millis(200), Duration::from_secs(10)).unwrap()
+            matches!(look(&mut settling), Readiness::NotYet(_)),
+            "just written"
         );
-        writer.join().unwrap();
-        assert!(
-            started.elapsed() >= Duration::from_millis(400),
-            "waited for the writes to stop"
-        );
-        assert_eq!(fs::read_to_string(&p).unwrap().len(), 21);
+        fs::OpenOptions::new()
+            .append(true)
+            .open(&p)
+            .unwrap()
+            .write_all(b"more")
+            .unwrap();
+        assert!(matches!(look(&mut settling), Readiness::NotYet(_)), "grew");
+        std::thread::sleep(settle);
+        assert_eq!(look(&mut settling), Readiness::Ready);
     }
 }

@@ -13,7 +13,8 @@ pub mod read;
 mod rows;
 
 pub use config::{CrmIds, HeaderNames, SpreadsheetConfig};
-pub use pull::{CURSOR_VERSION, PAGE_ROWS};
+pub use inbox::Skipped;
+pub use pull::{CURSOR_VERSION, InboxStatus, PAGE_ROWS};
 
 use leadsync_connector_core::{
     Connector, ConnectorError, ConnectorErrorKind, Health, PageSink, PullStats, PushItem,
@@ -23,11 +24,27 @@ use leadsync_connector_core::{
 pub struct SpreadsheetConnector {
     id: String,
     cfg: SpreadsheetConfig,
+    /// Kept across pulls: the daemon holds one connector for its whole run.
+    memory: pull::Memory,
 }
 
 impl SpreadsheetConnector {
+    /// The connector; its config's warnings (see [`SpreadsheetConfig::warnings`]) are logged.
     pub fn new(id: impl Into<String>, cfg: SpreadsheetConfig) -> Self {
-        SpreadsheetConnector { id: id.into(), cfg }
+        let id = id.into();
+        for warning in cfg.warnings() {
+            tracing::warn!(connector = %id, "{warning}");
+        }
+        SpreadsheetConnector {
+            id,
+            cfg,
+            memory: pull::Memory::default(),
+        }
+    }
+
+    /// What the inbox held at the last pull.
+    pub fn inbox_status(&self) -> &InboxStatus {
+        &self.memory.status
     }
 
     pub fn config(&self) -> &SpreadsheetConfig {
@@ -37,7 +54,7 @@ impl SpreadsheetConnector {
     /// The pull, as the blocking file work it is (callers on an async runtime run it on a
     /// blocking thread).
     pub fn pull_blocking(&mut self, sink: &mut dyn PageSink) -> Result<PullStats, ConnectorError> {
-        pull::pull(&self.id, &self.cfg, sink)
+        pull::pull(&self.id, &self.cfg, &mut self.memory, sink)
     }
 
     /// The inbox exists, is a folder, and `processed/` and `failed/` can be created.
@@ -66,10 +83,33 @@ impl SpreadsheetConnector {
                 )
             })?;
         }
-        let waiting = inbox::list(inbox).map(|f| f.len()).unwrap_or(0);
-        Ok(Health {
-            detail: format!("inbox {} ready, {waiting} file(s) waiting", inbox.display()),
-        })
+        let listing = inbox::list(inbox).unwrap_or_default();
+        let mut skipped = listing.skipped;
+        for path in &listing.files {
+            if let Err(e) = std::fs::File::open(path) {
+                skipped.push(Skipped {
+                    file: path
+                        .file_name()
+                        .unwrap_or_default()
+                        .to_string_lossy()
+                        .into_owned(),
+                    reason: format!("leadsync cannot read it: {e}"),
+                });
+            }
+        }
+        let waiting = listing.files.len() - skipped.len().min(listing.files.len());
+        let mut detail = format!("inbox {} ready, {waiting} file(s) waiting", inbox.display());
+        if !skipped.is_empty() {
+            let list: Vec<String> = skipped
+                .iter()
+                .map(|s| format!("`{}` ({})", s.file, s.reason))
+                .collect();
+            detail.push_str(&format!(", {} skipped: {}", skipped.len(), list.join("; ")));
+        }
+        for warning in self.cfg.warnings() {
+            detail.push_str(&format!("; warning: {warning}"));
+        }
+        Ok(Health { detail })
     }
 }
 

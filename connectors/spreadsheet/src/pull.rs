@@ -15,9 +15,9 @@ use leadsync_connector_core::{
     RecordReject, SourceRecord,
 };
 use serde::{Deserialize, Serialize};
+use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::sync::mpsc;
-use std::time::Duration;
 
 /// Rows per page (one transaction each).
 pub const PAGE_ROWS: usize = 5_000;
@@ -43,10 +43,31 @@ fn io_error(what: String, e: std::io::Error) -> ConnectorError {
     ConnectorError::with_source(ConnectorErrorKind::Transient, format!("{what}: {e}"), e)
 }
 
-/// Reads every settled file of the inbox.
+/// What the connector remembers between passes: how each file looked (so a file still being
+/// written is left for a later pass instead of waited for), which skipped files were reported
+/// already (each is logged once), and what the last pass saw.
+#[derive(Debug, Default)]
+pub(crate) struct Memory {
+    settling: inbox::Settling,
+    reported: HashSet<inbox::Skipped>,
+    pub(crate) status: InboxStatus,
+}
+
+/// What the inbox held at the last pass: files not taken yet and files skipped.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct InboxStatus {
+    /// Files left for a later pass: still being written, or after a stop.
+    pub waiting: u64,
+    /// Files that are not taken as they are; each says what to do.
+    pub skipped: Vec<inbox::Skipped>,
+}
+
+/// Reads every settled file of the inbox. Nothing here waits: a file still being written is
+/// left for a later pass, and `recheck_after` says when it may be ready.
 pub(crate) fn pull(
     connector: &str,
     cfg: &SpreadsheetConfig,
+    memory: &mut Memory,
     sink: &mut dyn PageSink,
 ) -> Result<PullStats, ConnectorError> {
     if !cfg.inbox.is_dir() {
@@ -58,30 +79,72 @@ pub(crate) fn pull(
             ),
         ));
     }
-    let files = inbox::list(&cfg.inbox)
+    let listing = inbox::list(&cfg.inbox)
         .map_err(|e| io_error(format!("cannot list {}", cfg.inbox.display()), e))?;
+    memory.settling.retain(&listing.files);
     let mut stats = PullStats::default();
-    let max_wait = (cfg.settle * 10).max(Duration::from_secs(30));
-    for path in files {
-        if !sink.keep_going() {
-            break;
+    let mut skipped = listing.skipped;
+    let mut waiting = 0;
+    let mut outcome = Ok(());
+    for path in &listing.files {
+        if outcome.is_err() || !sink.keep_going() {
+            waiting += 1;
+            continue;
         }
-        let settled = inbox::wait_until_settled(&path, cfg.settle, max_wait)
-            .map_err(|e| io_error(format!("cannot read {}", path.display()), e))?;
-        if !settled {
-            tracing::warn!(connector, file = %path.display(), "File is still being written; it will be taken on a later pass.");
+        let name = path.file_name().unwrap_or_default().to_string_lossy();
+        // Each file looked at is progress: the host's keep-alives continue.
+        sink.progress(&name, 0, 0);
+        let meta = match std::fs::metadata(path) {
+            Ok(m) => m,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+            Err(e) => {
+                skipped.push(inbox::Skipped {
+                    file: name.into_owned(),
+                    reason: format!("cannot be looked at: {e}"),
+                });
+                continue;
+            }
+        };
+        if let inbox::Readiness::NotYet(after) = memory.settling.check(path, &meta, cfg.settle) {
+            tracing::debug!(connector, file = %name, recheck_s = after.as_secs_f64(), "File still changing; left for a later pass.");
+            waiting += 1;
+            stats.recheck_after = Some(stats.recheck_after.map_or(after, |r| r.min(after)));
             continue;
         }
         let mut file = DroppedFile {
             connector,
             cfg,
             sink: &mut *sink,
-            path: &path,
+            path,
+            mode: note_mode(&meta),
             stats: &mut stats,
+            skipped: &mut skipped,
         };
-        file.process()?;
+        outcome = file.process();
     }
-    Ok(stats)
+    report_skipped(connector, memory, &skipped);
+    stats.skipped = skipped.len() as u64;
+    memory.status = InboxStatus { waiting, skipped };
+    outcome
+        .map(|()| stats.clone())
+        .map_err(|e| e.with_partial(stats))
+}
+
+/// Logs each skipped file once (not on every pass) and forgets those gone.
+fn report_skipped(connector: &str, memory: &mut Memory, skipped: &[inbox::Skipped]) {
+    memory.reported.retain(|s| skipped.contains(s));
+    for s in skipped {
+        if memory.reported.insert(s.clone()) {
+            tracing::warn!(connector, file = %s.file, reason = %s.reason, "File in the inbox skipped; it stays there until fixed.");
+        }
+    }
+}
+
+/// The permission bits for a drop's notes: the drop's own (its reader can read why), but always
+/// readable and writable by leadsync.
+fn note_mode(meta: &std::fs::Metadata) -> u32 {
+    use std::os::unix::fs::PermissionsExt;
+    (meta.permissions().mode() & 0o666) | 0o600
 }
 
 /// One file being processed.
@@ -90,7 +153,10 @@ struct DroppedFile<'a> {
     cfg: &'a SpreadsheetConfig,
     sink: &'a mut dyn PageSink,
     path: &'a Path,
+    /// The permission bits of the notes written about it.
+    mode: u32,
     stats: &'a mut PullStats,
+    skipped: &'a mut Vec<inbox::Skipped>,
 }
 
 impl DroppedFile<'_> {
@@ -102,8 +168,11 @@ impl DroppedFile<'_> {
     }
 
     fn process(&mut self) -> Result<(), ConnectorError> {
-        let hash = inbox::content_hash(self.path)
-            .map_err(|e| io_error(format!("cannot read {}", self.path.display()), e))?;
+        let hash = match inbox::content_hash(self.path) {
+            Ok(h) => h,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()), // taken away
+            Err(e) => return self.unreadable(&e),
+        };
         match self.sink.cursor(&hash)? {
             Some(c) if c.finished => {
                 let state = parse_state(&c)?;
@@ -245,7 +314,7 @@ impl DroppedFile<'_> {
         if !rejects.is_empty() {
             let path = inbox::sidecar(&target, ".rejects.csv");
             let bytes = rejects_csv(&state.headers, &rejects);
-            inbox::write_atomically(&path, &bytes)
+            inbox::write_atomically(&path, &bytes, self.mode)
                 .map_err(|e| io_error(format!("cannot write {}", path.display()), e))?;
         }
         inbox::move_file(self.path, &target).map_err(|e| {
@@ -281,7 +350,7 @@ impl DroppedFile<'_> {
             target.display()
         );
         let note = inbox::sidecar(&target, ".duplicate.txt");
-        inbox::write_atomically(&note, format!("{detail}\n").as_bytes())
+        inbox::write_atomically(&note, format!("{detail}\n").as_bytes(), self.mode)
             .map_err(|e| io_error(format!("cannot write {}", note.display()), e))?;
         inbox::move_file(self.path, &target)
             .map_err(|e| io_error(format!("cannot move {}", self.path.display()), e))?;
@@ -299,7 +368,7 @@ impl DroppedFile<'_> {
         let text = format!(
             "leadsync could not read {name}.\n\nWhy: {reason}\n\nNothing from this file was stored. Fix the file (or the connector's `columns`) and drop it into the inbox again.\n"
         );
-        inbox::write_atomically(&note, text.as_bytes())
+        inbox::write_atomically(&note, text.as_bytes(), self.mode)
             .map_err(|e| io_error(format!("cannot write {}", note.display()), e))?;
         inbox::move_file(self.path, &target)
             .map_err(|e| io_error(format!("cannot move {}", self.path.display()), e))?;
@@ -307,6 +376,48 @@ impl DroppedFile<'_> {
             .note(hash, "failed", &format!("{name}: {reason}"))?;
         self.stats.failed += 1;
         tracing::warn!(connector = self.connector, file = %name, reason, "Drop could not be read; moved to failed/.");
+        Ok(())
+    }
+
+    /// A file leadsync may not read (its mode, its owner): moved to `failed/` with a note when
+    /// the inbox lets it be moved, else left where it is with a note beside it, and skipped.
+    fn unreadable(&mut self, e: &std::io::Error) -> Result<(), ConnectorError> {
+        let name = self.name();
+        let why = format!(
+            "leadsync cannot read it: {e}. Give the user leadsync runs as read access (e.g. chmod a+r) and drop it again."
+        );
+        let text = format!(
+            "leadsync could not read {name}.\n\nWhy: {why}\n\nNothing from this file was stored.\n"
+        );
+        let target = inbox::timestamped_target(&self.cfg.failed_dir(), &name, Utc::now());
+        let note = inbox::sidecar(&target, ".error.txt");
+        let moved = inbox::write_atomically(&note, text.as_bytes(), self.mode).and_then(|()| {
+            inbox::move_file(self.path, &target).inspect_err(|_| {
+                let _ = std::fs::remove_file(&note);
+            })
+        });
+        match moved {
+            Ok(()) => {
+                self.sink.note(
+                    &format!("unreadable:{name}"),
+                    "failed",
+                    &format!("{name}: {why}"),
+                )?;
+                self.stats.failed += 1;
+                tracing::warn!(connector = self.connector, file = %name, error = %e, "Drop cannot be read; moved to failed/.");
+            }
+            Err(move_error) => {
+                // Best effort: an inbox that takes no note still gets the skip logged.
+                let beside = inbox::sidecar(self.path, ".error.txt");
+                if !beside.exists() {
+                    let _ = inbox::write_atomically(&beside, text.as_bytes(), self.mode);
+                }
+                self.skipped.push(inbox::Skipped {
+                    file: name,
+                    reason: format!("{why} (it cannot be moved to failed/ either: {move_error})"),
+                });
+            }
+        }
         Ok(())
     }
 }
