@@ -404,6 +404,29 @@ fn check(s: &Settings) -> Result<(), String> {
     Ok(())
 }
 
+/// Reads every secret the config names (the admin token, each HubSpot token) without keeping
+/// or printing any: the number read, or one line per secret that cannot be read, naming its key.
+pub fn resolve_secrets(s: &Settings) -> Result<usize, Vec<String>> {
+    let mut sources: Vec<(String, &TokenSource)> = Vec::new();
+    if let Some(token) = &s.admin.token {
+        sources.push(("admin.token".into(), token));
+    }
+    for (id, c) in &s.connectors {
+        if let ConnectorConfig::Hubspot(hub) = c {
+            sources.push((format!("connectors.{id}.token"), &hub.token));
+        }
+    }
+    let problems: Vec<String> = sources
+        .iter()
+        .filter_map(|(key, source)| source.load().err().map(|e| format!("key {key}: {e}")))
+        .collect();
+    if problems.is_empty() {
+        Ok(sources.len())
+    } else {
+        Err(problems)
+    }
+}
+
 fn check_connector_id(id: &str) -> Result<(), String> {
     let ok = !id.is_empty()
         && id

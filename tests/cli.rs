@@ -184,3 +184,67 @@ fn explain_and_funnel_show_what_was_ingested() {
         serde_json::json!(0.5)
     );
 }
+
+/// `leadsync ARGS` on `env`'s config with `vars` set (and nothing else of the caller's config).
+fn run_with(env: &Env, args: &[&str], vars: &[(&str, &str)]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_leadsync"))
+        .arg("--config")
+        .arg(&env.config)
+        .args(args)
+        .env_remove("LEADSYNC_CONFIG")
+        .env_remove("LEADSYNC_TEST_ADMIN_TOKEN")
+        .envs(vars.iter().copied())
+        .env("RUST_LOG", "warn")
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn validate_refuses_a_secret_that_run_cannot_read() {
+    // GIVEN an admin token in a variable that is not set, and one in a file that does not exist
+    for (token, says) in [
+        (
+            "{ env = \"LEADSYNC_TEST_ADMIN_TOKEN\" }".to_string(),
+            "`LEADSYNC_TEST_ADMIN_TOKEN` is not set",
+        ),
+        (
+            "{ file = \"/nonexistent/admin-token\" }".to_string(),
+            "/nonexistent/admin-token",
+        ),
+    ] {
+        let env = Env::new(&format!("\n[admin]\ntoken = {token}"));
+        // WHEN validate runs, THEN it exits 2 naming the key, as run does
+        let out = run_with(&env, &["validate"], &[]);
+        assert_eq!(out.status.code(), Some(2), "{}", stdout(&out));
+        let err = stderr(&out);
+        assert!(err.contains("admin.token") && err.contains(says), "{err}");
+        let run = run_with(&env, &["run"], &[]);
+        assert_eq!(run.status.code(), Some(2), "{}", stderr(&run));
+        assert!(stderr(&run).contains("admin.token"), "{}", stderr(&run));
+    }
+
+    // GIVEN a HubSpot connector whose token file is missing beside the unset admin token:
+    // both are named at once, so one validate shows everything to fix.
+    let env = Env::new(
+        "\n[admin]\ntoken = { env = \"LEADSYNC_TEST_ADMIN_TOKEN\" }\n\n[connectors.crm]\ntype = \"hubspot\"\nbase_url = \"http://127.0.0.1:9\"\ntoken = { file = \"/nonexistent/hubspot-token\" }",
+    );
+    let out = run_with(&env, &["validate"], &[]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = stderr(&out);
+    assert!(
+        err.contains("admin.token") && err.contains("connectors.crm.token"),
+        "{err}"
+    );
+
+    // GIVEN the admin token set: validate passes and never prints it
+    let env = Env::new("\n[admin]\ntoken = { env = \"LEADSYNC_TEST_ADMIN_TOKEN\" }");
+    let out = run_with(
+        &env,
+        &["validate"],
+        &[("LEADSYNC_TEST_ADMIN_TOKEN", "s3cret-admin-value")],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let all = format!("{}{}", stdout(&out), stderr(&out));
+    assert!(all.contains("secrets: ok (1 read)"), "{all}");
+    assert!(!all.contains("s3cret-admin-value"), "{all}");
+}
