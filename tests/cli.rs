@@ -248,3 +248,36 @@ fn validate_refuses_a_secret_that_run_cannot_read() {
     assert!(all.contains("secrets: ok (1 read)"), "{all}");
     assert!(!all.contains("s3cret-admin-value"), "{all}");
 }
+
+#[test]
+fn demo_refuses_too_few_contacts_and_runs_the_cycles_its_help_announces() {
+    // GIVEN --contacts 0, THEN a usage error naming the minimum (not a silent 30)
+    let demo = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_leadsync"))
+            .arg("demo")
+            .args(args)
+            .env_remove("LEADSYNC_CONFIG")
+            .output()
+            .unwrap()
+    };
+    let out = demo(&["--contacts", "0"]);
+    assert_eq!(out.status.code(), Some(2), "{}", stdout(&out));
+    assert!(stderr(&out).contains("at least 30"), "{}", stderr(&out));
+
+    // WHEN the smallest demo runs, THEN it runs as many cycles as `demo --help` says
+    let help = stdout(&demo(&["--help"]));
+    let words = ["one", "two", "three", "four"];
+    let announced = words
+        .iter()
+        .position(|w| help.contains(&format!("{w} full cycle")))
+        .map(|i| i + 1)
+        .unwrap_or_else(|| panic!("the help counts the cycles: {help}"));
+    let dir = tempfile::tempdir().unwrap();
+    let out = demo(&["--contacts", "30", "--dir", dir.path().to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let ran = stdout(&out)
+        .lines()
+        .filter(|l| l.starts_with("cycle ") && l.ends_with(':'))
+        .count();
+    assert_eq!(ran, announced, "{help}\n{}", stdout(&out));
+}

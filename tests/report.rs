@@ -217,6 +217,12 @@ fn bad_options_are_usage_errors() {
     ] {
         let out = env.run(args);
         assert_eq!(out.status.code(), Some(2), "{args:?}");
+        // A bad date names the format it wants.
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            args[2] != "--since" || err.contains("YYYY-MM-DD"),
+            "{args:?}: {err}"
+        );
     }
 }
 
