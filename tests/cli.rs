@@ -281,3 +281,62 @@ fn demo_refuses_too_few_contacts_and_runs_the_cycles_its_help_announces() {
         .count();
     assert_eq!(ran, announced, "{help}\n{}", stdout(&out));
 }
+
+#[test]
+fn config_errors_name_the_key_the_accepted_values_and_the_variable_to_blame() {
+    let env = Env::new("");
+    let inbox = env.inbox.display().to_string();
+    let db = env.db.display().to_string();
+    let validate = |toml: &str, vars: &[(&str, &str)]| {
+        fs::write(&env.config, toml).unwrap();
+        let out = run_with(&env, &["validate"], vars);
+        assert_eq!(out.status.code(), Some(2), "{toml}: {}", stdout(&out));
+        stderr(&out)
+    };
+    let drops = format!(
+        "[store]\nurl = \"sqlite://{db}\"\n[connectors.drops]\ntype = \"spreadsheet\"\ninbox = \"{inbox}\"\n"
+    );
+
+    // A wrong type inside a connector names the key, not just the connector's table.
+    let err = validate(&format!("{drops}settle = 5\n"), &[]);
+    assert!(
+        err.contains("`connectors.drops.settle`") && err.contains("\"5s\""),
+        "{err}"
+    );
+
+    // A bad value lists the accepted ones instead of internal type names.
+    let err = validate(
+        &format!("{drops}[merge]\ndefault_policy = \"newest\"\n"),
+        &[],
+    );
+    assert!(
+        err.contains("merge.default_policy")
+            && err.contains("source_priority, last_write_wins, fill_empty or maximum")
+            && !err.contains("MergePolicy"),
+        "{err}"
+    );
+    let err = validate(
+        &format!("{drops}[connectors.crm]\ntype = \"hubspot\"\ntoken = \"pat-na1-abc\"\n"),
+        &[],
+    );
+    assert!(
+        err.contains("`connectors.crm.token`")
+            && err.contains("{ env = \"NAME\" }")
+            && !err.contains("TokenSource"),
+        "{err}"
+    );
+
+    // A bad override is blamed on its variable, not on the (valid) file.
+    let err = validate(&drops, &[("LEADSYNC__DAEMON__PUSH_INTERVAL", "soon")]);
+    assert!(
+        err.contains("environment variable LEADSYNC__DAEMON__PUSH_INTERVAL")
+            && err.contains("daemon.push_interval")
+            && !err.starts_with("error: config file"),
+        "{err}"
+    );
+    let err = validate(&drops, &[("LEADSYNC__STORE__URL", "postgres://db/leads")]);
+    assert!(
+        err.contains("environment variable LEADSYNC__STORE__URL"),
+        "{err}"
+    );
+}
