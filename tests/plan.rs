@@ -256,3 +256,36 @@ fn a_rules_file_without_rules_is_refused() {
         );
     }
 }
+
+#[test]
+fn plan_says_how_many_persons_the_rules_have_not_qualified_yet() {
+    // GIVEN persons qualified by the configured rules
+    let env = Env::new("");
+    drop_contacts(&env);
+    env.sync();
+    let text = |args: &[&str]| {
+        let out = env.run(args);
+        assert_eq!(out.status.code(), Some(0));
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    // WHEN the configured rules are planned, THEN nobody is said to need qualifying
+    let same = text(&["plan"]);
+    assert!(
+        same.contains("120 person(s) evaluated, all already qualified by these rules"),
+        "{same}"
+    );
+    let json: serde_json::Value =
+        serde_json::from_slice(&env.run(&["plan", "--json"]).stdout).unwrap();
+    assert_eq!(
+        (json["evaluated"].as_u64(), json["stale"].as_u64()),
+        (Some(120), Some(0))
+    );
+    // WHEN an edited file is previewed, THEN everyone is new to it
+    let rules = env.dir.path().join("rules-v2.toml");
+    fs::write(&rules, edited_rules()).unwrap();
+    let edited = text(&["plan", "--rules", rules.to_str().unwrap()]);
+    assert!(
+        edited.contains("120 person(s) evaluated, none yet qualified by these rules"),
+        "{edited}"
+    );
+}
