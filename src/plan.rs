@@ -108,7 +108,7 @@ fn label(t: Option<Tier>) -> &'static str {
 }
 
 /// `1234` → `1,234`.
-fn group(n: u64) -> String {
+pub(crate) fn group(n: u64) -> String {
     let s = n.to_string();
     let mut out = String::new();
     for (i, c) in s.chars().enumerate() {

@@ -340,3 +340,30 @@ fn config_errors_name_the_key_the_accepted_values_and_the_variable_to_blame() {
         "{err}"
     );
 }
+
+#[test]
+fn explain_cuts_a_huge_value_in_the_text_and_keeps_it_in_json() {
+    // GIVEN a drop whose notes cell holds a pasted document of 1 MiB
+    let env = Env::new("");
+    let huge = "x".repeat(1 << 20);
+    env.drop_file(
+        "big.csv",
+        format!("Email,First Name,Notes\nann@acme.io,Ann,{huge}\n").as_bytes(),
+    );
+    env.sync();
+
+    // WHEN the person is explained, THEN the text shows the start and says how long it was
+    let out = env.run(&["explain", "ann@acme.io"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let text = stdout(&out);
+    assert!(text.len() < 20_000, "{} bytes of text", text.len());
+    let note = "… (1,048,576 chars, truncated";
+    assert_eq!(text.matches(note).count(), 2, "field and source record");
+    // AND the JSON keeps the whole value
+    let json = env.run(&["explain", "ann@acme.io", "--json"]);
+    let v: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
+    assert_eq!(
+        v["fields"]["notes"][0]["value"].as_str().map(str::len),
+        Some(huge.len())
+    );
+}

@@ -88,3 +88,34 @@ async fn validate_checks_the_token_and_sync_pulls() {
         String::from_utf8_lossy(&out.stdout)
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn explain_shows_hubspot_times_as_date_times() {
+    // GIVEN contacts pulled from HubSpot, whose createdate is epoch milliseconds
+    let fake = FakeHubSpot::new(FakeConfig::default());
+    fake.seed(3, 7);
+    let server = fake.serve("127.0.0.1:0".parse().unwrap()).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config(
+        dir.path(),
+        &server.base_url,
+        "{ env = \"HUBSPOT_TEST_TOKEN\" }",
+    );
+    let out = leadsync(&cfg, &["sync", "--once"], Some("fake-token")).await;
+    assert_eq!(out.status.code(), Some(0));
+    let contact = fake.contacts().into_iter().next().unwrap();
+    let email = contact.properties["email"].clone();
+    let created = &contact.properties["createdate"];
+    let at = chrono::DateTime::from_timestamp_millis(created.parse().unwrap()).unwrap();
+
+    // WHEN the person is explained, THEN the creation time reads as a UTC date-time
+    let out = leadsync(&cfg, &["explain", &email], Some("fake-token")).await;
+    assert_eq!(out.status.code(), Some(0));
+    let text = String::from_utf8_lossy(&out.stdout);
+    let shown = format!("{} ({created})", at.format("%Y-%m-%d %H:%M:%S UTC"));
+    assert!(
+        text.contains(&format!("created_at={shown}")),
+        "{shown} missing in\n{text}"
+    );
+    assert!(!text.contains(&format!("={created}")), "{text}");
+}
