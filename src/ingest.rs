@@ -65,6 +65,13 @@ impl<'a> StoreSink<'a> {
 }
 
 fn to_connector_error(e: StoreError) -> ConnectorError {
+    if let StoreError::CursorRegression { connector, .. } = &e {
+        // Two runs on one store: the other committed further, so this one's page is behind.
+        let message = format!(
+            "another run holds connector {connector} or moved it on meanwhile; this run stopped without writing behind it (nothing is lost: the other run carries on)"
+        );
+        return ConnectorError::with_source(ConnectorErrorKind::Superseded, message, e);
+    }
     let kind = match e {
         StoreError::CursorRegression { .. }
         | StoreError::Corrupt(_)

@@ -279,6 +279,10 @@ async fn pull_all(
         let resolved = sink.stats;
         let (pulled, error) = match result {
             Ok(s) => (s, None),
+            Err(e) if e.kind == ConnectorErrorKind::Superseded => {
+                tracing::info!(connector = %id, reason = %e, "Pull left to another run.");
+                (PullStats::default(), Some((e.kind, e.to_string())))
+            }
             Err(e) => {
                 tracing::error!(connector = %id, error = %e, "Pull failed.");
                 (PullStats::default(), Some((e.kind, e.to_string())))

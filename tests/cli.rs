@@ -367,3 +367,51 @@ fn explain_cuts_a_huge_value_in_the_text_and_keeps_it_in_json() {
         Some(huge.len())
     );
 }
+
+#[test]
+fn two_syncs_at_once_on_one_store_both_succeed_and_store_each_row_once() {
+    // GIVEN a drop big enough to take several pages
+    let env = Env::new("");
+    let rows = 20_000;
+    let mut csv = String::from("Email,First Name,Phone Number\n");
+    for i in 0..rows {
+        csv.push_str(&format!("p{i}@acme.io,P{i},+1 650 {i:07}\n"));
+    }
+    env.drop_file("contacts.csv", csv.as_bytes());
+
+    // WHEN two `sync --once` run at the same time on the same store and inbox
+    let spawn = || {
+        Command::new(env!("CARGO_BIN_EXE_leadsync"))
+            .arg("--config")
+            .arg(&env.config)
+            .args(["sync", "--once"])
+            .env_remove("LEADSYNC_CONFIG")
+            .env("RUST_LOG", "warn")
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    let (a, b) = (spawn(), spawn());
+    let outs = [a.wait_with_output().unwrap(), b.wait_with_output().unwrap()];
+
+    // THEN both exit 0 in plain words (the one that found the connector taken says so)
+    for out in &outs {
+        let all = format!("{}{}", stdout(out), stderr(out));
+        assert_eq!(out.status.code(), Some(0), "{all}");
+        assert!(
+            !all.contains("FAILED")
+                && !all.contains("CursorPosition")
+                && !all.contains("backwards"),
+            "{all}"
+        );
+        if all.contains("skipped") {
+            assert!(all.contains("another run holds connector drops"), "{all}");
+        }
+    }
+    // AND every row is stored once, the file is processed once, nothing failed
+    assert_eq!(env.person_count(), rows);
+    assert_eq!(Env::files_in(&env.processed_dir()).len(), 1);
+    assert!(Env::files_in(&env.failed_dir()).is_empty());
+    assert!(Env::files_in(&env.inbox).is_empty());
+}

@@ -127,6 +127,10 @@ pub enum ConnectorErrorKind {
     Transient,
     /// The source or store refused the data; retrying the same will fail the same way.
     Permanent,
+    /// Another run of the same connector on the same store (a second `sync --once`, a daemon)
+    /// holds it or moved it on meanwhile: this run stopped before writing behind it. Nothing is
+    /// lost, and it is no failure: the other run carries on.
+    Superseded,
 }
 
 #[derive(Debug, thiserror::Error)]
