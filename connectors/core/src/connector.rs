@@ -29,7 +29,8 @@ pub trait PageSink {
     /// Records something an operator should know that is not a record (a duplicate drop, a file
     /// that could not be read).
     fn note(&mut self, stream: &str, kind: &str, detail: &str) -> Result<(), ConnectorError>;
-    /// Reports progress through the current stream (`done` of `total` units, e.g. bytes).
+    /// Reports progress through the current stream: `done` of `total` (0 when unknown) of what
+    /// `label` names, e.g. `("contacts", 12_400, 0)` or `("rows of leads.csv", 5_000, 0)`.
     fn progress(&mut self, _label: &str, _done: u64, _total: u64) {}
     /// `false` once the host is stopping: a connector then returns after the page it has just
     /// committed, its cursor holding its place for the next pull. Asked between pages.
