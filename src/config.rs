@@ -184,7 +184,7 @@ impl Default for IdentityConfig {
 
 /// How the golden record picks a value when sources disagree.
 #[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
-#[serde(rename_all = "snake_case")]
+#[serde(try_from = "String")]
 pub enum MergePolicy {
     /// The connector listed first in `source_priority` wins; ties go to the newest value.
     SourcePriority,
@@ -209,6 +209,29 @@ pub struct MergeConfig {
     /// Per-field policy, by field name (`job_title = "source_priority"`).
     #[serde(default)]
     pub fields: BTreeMap<String, MergePolicy>,
+}
+
+impl MergePolicy {
+    const NAMES: [(&'static str, MergePolicy); 4] = [
+        ("source_priority", MergePolicy::SourcePriority),
+        ("last_write_wins", MergePolicy::LastWriteWins),
+        ("fill_empty", MergePolicy::FillEmpty),
+        ("maximum", MergePolicy::Maximum),
+    ];
+}
+
+impl TryFrom<String> for MergePolicy {
+    type Error = String;
+
+    fn try_from(name: String) -> Result<Self, String> {
+        MergePolicy::NAMES
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, p)| *p)
+            .ok_or_else(|| {
+                format!("`{name}` is not a merge policy; use source_priority, last_write_wins, fill_empty or maximum")
+            })
+    }
 }
 
 fn default_policy() -> MergePolicy {
@@ -271,6 +294,13 @@ pub enum ConfigError {
     NotFound { path: PathBuf },
     #[error("config file {path}: {message}")]
     Invalid { path: PathBuf, message: String },
+    /// The file alone is fine; an `LEADSYNC__…` override is not.
+    #[error("environment variable {var} (overriding config file {path}): {message}")]
+    Env {
+        var: String,
+        path: PathBuf,
+        message: String,
+    },
 }
 
 /// Picks the config path: the explicit one (from `--config` or `$LEADSYNC_CONFIG`), else the
@@ -287,13 +317,32 @@ pub fn load(path: &Path) -> Result<Settings, ConfigError> {
             path: path.to_path_buf(),
         });
     }
-    let invalid = |message: String| ConfigError::Invalid {
-        path: path.to_path_buf(),
-        message,
-    };
-    let settings: Settings = config::Config::builder()
-        .add_source(config::File::from(path).format(config::FileFormat::Toml))
-        .add_source(
+    match load_from(path, true) {
+        Ok(settings) => Ok(settings),
+        Err(message) => {
+            // Blame an override only when the file alone is fine: then the variable is the
+            // one thing to fix.
+            let var = overriding_var(&message).filter(|_| load_from(path, false).is_ok());
+            Err(match var {
+                Some(var) => ConfigError::Env {
+                    var,
+                    path: path.to_path_buf(),
+                    message,
+                },
+                None => ConfigError::Invalid {
+                    path: path.to_path_buf(),
+                    message,
+                },
+            })
+        }
+    }
+}
+
+fn load_from(path: &Path, with_env: bool) -> Result<Settings, String> {
+    let mut builder = config::Config::builder()
+        .add_source(config::File::from(path).format(config::FileFormat::Toml));
+    if with_env {
+        builder = builder.add_source(
             config::Environment::with_prefix(ENV_PREFIX)
                 .separator("__")
                 .list_separator(",")
@@ -301,12 +350,73 @@ pub fn load(path: &Path) -> Result<Settings, ConfigError> {
                 .with_list_parse_key("identity.dot_folding_domains")
                 .with_list_parse_key("merge.source_priority")
                 .try_parsing(true),
-        )
-        .build()
-        .and_then(|c| c.try_deserialize())
-        .map_err(|e| invalid(e.to_string()))?;
-    check(&settings).map_err(invalid)?;
+        );
+    }
+    let layered = builder.build().map_err(|e| e.to_string())?;
+    let settings: Settings = layered.clone().try_deserialize().map_err(|e| {
+        let message = e.to_string();
+        let message = connector_of(&message)
+            .and_then(|id| diagnose_connector(&layered, id))
+            .unwrap_or(message);
+        if message.contains("expected a duration") {
+            format!(
+                "{message}; write a number with a unit, e.g. \"500ms\", \"5s\", \"2m\" or \"1h\""
+            )
+        } else {
+            message
+        }
+    })?;
+    check(&settings)?;
     Ok(settings)
+}
+
+/// The connector id when an error names only its table (`… for key `connectors.ID``): serde
+/// reads a `type`-tagged table as a whole, so the key inside it is lost.
+fn connector_of(message: &str) -> Option<&str> {
+    let key = message.strip_suffix('`')?.rsplit_once("for key `")?.1;
+    key.strip_prefix("connectors.")
+        .filter(|id| !id.contains('.'))
+}
+
+/// Reads `[connectors.ID]` again as its own type, to name the key inside it that is wrong.
+fn diagnose_connector(layered: &config::Config, id: &str) -> Option<String> {
+    let mut table = layered.get_table(&format!("connectors.{id}")).ok()?;
+    let kind = table.remove("type")?.into_string().ok()?;
+    let value = config::Value::new(None, config::ValueKind::Table(table));
+    let error = match kind.as_str() {
+        "spreadsheet" => value.try_deserialize::<SpreadsheetConfig>().err()?,
+        "hubspot" => value.try_deserialize::<HubspotConfig>().err()?,
+        _ => return None,
+    };
+    let message = error.to_string();
+    Some(
+        match message
+            .strip_suffix('`')
+            .and_then(|m| m.rsplit_once("for key `"))
+        {
+            Some((what, key)) => format!("{what}for key `connectors.{id}.{key}`"),
+            None => format!("{message} for key `connectors.{id}`"),
+        },
+    )
+}
+
+/// The `LEADSYNC__…` variable that sets the key an error names (`for key `K`` or `key K:`).
+fn overriding_var(message: &str) -> Option<String> {
+    let key = message
+        .rsplit_once("for key `")
+        .and_then(|(_, rest)| rest.split('`').next())
+        .or_else(|| message.strip_prefix("key ")?.split(':').next())?
+        .to_ascii_lowercase();
+    let prefix = format!("{ENV_PREFIX}__");
+    std::env::vars().map(|(name, _)| name).find(|name| {
+        let Some(rest) = name.strip_prefix(&prefix) else {
+            return false;
+        };
+        let var_key = rest.to_ascii_lowercase().replace("__", ".");
+        var_key == key
+            || var_key.starts_with(&format!("{key}."))
+            || key.starts_with(&format!("{var_key}."))
+    })
 }
 
 /// Value checks that serde cannot express.
@@ -407,6 +517,29 @@ fn check(s: &Settings) -> Result<(), String> {
         }
     }
     Ok(())
+}
+
+/// Reads every secret the config names (the admin token, each HubSpot token) without keeping
+/// or printing any: the number read, or one line per secret that cannot be read, naming its key.
+pub fn resolve_secrets(s: &Settings) -> Result<usize, Vec<String>> {
+    let mut sources: Vec<(String, &TokenSource)> = Vec::new();
+    if let Some(token) = &s.admin.token {
+        sources.push(("admin.token".into(), token));
+    }
+    for (id, c) in &s.connectors {
+        if let ConnectorConfig::Hubspot(hub) = c {
+            sources.push((format!("connectors.{id}.token"), &hub.token));
+        }
+    }
+    let problems: Vec<String> = sources
+        .iter()
+        .filter_map(|(key, source)| source.load().err().map(|e| format!("key {key}: {e}")))
+        .collect();
+    if problems.is_empty() {
+        Ok(sources.len())
+    } else {
+        Err(problems)
+    }
 }
 
 fn check_connector_id(id: &str) -> Result<(), String> {

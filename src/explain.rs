@@ -7,7 +7,7 @@ use crate::resolve::{EMAIL, EmailFolder, PHONE, phone};
 use crate::rules::{Evaluation, GroupScore, Rules};
 use crate::store::{Conflict, OutboxEntry, Store, StoreError, StoredRecord, TierChange};
 use chrono::{DateTime, Utc};
-use leadsync_connector_core::{Tier, email};
+use leadsync_connector_core::{Field, Tier, email};
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -146,7 +146,7 @@ impl ExplainView {
             };
             let _ = writeln!(out, "  [{verdict}] {:<24} → {}", rule.name, rule.tier);
             for (text, value) in &rule.parts {
-                let _ = writeln!(out, "           {text} = {value}");
+                let _ = writeln!(out, "           {text} = {}", truncated(value));
             }
         }
         if let Some(d) = &self.would_demote {
@@ -175,7 +175,7 @@ impl ExplainView {
                     out,
                     "  {:<18} {:<32} ← {}: {}, {}",
                     field.as_str(),
-                    v.value,
+                    shown(field, &v.value),
                     from.connector,
                     from.locator,
                     from.observed_at.format("%Y-%m-%d %H:%M UTC")
@@ -203,7 +203,11 @@ impl ExplainView {
         }
         let _ = writeln!(out, "\nSource records ({})", self.records.len());
         for r in &self.records {
-            let values: Vec<String> = r.values.iter().map(|(f, v)| format!("{f}={v}")).collect();
+            let values: Vec<String> = r
+                .values
+                .iter()
+                .map(|(f, v)| format!("{f}={}", shown(f, v)))
+                .collect();
             let archived = if r.archived { " [archived]" } else { "" };
             let _ = writeln!(
                 out,
@@ -240,6 +244,46 @@ impl ExplainView {
         }
         out
     }
+}
+
+/// Longer values are cut in the text (the JSON keeps them whole): a pasted document in a cell
+/// would otherwise fill the terminal, twice.
+const SHOWN_CHARS: usize = 200;
+
+/// A value as the text shows it: times CRMs send as epoch milliseconds (or seconds) as a UTC
+/// date-time, long values cut.
+fn shown(field: &Field, value: &str) -> String {
+    if matches!(field, Field::CreatedAt | Field::LastActivityAt)
+        && let Some(at) = epoch_time(value)
+    {
+        return format!("{} ({value})", at.format("%Y-%m-%d %H:%M:%S UTC"));
+    }
+    truncated(value)
+}
+
+/// Epoch milliseconds (13 digits) or seconds (10 digits), as HubSpot writes `createdate`.
+fn epoch_time(value: &str) -> Option<DateTime<Utc>> {
+    if !value.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let n: i64 = value.parse().ok()?;
+    match value.len() {
+        13 => DateTime::from_timestamp_millis(n),
+        10 => DateTime::from_timestamp(n, 0),
+        _ => None,
+    }
+}
+
+fn truncated(value: &str) -> String {
+    let chars = value.chars().count();
+    if chars <= SHOWN_CHARS {
+        return value.to_string();
+    }
+    let head: String = value.chars().take(SHOWN_CHARS).collect();
+    format!(
+        "{head}… ({} chars, truncated; --json shows it whole)",
+        crate::plan::group(chars as u64)
+    )
 }
 
 fn score_line(group: &GroupScore) -> String {

@@ -10,6 +10,8 @@ use leadsync_connector_core::{
 
 /// Reports how far a pull got (a progress bar on a terminal, nothing otherwise).
 pub trait Progress {
+    /// `label` is a readable line (`hubspot: 12,400 contacts stored, 31 pages`); `done` of
+    /// `total` (0 when unknown) are its count, for those who draw a bar.
     fn update(&self, label: &str, done: u64, total: u64);
     /// `false` once the pull should stop after the page it has committed.
     fn keep_going(&self) -> bool {
@@ -18,8 +20,8 @@ pub trait Progress {
 }
 
 impl Progress for indicatif::ProgressBar {
-    fn update(&self, label: &str, done: u64, _total: u64) {
-        self.set_message(format!("{label}: row {done}"));
+    fn update(&self, label: &str, _done: u64, _total: u64) {
+        self.set_message(label.to_string());
         self.tick();
     }
 }
@@ -30,6 +32,8 @@ pub struct StoreSink<'a> {
     resolver: &'a Resolver,
     connector: String,
     progress: Option<&'a dyn Progress>,
+    /// Pages committed of the stream last committed to (a drop's file), for progress.
+    pages: (String, u64),
     pub stats: ResolveStats,
 }
 
@@ -40,6 +44,7 @@ impl<'a> StoreSink<'a> {
             resolver,
             connector: connector.to_string(),
             progress: None,
+            pages: (String::new(), 0),
             stats: ResolveStats::default(),
         }
     }
@@ -65,6 +70,13 @@ impl<'a> StoreSink<'a> {
 }
 
 fn to_connector_error(e: StoreError) -> ConnectorError {
+    if let StoreError::CursorRegression { connector, .. } = &e {
+        // Two runs on one store: the other committed further, so this one's page is behind.
+        let message = format!(
+            "another run holds connector {connector} or moved it on meanwhile; this run stopped without writing behind it (nothing is lost: the other run carries on)"
+        );
+        return ConnectorError::with_source(ConnectorErrorKind::Superseded, message, e);
+    }
     let kind = match e {
         StoreError::CursorRegression { .. }
         | StoreError::Corrupt(_)
@@ -83,6 +95,10 @@ impl PageSink for StoreSink<'_> {
 
     fn commit(&mut self, page: Page) -> Result<(), ConnectorError> {
         let stats = self.store_page(&page).map_err(to_connector_error)?;
+        if self.pages.0 != page.cursor.stream {
+            self.pages = (page.cursor.stream.clone(), 0);
+        }
+        self.pages.1 += 1;
         self.stats.records += stats.records;
         self.stats.persons_created += stats.persons_created;
         self.stats.conflicts += stats.conflicts;
@@ -136,7 +152,17 @@ impl PageSink for StoreSink<'_> {
 
     fn progress(&mut self, label: &str, done: u64, total: u64) {
         if let Some(p) = self.progress {
-            p.update(label, done, total);
+            let group = crate::plan::group;
+            let count = match total {
+                0 => group(done),
+                _ => format!("{} of {}", group(done), group(total)),
+            };
+            let pages = match self.pages.1 {
+                1 => "1 page".to_string(),
+                n => format!("{} pages", group(n)),
+            };
+            let line = format!("{}: {count} {label} stored, {pages}", self.connector);
+            p.update(&line, done, total);
         }
     }
 

@@ -28,6 +28,9 @@ pub struct Plan {
     pub rules_version: String,
     /// Persons whose qualification was (re)computed.
     pub evaluated: u64,
+    /// Of those, persons not yet qualified by these rules (new, or last qualified by other
+    /// rules). `plan` evaluates everyone, so this can be 0 while moves from time alone remain.
+    pub stale: u64,
     /// Tier rises by `from → to`.
     pub moves: BTreeMap<String, Moves>,
     /// Falls the rules ask for that are not applied (`from → to`).
@@ -65,9 +68,15 @@ impl Plan {
 
     /// A readable summary.
     pub fn render(&self) -> String {
+        let stale = match self.stale {
+            0 => "all already qualified by these rules".to_string(),
+            n if n == self.evaluated => "none yet qualified by these rules".to_string(),
+            n => format!("{} not yet qualified by these rules", group(n)),
+        };
         let mut out = format!(
-            "rules {}: {} person(s) to (re)qualify\n",
-            self.rules_version, self.evaluated
+            "rules {}: {} person(s) evaluated, {stale}\n",
+            self.rules_version,
+            group(self.evaluated)
         );
         if self.moves.is_empty() {
             out.push_str("tier moves: none\n");
@@ -110,7 +119,7 @@ fn label(t: Option<Tier>) -> &'static str {
 }
 
 /// `1234` → `1,234`.
-fn group(n: u64) -> String {
+pub(crate) fn group(n: u64) -> String {
     let s = n.to_string();
     let mut out = String::new();
     for (i, c) in s.chars().enumerate() {
@@ -155,6 +164,9 @@ pub fn requalify(
         let mut stamp = Vec::new();
         for (person, decision) in batch.iter_mut().zip(&decisions) {
             plan.evaluated += 1;
+            if person.rules_version.as_deref() != Some(rules.version.as_str()) {
+                plan.stale += 1;
+            }
             if let Some(change) = &decision.change {
                 Plan::note(
                     &mut plan.moves,

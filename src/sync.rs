@@ -288,6 +288,10 @@ async fn pull_all(
         let resolved = sink.stats;
         let (pulled, error) = match result {
             Ok(s) => (s, None),
+            Err(e) if e.kind == ConnectorErrorKind::Superseded => {
+                tracing::info!(connector = %id, reason = %e, "Pull left to another run.");
+                (PullStats::default(), Some((e.kind, e.to_string())))
+            }
             Err(e) => {
                 tracing::error!(connector = %id, error = %e, "Pull failed.");
                 // What it did before failing is committed: its counts stand.

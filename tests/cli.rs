@@ -184,3 +184,234 @@ fn explain_and_funnel_show_what_was_ingested() {
         serde_json::json!(0.5)
     );
 }
+
+/// `leadsync ARGS` on `env`'s config with `vars` set (and nothing else of the caller's config).
+fn run_with(env: &Env, args: &[&str], vars: &[(&str, &str)]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_leadsync"))
+        .arg("--config")
+        .arg(&env.config)
+        .args(args)
+        .env_remove("LEADSYNC_CONFIG")
+        .env_remove("LEADSYNC_TEST_ADMIN_TOKEN")
+        .envs(vars.iter().copied())
+        .env("RUST_LOG", "warn")
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn validate_refuses_a_secret_that_run_cannot_read() {
+    // GIVEN an admin token in a variable that is not set, and one in a file that does not exist
+    for (token, says) in [
+        (
+            "{ env = \"LEADSYNC_TEST_ADMIN_TOKEN\" }".to_string(),
+            "`LEADSYNC_TEST_ADMIN_TOKEN` is not set",
+        ),
+        (
+            "{ file = \"/nonexistent/admin-token\" }".to_string(),
+            "/nonexistent/admin-token",
+        ),
+    ] {
+        let env = Env::new(&format!("\n[admin]\ntoken = {token}"));
+        // WHEN validate runs, THEN it exits 2 naming the key, as run does
+        let out = run_with(&env, &["validate"], &[]);
+        assert_eq!(out.status.code(), Some(2), "{}", stdout(&out));
+        let err = stderr(&out);
+        assert!(err.contains("admin.token") && err.contains(says), "{err}");
+        let run = run_with(&env, &["run"], &[]);
+        assert_eq!(run.status.code(), Some(2), "{}", stderr(&run));
+        assert!(stderr(&run).contains("admin.token"), "{}", stderr(&run));
+    }
+
+    // GIVEN a HubSpot connector whose token file is missing beside the unset admin token:
+    // both are named at once, so one validate shows everything to fix.
+    let env = Env::new(
+        "\n[admin]\ntoken = { env = \"LEADSYNC_TEST_ADMIN_TOKEN\" }\n\n[connectors.crm]\ntype = \"hubspot\"\nbase_url = \"http://127.0.0.1:9\"\ntoken = { file = \"/nonexistent/hubspot-token\" }",
+    );
+    let out = run_with(&env, &["validate"], &[]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = stderr(&out);
+    assert!(
+        err.contains("admin.token") && err.contains("connectors.crm.token"),
+        "{err}"
+    );
+
+    // GIVEN the admin token set: validate passes and never prints it
+    let env = Env::new("\n[admin]\ntoken = { env = \"LEADSYNC_TEST_ADMIN_TOKEN\" }");
+    let out = run_with(
+        &env,
+        &["validate"],
+        &[("LEADSYNC_TEST_ADMIN_TOKEN", "s3cret-admin-value")],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let all = format!("{}{}", stdout(&out), stderr(&out));
+    assert!(all.contains("secrets: ok (1 read)"), "{all}");
+    assert!(!all.contains("s3cret-admin-value"), "{all}");
+}
+
+#[test]
+fn demo_refuses_too_few_contacts_and_runs_the_cycles_its_help_announces() {
+    // GIVEN --contacts 0, THEN a usage error naming the minimum (not a silent 30)
+    let demo = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_leadsync"))
+            .arg("demo")
+            .args(args)
+            .env_remove("LEADSYNC_CONFIG")
+            .output()
+            .unwrap()
+    };
+    let out = demo(&["--contacts", "0"]);
+    assert_eq!(out.status.code(), Some(2), "{}", stdout(&out));
+    assert!(stderr(&out).contains("at least 30"), "{}", stderr(&out));
+
+    // WHEN the smallest demo runs, THEN it runs as many cycles as `demo --help` says
+    let help = stdout(&demo(&["--help"]));
+    let words = ["one", "two", "three", "four"];
+    let announced = words
+        .iter()
+        .position(|w| help.contains(&format!("{w} full cycle")))
+        .map(|i| i + 1)
+        .unwrap_or_else(|| panic!("the help counts the cycles: {help}"));
+    let dir = tempfile::tempdir().unwrap();
+    let out = demo(&["--contacts", "30", "--dir", dir.path().to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let ran = stdout(&out)
+        .lines()
+        .filter(|l| l.starts_with("cycle ") && l.ends_with(':'))
+        .count();
+    assert_eq!(ran, announced, "{help}\n{}", stdout(&out));
+}
+
+#[test]
+fn config_errors_name_the_key_the_accepted_values_and_the_variable_to_blame() {
+    let env = Env::new("");
+    let inbox = env.inbox.display().to_string();
+    let db = env.db.display().to_string();
+    let validate = |toml: &str, vars: &[(&str, &str)]| {
+        fs::write(&env.config, toml).unwrap();
+        let out = run_with(&env, &["validate"], vars);
+        assert_eq!(out.status.code(), Some(2), "{toml}: {}", stdout(&out));
+        stderr(&out)
+    };
+    let drops = format!(
+        "[store]\nurl = \"sqlite://{db}\"\n[connectors.drops]\ntype = \"spreadsheet\"\ninbox = \"{inbox}\"\n"
+    );
+
+    // A wrong type inside a connector names the key, not just the connector's table.
+    let err = validate(&format!("{drops}settle = 5\n"), &[]);
+    assert!(
+        err.contains("`connectors.drops.settle`") && err.contains("\"5s\""),
+        "{err}"
+    );
+
+    // A bad value lists the accepted ones instead of internal type names.
+    let err = validate(
+        &format!("{drops}[merge]\ndefault_policy = \"newest\"\n"),
+        &[],
+    );
+    assert!(
+        err.contains("merge.default_policy")
+            && err.contains("source_priority, last_write_wins, fill_empty or maximum")
+            && !err.contains("MergePolicy"),
+        "{err}"
+    );
+    let err = validate(
+        &format!("{drops}[connectors.crm]\ntype = \"hubspot\"\ntoken = \"pat-na1-abc\"\n"),
+        &[],
+    );
+    assert!(
+        err.contains("`connectors.crm.token`")
+            && err.contains("{ env = \"NAME\" }")
+            && !err.contains("TokenSource"),
+        "{err}"
+    );
+
+    // A bad override is blamed on its variable, not on the (valid) file.
+    let err = validate(&drops, &[("LEADSYNC__DAEMON__PUSH_INTERVAL", "soon")]);
+    assert!(
+        err.contains("environment variable LEADSYNC__DAEMON__PUSH_INTERVAL")
+            && err.contains("daemon.push_interval")
+            && !err.starts_with("error: config file"),
+        "{err}"
+    );
+    let err = validate(&drops, &[("LEADSYNC__STORE__URL", "postgres://db/leads")]);
+    assert!(
+        err.contains("environment variable LEADSYNC__STORE__URL"),
+        "{err}"
+    );
+}
+
+#[test]
+fn explain_cuts_a_huge_value_in_the_text_and_keeps_it_in_json() {
+    // GIVEN a drop whose notes cell holds a pasted document of 1 MiB
+    let env = Env::new("");
+    let huge = "x".repeat(1 << 20);
+    env.drop_file(
+        "big.csv",
+        format!("Email,First Name,Notes\nann@acme.io,Ann,{huge}\n").as_bytes(),
+    );
+    env.sync();
+
+    // WHEN the person is explained, THEN the text shows the start and says how long it was
+    let out = env.run(&["explain", "ann@acme.io"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let text = stdout(&out);
+    assert!(text.len() < 20_000, "{} bytes of text", text.len());
+    let note = "… (1,048,576 chars, truncated";
+    assert_eq!(text.matches(note).count(), 2, "field and source record");
+    // AND the JSON keeps the whole value
+    let json = env.run(&["explain", "ann@acme.io", "--json"]);
+    let v: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
+    assert_eq!(
+        v["fields"]["notes"][0]["value"].as_str().map(str::len),
+        Some(huge.len())
+    );
+}
+
+#[test]
+fn two_syncs_at_once_on_one_store_both_succeed_and_store_each_row_once() {
+    // GIVEN a drop big enough to take several pages
+    let env = Env::new("");
+    let rows = 20_000;
+    let mut csv = String::from("Email,First Name,Phone Number\n");
+    for i in 0..rows {
+        csv.push_str(&format!("p{i}@acme.io,P{i},+1 650 {i:07}\n"));
+    }
+    env.drop_file("contacts.csv", csv.as_bytes());
+
+    // WHEN two `sync --once` run at the same time on the same store and inbox
+    let spawn = || {
+        Command::new(env!("CARGO_BIN_EXE_leadsync"))
+            .arg("--config")
+            .arg(&env.config)
+            .args(["sync", "--once"])
+            .env_remove("LEADSYNC_CONFIG")
+            .env("RUST_LOG", "warn")
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    let (a, b) = (spawn(), spawn());
+    let outs = [a.wait_with_output().unwrap(), b.wait_with_output().unwrap()];
+
+    // THEN both exit 0 in plain words (the one that found the connector taken says so)
+    for out in &outs {
+        let all = format!("{}{}", stdout(out), stderr(out));
+        assert_eq!(out.status.code(), Some(0), "{all}");
+        assert!(
+            !all.contains("FAILED")
+                && !all.contains("CursorPosition")
+                && !all.contains("backwards"),
+            "{all}"
+        );
+        if all.contains("skipped") {
+            assert!(all.contains("another run holds connector drops"), "{all}");
+        }
+    }
+    // AND every row is stored once, the file is processed once, nothing failed
+    assert_eq!(env.person_count(), rows);
+    assert_eq!(Env::files_in(&env.processed_dir()).len(), 1);
+    assert!(Env::files_in(&env.failed_dir()).is_empty());
+    assert!(Env::files_in(&env.inbox).is_empty());
+}

@@ -88,3 +88,78 @@ async fn validate_checks_the_token_and_sync_pulls() {
         String::from_utf8_lossy(&out.stdout)
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn explain_shows_hubspot_times_as_date_times() {
+    // GIVEN contacts pulled from HubSpot, whose createdate is epoch milliseconds
+    let fake = FakeHubSpot::new(FakeConfig::default());
+    fake.seed(3, 7);
+    let server = fake.serve("127.0.0.1:0".parse().unwrap()).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config(
+        dir.path(),
+        &server.base_url,
+        "{ env = \"HUBSPOT_TEST_TOKEN\" }",
+    );
+    let out = leadsync(&cfg, &["sync", "--once"], Some("fake-token")).await;
+    assert_eq!(out.status.code(), Some(0));
+    let contact = fake.contacts().into_iter().next().unwrap();
+    let email = contact.properties["email"].clone();
+    let created = &contact.properties["createdate"];
+    let at = chrono::DateTime::from_timestamp_millis(created.parse().unwrap()).unwrap();
+
+    // WHEN the person is explained, THEN the creation time reads as a UTC date-time
+    let out = leadsync(&cfg, &["explain", &email], Some("fake-token")).await;
+    assert_eq!(out.status.code(), Some(0));
+    let text = String::from_utf8_lossy(&out.stdout);
+    let shown = format!("{} ({created})", at.format("%Y-%m-%d %H:%M:%S UTC"));
+    assert!(
+        text.contains(&format!("created_at={shown}")),
+        "{shown} missing in\n{text}"
+    );
+    assert!(!text.contains(&format!("={created}")), "{text}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn progress_on_a_terminal_counts_contacts_and_pages() {
+    // GIVEN a HubSpot account of 3,000 contacts
+    let fake = FakeHubSpot::new(FakeConfig::default());
+    fake.seed(3000, 3);
+    let server = fake.serve("127.0.0.1:0".parse().unwrap()).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config(
+        dir.path(),
+        &server.base_url,
+        "{ env = \"HUBSPOT_TEST_TOKEN\" }",
+    );
+
+    // WHEN a cycle runs on a terminal (`script` gives it one)
+    let line = format!(
+        "{} --config {} sync --once",
+        env!("CARGO_BIN_EXE_leadsync"),
+        cfg.display()
+    );
+    let mut cmd = Command::new("script");
+    cmd.args(["-qfec", &line, "/dev/null"])
+        .env("HUBSPOT_TEST_TOKEN", "fake-token")
+        .env_remove("LEADSYNC_CONFIG");
+    let out = tokio::task::spawn_blocking(move || cmd.output().expect("script(1) runs"))
+        .await
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let screen = String::from_utf8_lossy(&out.stdout);
+
+    // THEN the progress counts contacts stored (never more than there are) and pages
+    let counts: Vec<u64> = screen
+        .match_indices("hubspot: ")
+        .filter_map(|(at, _)| {
+            let rest = &screen[at + "hubspot: ".len()..];
+            let (n, rest) = rest.split_once(' ')?;
+            rest.starts_with("contacts stored, ")
+                .then(|| n.replace(',', "").parse().ok())?
+        })
+        .collect();
+    assert!(!counts.is_empty(), "no progress shown:\n{screen}");
+    assert!(counts.iter().all(|n| *n <= 3000), "{counts:?}");
+    assert!(!screen.contains("row 1"), "{screen}");
+}

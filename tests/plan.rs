@@ -178,7 +178,9 @@ fn invalid_rules_stop_validate_and_sync_with_the_rule_and_position() {
     let rules = env.dir.path().join("bad.toml");
     fs::write(
         &rules,
-        "[[rules]]\nname = \"big_fish\"\ntier = \"mql\"\nwhen = \"has_email && employes > 100\"\n",
+        "[[rules]]\nname = \"anyone\"\ntier = \"subscriber\"\nwhen = \"has_email\"\n\n\
+         [[rules]]\nname = \"big_fish\"\ntier = \"mql\"\nwhen = \"has_email && employes > 100\"\n\n\
+         [[rules]]\nname = \"answers\"\ntier = \"sql\"\nwhen = \"\"\"\nhas_email\n  && seniorty == 'owner'\n\"\"\"\n",
     )
     .unwrap();
     with_rules(&env, &rules);
@@ -186,9 +188,13 @@ fn invalid_rules_stop_validate_and_sync_with_the_rule_and_position() {
         let out = env.run(args);
         assert_eq!(out.status.code(), Some(2), "{args:?}");
         let err = String::from_utf8_lossy(&out.stderr);
+        // Lines and columns are the file's, as an editor shows them, with the file's line.
         assert!(
-            err.contains("rule `big_fish`, line 1 column 14")
-                && err.contains("unknown field `employes`"),
+            err.contains("rule `big_fish`, line 9 column 22")
+                && err.contains("unknown field `employes`")
+                && err.contains("\n      when = \"has_email && employes > 100\"\n")
+                && err.contains("rule `answers`, line 16 column 6")
+                && err.contains("unknown field `seniorty`"),
             "{err}"
         );
     }
@@ -230,4 +236,56 @@ fn plan_runs_while_a_writer_holds_the_store() {
     let plan: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(plan["evaluated"], 120);
     lock.rollback().unwrap();
+}
+
+#[test]
+fn a_rules_file_without_rules_is_refused() {
+    // GIVEN a rules file that parses but holds no tier rule (a truncated copy, say)
+    let env = Env::new("");
+    let rules = env.dir.path().join("empty.toml");
+    fs::write(&rules, "[thresholds]\nmql_score = 50\n").unwrap();
+    with_rules(&env, &rules);
+    // THEN validate, sync and plan refuse it, saying what is missing
+    for args in [&["validate"][..], &["sync", "--once"][..], &["plan"][..]] {
+        let out = env.run(args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            err.contains("empty.toml") && err.contains("no tier rules"),
+            "{err}"
+        );
+    }
+}
+
+#[test]
+fn plan_says_how_many_persons_the_rules_have_not_qualified_yet() {
+    // GIVEN persons qualified by the configured rules
+    let env = Env::new("");
+    drop_contacts(&env);
+    env.sync();
+    let text = |args: &[&str]| {
+        let out = env.run(args);
+        assert_eq!(out.status.code(), Some(0));
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    // WHEN the configured rules are planned, THEN nobody is said to need qualifying
+    let same = text(&["plan"]);
+    assert!(
+        same.contains("120 person(s) evaluated, all already qualified by these rules"),
+        "{same}"
+    );
+    let json: serde_json::Value =
+        serde_json::from_slice(&env.run(&["plan", "--json"]).stdout).unwrap();
+    assert_eq!(
+        (json["evaluated"].as_u64(), json["stale"].as_u64()),
+        (Some(120), Some(0))
+    );
+    // WHEN an edited file is previewed, THEN everyone is new to it
+    let rules = env.dir.path().join("rules-v2.toml");
+    fs::write(&rules, edited_rules()).unwrap();
+    let edited = text(&["plan", "--rules", rules.to_str().unwrap()]);
+    assert!(
+        edited.contains("120 person(s) evaluated, none yet qualified by these rules"),
+        "{edited}"
+    );
 }

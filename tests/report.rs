@@ -217,5 +217,59 @@ fn bad_options_are_usage_errors() {
     ] {
         let out = env.run(args);
         assert_eq!(out.status.code(), Some(2), "{args:?}");
+        // A bad date names the format it wants.
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            args[2] != "--since" || err.contains("YYYY-MM-DD"),
+            "{args:?}: {err}"
+        );
+    }
+}
+
+/// The keys of every `"NAME": { … }` object in `text`, in the order they are written.
+fn key_orders(text: &str, name: &str) -> Vec<Vec<String>> {
+    let open = format!("\"{name}\": {{");
+    text.match_indices(&open)
+        .map(|(at, _)| {
+            let body = &text[at + open.len()..];
+            let body = &body[..body.find('}').expect("object closes")];
+            body.split(',')
+                .filter_map(|entry| entry.split('"').nth(1).map(str::to_string))
+                .collect()
+        })
+        .collect()
+}
+
+#[test]
+fn json_lists_tiers_and_conversions_in_ladder_order() {
+    // GIVEN a synced store, WHEN the funnel is printed as JSON, overall and by source
+    let env = synced();
+    let out = env.run(&["report", "funnel", "--json", "--by", "source"]);
+    assert!(out.status.success());
+    let text = String::from_utf8_lossy(&out.stdout);
+    // THEN tiers, reached and conversions come subscriber first, customer last, everywhere
+    let ladder = [
+        "subscriber",
+        "lead",
+        "mql",
+        "sql",
+        "opportunity",
+        "customer",
+    ];
+    let steps: Vec<String> = ladder
+        .windows(2)
+        .map(|w| format!("{}_to_{}", w[0], w[1]))
+        .collect();
+    for (name, expected) in [
+        ("tiers", ladder.map(String::from).to_vec()),
+        ("reached", ladder.map(String::from).to_vec()),
+        ("conversions", steps),
+    ] {
+        let orders = key_orders(&text, name);
+        // The overall funnel and the three sources (google, linkedin, (none)).
+        assert_eq!(orders.len(), 4, "{name} in\n{text}");
+        for keys in orders {
+            assert_eq!(keys, expected, "{name} in\n{text}");
+        }
     }
 }

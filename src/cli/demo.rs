@@ -16,7 +16,6 @@ use std::time::Duration;
 const DEMO_SEED: u64 = 2026;
 
 pub(super) async fn run(dir: Option<&Path>, contacts: usize) -> Result<(), Failure> {
-    let contacts = contacts.max(30);
     let (root, _temp) = match dir {
         Some(d) => (d.to_path_buf(), None),
         None => {

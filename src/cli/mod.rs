@@ -74,14 +74,15 @@ pub enum Command {
         #[command(subcommand)]
         report: ReportKind,
     },
-    /// A self-contained demonstration: sample drops in a temporary inbox, one full cycle, the
-    /// funnel. Nothing to configure.
+    /// A self-contained demonstration: a fake HubSpot on loopback and sample drops that overlap
+    /// it in a temporary inbox, two full cycles (pull, qualify, push), then the funnel, the stage
+    /// updates HubSpot applied and the rate budget used. Nothing to configure.
     Demo {
         /// Keep the demo's folder (config, store, inbox) here instead of a temporary one.
         #[arg(long, value_name = "DIR")]
         dir: Option<PathBuf>,
-        /// Contacts to generate.
-        #[arg(long, default_value_t = 3000)]
+        /// Contacts to generate in the fake HubSpot (at least 30; the drops overlap them).
+        #[arg(long, value_name = "N", default_value_t = 3000, value_parser = demo_contacts)]
         contacts: usize,
     },
 }
@@ -99,9 +100,31 @@ pub enum ReportKind {
         by: Option<String>,
         /// Cohort conversion of the persons who reached each tier on or after DATE
         /// (YYYY-MM-DD, UTC midnight): the share that reached the next tier and the median days.
-        #[arg(long, value_name = "DATE")]
+        #[arg(long, value_name = "DATE", value_parser = date)]
         since: Option<chrono::NaiveDate>,
     },
+}
+
+/// The fewest contacts the demo generates: its drops overlap the HubSpot contacts by shares
+/// that need a few dozen persons to show every kind of match and reject.
+const DEMO_MIN_CONTACTS: usize = 30;
+
+fn demo_contacts(value: &str) -> Result<usize, String> {
+    let n: usize = value
+        .parse()
+        .map_err(|_| format!("`{value}` is not a whole number of contacts"))?;
+    if n < DEMO_MIN_CONTACTS {
+        return Err(format!(
+            "the demo needs at least {DEMO_MIN_CONTACTS} contacts (got {n})"
+        ));
+    }
+    Ok(n)
+}
+
+/// A calendar date as `--since` takes it.
+fn date(value: &str) -> Result<chrono::NaiveDate, String> {
+    chrono::NaiveDate::parse_from_str(value, "%Y-%m-%d")
+        .map_err(|e| format!("expected a date as YYYY-MM-DD, e.g. 2026-01-31 ({e})"))
 }
 
 /// A command's failure: its message and exit code.

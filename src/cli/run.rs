@@ -9,7 +9,7 @@ pub(super) async fn run(args: &Args) -> Result<(), Failure> {
         Some(source) => Some(
             source
                 .load()
-                .map_err(|e| Failure::usage(format!("admin.token: {e}")))?,
+                .map_err(|e| Failure::usage(format!("key admin.token: {e}")))?,
         ),
         None => None,
     };

@@ -5,6 +5,7 @@ use crate::store;
 use crate::store::Store;
 use crate::sync::{AnyConnector, ConnectorRun, Cycle, run_once, select};
 use indicatif::{ProgressBar, ProgressStyle};
+use leadsync_connector_core::ConnectorErrorKind;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -30,7 +31,7 @@ pub(super) async fn run(args: &Args, once: bool, only: Option<&str>) -> Result<(
     let failed: Vec<&str> = cycle
         .runs
         .iter()
-        .filter(|r| r.error.is_some())
+        .filter(|r| r.error.as_ref().is_some_and(|(kind, _)| !superseded(*kind)))
         .map(|r| r.id.as_str())
         .collect();
     if failed.is_empty() {
@@ -112,8 +113,15 @@ pub(crate) fn summary(r: &ConnectorRun) -> String {
         p.skipped,
         r.elapsed.as_secs_f64()
     );
-    if let Some((_, e)) = &r.error {
-        line.push_str(&format!(" — FAILED: {e}"));
+    match &r.error {
+        Some((kind, e)) if superseded(*kind) => line.push_str(&format!(" — skipped: {e}")),
+        Some((_, e)) => line.push_str(&format!(" — FAILED: {e}")),
+        None => {}
     }
     line
+}
+
+/// Another run had this connector: no failure of this one (exit 0).
+fn superseded(kind: ConnectorErrorKind) -> bool {
+    kind == ConnectorErrorKind::Superseded
 }

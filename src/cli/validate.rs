@@ -1,12 +1,27 @@
 use super::{Args, Failure, load_rules, load_settings};
-use crate::store;
 use crate::sync::select;
+use crate::{config, store};
 use leadsync_connector_core::ConnectorErrorKind;
 
 /// Config, store and connectors, in that order; each check printed as it passes.
 pub(super) async fn run(args: &Args) -> Result<(), Failure> {
     let settings = load_settings(args)?;
     println!("config: ok ({} connector(s))", settings.connectors.len());
+    // `run` refuses a secret it cannot read, so validate reads them all first.
+    match config::resolve_secrets(&settings) {
+        Ok(n) => println!("secrets: ok ({n} read)"),
+        Err(problems) => {
+            for p in &problems {
+                println!("secrets: FAILED: {p}");
+            }
+            let path = config::config_path(args.config.as_deref());
+            return Err(Failure::usage(format!(
+                "config file {}: {}",
+                path.display(),
+                problems.join("; ")
+            )));
+        }
+    }
     let rules = load_rules(&settings, None)?;
     println!(
         "rules: ok ({}, version {}, {} tier rules)",

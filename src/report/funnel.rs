@@ -16,13 +16,16 @@ use std::fmt::Write as _;
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Funnel {
     /// The contract: all six tiers, always present.
+    #[serde(serialize_with = "in_ladder_order")]
     pub tiers: BTreeMap<&'static str, u64>,
     /// Persons with no tier (not even a subscriber, e.g. no email).
     pub unqualified: u64,
     pub total: u64,
     /// Persons at or above each tier.
+    #[serde(serialize_with = "in_ladder_order")]
     pub reached: BTreeMap<&'static str, u64>,
     /// `subscriber_to_lead` …; `null` when nobody reached the lower tier.
+    #[serde(serialize_with = "in_ladder_order")]
     pub conversions: BTreeMap<String, Option<f64>>,
     /// Cohort conversion since a date (see [`Cohorts`]).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -119,6 +122,35 @@ impl Funnel {
         let _ = writeln!(out, "{:<13} {:>9}", "total", self.total);
         out
     }
+}
+
+/// Where a tier key (`lead`) or a step key (`lead_to_mql`) stands on the ladder.
+fn ladder_rank(key: &str) -> usize {
+    Tier::ALL
+        .iter()
+        .position(|t| {
+            key.strip_prefix(t.as_str())
+                .is_some_and(|rest| rest.is_empty() || rest.starts_with("_to_"))
+        })
+        .unwrap_or(usize::MAX)
+}
+
+/// Serialises a map keyed by tier or step in ladder order (subscriber first), as the README
+/// shows it; a `BTreeMap` alone would come out alphabetically.
+fn in_ladder_order<K, V, S>(map: &BTreeMap<K, V>, serializer: S) -> Result<S::Ok, S::Error>
+where
+    K: AsRef<str> + Serialize,
+    V: Serialize,
+    S: serde::Serializer,
+{
+    use serde::ser::SerializeMap;
+    let mut entries: Vec<(&K, &V)> = map.iter().collect();
+    entries.sort_by_key(|(k, _)| ladder_rank(k.as_ref()));
+    let mut out = serializer.serialize_map(Some(entries.len()))?;
+    for (k, v) in entries {
+        out.serialize_entry(k, v)?;
+    }
+    out.end()
 }
 
 pub(super) fn round4(x: f64) -> f64 {

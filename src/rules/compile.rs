@@ -22,11 +22,39 @@ pub(super) struct Condition {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CompileError {
     pub rule: String,
-    /// 1-based line and column in the condition.
+    /// 1-based line and column in the condition, or in the rules file once located there.
     pub line: usize,
     pub column: usize,
     pub message: String,
+    /// The condition, or the rules file once located there (the line shown under the message).
     pub source: String,
+}
+
+impl CompileError {
+    /// Moves the position from the condition to the rules file `text` that holds it, so the
+    /// line is the one an editor shows. The condition is found after its rule's quoted name
+    /// (or anywhere, when the name comes after it); one written with escapes cannot be found
+    /// verbatim and keeps its position within the condition.
+    pub(super) fn locate_in(&mut self, text: &str) {
+        let after_name = text.find(&format!("\"{}\"", self.rule)).unwrap_or(0);
+        let Some(start) = text[after_name..]
+            .find(&self.source)
+            .map(|at| after_name + at)
+            .or_else(|| text.find(&self.source))
+        else {
+            return;
+        };
+        let offset_in_condition: usize = self
+            .source
+            .split_inclusive('\n')
+            .take(self.line.saturating_sub(1))
+            .map(|l| l.chars().count())
+            .sum::<usize>()
+            + self.column.saturating_sub(1);
+        let offset = text[..start].chars().count() + offset_in_condition;
+        (self.line, self.column) = line_col(text, offset);
+        self.source = text.to_string();
+    }
 }
 
 impl fmt::Display for CompileError {

@@ -145,10 +145,20 @@ impl Rules {
         let fit = group(&file.scoring.fit);
         let engagement = group(&file.scoring.engagement);
         if !errors.is_empty() {
+            for e in &mut errors {
+                e.locate_in(&source.text);
+            }
             return Err(RulesError::Conditions {
                 file: source.name(),
                 errors,
             });
+        }
+        if file.rules.is_empty() {
+            // Nobody would ever get a tier: surely a truncated or wrong file.
+            return Err(RulesError::File(format!(
+                "{}: no tier rules; add at least one [[rules]] table with name, tier and when (config/rules.toml shows the default ones)",
+                source.name()
+            )));
         }
         tiers.sort_by_key(|(rule, _)| std::cmp::Reverse(rule.tier));
         Ok(Rules {

@@ -373,13 +373,14 @@ fn invalid_rules_are_reported_with_name_and_position() {
         unknown.message.contains("unknown field `rolle`"),
         "{unknown}"
     );
-    assert_eq!((unknown.line, unknown.column), (1, 14), "{unknown}");
+    // In the file: line 4, after the 10 characters of `when = '''`, the condition's column 14.
+    assert_eq!((unknown.line, unknown.column), (4, 24), "{unknown}");
 
     let wrong_type = only_error("has_email && employees > 'many'");
     assert!(wrong_type.message.contains("wrong type"), "{wrong_type}");
     assert_eq!(
         (wrong_type.line, wrong_type.column),
-        (1, 14),
+        (4, 24),
         "{wrong_type}"
     );
 

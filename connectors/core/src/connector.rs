@@ -29,7 +29,8 @@ pub trait PageSink {
     /// Records something an operator should know that is not a record (a duplicate drop, a file
     /// that could not be read).
     fn note(&mut self, stream: &str, kind: &str, detail: &str) -> Result<(), ConnectorError>;
-    /// Reports progress through the current stream (`done` of `total` units, e.g. bytes).
+    /// Reports progress through the current stream: `done` of `total` (0 when unknown) of what
+    /// `label` names, e.g. `("contacts", 12_400, 0)` or `("rows of leads.csv", 5_000, 0)`.
     fn progress(&mut self, _label: &str, _done: u64, _total: u64) {}
     /// `false` once the host is stopping: a connector then returns after the page it has just
     /// committed, its cursor holding its place for the next pull. Asked between pages.
@@ -133,6 +134,10 @@ pub enum ConnectorErrorKind {
     Transient,
     /// The source or store refused the data; retrying the same will fail the same way.
     Permanent,
+    /// Another run of the same connector on the same store (a second `sync --once`, a daemon)
+    /// holds it or moved it on meanwhile: this run stopped before writing behind it. Nothing is
+    /// lost, and it is no failure: the other run carries on.
+    Superseded,
 }
 
 #[derive(Debug, thiserror::Error)]

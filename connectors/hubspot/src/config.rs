@@ -92,7 +92,10 @@ impl RateLimitConfig {
 
 /// The token's source. Exactly one of the two.
 #[derive(Debug, Clone, Deserialize, PartialEq)]
-#[serde(deny_unknown_fields)]
+#[serde(
+    deny_unknown_fields,
+    expecting = "a table: { env = \"NAME\" } or { file = \"PATH\" }"
+)]
 pub struct TokenSource {
     #[serde(default)]
     pub env: Option<String>,

@@ -571,7 +571,7 @@ impl<'a> Puller<'a> {
             rejects: Vec::new(),
             cursor,
         })?;
-        self.sink.progress(STREAM, position.0, 0);
+        self.sink.progress(STREAM, self.stats.records, 0);
         self.committed = (position, state);
         Ok(())
     }

@@ -276,7 +276,7 @@ impl DroppedFile<'_> {
                 }
                 self.stats.records += batch.n_records;
                 self.stats.rejects += batch.n_rejects;
-                self.sink.progress(&name, last_row, 0);
+                self.sink.progress(&format!("rows of {name}"), last_row, 0);
                 if !self.sink.keep_going() {
                     stopped = true;
                     break; // the cursor holds row `last_row`: the next pull resumes there
