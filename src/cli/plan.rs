@@ -25,13 +25,13 @@ pub(super) fn run(
         true,
     )?;
     if json {
-        println!(
+        outln!(
             "{}",
             serde_json::to_string_pretty(&plan).expect("plans serialise")
         );
     } else {
-        println!("rules: {} ({})", rules.source.name(), rules.version);
-        print!("{}", plan.render());
+        outln!("rules: {} ({})", rules.source.name(), rules.version);
+        out!("{}", plan.render());
     }
     Ok(())
 }

@@ -26,7 +26,7 @@ pub(super) async fn run(args: &Args, once: bool, only: Option<&str>) -> Result<(
         "syncing",
     )
     .await?;
-    println!("persons: {}", store.person_count()?);
+    outln!("persons: {}", store.person_count()?);
     let failed: Vec<&str> = cycle
         .runs
         .iter()
@@ -61,27 +61,29 @@ pub(crate) async fn cycle_with_progress(
 
 pub(crate) fn print_cycle(cycle: &Cycle) {
     for r in &cycle.runs {
-        println!("{}", summary(r));
+        outln!("{}", summary(r));
     }
     for (id, result) in &cycle.pushes {
         match result {
-            Ok(p) => println!(
+            Ok(p) => outln!(
                 "{id}: pushed {} stage(s), {} to retry, {} dead-lettered",
-                p.applied, p.retried, p.dead
+                p.applied,
+                p.retried,
+                p.dead
             ),
-            Err(e) => println!("{id}: push FAILED: {e}"),
+            Err(e) => outln!("{id}: push FAILED: {e}"),
         }
     }
     let q = &cycle.requalified;
     if q.evaluated > 0 {
-        println!(
+        outln!(
             "re-qualified {} person(s) with rules {}: {} moved",
             q.evaluated,
             q.rules_version,
             q.moved()
         );
         for (kind, m) in &q.moves {
-            println!("  {kind}: {}", m.count);
+            outln!("  {kind}: {}", m.count);
         }
     }
 }
