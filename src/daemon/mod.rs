@@ -6,6 +6,7 @@
 
 mod admin;
 mod live;
+mod ready;
 mod sd_notify;
 mod telemetry;
 mod watch;
@@ -169,6 +170,7 @@ pub async fn run(
     });
     let live = live::Live::default();
     live.set(&settings, &connectors);
+    let readiness = ready::Readiness::from_runs(&store.last_runs(50)?);
     let metrics = telemetry::install();
     let admin = admin::serve(
         settings.admin.listen,
@@ -178,6 +180,7 @@ pub async fn run(
             identity: settings.identity.clone(),
             metrics,
             live: live.clone(),
+            ready: readiness.clone(),
             token: admin_token,
         },
     )
@@ -247,6 +250,7 @@ pub async fn run(
                     &rules,
                     &due,
                     &progress,
+                    &readiness,
                 )
                 .await?;
                 if due.contains(&Due::Requalify) {
@@ -343,6 +347,7 @@ async fn cycles(
     rules: &Arc<Rules>,
     due: &HashSet<Due>,
     progress: &PullProgress<'_>,
+    readiness: &ready::Readiness,
 ) -> Result<(), DaemonError> {
     for connector in connectors
         .iter_mut()
@@ -360,6 +365,7 @@ async fn cycles(
         telemetry::record(&cycle, started.elapsed().as_secs_f64(), store);
         telemetry::record_budgets(std::slice::from_ref(connector));
         for r in &cycle.runs {
+            readiness.record(&r.id, r.error.is_none());
             match &r.error {
                 None => {
                     tracing::info!(connector = %r.id, records = r.resolved.records, "Cycle done.")
