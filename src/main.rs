@@ -1,6 +1,7 @@
 //! The `leadsync` binary: parses arguments, sets up logging, runs the command.
 
 use clap::Parser;
+use std::io::Write;
 use std::process::ExitCode;
 use tracing_subscriber::EnvFilter;
 
@@ -34,9 +35,13 @@ fn main() -> ExitCode {
         Ok("human") => false,
         _ => !std::io::IsTerminal::is_terminal(&std::io::stderr()),
     };
+    // A log line that cannot be written (stderr closed: `leadsync run 2>&1 | head -1`) is
+    // dropped: by default the subscriber reports it with `eprintln!`, which panics on the same
+    // closed stderr and would take the process down.
     let logs = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr);
+        .with_writer(std::io::stderr)
+        .log_internal_errors(false);
     if json {
         logs.json().with_current_span(false).init();
     } else {
@@ -48,7 +53,10 @@ fn main() -> ExitCode {
     {
         Ok(r) => r,
         Err(e) => {
-            eprintln!("error: cannot start the async runtime: {e}");
+            let _ = writeln!(
+                std::io::stderr(),
+                "error: cannot start the async runtime: {e}"
+            );
             return ExitCode::from(1);
         }
     };

@@ -107,6 +107,15 @@ pub struct ConnectorRun {
     pub elapsed: Duration,
 }
 
+impl ConnectorRun {
+    /// Whether the pull failed: a pull left to another run that holds the connector did not.
+    pub fn failed(&self) -> bool {
+        self.error
+            .as_ref()
+            .is_some_and(|(kind, _)| *kind != ConnectorErrorKind::Superseded)
+    }
+}
+
 /// Picks the connectors of a cycle: all, or the one named (an unknown name is a usage error).
 pub fn select(settings: &Settings, only: Option<&str>) -> Result<Vec<AnyConnector>, String> {
     if let Some(id) = only
@@ -288,13 +297,13 @@ async fn pull_all(
         let resolved = sink.stats;
         let (pulled, error) = match result {
             Ok(s) => (s, None),
-            Err(e) if e.kind == ConnectorErrorKind::Superseded => {
-                tracing::info!(connector = %id, reason = %e, "Pull left to another run.");
-                (PullStats::default(), Some((e.kind, e.to_string())))
-            }
             Err(e) => {
-                tracing::error!(connector = %id, error = %e, "Pull failed.");
-                // What it did before failing is committed: its counts stand.
+                if e.kind == ConnectorErrorKind::Superseded {
+                    tracing::info!(connector = %id, reason = %e, "Pull left to another run.");
+                } else {
+                    tracing::error!(connector = %id, error = %e, "Pull failed.");
+                }
+                // What it did before stopping is committed: its counts stand.
                 let done = e.partial.clone().unwrap_or_default();
                 (done, Some((e.kind, e.to_string())))
             }
@@ -305,10 +314,10 @@ async fn pull_all(
             files: pulled.streams_finished,
             duplicates: pulled.duplicates,
             failed: pulled.failed,
-            status: if error.is_some() {
-                "failed".into()
-            } else {
-                "ok".into()
+            status: match &error {
+                None => "ok".into(),
+                Some((ConnectorErrorKind::Superseded, _)) => "superseded".into(),
+                Some(_) => "failed".into(),
             },
             error: error.as_ref().map(|(_, m)| m.clone()),
         };

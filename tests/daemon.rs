@@ -4,11 +4,13 @@
 mod common;
 
 use common::Env;
-use common::daemon::{assert_running, free_port, get, signal, spawn, terminate, wait_until};
+use common::daemon::{
+    assert_running, free_port, get, get_with, signal, spawn, terminate, wait_until,
+};
 use leadsync::store::Store;
 use std::net::SocketAddr;
 use std::process::Child;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 fn start(env: &Env, port: u16) -> Child {
     let config = std::fs::read_to_string(&env.config).unwrap();
@@ -282,4 +284,129 @@ fn sigterm_inside_a_large_drop_stops_after_the_page_and_the_next_start_resumes()
     });
     assert_eq!(env.person_count(), persons);
     assert_eq!(terminate(child, Duration::from_secs(30)).0, Some(0));
+}
+
+#[test]
+fn the_admin_token_is_asked_for_with_a_case_insensitive_scheme() {
+    // GIVEN a daemon whose API asks for a bearer token
+    let env = Env::new("");
+    let port = free_port();
+    let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+    let config = std::fs::read_to_string(&env.config).unwrap();
+    std::fs::write(
+        &env.config,
+        format!(
+            "[admin]\nlisten = \"127.0.0.1:{port}\"\ntoken = {{ env = \"LEADSYNC_TEST_ADMIN_TOKEN\" }}\n\n{config}"
+        ),
+    )
+    .unwrap();
+    let child = spawn(
+        &env.config,
+        &[("LEADSYNC_TEST_ADMIN_TOKEN", "s3cret")],
+        None,
+    );
+    wait_until("/healthz", Duration::from_secs(20), || {
+        get(addr, "/healthz").is_some()
+    });
+    let status_with = |headers: &str| get_with(addr, "/api/v1/status", headers).map(|(s, _)| s);
+
+    // THEN the scheme's name is matched in any case (RFC 7235), the token exactly
+    for scheme in ["Bearer", "bearer", "BEARER", "bEaReR"] {
+        let auth = format!("Authorization: {scheme} s3cret\r\n");
+        assert_eq!(status_with(&auth), Some(200), "{auth}");
+    }
+    for refused in [
+        "",
+        "Authorization: Bearer S3CRET\r\n",
+        "Authorization: bearer wrong\r\n",
+        "Authorization: Basic s3cret\r\n",
+        "Authorization: Bearers3cret\r\n",
+    ] {
+        assert_eq!(status_with(refused), Some(401), "{refused}");
+    }
+    // AND the probes stay open
+    assert_eq!(get(addr, "/readyz").map(|(s, _)| s), Some(200));
+    assert_eq!(terminate(child, Duration::from_secs(30)).0, Some(0));
+}
+
+#[test]
+fn the_probes_answer_while_slow_status_and_explain_queries_are_in_flight() {
+    // GIVEN a store with one person behind 4,000 source records (each explain of them takes a
+    // while), and a daemon on it
+    let env = Env::new("schedule = \"0 0 * * * *\"");
+    let mut csv = String::from("Email,First Name\n");
+    for i in 0..4_000 {
+        csv.push_str(&format!("wide@acme.io,Ann{i}\n"));
+    }
+    env.drop_file("wide.csv", csv.as_bytes());
+    env.sync();
+    let port = free_port();
+    let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+    let child = start(&env, port);
+    wait_until("/healthz", Duration::from_secs(20), || {
+        get(addr, "/healthz").is_some()
+    });
+
+    // WHEN 10 explain lookups of that person and 4 clients looping on the status are in flight
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let status_clients: Vec<_> = (0..4)
+        .map(|_| {
+            let stop = std::sync::Arc::clone(&stop);
+            std::thread::spawn(move || {
+                let mut answered = 0u32;
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    if get(addr, "/api/v1/status").is_some_and(|(s, _)| s == 200) {
+                        answered += 1;
+                    }
+                }
+                answered
+            })
+        })
+        .collect();
+    let explains: Vec<_> = (0..10)
+        .map(|_| {
+            std::thread::spawn(move || {
+                let answer = get(addr, "/api/v1/persons/wide@acme.io").map(|(s, _)| s);
+                (answer, Instant::now())
+            })
+        })
+        .collect();
+
+    // THEN the probes answer at once, each time, while those are still running
+    let mut probes = Vec::new();
+    for _ in 0..5 {
+        for probe in ["/healthz", "/readyz"] {
+            let asked = Instant::now();
+            probes.push((probe, get(addr, probe).map(|(s, _)| s), asked.elapsed()));
+        }
+    }
+    let probes_done = Instant::now();
+    let explained: Vec<_> = explains.into_iter().map(|e| e.join().unwrap()).collect();
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let statuses: Vec<u32> = status_clients
+        .into_iter()
+        .map(|c| c.join().unwrap())
+        .collect();
+    assert_eq!(terminate(child, Duration::from_secs(30)).0, Some(0));
+
+    let slowest = probes.iter().map(|p| p.2).max().unwrap();
+    assert!(
+        probes.iter().all(|p| p.1 == Some(200)) && slowest < Duration::from_secs(1),
+        "each probe answers 200 within a second: {probes:?}"
+    );
+    assert!(
+        explained.iter().all(|(answer, _)| *answer == Some(200)),
+        "every explain lookup is answered: {explained:?}"
+    );
+    assert!(statuses.iter().all(|n| *n > 0), "status answers too");
+    // (Else the probes proved nothing.)
+    let last_explain = explained.iter().map(|e| e.1).max().unwrap();
+    assert!(
+        last_explain > probes_done,
+        "the explain lookups were still in flight while the probes answered"
+    );
+    eprintln!(
+        "slowest probe {slowest:?}; explains went on {:?} after the probes",
+        last_explain - probes_done
+    );
 }

@@ -226,3 +226,49 @@ fn notes_keep_the_mode_of_their_drop() {
         0o644
     );
 }
+
+#[test]
+fn sync_once_waits_for_a_file_still_being_written_and_takes_it_whole() {
+    // GIVEN an inbox whose files settle for 1 s, and a file someone is still writing: ten rows
+    // appended over about 2.5 s
+    let env = Env::new("");
+    fs::write(
+        &env.config,
+        format!(
+            "[store]\nurl = \"sqlite://{}\"\n\n[connectors.drops]\ntype = \"spreadsheet\"\ninbox = \"{}\"\nsettle = \"1s\"\n",
+            env.db.display(),
+            env.inbox.display()
+        ),
+    )
+    .unwrap();
+    let path = env.inbox.join("growing.csv");
+    fs::write(&path, "Email\n").unwrap();
+    let writer = std::thread::spawn(move || {
+        for i in 0..10 {
+            std::thread::sleep(Duration::from_millis(250));
+            let mut f = fs::File::options().append(true).open(&path).unwrap();
+            std::io::Write::write_all(&mut f, format!("p{i}@acme.io\n").as_bytes()).unwrap();
+        }
+    });
+
+    // WHEN `sync --once` runs meanwhile
+    let out = env.run(&["sync", "--once"]);
+    writer.join().unwrap();
+
+    // THEN it says it waits, waits until the writes stop, and takes the whole file
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}{}",
+        stdout(&out),
+        stderr(&out)
+    );
+    assert!(
+        stdout(&out).contains("drops: a file is still being written; waiting"),
+        "{}",
+        stdout(&out)
+    );
+    assert_eq!(env.person_count(), 10, "{}", stdout(&out));
+    assert!(Env::moved(&env.processed_dir(), "growing.csv").is_some());
+    assert!(Env::files_in(&env.inbox).is_empty());
+}

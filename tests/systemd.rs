@@ -3,7 +3,9 @@
 mod common;
 
 use common::Env;
+use std::os::unix::fs::PermissionsExt;
 use std::os::unix::net::UnixDatagram;
+use std::os::unix::process::CommandExt;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
@@ -84,4 +86,80 @@ fn the_daemon_notifies_ready_watchdog_and_stopping() {
         }
     }
     assert_eq!(child.wait().unwrap().code(), Some(0));
+}
+
+#[test]
+fn the_units_environment_makes_the_shipped_config_valid() {
+    // GIVEN a temp folder standing for `/`: the shipped config installed in etc/leadsync, and
+    // the unit's state directories made as systemd makes them (owned by the service's user)
+    let unit = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/config/leadsync.service"
+    ))
+    .unwrap();
+    let root = tempfile::tempdir().unwrap();
+    let nobody = 65534;
+    std::fs::set_permissions(root.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let moved =
+        |path: &str| path.replace("/var/lib/", &format!("{}/var/lib/", root.path().display()));
+    let config = root.path().join("etc/leadsync/leadsync.toml");
+    std::fs::create_dir_all(config.parent().unwrap()).unwrap();
+    std::fs::copy(
+        concat!(env!("CARGO_MANIFEST_DIR"), "/config/leadsync.toml"),
+        &config,
+    )
+    .unwrap();
+    let setting = |key: &str| -> Vec<String> {
+        unit.lines()
+            .filter_map(|l| l.strip_prefix(key)?.strip_prefix('='))
+            .map(str::to_string)
+            .collect()
+    };
+    for dir in setting("StateDirectory").iter().flat_map(|v| {
+        v.split_whitespace()
+            .map(|d| root.path().join("var/lib").join(d))
+            .collect::<Vec<_>>()
+    }) {
+        std::fs::create_dir_all(&dir).unwrap();
+        std::os::unix::fs::chown(&dir, Some(nobody), Some(nobody)).unwrap();
+    }
+    let environment: Vec<(String, String)> = setting("Environment")
+        .iter()
+        .map(|v| {
+            let (key, value) = v.split_once('=').expect("Environment=KEY=VALUE");
+            (key.to_string(), moved(value))
+        })
+        .collect();
+    let working_dir = moved(
+        setting("WorkingDirectory")
+            .first()
+            .expect("WorkingDirectory="),
+    );
+
+    // WHEN `validate` runs as the unit runs leadsync: another user, in its working directory,
+    // with its environment, on the shipped config
+    let out = Command::new(env!("CARGO_BIN_EXE_leadsync"))
+        .arg("--config")
+        .arg(&config)
+        .arg("validate")
+        .current_dir(&working_dir)
+        .env_remove("LEADSYNC_CONFIG")
+        .envs(environment.iter().map(|(k, v)| (k, v)))
+        .uid(nobody)
+        .gid(nobody)
+        .output()
+        .unwrap();
+
+    // THEN the config is valid: the store and the inbox are in the state directory
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(out.status.code(), Some(0), "{environment:?}\n{text}");
+    assert!(text.contains("connector drops: ok"), "{text}");
+    assert!(
+        root.path().join("var/lib/leadsync/leadsync.db").exists(),
+        "the store is in the state directory"
+    );
 }

@@ -29,7 +29,7 @@ pub(super) async fn run(dir: Option<&Path>, contacts: usize) -> Result<(), Failu
     let io = |what: &str, e: std::io::Error| Failure::runtime(format!("demo: cannot {what}: {e}"));
     let inbox = root.join("inbox");
     fs::create_dir_all(&inbox).map_err(|e| io("create the inbox", e))?;
-    println!("leadsync demo in {}", root.display());
+    outln!("leadsync demo in {}", root.display());
 
     // A HubSpot account on loopback, with HubSpot's real limits: 100 requests per 10 s, 5
     // searches per second.
@@ -39,7 +39,7 @@ pub(super) async fn run(dir: Option<&Path>, contacts: usize) -> Result<(), Failu
         .serve("127.0.0.1:0".parse().expect("a socket address"))
         .await
         .map_err(|e| io("start the fake HubSpot", e))?;
-    println!(
+    outln!(
         "fake HubSpot at {} with {in_hubspot} contacts (100 requests / 10 s, 5 searches / s)",
         server.base_url
     );
@@ -55,13 +55,13 @@ pub(super) async fn run(dir: Option<&Path>, contacts: usize) -> Result<(), Failu
     .map_err(|e| io("write the config", e))?;
     let files = sample::write_drops(&inbox, DEMO_SEED, contacts)
         .map_err(|e| Failure::runtime(format!("demo: cannot write sample drops: {e}")))?;
-    println!(
+    outln!(
         "dropped {} exports that overlap those contacts into {}:",
         files.len(),
         inbox.display()
     );
     for f in &files {
-        println!(
+        outln!(
             "  {}",
             f.file_name()
                 .map(|n| n.to_string_lossy())
@@ -74,7 +74,7 @@ pub(super) async fn run(dir: Option<&Path>, contacts: usize) -> Result<(), Failu
     let mut store = store::open(&settings.store.url)?;
     let mut connectors = select(&settings, None).map_err(Failure::runtime)?;
     for round in 1..=2 {
-        println!("\ncycle {round}:");
+        outln!("\ncycle {round}:");
         let label = format!("cycle {round}: pulling, qualifying, pushing");
         super::sync::cycle_with_progress(
             &settings,
@@ -86,8 +86,8 @@ pub(super) async fn run(dir: Option<&Path>, contacts: usize) -> Result<(), Failu
         .await?;
     }
 
-    println!("\nfunnel ({} persons):", store.person_count()?);
-    print!("{}", Funnel::from_counts(&store.tier_counts()?).render());
+    outln!("\nfunnel ({} persons):", store.person_count()?);
+    out!("{}", Funnel::from_counts(&store.tier_counts()?).render());
     let stats = fake.stats();
     let stages = fake
         .contacts()
@@ -97,11 +97,11 @@ pub(super) async fn run(dir: Option<&Path>, contacts: usize) -> Result<(), Failu
             *m.entry(s).or_default() += 1;
             m
         });
-    println!(
+    outln!(
         "\nHubSpot after the cycles: {} stage update(s) applied; stages now {stages:?}",
         stats.items_changed
     );
-    println!(
+    outln!(
         "rate budget used: {} requests ({} searches), at most {} in any 10-s window of 100 allowed, {} rate-limited",
         stats.total_requests(),
         stats.searches,
@@ -111,23 +111,23 @@ pub(super) async fn run(dir: Option<&Path>, contacts: usize) -> Result<(), Failu
 
     let example = sample::person(DEMO_SEED, 0).email;
     if dir.is_some() {
-        println!(
+        outln!(
             "\nrejected rows are in {}/processed/*.rejects.csv",
             inbox.display()
         );
-        println!(
+        outln!(
             "explain a person:  leadsync --config {} explain {example}",
             config_path.display()
         );
-        println!(
+        outln!(
             "funnel as JSON:    leadsync --config {} report funnel --json",
             config_path.display()
         );
-        println!(
+        outln!(
             "(the fake HubSpot stops with the demo; `sync` with this config would need it running)"
         );
     } else {
-        println!(
+        outln!(
             "(the demo folder is temporary; run `leadsync demo --dir DIR` to keep it and try `leadsync --config DIR/leadsync.toml explain {example}`)"
         );
     }

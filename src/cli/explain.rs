@@ -13,12 +13,12 @@ pub(super) fn run(args: &Args, who: &str, json: bool) -> Result<(), Failure> {
     let view = explain::view(store.as_mut(), id, &rules, chrono::Utc::now())?
         .ok_or_else(|| Failure::runtime(format!("person {id} vanished while reading")))?;
     if json {
-        println!(
+        outln!(
             "{}",
             serde_json::to_string_pretty(&view).expect("views serialise")
         );
     } else {
-        print!("{}", view.render());
+        out!("{}", view.render());
     }
     Ok(())
 }

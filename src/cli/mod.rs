@@ -1,5 +1,10 @@
 //! The command line: parsing and one function per subcommand. Exit codes: 0 success, 1 runtime
 //! failure, 2 bad usage or bad config.
+// Output goes through `out!`/`outln!` (see `output`): `println!` panics on a closed stdout.
+#![deny(clippy::print_stdout, clippy::print_stderr)]
+
+#[macro_use]
+mod output;
 
 mod demo;
 mod explain;
@@ -11,6 +16,7 @@ mod validate;
 
 use crate::config::{self, Settings};
 use clap::{Parser, Subcommand};
+use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -198,10 +204,15 @@ pub async fn run(args: Args) -> ExitCode {
         ),
         Command::Demo { dir, contacts } => demo::run(dir.as_deref(), *contacts).await,
     };
+    let result = match (result, output::failure()) {
+        (Ok(()), Some(message)) => Err(Failure::runtime(message)),
+        (result, _) => result,
+    };
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(f) => {
-            eprintln!("error: {}", f.message);
+            // Not `eprintln!`: a closed stderr must not turn the exit code into a panic's.
+            let _ = writeln!(std::io::stderr(), "error: {}", f.message);
             ExitCode::from(f.code)
         }
     }

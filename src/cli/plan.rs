@@ -26,13 +26,13 @@ pub(super) fn run(
     )?;
     plan.downgrades_kept = plan::kept_downgrades(store.as_mut(), &targets, sample)?;
     if json {
-        println!(
+        outln!(
             "{}",
             serde_json::to_string_pretty(&plan).expect("plans serialise")
         );
     } else {
-        println!("rules: {} ({})", rules.source.name(), rules.version);
-        print!("{}", plan.render());
+        outln!("rules: {} ({})", rules.source.name(), rules.version);
+        out!("{}", plan.render());
     }
     Ok(())
 }

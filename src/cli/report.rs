@@ -30,12 +30,12 @@ pub(super) fn funnel(args: &Args, opts: FunnelArgs) -> Result<(), Failure> {
         Funnel::from_counts(&store.tier_counts()?)
     };
     if opts.json {
-        println!(
+        outln!(
             "{}",
             serde_json::to_string_pretty(&funnel).expect("funnel serialises")
         );
     } else {
-        print!("{}", funnel.render());
+        out!("{}", funnel.render());
     }
     Ok(())
 }

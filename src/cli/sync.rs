@@ -5,9 +5,8 @@ use crate::store;
 use crate::store::Store;
 use crate::sync::{AnyConnector, ConnectorRun, Cycle, run_once, select};
 use indicatif::{ProgressBar, ProgressStyle};
-use leadsync_connector_core::ConnectorErrorKind;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 pub(super) async fn run(args: &Args, once: bool, only: Option<&str>) -> Result<(), Failure> {
     if !once {
@@ -27,21 +26,81 @@ pub(super) async fn run(args: &Args, once: bool, only: Option<&str>) -> Result<(
         "syncing",
     )
     .await?;
-    println!("persons: {}", store.person_count()?);
-    let failed: Vec<&str> = cycle
+    let mut failed: Vec<String> = cycle
         .runs
         .iter()
-        .filter(|r| r.error.as_ref().is_some_and(|(kind, _)| !superseded(*kind)))
-        .map(|r| r.id.as_str())
+        .filter(|r| r.failed())
+        .map(|r| r.id.clone())
         .collect();
+    // A drop still being written when the pass looked: wait for it to settle, as long as
+    // the longest settle wait allows, and take it in a pass of its own connector.
+    let deadline = Instant::now() + settle_wait(&settings);
+    let mut runs = cycle.runs;
+    loop {
+        let waiting: Vec<(&str, Duration)> = runs
+            .iter()
+            .filter_map(|r| r.pulled.recheck_after.map(|a| (r.id.as_str(), a)))
+            .collect();
+        let Some(after) = waiting.iter().map(|(_, a)| *a).min() else {
+            break;
+        };
+        let ids: Vec<String> = waiting.iter().map(|(id, _)| id.to_string()).collect();
+        if Instant::now() + after > deadline {
+            for id in &ids {
+                outln!(
+                    "{id}: a file is still being written; it stays in the inbox for the next run"
+                );
+            }
+            break;
+        }
+        for id in &ids {
+            outln!(
+                "{id}: a file is still being written; waiting {:.1}s for it to settle",
+                after.as_secs_f64()
+            );
+        }
+        tokio::time::sleep(after).await;
+        let mut again: Vec<AnyConnector> = std::mem::take(&mut connectors)
+            .into_iter()
+            .filter(|c| ids.iter().any(|id| id == c.id()))
+            .collect();
+        let cycle =
+            cycle_with_progress(&settings, store.as_mut(), &mut again, &rules, "syncing").await?;
+        failed.extend(
+            cycle
+                .runs
+                .iter()
+                .filter(|r| r.failed())
+                .map(|r| r.id.clone()),
+        );
+        runs = cycle.runs;
+        connectors = again;
+    }
+    outln!("persons: {}", store.person_count()?);
     if failed.is_empty() {
         Ok(())
     } else {
+        failed.dedup();
         Err(Failure::runtime(format!(
             "connector(s) failed: {}",
             failed.join(", ")
         )))
     }
+}
+
+/// How long `sync --once` waits for drops still being written: ten times the longest
+/// `settle`, at least 30 s.
+fn settle_wait(settings: &Settings) -> Duration {
+    settings
+        .connectors
+        .values()
+        .filter_map(|c| match c {
+            crate::config::ConnectorConfig::Spreadsheet(s) => Some(s.settle * 10),
+            _ => None,
+        })
+        .max()
+        .unwrap_or_default()
+        .max(Duration::from_secs(30))
 }
 
 /// One cycle with a spinner on the terminal, then its summary printed.
@@ -62,27 +121,29 @@ pub(crate) async fn cycle_with_progress(
 
 pub(crate) fn print_cycle(cycle: &Cycle) {
     for r in &cycle.runs {
-        println!("{}", summary(r));
+        outln!("{}", summary(r));
     }
     for (id, result) in &cycle.pushes {
         match result {
-            Ok(p) => println!(
+            Ok(p) => outln!(
                 "{id}: pushed {} stage(s), {} to retry, {} dead-lettered",
-                p.applied, p.retried, p.dead
+                p.applied,
+                p.retried,
+                p.dead
             ),
-            Err(e) => println!("{id}: push FAILED: {e}"),
+            Err(e) => outln!("{id}: push FAILED: {e}"),
         }
     }
     let q = &cycle.requalified;
     if q.evaluated > 0 {
-        println!(
+        outln!(
             "re-qualified {} person(s) with rules {}: {} moved",
             q.evaluated,
             q.rules_version,
             q.moved()
         );
         for (kind, m) in &q.moves {
-            println!("  {kind}: {}", m.count);
+            outln!("  {kind}: {}", m.count);
         }
     }
 }
@@ -114,14 +175,9 @@ pub(crate) fn summary(r: &ConnectorRun) -> String {
         r.elapsed.as_secs_f64()
     );
     match &r.error {
-        Some((kind, e)) if superseded(*kind) => line.push_str(&format!(" — skipped: {e}")),
-        Some((_, e)) => line.push_str(&format!(" — FAILED: {e}")),
+        Some((_, e)) if r.failed() => line.push_str(&format!(" — FAILED: {e}")),
+        Some((_, e)) => line.push_str(&format!(" — skipped: {e}")),
         None => {}
     }
     line
-}
-
-/// Another run had this connector: no failure of this one (exit 0).
-fn superseded(kind: ConnectorErrorKind) -> bool {
-    kind == ConnectorErrorKind::Superseded
 }

@@ -6,13 +6,13 @@ use leadsync_connector_core::ConnectorErrorKind;
 /// Config, store and connectors, in that order; each check printed as it passes.
 pub(super) async fn run(args: &Args) -> Result<(), Failure> {
     let settings = load_settings(args)?;
-    println!("config: ok ({} connector(s))", settings.connectors.len());
+    outln!("config: ok ({} connector(s))", settings.connectors.len());
     // `run` refuses a secret it cannot read, so validate reads them all first.
     match config::resolve_secrets(&settings) {
-        Ok(n) => println!("secrets: ok ({n} read)"),
+        Ok(n) => outln!("secrets: ok ({n} read)"),
         Err(problems) => {
             for p in &problems {
-                println!("secrets: FAILED: {p}");
+                outln!("secrets: FAILED: {p}");
             }
             let path = config::config_path(args.config.as_deref());
             return Err(Failure::usage(format!(
@@ -23,14 +23,14 @@ pub(super) async fn run(args: &Args) -> Result<(), Failure> {
         }
     }
     let rules = load_rules(&settings, None)?;
-    println!(
+    outln!(
         "rules: ok ({}, version {}, {} tier rules)",
         rules.source.name(),
         rules.version,
         rules.tier_rules().count()
     );
     let mut store = store::open(&settings.store.url)?;
-    println!(
+    outln!(
         "store: ok ({}, {} persons)",
         settings.store.url,
         store.person_count()?
@@ -39,9 +39,9 @@ pub(super) async fn run(args: &Args) -> Result<(), Failure> {
     let mut worst: Option<Failure> = None;
     for c in &connectors {
         match c.health().await {
-            Ok(h) => println!("connector {}: ok ({})", c.id(), h.detail),
+            Ok(h) => outln!("connector {}: ok ({})", c.id(), h.detail),
             Err(e) => {
-                println!("connector {}: FAILED: {e}", c.id());
+                outln!("connector {}: FAILED: {e}", c.id());
                 let code = if e.kind == ConnectorErrorKind::Config {
                     2
                 } else {

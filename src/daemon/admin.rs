@@ -1,6 +1,10 @@
 //! The admin HTTP surface: liveness and readiness for probes, Prometheus metrics, the status
 //! view and the explain view. With `admin.token` set, everything but the probes asks for
 //! `Authorization: Bearer <token>`.
+//!
+//! The handlers never run SQLite on the runtime's worker threads: store queries go to blocking
+//! threads (`off_runtime`), and readiness comes from memory, so `/healthz` and `/readyz` answer
+//! at once however long the status and explain queries take.
 
 use crate::config::IdentityConfig;
 use crate::explain;
@@ -18,6 +22,7 @@ use std::sync::{Arc, Mutex};
 
 use super::DaemonError;
 use super::live::Live;
+use super::ready::Readiness;
 
 /// What the handlers are given: a store connection of their own, the rules (for the explain
 /// view), identity settings (to find a person by email or phone), the metrics handle, the
@@ -28,6 +33,7 @@ pub(super) struct Shared {
     pub(super) identity: IdentityConfig,
     pub(super) metrics: Option<metrics_exporter_prometheus::PrometheusHandle>,
     pub(super) live: Live,
+    pub(super) ready: Readiness,
     pub(super) token: Option<SecretString>,
 }
 
@@ -37,6 +43,7 @@ struct AdminState {
     rules: Arc<Rules>,
     identity: IdentityConfig,
     live: Live,
+    ready: Readiness,
     token: Option<SecretString>,
 }
 
@@ -73,6 +80,7 @@ pub(super) async fn serve(listen: SocketAddr, shared: Shared) -> Result<Admin, D
         rules: shared.rules,
         identity: shared.identity,
         live: shared.live,
+        ready: shared.ready,
         token: shared.token,
     });
     let protected = Router::new()
@@ -111,7 +119,7 @@ async fn authorised(State(state): State<Handle>, request: Request, next: Next) -
         .headers()
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "));
+        .and_then(bearer);
     match given {
         Some(given) if same(given.as_bytes(), token.expose_secret().as_bytes()) => {
             next.run(request).await
@@ -125,6 +133,15 @@ async fn authorised(State(state): State<Handle>, request: Request, next: Next) -
     }
 }
 
+/// The token of an `Authorization: Bearer <token>` value. The scheme's name is
+/// case-insensitive (RFC 7235: `bearer`, `BEARER`), and spaces may follow it.
+fn bearer(value: &str) -> Option<&str> {
+    let (scheme, token) = value.split_once(' ')?;
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then(|| token.trim_start_matches(' '))
+}
+
 /// Compares in time that depends on the lengths only, not on where the bytes differ.
 fn same(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
@@ -134,11 +151,28 @@ fn internal(e: crate::store::StoreError) -> (StatusCode, String) {
     (StatusCode::INTERNAL_SERVER_ERROR, e.to_string())
 }
 
-fn lock(state: &AdminState) -> std::sync::MutexGuard<'_, Box<dyn Store>> {
-    state
-        .store
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
+/// Runs a store query, and encodes its answer, on a blocking thread: neither SQLite nor
+/// encoding a large answer (an explain view can be megabytes of JSON) holds up the runtime's
+/// workers, which also answer the probes. Queries take the admin's connection in turn.
+async fn off_runtime<T, Q>(state: Handle, query: Q) -> Answer<Response>
+where
+    T: IntoResponse,
+    Q: FnOnce(&AdminState, &mut dyn Store) -> Answer<T> + Send + 'static,
+{
+    tokio::task::spawn_blocking(move || {
+        let mut store = state
+            .store
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        query(&state, store.as_mut()).map(IntoResponse::into_response)
+    })
+    .await
+    .unwrap_or_else(|e| {
+        Err((
+            StatusCode::INTERNAL_SERVER_ERROR,
+            format!("the query stopped: {e}\n"),
+        ))
+    })
 }
 
 /// The Prometheus text exposition.
@@ -153,21 +187,13 @@ async fn prometheus(State(state): State<Handle>) -> Answer<String> {
         ))
 }
 
-/// Ready when the store answers and no connector's last run failed.
+/// Ready when no configured connector's last run failed (from memory: never waits for the
+/// store).
 async fn ready(State(state): State<Handle>) -> Answer<String> {
-    let runs = lock(&state)
-        .last_runs(50)
-        .map_err(|e| (StatusCode::SERVICE_UNAVAILABLE, e.to_string()))?;
-    let mut latest: std::collections::BTreeMap<&str, bool> = std::collections::BTreeMap::new();
-    for run in &runs {
-        let ok = run.stats.as_ref().is_none_or(|s| s.status == "ok");
-        latest.entry(run.connector.as_str()).or_insert(ok);
-    }
-    let failing: Vec<&str> = latest
-        .iter()
-        .filter(|(_, ok)| !**ok)
-        .map(|(id, _)| *id)
-        .collect();
+    let connectors = state.live.connectors();
+    let failing = state
+        .ready
+        .failing(connectors.iter().map(|c| c.id.as_str()));
     if failing.is_empty() {
         Ok("ready\n".into())
     } else {
@@ -179,12 +205,16 @@ async fn ready(State(state): State<Handle>) -> Answer<String> {
 }
 
 /// The explain view of a person, found by id, email or phone.
-async fn person(
-    State(state): State<Handle>,
-    Path(who): Path<String>,
+async fn person(State(state): State<Handle>, Path(who): Path<String>) -> Answer<Response> {
+    off_runtime(state, move |state, store| person_of(state, store, &who)).await
+}
+
+fn person_of(
+    state: &AdminState,
+    store: &mut dyn Store,
+    who: &str,
 ) -> Answer<Json<serde_json::Value>> {
-    let mut store = lock(&state);
-    let id = explain::find(store.as_mut(), &state.identity, &who)
+    let id = explain::find(store, &state.identity, who)
         .map_err(internal)?
         .ok_or_else(|| {
             (
@@ -192,7 +222,7 @@ async fn person(
                 format!("no person matches `{who}`\n"),
             )
         })?;
-    let view = explain::view(store.as_mut(), id, &state.rules, chrono::Utc::now())
+    let view = explain::view(store, id, &state.rules, chrono::Utc::now())
         .map_err(internal)?
         .ok_or_else(|| (StatusCode::NOT_FOUND, format!("person {id} vanished\n")))?;
     Ok(Json(serde_json::to_value(view).expect("views serialise")))
@@ -200,8 +230,11 @@ async fn person(
 
 /// Persons and tiers, each connector (schedule and next run, outbox, request budget), the last
 /// runs and the newest dead letters, as JSON.
-async fn status(State(state): State<Handle>) -> Answer<Json<serde_json::Value>> {
-    let mut store = lock(&state);
+async fn status(State(state): State<Handle>) -> Answer<Response> {
+    off_runtime(state, status_of).await
+}
+
+fn status_of(state: &AdminState, store: &mut dyn Store) -> Answer<Json<serde_json::Value>> {
     let runs = store.last_runs(20).map_err(internal)?;
     let persons = store.person_count().map_err(internal)?;
     let tiers = store.tier_counts().map_err(internal)?;

@@ -6,6 +6,7 @@
 
 mod admin;
 mod live;
+mod ready;
 mod sd_notify;
 mod telemetry;
 mod watch;
@@ -169,6 +170,7 @@ pub async fn run(
     });
     let live = live::Live::default();
     live.set(&settings, &connectors);
+    let readiness = ready::Readiness::from_runs(&store.last_runs(50)?);
     let metrics = telemetry::install();
     let admin = admin::serve(
         settings.admin.listen,
@@ -178,6 +180,7 @@ pub async fn run(
             identity: settings.identity.clone(),
             metrics,
             live: live.clone(),
+            ready: readiness.clone(),
             token: admin_token,
         },
     )
@@ -247,7 +250,10 @@ pub async fn run(
                     &rules,
                     &due,
                     &progress,
-                    &due_tx,
+                    &Followup {
+                        due_tx: &due_tx,
+                        readiness: &readiness,
+                    },
                 )
                 .await?;
                 if due.contains(&Due::Requalify) {
@@ -336,6 +342,14 @@ async fn guarded<T>(
     }
 }
 
+/// Where a cycle's outcome goes besides the store and the metrics.
+struct Followup<'a> {
+    /// Turns queued for later (files not ready yet).
+    due_tx: &'a mpsc::Sender<Due>,
+    /// Whether each connector's last run failed, for `/readyz`.
+    readiness: &'a ready::Readiness,
+}
+
 /// Pulls the due connectors, one at a time, recording each cycle's metrics. A pull that left
 /// files not ready yet gets its next turn queued for when they may be (once a file stops
 /// growing, the inbox watcher has nothing more to say).
@@ -346,7 +360,7 @@ async fn cycles(
     rules: &Arc<Rules>,
     due: &HashSet<Due>,
     progress: &PullProgress<'_>,
-    due_tx: &mpsc::Sender<Due>,
+    followup: &Followup<'_>,
 ) -> Result<(), DaemonError> {
     for connector in connectors
         .iter_mut()
@@ -369,14 +383,20 @@ async fn cycles(
         );
         telemetry::record_budgets(std::slice::from_ref(connector));
         for r in &cycle.runs {
+            followup.readiness.record(&r.id, !r.failed());
             match &r.error {
+                Some((_, e)) if r.failed() => {
+                    tracing::error!(connector = %r.id, error = %e, "Cycle failed.")
+                }
+                Some((_, e)) => {
+                    tracing::info!(connector = %r.id, reason = %e, "Cycle left to another run.")
+                }
                 None => {
                     tracing::info!(connector = %r.id, records = r.resolved.records, "Cycle done.")
                 }
-                Some((_, e)) => tracing::error!(connector = %r.id, error = %e, "Cycle failed."),
             }
             if let Some(after) = r.pulled.recheck_after {
-                queue_later(due_tx, Due::Connector(r.id.clone()), after);
+                queue_later(followup.due_tx, Due::Connector(r.id.clone()), after);
             }
         }
     }

@@ -108,7 +108,7 @@ pub(super) fn record(
         counter!(TIER_CHANGES, "connector" => id.clone()).increment(run.resolved.tier_changes);
         counter!(DROPS_FAILED, "connector" => id.clone()).increment(run.pulled.failed);
         counter!(DROPS_DUPLICATE, "connector" => id.clone()).increment(run.pulled.duplicates);
-        let outcome = if run.error.is_some() { "failed" } else { "ok" };
+        let outcome = if run.failed() { "failed" } else { "ok" };
         counter!(CYCLES, "connector" => id.clone(), "outcome" => outcome).increment(1);
         histogram!(CYCLE_SECONDS, "connector" => id.clone()).record(seconds);
         if run.error.is_none() {

@@ -17,14 +17,20 @@ pub fn free_port() -> u16 {
 /// A plain HTTP/1.1 GET with an optional bearer token: (status, body); `None` while nothing
 /// listens.
 pub fn get_as(addr: SocketAddr, path: &str, token: Option<&str>) -> Option<(u16, String)> {
-    let mut s = TcpStream::connect_timeout(&addr, Duration::from_millis(200)).ok()?;
-    s.set_read_timeout(Some(Duration::from_secs(10))).ok()?;
     let auth = token
         .map(|t| format!("Authorization: Bearer {t}\r\n"))
         .unwrap_or_default();
+    get_with(addr, path, &auth)
+}
+
+/// A plain HTTP/1.1 GET with extra header lines (each ending in `\r\n`): (status, body);
+/// `None` while nothing listens.
+pub fn get_with(addr: SocketAddr, path: &str, headers: &str) -> Option<(u16, String)> {
+    let mut s = TcpStream::connect_timeout(&addr, Duration::from_millis(200)).ok()?;
+    s.set_read_timeout(Some(Duration::from_secs(10))).ok()?;
     write!(
         s,
-        "GET {path} HTTP/1.1\r\nHost: localhost\r\n{auth}Connection: close\r\n\r\n"
+        "GET {path} HTTP/1.1\r\nHost: localhost\r\n{headers}Connection: close\r\n\r\n"
     )
     .ok()?;
     let mut answer = String::new();
