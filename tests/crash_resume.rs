@@ -113,8 +113,11 @@ fn a_killed_sync_resumes_to_the_same_persons_and_rejects() {
             if child.try_wait().unwrap().is_some() {
                 break;
             }
+            // A wait with a deadline, asking every 5 ms (not the shared helper's 100 ms): the
+            // kill must land within a page or two of the target.
             std::thread::sleep(Duration::from_millis(5));
         }
+        // On purpose: each attempt's kill lands a little later in a page's work.
         std::thread::sleep(Duration::from_millis(37 * attempt));
         if child.try_wait().unwrap().is_none() {
             child.kill().unwrap(); // SIGKILL

@@ -13,13 +13,29 @@ use std::process::Child;
 use std::time::{Duration, Instant};
 
 fn start(env: &Env, port: u16) -> Child {
+    start_logged(env, port, None)
+}
+
+/// [`start`], its info-level logs in `log` when given.
+fn start_logged(env: &Env, port: u16, log: Option<&std::path::Path>) -> Child {
     let config = std::fs::read_to_string(&env.config).unwrap();
     std::fs::write(
         &env.config,
         format!("[admin]\nlisten = \"127.0.0.1:{port}\"\n\n{config}"),
     )
     .unwrap();
-    spawn(&env.config, &[], None)
+    match log {
+        Some(log) => spawn(&env.config, &[("RUST_LOG", "info")], Some(log)),
+        None => spawn(&env.config, &[], None),
+    }
+}
+
+/// How many times `log` holds `line`.
+fn count_in(log: &std::path::Path, line: &str) -> usize {
+    std::fs::read_to_string(log)
+        .unwrap_or_default()
+        .matches(line)
+        .count()
 }
 
 #[test]
@@ -135,7 +151,8 @@ fn sighup_keeps_the_old_config_when_the_new_is_broken_and_applies_a_valid_change
     let env = Env::new("schedule = \"* * * * * *\"");
     let port = free_port();
     let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
-    let mut child = start(&env, port);
+    let log = env.dir.path().join("daemon.log");
+    let mut child = start_logged(&env, port, Some(&log));
     wait_until("/healthz", Duration::from_secs(20), || {
         get(addr, "/healthz").is_some()
     });
@@ -144,7 +161,9 @@ fn sighup_keeps_the_old_config_when_the_new_is_broken_and_applies_a_valid_change
     // WHEN the config is broken and SIGHUP arrives
     std::fs::write(&env.config, format!("{good}\nbogus_key = 1\n")).unwrap();
     signal(&child, "HUP");
-    std::thread::sleep(Duration::from_millis(500));
+    wait_until("the reload refused", Duration::from_secs(10), || {
+        count_in(&log, "Reload refused") == 1
+    });
     // THEN it keeps running on the old config: alive, and still taking drops
     assert!(child.try_wait().unwrap().is_none(), "still running");
     env.drop_file("a.csv", b"Email\na@acme.io\n");
@@ -163,7 +182,9 @@ fn sighup_keeps_the_old_config_when_the_new_is_broken_and_applies_a_valid_change
     );
     std::fs::write(&env.config, added).unwrap();
     signal(&child, "HUP");
-    std::thread::sleep(Duration::from_millis(500));
+    wait_until("the reload", Duration::from_secs(10), || {
+        count_in(&log, "Configuration and rules reloaded.") == 1
+    });
     let staged = env.dir.path().join("b.csv");
     std::fs::write(&staged, b"Email\nb@acme.io\n").unwrap();
     std::fs::rename(&staged, second.join("b.csv")).unwrap();

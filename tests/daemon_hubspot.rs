@@ -6,7 +6,7 @@
 mod common;
 
 use common::daemon::{
-    assert_running, free_port, get, get_as, spawn, status, terminate, wait_until,
+    assert_running, free_port, get, get_as, poll_until, spawn, status, terminate, wait_until,
 };
 use leadsync::connector::{Stage, Tier};
 use leadsync::sample;
@@ -208,8 +208,22 @@ fn pushes_drain_between_cycles_and_metrics_status_and_the_token_match_what_happe
                 && world.stage_mismatches().is_empty()
         },
     );
-    // (one more HubSpot cycle and push turn, so the metrics have seen everything)
-    std::thread::sleep(Duration::from_secs(3));
+    // (and the metrics have seen it: the pushes applied and the persons stored)
+    wait_until(
+        "the metrics to show the work",
+        Duration::from_secs(30),
+        || {
+            let done = world.outbox().get("done").copied().unwrap_or(0) as f64;
+            let scrape = get_as(world.addr, "/metrics", Some(ADMIN_TOKEN)).map(|(_, text)| {
+                prometheus_parse::Scrape::parse(text.lines().map(|l| Ok(l.to_string()))).unwrap()
+            });
+            scrape.is_some_and(|scrape| {
+                let applied = [("connector", "hubspot"), ("outcome", "applied")];
+                sample(&scrape, "leadsync_pushes_total", &applied) == Some(done)
+                    && sample(&scrape, "leadsync_persons", &[]) == Some(300.0)
+            })
+        },
+    );
     let mut store = world.store();
     let outbox = world.outbox();
     let done = outbox.get("done").copied().unwrap_or(0);
@@ -395,8 +409,13 @@ fn a_stop_mid_push_leaves_the_store_consistent_and_the_next_start_finishes() {
         delay: Duration::from_secs(20),
         times: 1,
     });
+    let slowed = world.fake.stats().faults_injected;
     let child = world.start();
-    std::thread::sleep(Duration::from_secs(2));
+    wait_until(
+        "the slow request in flight",
+        Duration::from_secs(30),
+        || world.fake.stats().faults_injected > slowed,
+    );
     let took = world.stop(child);
 
     // THEN it stops after the timeout (2 s), not after the request, and nothing is lost
@@ -505,6 +524,7 @@ fn sigkill_at_random_moments_while_pulling_and_pushing_loses_nothing() {
             Some(&world.dir.path().join("daemon.log")),
         );
         let alive = Duration::from_millis(200 + rng.below(2_800) as u64);
+        // On purpose: the kill lands at a random point of the daemon's work.
         std::thread::sleep(alive);
         child.kill().unwrap();
         child.wait().unwrap();
@@ -518,7 +538,7 @@ fn sigkill_at_random_moments_while_pulling_and_pushing_loses_nothing() {
     // THEN a last start finishes the work
     let child = world.start();
     let mut state = String::new();
-    let settled = (0..900).any(|_| {
+    let settled = poll_until(Duration::from_secs(180), || {
         let inbox: Vec<String> = files_in(&world.inbox).into_keys().collect();
         let outbox = world.outbox();
         let wrong = world.stage_mismatches();
@@ -528,14 +548,10 @@ fn sigkill_at_random_moments_while_pulling_and_pushing_loses_nothing() {
             wrong.len(),
             wrong.first()
         );
-        let done = inbox.is_empty()
+        inbox.is_empty()
             && !outbox.contains_key("pending")
             && wrong.is_empty()
-            && count >= (persons + 2 * late) as u64;
-        if !done {
-            std::thread::sleep(Duration::from_millis(200));
-        }
-        done
+            && count >= (persons + 2 * late) as u64
     });
     assert!(
         settled,

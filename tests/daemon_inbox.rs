@@ -90,6 +90,7 @@ fn grow(
             writeln!(f, "{stem}-{written}@acme.io,P{written}").unwrap();
             f.flush().unwrap();
             written += 1;
+            // On purpose: a writer appending slowly, as an export still being written.
             std::thread::sleep(every);
         }
         written

@@ -245,6 +245,7 @@ fn sync_once_waits_for_a_file_still_being_written_and_takes_it_whole() {
     fs::write(&path, "Email\n").unwrap();
     let writer = std::thread::spawn(move || {
         for i in 0..10 {
+            // On purpose: a writer appending slowly, as an export still being written.
             std::thread::sleep(Duration::from_millis(250));
             let mut f = fs::File::options().append(true).open(&path).unwrap();
             std::io::Write::write_all(&mut f, format!("p{i}@acme.io\n").as_bytes()).unwrap();

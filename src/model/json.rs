@@ -12,6 +12,11 @@ use leadsync_connector_core::{Field, Tier};
 
 /// `serde_json::to_string(person)`.
 pub fn person(p: &Person) -> String {
+    // Measurement only: serde_json itself, to re-measure this copy's gain
+    // (docs/hand-written-copies.md).
+    if crate_path() {
+        return serde_json::to_string(p).expect("a person serialises");
+    }
     let mut out = String::with_capacity(256 + 64 * p.fields.len() + 96 * p.sources.len());
     out.push_str("{\"id\":");
     out.push_str(itoa::Buffer::new().format(p.id));
@@ -63,6 +68,9 @@ pub fn person(p: &Person) -> String {
 
 /// `serde_json::to_string(values)` for a source record's values.
 pub fn values(values: &[(Field, String)]) -> String {
+    if crate_path() {
+        return serde_json::to_string(values).expect("values serialise");
+    }
     let mut out =
         String::with_capacity(2 + values.iter().map(|(_, v)| v.len() + 24).sum::<usize>());
     out.push('[');
@@ -78,6 +86,19 @@ pub fn values(values: &[(Field, String)]) -> String {
     }
     out.push(']');
     out
+}
+
+/// Measurement only (feature `compare-copies`): `LEADSYNC_COMPARE=serde-json`, read once.
+fn crate_path() -> bool {
+    #[cfg(feature = "compare-copies")]
+    {
+        static SERDE: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+        *SERDE.get_or_init(|| std::env::var("LEADSYNC_COMPARE").is_ok_and(|v| v == "serde-json"))
+    }
+    #[cfg(not(feature = "compare-copies"))]
+    {
+        false
+    }
 }
 
 fn provenance(out: &mut String, s: &Provenance) {

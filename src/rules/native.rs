@@ -128,8 +128,25 @@ pub(super) enum Node {
     Size(Box<Node>),
 }
 
+/// Measurement only (feature `compare-copies`): `LEADSYNC_COMPARE=cel`, read once.
+fn cel_only() -> bool {
+    #[cfg(feature = "compare-copies")]
+    {
+        static CEL: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+        *CEL.get_or_init(|| std::env::var("LEADSYNC_COMPARE").is_ok_and(|v| v == "cel"))
+    }
+    #[cfg(not(feature = "compare-copies"))]
+    {
+        false
+    }
+}
+
 /// Compiles a parsed condition; `None` when it uses anything without a native form.
 pub(super) fn compile(expr: &IdedExpr, constants: &Constants) -> Option<Node> {
+    // Measurement only: CEL alone, to re-measure this copy's gain (docs/hand-written-copies.md).
+    if cel_only() {
+        return None;
+    }
     match &expr.expr {
         Expr::Literal(literal) => literal_const(literal).map(Node::Const),
         Expr::Ident(name) => {

@@ -53,10 +53,22 @@ pub fn status(addr: SocketAddr, token: Option<&str>) -> Option<serde_json::Value
     (code == 200).then(|| serde_json::from_str(&body).ok())?
 }
 
-pub fn wait_until(what: &str, timeout: Duration, mut check: impl FnMut() -> bool) {
+/// Waits until `check` holds, asking every 100 ms; panics naming `what` after `timeout`.
+pub fn wait_until(what: &str, timeout: Duration, check: impl FnMut() -> bool) {
+    assert!(poll_until(timeout, check), "timed out waiting for {what}");
+}
+
+/// Asks `check` every 100 ms until it holds (`true`) or `timeout` has passed (`false`): for a
+/// wait whose end the caller reports itself.
+pub fn poll_until(timeout: Duration, mut check: impl FnMut() -> bool) -> bool {
     let started = Instant::now();
-    while !check() {
-        assert!(started.elapsed() < timeout, "timed out waiting for {what}");
+    loop {
+        if check() {
+            return true;
+        }
+        if started.elapsed() >= timeout {
+            return false;
+        }
         std::thread::sleep(Duration::from_millis(100));
     }
 }

@@ -335,6 +335,7 @@ async fn the_rolling_window_answers_429_with_headers_then_recovers() {
         "You have reached your ten secondly limit."
     );
     assert_eq!(limited.header("x-hubspot-ratelimit-remaining"), Some("0"));
+    // On purpose: the rolling window must pass for the fake to admit requests again.
     tokio::time::sleep(
         Duration::from_secs(1).saturating_sub(started.elapsed()) + Duration::from_millis(50),
     )
@@ -574,6 +575,7 @@ async fn a_fresh_write_shows_up_in_search_only_after_the_lag() {
         2,
         "seeded contacts are indexed"
     );
+    // On purpose: the search lag must pass for the write to be indexed.
     tokio::time::sleep(Duration::from_millis(250)).await;
     let found = h.search(by_email).await;
     assert_eq!(found.body["results"][0]["id"], id.as_str());

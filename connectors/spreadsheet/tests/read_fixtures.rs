@@ -752,44 +752,6 @@ fn streams_200k_rows_with_reused_buffer() {
     assert_eq!(row.cells[0], "user199999@example.com");
 }
 
-/// Release-mode throughput and memory check on a ~150 MB, 1,000,000-row file:
-/// `cargo test --release -p leadsync-spreadsheet --test read_fixtures -- --ignored --nocapture`
-#[test]
-#[ignore = "slow: generates 150 MB; run in release mode"]
-fn million_rows_throughput() {
-    use std::io::Write;
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("million.csv");
-    let mut out = std::io::BufWriter::new(std::fs::File::create(&path).unwrap());
-    writeln!(
-        out,
-        "Email,First Name,Last Name,Company,Phone,City,Country,Lead Source,Notes"
-    )
-    .unwrap();
-    for i in 0..1_000_000 {
-        writeln!(out, "someone.{i}@example-company.com,Firstname{i},Lastname,\"Example, Inc.\",+1 415 555 {:04},San Francisco,United States,Webinar,\"Asked about pricing; follow up\"", i % 10_000).unwrap();
-    }
-    drop(out);
-    let size = std::fs::metadata(&path).unwrap().len();
-    let start = std::time::Instant::now();
-    let mut t = open(&path, &ReadOptions::default()).unwrap();
-    let n = t.rows().filter(Result::is_ok).count();
-    let secs = start.elapsed().as_secs_f64();
-    let rss = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    let peak = rss
-        .lines()
-        .find(|l| l.starts_with("VmHWM"))
-        .unwrap_or("VmHWM: ?")
-        .to_string();
-    println!(
-        "{n} rows, {} MB in {secs:.2}s = {:.0} rows/s; {peak}",
-        size >> 20,
-        n as f64 / secs
-    );
-    assert_eq!(n, 1_000_000);
-    assert!(n as f64 / secs > 200_000.0);
-}
-
 // ---- hand-built workbooks (no XLSX/ODS writer among the dependencies) ----
 
 /// A ZIP archive with stored (uncompressed) entries, enough for calamine.
