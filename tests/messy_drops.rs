@@ -698,3 +698,98 @@ fn other_sheets_with_data_are_named_not_skipped_silently() {
     let person = store.person(1).unwrap().unwrap();
     assert_eq!(person.get(&Field::FirstName), Some("rome"));
 }
+
+/// Deterministic byte mutations (and truncations) of real files: each one dropped ends in
+/// `processed/` or in `failed/` with a note giving the reason, and a file the reader refuses is
+/// in `failed/` with the reader's own words; nothing panics, nothing is lost or left behind.
+#[test]
+fn corrupted_files_end_in_processed_or_in_failed_with_the_reason() {
+    let mut seed = 0x2545_f491_4f6c_dd1du64;
+    let mut next = move || {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed
+    };
+    let env = Env::new("");
+    let scratch = tempfile::tempdir().unwrap();
+    // GIVEN mutated copies of five real files, each content once (a repeat would be a duplicate)
+    let mut seen = std::collections::HashSet::new();
+    let mut dropped: Vec<(String, Option<String>)> = Vec::new();
+    for name in [
+        "messytables_simple.xls",
+        "frictionless_skip-rows.xlsx",
+        "messytables_utf-16le_encoded.csv",
+        "messytables_excel_pasting.csv",
+        "quotes_and_newlines.csv",
+    ] {
+        let original = fs::read(Path::new(FIXTURES).join(name)).unwrap();
+        for round in 0..12 {
+            let mut bytes = original.clone();
+            for _ in 0..1 + round % 8 {
+                let at = (next() % bytes.len() as u64) as usize;
+                bytes[at] = next() as u8;
+            }
+            if round % 5 == 4 {
+                bytes.truncate((next() % bytes.len() as u64) as usize);
+            }
+            if !seen.insert(bytes.clone()) {
+                continue;
+            }
+            let file = format!("r{round:02}-{name}");
+            // What the reader alone says of it: a refusal must reach the note word for word.
+            let probe = scratch.path().join(&file);
+            fs::write(&probe, &bytes).unwrap();
+            let refusal = leadsync_spreadsheet::read::open(&probe, &Default::default())
+                .err()
+                .map(|e| e.to_string());
+            env.drop_file(&file, &bytes);
+            dropped.push((file, refusal));
+        }
+    }
+    assert!(
+        dropped.iter().any(|(_, r)| r.is_some()),
+        "some files are refused"
+    );
+
+    // WHEN one cycle takes them all
+    let out = env.run(&["sync", "--once"]);
+    let all = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    // THEN the run succeeds and every file ends in exactly one place, a failed one with its reason
+    assert_eq!(out.status.code(), Some(0), "{all}");
+    assert!(Env::files_in(&env.inbox).is_empty(), "left behind: {all}");
+    for (file, refusal) in &dropped {
+        let processed = moved_as(&env.processed_dir(), file);
+        let failed = moved_as(&env.failed_dir(), file);
+        assert_eq!(
+            processed.len() + failed.len(),
+            1,
+            "{file}: {processed:?} {failed:?}"
+        );
+        if let Some(reason) = refusal {
+            assert_eq!(failed.len(), 1, "{file} is refused by the reader: {reason}");
+        }
+        if let Some(path) = failed.first() {
+            let note = fs::read_to_string(sidecar(path, ".error.txt")).unwrap();
+            let why = note
+                .lines()
+                .find_map(|l| l.strip_prefix("Why: "))
+                .unwrap_or_default();
+            assert!(
+                note.contains(file.as_str()) && !why.trim().is_empty(),
+                "{file}: {note}"
+            );
+            if let Some(reason) = refusal {
+                assert!(
+                    why.contains(reason.as_str()),
+                    "{file}: {why:?} lacks {reason:?}"
+                );
+            }
+        }
+    }
+}
