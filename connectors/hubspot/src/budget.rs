@@ -7,7 +7,7 @@
 //! and when the daily budget left falls to the reserve, requests stop until the reset, so other
 //! integrations of the account keep working.
 
-use crate::client::ApiError;
+use crate::error::ApiError;
 use chrono::{DateTime, Days, Utc};
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 use reqwest::header::HeaderMap;

@@ -6,11 +6,13 @@
 mod budget;
 mod client;
 pub mod config;
+mod error;
 mod map;
 mod properties;
 mod pull;
 mod push;
 pub mod retry;
+mod wire;
 
 pub use config::{HubspotConfig, RateLimitConfig, TokenSource};
 
