@@ -1,12 +1,15 @@
 //! The HTTP side: authenticated requests, a rate-limit permit before every attempt (retries
-//! included), and retries as `retry::classify` decides.
+//! included), and retries as `retry::classify` decides (the shared
+//! mechanics are `leadsync-pacing`'s).
 
-use crate::budget::{Budget, limiter};
+use crate::budget::Budget;
 use crate::config::HubspotConfig;
 use crate::error::ApiError;
-use crate::retry::{Retry, backoff, classify};
+use crate::retry::classify;
 use crate::wire::{BatchAnswer, BatchError, ErrorBody, Page, Search, StageOption, StageProperty};
 use governor::DefaultDirectRateLimiter;
+use leadsync_pacing::permits::limiter;
+use leadsync_pacing::{Retry, backoff};
 use secrecy::{ExposeSecret, SecretString};
 use serde::de::DeserializeOwned;
 use std::collections::HashMap;

@@ -11,7 +11,7 @@ mod map;
 mod properties;
 mod pull;
 mod push;
-pub mod retry;
+mod retry;
 mod wire;
 
 pub use config::{HubspotConfig, RateLimitConfig, TokenSource};
