@@ -12,7 +12,7 @@
 
 use leadsync::connector::Tier;
 use leadsync::store::Store;
-use leadsync_hubspot::fake::{FakeConfig, FakeHubSpot, Fault};
+use leadsync_fake_hubspot::{FakeConfig, FakeHubSpot, Fault};
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};

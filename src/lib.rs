@@ -13,7 +13,6 @@ pub mod push;
 pub mod report;
 pub mod resolve;
 pub mod rules;
-pub mod sample;
 pub mod store;
 pub mod sync;
 

@@ -4,8 +4,8 @@
 mod common;
 
 use common::Env;
-use leadsync::sample;
 use leadsync::store::Store;
+use leadsync_sample as sample;
 use std::collections::BTreeMap;
 use std::fs::{self, File, FileTimes};
 use std::path::Path;

@@ -267,14 +267,14 @@ fn sigterm_inside_a_large_drop_stops_after_the_page_and_the_next_start_resumes()
         format!("[daemon]\nshutdown_timeout = \"60s\"\n\n{config}"),
     )
     .unwrap();
-    let rows: Vec<_> = leadsync::sample::stream_rows(5, 60_000, 0.1).collect();
+    let rows: Vec<_> = leadsync_sample::stream_rows(5, 60_000, 0.1).collect();
     let persons = rows
         .iter()
         .filter_map(|r| r.truth)
         .collect::<std::collections::HashSet<_>>()
         .len() as u64;
     let mut csv = Vec::new();
-    leadsync::sample::write_hubspot_csv(&mut csv, rows).unwrap();
+    leadsync_sample::write_hubspot_csv(&mut csv, rows).unwrap();
     env.drop_file("big.csv", &csv);
     let port = free_port();
 

@@ -6,8 +6,8 @@
 mod common;
 
 use common::Env;
-use leadsync::sample::{self, SampleRow};
 use leadsync::store::Store;
+use leadsync_sample::{self as sample, SampleRow};
 use std::collections::HashSet;
 use std::fs::{File, FileTimes};
 use std::time::{Duration, SystemTime};

@@ -1,6 +1,6 @@
 //! `validate` and `sync --once` with a HubSpot connector, the real binary against the fake.
 
-use leadsync_hubspot::fake::{FakeConfig, FakeHubSpot};
+use leadsync_fake_hubspot::{FakeConfig, FakeHubSpot};
 use std::process::Command;
 
 fn config(dir: &std::path::Path, base_url: &str, token: &str) -> std::path::PathBuf {

@@ -42,9 +42,8 @@ async fn a_backfill_then_a_cycle_with_no_changes_reads_only_the_overlap_and_writ
     // THEN it listed nothing, searched only the overlap window, and stored nothing
     let stats = fake.stats();
     assert_eq!(second.runs[0].resolved.records, 0, "nothing new stored");
-    let count = |st: &leadsync_hubspot::fake::Stats, what: &str| {
-        st.requests.get(what).copied().unwrap_or(0)
-    };
+    let count =
+        |st: &leadsync_fake_hubspot::Stats, what: &str| st.requests.get(what).copied().unwrap_or(0);
     assert_eq!(
         count(&stats, "list"),
         count(&after_backfill, "list"),

@@ -5,7 +5,7 @@ use chrono::Utc;
 use leadsync::connector::{Field, Locator, SourceRecord, Stage, Tier};
 use leadsync::resolve::Resolver;
 use leadsync::store::Store;
-use leadsync_hubspot::fake::{FakeConfig, FakeHubSpot, Fault};
+use leadsync_fake_hubspot::{FakeConfig, FakeHubSpot, Fault};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -259,9 +259,9 @@ async fn lead_for_everyone(
     allow_downgrade: bool,
 ) -> (
     Vec<Option<String>>,
-    leadsync_hubspot::fake::Stats,
+    leadsync_fake_hubspot::Stats,
     Setup,
-    leadsync_hubspot::fake::ServerHandle,
+    leadsync_fake_hubspot::ServerHandle,
 ) {
     let fake = FakeHubSpot::new(FakeConfig::default());
     let ids: Vec<String> = ["customer", "subscriber", "marketingqualifiedlead"]

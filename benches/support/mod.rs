@@ -4,9 +4,9 @@
 
 use leadsync::config::{ConnectorConfig, Settings};
 use leadsync::rules::{Rules, RulesSource};
-use leadsync::sample;
 use leadsync::store::SqliteStore;
 use leadsync::sync::{AnyConnector, Cycle, run_once};
+use leadsync_sample as sample;
 use leadsync_spreadsheet::SpreadsheetConfig;
 use std::fs::File;
 use std::io::BufWriter;

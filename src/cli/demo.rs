@@ -4,10 +4,10 @@
 use super::Failure;
 use crate::config;
 use crate::report::Funnel;
-use crate::sample;
 use crate::store;
 use crate::sync::select;
-use leadsync_hubspot::fake::{FakeConfig, FakeHubSpot};
+use leadsync_fake_hubspot::{FakeConfig, FakeHubSpot};
+use leadsync_sample as sample;
 use std::collections::BTreeMap;
 use std::fs;
 use std::path::Path;

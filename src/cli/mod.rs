@@ -6,6 +6,7 @@
 #[macro_use]
 mod output;
 
+#[cfg(feature = "demo")]
 mod demo;
 mod explain;
 mod plan;
@@ -202,7 +203,13 @@ pub async fn run(args: Args) -> ExitCode {
                 since: *since,
             },
         ),
+        #[cfg(feature = "demo")]
         Command::Demo { dir, contacts } => demo::run(dir.as_deref(), *contacts).await,
+        #[cfg(not(feature = "demo"))]
+        Command::Demo { .. } => Err(Failure::usage(
+            "this leadsync was built without the demo (cargo feature `demo`); \
+             build it with the default features to run `leadsync demo`",
+        )),
     };
     let result = match (result, output::failure()) {
         (Ok(()), Some(message)) => Err(Failure::runtime(message)),

@@ -6,8 +6,8 @@ use leadsync::config::{ConnectorConfig, Settings};
 use leadsync::rules::{Rules, RulesSource};
 use leadsync::store::SqliteStore;
 use leadsync::sync::{AnyConnector, Cycle, run_once};
+use leadsync_fake_hubspot::{FakeConfig, FakeHubSpot, ServerHandle};
 use leadsync_hubspot::HubspotConfig;
-use leadsync_hubspot::fake::{FakeConfig, FakeHubSpot, ServerHandle};
 use std::sync::Arc;
 use std::time::Duration;
 

@@ -1,14 +1,17 @@
 //! The HTTP side: authenticated requests, a rate-limit permit before every attempt (retries
-//! included), and retries as `retry::classify` decides.
+//! included), and retries as `retry::classify` decides (the shared
+//! mechanics are `leadsync-pacing`'s).
 
-use crate::budget::{Budget, limiter};
+use crate::budget::Budget;
 use crate::config::HubspotConfig;
-use crate::properties::Properties;
-use crate::retry::{Retry, backoff, classify};
+use crate::error::ApiError;
+use crate::retry::classify;
+use crate::wire::{BatchAnswer, BatchError, ErrorBody, Page, Search, StageOption, StageProperty};
 use governor::DefaultDirectRateLimiter;
+use leadsync_pacing::permits::limiter;
+use leadsync_pacing::{Retry, backoff};
 use secrecy::{ExposeSecret, SecretString};
 use serde::de::DeserializeOwned;
-use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::time::Duration;
 
@@ -17,187 +20,6 @@ const MAX_FAILED_ATTEMPTS: u32 = 6;
 /// Rate-limit waits before giving up (waiting for the limit is not a failed attempt, but a
 /// request that never gets through must still end).
 const MAX_RATE_LIMIT_WAITS: u32 = 30;
-
-/// A contact as the API returns it.
-#[derive(Debug, Clone, Deserialize, PartialEq)]
-pub(crate) struct ApiContact {
-    pub(crate) id: String,
-    #[serde(default)]
-    pub(crate) properties: Properties,
-    #[serde(rename = "updatedAt", default)]
-    pub(crate) updated_at: Option<String>,
-    #[serde(default)]
-    pub(crate) archived: bool,
-}
-
-impl ApiContact {
-    pub(crate) fn property(&self, name: &str) -> Option<&str> {
-        self.properties.get(name).filter(|v| !v.is_empty())
-    }
-
-    /// `lastmodifieddate` in epoch ms (0 when absent). The v3 API writes it as ISO 8601; epoch
-    /// milliseconds are accepted too.
-    pub(crate) fn modified_ms(&self) -> u64 {
-        let Some(v) = self.property("lastmodifieddate") else {
-            return 0;
-        };
-        v.parse::<u64>().ok().unwrap_or_else(|| {
-            chrono::DateTime::parse_from_rfc3339(v)
-                .map_or(0, |t| t.timestamp_millis().max(0) as u64)
-        })
-    }
-
-    pub(crate) fn numeric_id(&self) -> u64 {
-        self.id.parse().unwrap_or(0)
-    }
-}
-
-#[derive(Debug, Deserialize)]
-pub(crate) struct Page {
-    pub(crate) results: Vec<ApiContact>,
-    #[serde(default)]
-    pub(crate) paging: Option<Paging>,
-}
-
-#[derive(Debug, Deserialize)]
-pub(crate) struct Paging {
-    pub(crate) next: Option<Next>,
-}
-
-#[derive(Debug, Deserialize)]
-pub(crate) struct Next {
-    pub(crate) after: String,
-}
-
-impl Page {
-    pub(crate) fn next_after(&self) -> Option<&str> {
-        self.paging
-            .as_ref()?
-            .next
-            .as_ref()
-            .map(|n| n.after.as_str())
-    }
-}
-
-/// A search request body.
-#[derive(Debug, Clone, Serialize)]
-pub(crate) struct Search {
-    #[serde(rename = "filterGroups")]
-    pub(crate) filter_groups: Vec<FilterGroup>,
-    pub(crate) sorts: Vec<Sort>,
-    pub(crate) properties: Vec<String>,
-    pub(crate) limit: u32,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub(crate) after: Option<String>,
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub(crate) struct FilterGroup {
-    pub(crate) filters: Vec<Filter>,
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub(crate) struct Filter {
-    #[serde(rename = "propertyName")]
-    pub(crate) property: String,
-    pub(crate) operator: String,
-    pub(crate) value: String,
-}
-
-impl Filter {
-    pub(crate) fn new(property: &str, operator: &str, value: impl ToString) -> Self {
-        Filter {
-            property: property.into(),
-            operator: operator.into(),
-            value: value.to_string(),
-        }
-    }
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub(crate) struct Sort {
-    #[serde(rename = "propertyName")]
-    pub(crate) property: String,
-    pub(crate) direction: String,
-}
-
-#[derive(Debug, Deserialize)]
-struct StageProperty {
-    #[serde(default)]
-    options: Vec<StageOption>,
-}
-
-/// One lifecycle stage of the account.
-#[derive(Debug, Clone, Deserialize)]
-pub(crate) struct StageOption {
-    pub(crate) value: String,
-    #[serde(rename = "displayOrder", default)]
-    pub(crate) display_order: i64,
-}
-
-/// A batch answer (200 or 207).
-#[derive(Debug, Deserialize)]
-pub(crate) struct BatchAnswer {
-    #[serde(default)]
-    pub(crate) errors: Vec<BatchError>,
-}
-
-/// One error of a 207: which inputs (`context.ids`) and why.
-#[derive(Debug, Clone, Deserialize)]
-pub(crate) struct BatchError {
-    #[serde(default)]
-    pub(crate) category: Option<String>,
-    #[serde(default)]
-    pub(crate) message: Option<String>,
-    #[serde(default)]
-    pub(crate) context: std::collections::HashMap<String, Vec<String>>,
-}
-
-/// A request that did not succeed.
-#[derive(Debug, thiserror::Error)]
-pub(crate) enum ApiError {
-    #[error("HubSpot answered {status} to {what}: {message}")]
-    Status {
-        what: String,
-        status: u16,
-        message: String,
-        policy: Option<String>,
-        retry_after: Option<Duration>,
-    },
-    #[error("cannot reach HubSpot for {what}: {source}")]
-    Transport {
-        what: String,
-        #[source]
-        source: reqwest::Error,
-    },
-    #[error("unexpected answer from HubSpot to {what}: {message}")]
-    Decode { what: String, message: String },
-    #[error("HubSpot's daily request budget is spent; requests resume after the reset")]
-    DailyBudget,
-}
-
-impl ApiError {
-    /// Sending the same again would fail the same way (a 4xx other than a rate limit).
-    pub(crate) fn is_permanent(&self) -> bool {
-        match self {
-            ApiError::Status { status, .. } => {
-                (400..500).contains(status) && !matches!(status, 408 | 423 | 429)
-            }
-            ApiError::Decode { .. } => true,
-            ApiError::Transport { .. } | ApiError::DailyBudget => false,
-        }
-    }
-
-    pub(crate) fn is_auth(&self) -> bool {
-        matches!(
-            self,
-            ApiError::Status {
-                status: 401 | 403,
-                ..
-            }
-        )
-    }
-}
 
 /// Which limit a request counts against.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -438,14 +260,6 @@ impl Client {
     }
 }
 
-#[derive(Deserialize)]
-struct ErrorBody {
-    #[serde(default)]
-    message: Option<String>,
-    #[serde(default, rename = "policyName")]
-    policy_name: Option<String>,
-}
-
 /// The body of a successful answer as `T`. The body is checked to be UTF-8 once, as a whole
 /// (word at a time), and then parsed as text: parsed from bytes, serde_json checks every string
 /// on its own, which was a tenth of decoding a page.
@@ -489,25 +303,6 @@ async fn status_error(what: &str, response: reqwest::Response) -> ApiError {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn contact(modified: &str) -> ApiContact {
-        ApiContact {
-            id: "7".into(),
-            properties: [("lastmodifieddate", modified)].into(),
-            updated_at: None,
-            archived: false,
-        }
-    }
-
-    #[test]
-    fn modification_times_read_in_both_spellings() {
-        assert_eq!(contact("1700000000123").modified_ms(), 1_700_000_000_123);
-        assert_eq!(
-            contact("2023-11-14T22:13:20.123Z").modified_ms(),
-            1_700_000_000_123
-        );
-        assert_eq!(contact("").modified_ms(), 0);
-    }
 
     /// Answers every connection with `200 OK` and `body`; returns the base URL.
     async fn answering(body: &'static [u8]) -> String {

@@ -1,17 +1,18 @@
 //! The HubSpot contacts connector: incremental pull by list then search on
-//! `(lastmodifieddate, hs_object_id)`, and a stateful fake HubSpot that speaks the same HTTP API on
-//! loopback, for tests and `leadsync demo`.
+//! `(lastmodifieddate, hs_object_id)`, and stage pushes in batches. Its tests run against the fake
+//! HubSpot of `leadsync-fake-hubspot` (`fakes/hubspot`).
 #![deny(unreachable_pub)]
 
 mod budget;
 mod client;
 pub mod config;
-pub mod fake;
+mod error;
 mod map;
 mod properties;
 mod pull;
 mod push;
-pub mod retry;
+mod retry;
+mod wire;
 
 pub use config::{HubspotConfig, RateLimitConfig, TokenSource};
 

@@ -1,7 +1,7 @@
 //! HubSpot contact properties to canonical fields.
 
-use crate::client::ApiContact;
 use crate::config::HubspotConfig;
+use crate::wire::ApiContact;
 use chrono::{DateTime, TimeZone, Utc};
 use leadsync_connector_core::{Field, Locator, SourceRecord, Stage, Tier};
 use std::collections::HashMap;

@@ -9,9 +9,11 @@
 //! Each pull starts `overlap` before the cursor (search shows recent changes late) and skips
 //! what is stored already, so a pull with no changes writes nothing.
 
-use crate::client::{ApiContact, ApiError, Client, Filter, FilterGroup, Page, Search, Sort};
+use crate::client::Client;
 use crate::config::HubspotConfig;
+use crate::error::ApiError;
 use crate::map::{properties, stage_tiers, to_record};
+use crate::wire::{ApiContact, Filter, FilterGroup, Page, Search, Sort};
 use leadsync_connector_core::Tier;
 use leadsync_connector_core::{
     ConnectorError, ConnectorErrorKind, Cursor, CursorPosition, PageSink, PullStats, SourceRecord,

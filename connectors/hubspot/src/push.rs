@@ -5,8 +5,10 @@
 //! move down are cleared (`""`) in one request and set in a separate, later one, and every
 //! contact of the batch is read back, so only a stage that holds counts as applied.
 
-use crate::client::{ApiError, BatchError, Client};
+use crate::client::Client;
 use crate::config::HubspotConfig;
+use crate::error::ApiError;
+use crate::wire::BatchError;
 use leadsync_connector_core::{PushItem, PushOutcome, Stage, Tier};
 use std::collections::HashMap;
 

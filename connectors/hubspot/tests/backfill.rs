@@ -6,8 +6,8 @@ use std::collections::HashMap;
 use leadsync_connector_core::{
     Connector, ConnectorError, Cursor, Page, PageSink, RecordReject, SourceRecord,
 };
+use leadsync_fake_hubspot::{FakeConfig, FakeHubSpot};
 use leadsync_hubspot::HubspotConnector;
-use leadsync_hubspot::fake::{FakeConfig, FakeHubSpot};
 
 /// Records by locator key (observed at, in ms, and archived), how often each was committed,
 /// and how many records were asked about while the stored cursor was still a backfill's.

@@ -9,12 +9,12 @@ use axum::http::{HeaderMap, StatusCode, header::AUTHORIZATION};
 use axum::response::{IntoResponse, Response};
 use serde_json::Value;
 
-use super::FakeConfig;
-use super::errors::{ApiError, rate_limited};
-use super::faults::{Fault, FaultQueue};
-use super::limits::{Limiter, RateHeaders, Verdict};
-use super::server::ConnAddr;
-use super::store::Store;
+use crate::config::FakeConfig;
+use crate::conn::ConnAddr;
+use crate::errors::{ApiError, rate_limited};
+use crate::faults::{Fault, FaultQueue};
+use crate::limits::{Limiter, RateHeaders, Verdict};
+use crate::store::Store;
 
 /// Counters for assertions about how a client behaved.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

@@ -1,86 +1,15 @@
-//! A stateful fake of HubSpot's v3 contacts API, served over HTTP on loopback.
-//!
-//! It exists so the connector's pull and push code can be tested against the behaviours that break
-//! real integrations (see `reference/hubspot.md`): the rolling ten-second and daily limits with
-//! their headers, search's own per-second limit and 10,000-result cap, blocks of contacts sharing
-//! one `lastmodifieddate`, search lag, archived contacts missing from search, merges that change
-//! ids, forward-only lifecycle stages, 207 partial failures, and scripted transport faults.
-//!
-//! All state sits in one [`Mutex`](std::sync::Mutex) that is never held across an `.await`, so
-//! tests can seed and inspect it while a client is talking to the server.
-
-mod batch;
-mod cli;
-mod errors;
-mod faults;
-mod filters;
-mod gate;
-mod lifecycle;
-mod limits;
-mod render;
-mod routes;
-mod search;
-mod seed;
-mod server;
-mod store;
+//! The account handle tests and the demo hold: seed, edit, inspect and script the fake.
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
-pub use cli::main_cli;
-pub use faults::Fault;
-pub use gate::Stats;
-pub use server::ServerHandle;
-
-use gate::{Shared, State};
-
-/// How the fake behaves; the defaults match a Free/Starter HubSpot account.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct FakeConfig {
-    /// Bearer token every request must carry (401 otherwise).
-    pub token: String,
-    /// Length of the rolling window for non-search calls.
-    pub window: Duration,
-    /// Non-search requests accepted per `window` (0 = unlimited).
-    pub requests_per_window: u32,
-    /// Requests accepted per UTC day, searches included (0 = unlimited).
-    pub daily_limit: u64,
-    /// Searches accepted per second (0 = unlimited).
-    pub search_per_second: u32,
-    /// A contact written through the API or `insert`/`update` shows up in search only this long
-    /// after the write, like HubSpot's search index.
-    pub search_lag: Duration,
-}
-
-impl Default for FakeConfig {
-    fn default() -> Self {
-        Self {
-            token: "fake-token".to_owned(),
-            window: Duration::from_secs(10),
-            requests_per_window: 100,
-            daily_limit: 250_000,
-            search_per_second: 5,
-            search_lag: Duration::ZERO,
-        }
-    }
-}
-
-/// A snapshot of one contact, for tests and the demo.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Contact {
-    /// The record id (numeric, as a string, as on the wire).
-    pub id: String,
-    /// Every set property, including `hs_object_id`, `createdate` and `lastmodifieddate`.
-    pub properties: BTreeMap<String, String>,
-    /// Creation time, epoch milliseconds.
-    pub created_at: i64,
-    /// Last successful write, epoch milliseconds.
-    pub updated_at: i64,
-    /// Deleted (in HubSpot's recycling bin).
-    pub archived: bool,
-}
+use crate::config::FakeConfig;
+use crate::faults::Fault;
+use crate::gate::{Shared, State, Stats};
+use crate::seed;
+use crate::server::{self, ServerHandle};
+use crate::store::{self, Contact};
 
 /// The fake HubSpot account. Cloning shares the same account.
 #[derive(Clone)]

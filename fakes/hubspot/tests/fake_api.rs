@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-use leadsync_hubspot::fake::{FakeConfig, FakeHubSpot, Fault, ServerHandle};
+use leadsync_fake_hubspot::{FakeConfig, FakeHubSpot, Fault, ServerHandle};
 use reqwest::{Client, Method, StatusCode};
 use serde_json::{Value, json};
 

@@ -6,9 +6,9 @@ use std::cmp::Ordering;
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::errors::ApiError;
-use super::render;
-use super::store::Record;
+use crate::errors::ApiError;
+use crate::render;
+use crate::store::Record;
 
 /// One filter as sent: `{propertyName, operator, value, highValue?, values?}`.
 #[derive(Deserialize)]

@@ -1,9 +1,8 @@
-//! The HTTP server. Connections go through a listener whose streams can be "killed" from inside a
-//! handler: that is how [`Fault::DropAfterApply`](super::Fault::DropAfterApply) applies a write
-//! and then loses the answer, exactly what a dropped connection looks like to the client.
+//! The connections: a listener whose streams can be "killed" from inside a handler. That is how
+//! [`Fault::DropAfterApply`](crate::faults::Fault::DropAfterApply) applies a write and then loses
+//! the answer, exactly what a dropped connection looks like to the client.
 
 use std::io;
-use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -13,55 +12,6 @@ use axum::extract::connect_info::Connected;
 use axum::serve::{IncomingStream, Listener};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::oneshot;
-use tokio::task::JoinHandle;
-
-use super::gate::Shared;
-use super::routes;
-
-/// A running server. Dropping it stops the server (gracefully, in the background).
-#[derive(Debug)]
-pub struct ServerHandle {
-    /// `http://127.0.0.1:PORT`, no trailing slash.
-    pub base_url: String,
-    /// The bound address.
-    pub addr: SocketAddr,
-    stop: oneshot::Sender<()>,
-    task: JoinHandle<()>,
-}
-
-impl ServerHandle {
-    /// Stops accepting, lets in-flight requests finish, and waits for the server task.
-    pub async fn shutdown(self) {
-        let Self { stop, task, .. } = self;
-        let _ = stop.send(());
-        let _ = task.await;
-    }
-}
-
-pub(crate) async fn serve(shared: Arc<Shared>, addr: SocketAddr) -> io::Result<ServerHandle> {
-    let listener = TcpListener::bind(addr).await?;
-    let addr = listener.local_addr()?;
-    let app = routes::router(shared).into_make_service_with_connect_info::<ConnAddr>();
-    let (stop, stopped) = oneshot::channel::<()>();
-    let task = tokio::spawn(async move {
-        let served = axum::serve(KillableListener(listener), app)
-            .with_graceful_shutdown(async move {
-                // A dropped handle ends the server too.
-                let _ = stopped.await;
-            })
-            .await;
-        if let Err(error) = served {
-            tracing::warn!(%error, "fake HubSpot server stopped with an error");
-        }
-    });
-    Ok(ServerHandle {
-        base_url: format!("http://{addr}"),
-        addr,
-        stop,
-        task,
-    })
-}
 
 /// Per-connection info handed to handlers: lets a handler kill its own connection.
 #[derive(Debug, Clone)]
@@ -83,6 +33,12 @@ impl Connected<IncomingStream<'_, KillableListener>> for ConnAddr {
 }
 
 pub(crate) struct KillableListener(TcpListener);
+
+impl KillableListener {
+    pub(crate) fn new(listener: TcpListener) -> Self {
+        KillableListener(listener)
+    }
+}
 
 impl Listener for KillableListener {
     type Io = KillableStream;

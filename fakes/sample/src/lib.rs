@@ -497,11 +497,7 @@ fn company_index(name: &str) -> usize {
 
 /// Puts two sample persons in three (`i % 3 != 2`) into a (fake) HubSpot account, as their first
 /// sign-up wrote them; drops then add what other forms learned. Answers how many were added.
-pub fn seed_hubspot(
-    fake: &leadsync_hubspot::fake::FakeHubSpot,
-    seed: u64,
-    persons: usize,
-) -> usize {
+pub fn seed_hubspot(fake: &leadsync_fake_hubspot::FakeHubSpot, seed: u64, persons: usize) -> usize {
     let mut n = 0;
     for i in (0..persons).filter(|i| i % 3 != 2) {
         fake.insert(hubspot_properties(&person(seed, i)));

@@ -11,12 +11,12 @@ use axum::response::Response;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::errors::ApiError;
-use super::filters::{Compiled, Filter, Key, matches};
-use super::gate::{self, Endpoint, Outcome, Shared, State};
-use super::render::{self, Selection, contact_json};
-use super::server::ConnAddr;
-use super::store::Record;
+use crate::conn::ConnAddr;
+use crate::errors::ApiError;
+use crate::filters::{Compiled, Filter, Key, matches};
+use crate::gate::{self, Endpoint, Outcome, Shared, State};
+use crate::render::{self, Selection, contact_json};
+use crate::store::Record;
 
 /// HubSpot will not page past this many results of one query.
 const RESULT_CAP: usize = 10_000;

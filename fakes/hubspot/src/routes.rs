@@ -12,11 +12,11 @@ use axum::routing::{get, post};
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
-use super::errors::ApiError;
-use super::gate::{self, Endpoint, Outcome, Shared, State};
-use super::render::{self, QueryParams, Selection, contact_json};
-use super::server::ConnAddr;
-use super::{batch, lifecycle, search};
+use crate::conn::ConnAddr;
+use crate::errors::ApiError;
+use crate::gate::{self, Endpoint, Outcome, Shared, State};
+use crate::render::{self, QueryParams, Selection, contact_json};
+use crate::{batch, lifecycle, search};
 
 const CONTACTS: &str = "/crm/v3/objects/contacts";
 

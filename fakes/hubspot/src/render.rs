@@ -6,8 +6,8 @@ use chrono::SecondsFormat;
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value, json};
 
-use super::errors::ApiError;
-use super::store::Record;
+use crate::errors::ApiError;
+use crate::store::Record;
 
 /// Always returned, whatever was asked for.
 const ALWAYS: [&str; 3] = ["hs_object_id", "createdate", "lastmodifieddate"];
@@ -138,7 +138,7 @@ pub(crate) fn body<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
 pub(crate) fn check_writable(props: &BTreeMap<String, String>) -> Result<(), ApiError> {
     let read_only: Vec<&String> = props
         .keys()
-        .filter(|name| super::store::READ_ONLY.contains(&name.as_str()))
+        .filter(|name| crate::store::READ_ONLY.contains(&name.as_str()))
         .collect();
     let Some(first) = read_only.first() else {
         return Ok(());

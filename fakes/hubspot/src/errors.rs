@@ -56,7 +56,7 @@ impl ApiError {
         )
     }
 
-    /// A scripted [`Fault::ServerError`](super::Fault::ServerError).
+    /// A scripted [`Fault::ServerError`](crate::faults::Fault::ServerError).
     pub(crate) fn injected(status: u16) -> Self {
         let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
         Self::new(
@@ -66,7 +66,7 @@ impl ApiError {
         )
     }
 
-    /// A scripted [`Fault::Locked`](super::Fault::Locked).
+    /// A scripted [`Fault::Locked`](crate::faults::Fault::Locked).
     pub(crate) fn locked() -> Self {
         Self::new(
             StatusCode::LOCKED,

@@ -3,7 +3,22 @@
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-use super::{Contact, lifecycle};
+use crate::lifecycle;
+
+/// A snapshot of one contact, for tests and the demo.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Contact {
+    /// The record id (numeric, as a string, as on the wire).
+    pub id: String,
+    /// Every set property, including `hs_object_id`, `createdate` and `lastmodifieddate`.
+    pub properties: BTreeMap<String, String>,
+    /// Creation time, epoch milliseconds.
+    pub created_at: i64,
+    /// Last successful write, epoch milliseconds.
+    pub updated_at: i64,
+    /// Deleted (in HubSpot's recycling bin).
+    pub archived: bool,
+}
 
 /// Properties HubSpot computes itself; writing them is a validation error.
 pub(crate) const READ_ONLY: [&str; 4] = [

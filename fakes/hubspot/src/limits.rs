@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use axum::http::{HeaderMap, HeaderName, HeaderValue};
 
-use super::FakeConfig;
+use crate::config::FakeConfig;
 
 /// Values for the `X-HubSpot-RateLimit-*` headers of one answer (`None` = unlimited, omitted).
 #[derive(Debug, Clone, Copy)]

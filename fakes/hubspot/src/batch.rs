@@ -11,11 +11,11 @@ use axum::response::Response;
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
-use super::errors::ApiError;
-use super::gate::{self, Endpoint, Outcome, Shared, State};
-use super::render::{self, QueryParams, Selection, contact_json, iso};
-use super::server::ConnAddr;
-use super::store::now_ms;
+use crate::conn::ConnAddr;
+use crate::errors::ApiError;
+use crate::gate::{self, Endpoint, Outcome, Shared, State};
+use crate::render::{self, QueryParams, Selection, contact_json, iso};
+use crate::store::now_ms;
 
 /// HubSpot's cap on inputs per contacts batch call.
 const MAX_INPUTS: usize = 100;

@@ -5,7 +5,8 @@ use std::io::Write;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use super::{FakeConfig, FakeHubSpot};
+use crate::account::FakeHubSpot;
+use crate::config::FakeConfig;
 
 const USAGE: &str = "usage: fake-hubspot [--addr 127.0.0.1:8080] [--contacts 2000] [--token T] \
                      [--seed 1] [--rate 100] [--search-lag-ms 0]";
