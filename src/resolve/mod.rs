@@ -12,4 +12,4 @@ pub use keys::{EMAIL, EmailFolder, Key, PHONE, crm_kind};
 pub use merge::Merger;
 pub use normalize::{Normalized, Normalizer};
 pub use resolver::{ResolveStats, Resolver};
-pub use values::{parse_datetime, source_key};
+pub use values::source_key;
