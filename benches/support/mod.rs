@@ -3,10 +3,10 @@
 #![allow(dead_code, unreachable_pub)]
 
 use leadsync::config::{ConnectorConfig, Settings};
+use leadsync::pipeline::{AnyConnector, Cycle, run_once};
 use leadsync::rules::{Rules, RulesSource};
 use leadsync::sample;
 use leadsync::store::SqliteStore;
-use leadsync::sync::{AnyConnector, Cycle, run_once};
 use leadsync_spreadsheet::SpreadsheetConfig;
 use std::fs::File;
 use std::io::BufWriter;

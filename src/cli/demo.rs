@@ -3,10 +3,10 @@
 
 use super::Failure;
 use crate::config;
+use crate::pipeline::select;
 use crate::report::Funnel;
 use crate::sample;
 use crate::store;
-use crate::sync::select;
 use leadsync_hubspot::fake::{FakeConfig, FakeHubSpot};
 use std::collections::BTreeMap;
 use std::fs;
