@@ -193,7 +193,7 @@ async fn push_bench(answer_delay_ms: u64) {
     c.plan_everyone(Tier::Customer);
     c.store.checkpoint().unwrap();
     let t = Instant::now();
-    let stats = leadsync::push::drain(&mut c.store, &c.connectors[0], &|| true)
+    let stats = leadsync::pipeline::outbox::drain(&mut c.store, &c.connectors[0], &|| true)
         .await
         .unwrap();
     let secs = t.elapsed().as_secs_f64();

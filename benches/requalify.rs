@@ -36,7 +36,7 @@ fn main() {
     })
     .unwrap();
     let t = Instant::now();
-    let plan = leadsync::plan::requalify(
+    let plan = leadsync::pipeline::requalify(
         &mut bench.store,
         &rules,
         &[],

@@ -441,7 +441,7 @@ fn check(s: &Settings) -> Result<(), String> {
             s.store.url
         ));
     }
-    if crate::resolve::phone::region(&s.identity.default_region).is_none() {
+    if crate::model::region::region(&s.identity.default_region).is_none() {
         return Err(format!(
             "key identity.default_region: `{}` is not a known ISO 3166 region code (e.g. US, GB, DE)",
             s.identity.default_region

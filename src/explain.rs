@@ -2,10 +2,10 @@
 //! tier history, the linked source records and open conflicts.
 
 use crate::config::IdentityConfig;
-use crate::model::{Demotion, Person, PersonId};
+use crate::model::{Demotion, Person, PersonId, TierChange};
 use crate::resolve::{EMAIL, EmailFolder, PHONE, phone};
 use crate::rules::{Evaluation, GroupScore, Rules};
-use crate::store::{Conflict, OutboxEntry, Store, StoreError, StoredRecord, TierChange};
+use crate::store::{Conflict, OutboxEntry, Store, StoreError, StoredRecord};
 use chrono::{DateTime, Utc};
 use leadsync_connector_core::{Field, Tier, email};
 use serde::Serialize;
@@ -282,7 +282,7 @@ fn truncated(value: &str) -> String {
     let head: String = value.chars().take(SHOWN_CHARS).collect();
     format!(
         "{head}… ({} chars, truncated; --json shows it whole)",
-        crate::plan::group(chars as u64)
+        crate::model::number::group(chars as u64)
     )
 }
 

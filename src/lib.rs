@@ -6,15 +6,12 @@ pub mod cli;
 pub mod config;
 pub mod daemon;
 pub mod explain;
-pub mod ingest;
 pub mod model;
-pub mod plan;
-pub mod push;
+pub mod pipeline;
 pub mod report;
 pub mod resolve;
 pub mod rules;
 pub mod store;
-pub mod sync;
 
 pub use leadsync_connector_core as connector;
 

@@ -20,7 +20,7 @@ fn pulling(base_url: &str, overlap: Duration) -> Setup {
     )
 }
 
-async fn cycle(s: &mut Setup) -> leadsync::sync::Cycle {
+async fn cycle(s: &mut Setup) -> leadsync::pipeline::Cycle {
     s.cycle().await
 }
 
@@ -146,7 +146,7 @@ async fn an_archived_contact_is_marked_not_lost_and_a_merge_moves_the_link() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_dropped_hubspot_export_joins_the_pulled_contacts_by_record_id() {
     use leadsync::config::ConnectorConfig;
-    use leadsync::sync::AnyConnector;
+    use leadsync::pipeline::AnyConnector;
     use leadsync_spreadsheet::{CrmIds, SpreadsheetConfig};
 
     // GIVEN 20 contacts in HubSpot, pulled

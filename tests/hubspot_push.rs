@@ -3,7 +3,7 @@
 
 use chrono::Utc;
 use leadsync::connector::{Field, Locator, SourceRecord, Stage, Tier};
-use leadsync::resolve::Resolver;
+use leadsync::pipeline::PageIngest;
 use leadsync::store::Store;
 use leadsync_fake_hubspot::{FakeConfig, FakeHubSpot, Fault};
 use std::sync::Arc;
@@ -33,7 +33,7 @@ fn unlimited_pushing(base_url: &str, rules: &str) -> Setup {
     pushing(base_url, 0, Duration::from_secs(10), rules)
 }
 
-async fn cycle(s: &mut Setup) -> leadsync::sync::Cycle {
+async fn cycle(s: &mut Setup) -> leadsync::pipeline::Cycle {
     s.cycle().await
 }
 
@@ -127,12 +127,12 @@ async fn an_unknown_id_in_a_207_is_dead_lettered_and_the_rest_land() {
         values: vec![(Field::Email, "gone@deleted.example".into())],
         archived: false,
     };
-    let resolver = Resolver::new(
+    let resolver = PageIngest::new(
         &s.settings.identity,
         &s.settings.merge,
         Arc::clone(&s.rules),
     )
-    .with_push_targets(vec![leadsync::push::PushTarget::forward("hubspot")]);
+    .with_push_targets(vec![leadsync::pipeline::PushTarget::forward("hubspot")]);
     let mut tx = s.store.begin().unwrap();
     resolver
         .apply_page(tx.as_mut(), "hubspot", &[ghost], Utc::now())
@@ -356,7 +356,7 @@ async fn pushes_overlap_while_answers_are_slow_but_never_more_than_four_at_once(
     });
 
     // WHEN the outbox is drained
-    let pushed = leadsync::push::drain(&mut s.store, &s.connectors[0], &|| true)
+    let pushed = leadsync::pipeline::outbox::drain(&mut s.store, &s.connectors[0], &|| true)
         .await
         .unwrap();
 
@@ -365,7 +365,7 @@ async fn pushes_overlap_while_answers_are_slow_but_never_more_than_four_at_once(
     assert_eq!(pushed.dead + pushed.retried, 0, "{pushed:?}");
     let stats = fake.stats();
     assert!(
-        (2..=leadsync::push::IN_FLIGHT as u32).contains(&stats.max_concurrent),
+        (2..=leadsync::pipeline::outbox::IN_FLIGHT as u32).contains(&stats.max_concurrent),
         "{stats:?}"
     );
     assert_eq!(
@@ -442,14 +442,15 @@ fn a_stage_lowered_in_hubspot_is_restored_once_and_not_pushed_again() {
     // AND a page that touches the persons before the restored stages are pulled back (their
     // stored stage still says subscriber) plans nothing: what was pushed is what they hold
     let mut store = leadsync::store::SqliteStore::open(&world.db).unwrap();
-    let target = [leadsync::push::PushTarget::forward("hubspot")];
+    let target = [leadsync::pipeline::PushTarget::forward("hubspot")];
     let persons: Vec<i64> = lowered
         .iter()
         .map(|id| store.person_by_key("crm:hubspot", id).unwrap().unwrap())
         .collect();
     let mut tx = store.begin().unwrap();
     for person in persons {
-        let planned = leadsync::push::plan(tx.as_mut(), &target, person, Tier::Lead).unwrap();
+        let planned =
+            leadsync::pipeline::outbox::plan(tx.as_mut(), &target, person, Tier::Lead).unwrap();
         assert_eq!(planned, 0, "person {person}");
     }
     drop(tx);

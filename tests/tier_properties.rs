@@ -5,8 +5,8 @@
 use chrono::Utc;
 use leadsync::config::{IdentityConfig, MergeConfig};
 use leadsync::connector::{Field, Locator, SourceRecord, Tier};
-use leadsync::plan;
-use leadsync::resolve::Resolver;
+use leadsync::pipeline;
+use leadsync::pipeline::PageIngest;
 use leadsync::rules::{DEFAULT_RULES, Rules, RulesSource};
 use leadsync::store::{SqliteStore, Store};
 use proptest::prelude::*;
@@ -93,14 +93,14 @@ proptest! {
                         values,
                         archived: false,
                     };
-                    let resolver = Resolver::new(&IdentityConfig::default(), &MergeConfig::default(), Arc::clone(&rules));
+                    let resolver = PageIngest::new(&IdentityConfig::default(), &MergeConfig::default(), Arc::clone(&rules));
                     let mut tx = store.begin().unwrap();
                     resolver.apply_page(tx.as_mut(), "drops", &[record], Utc::now()).unwrap();
                     tx.commit().unwrap();
                 }
                 Op::Rules(v) => {
                     rules = Arc::clone(&rules_variants[*v as usize]);
-                    plan::requalify(&mut store, &rules, &[], Utc::now(), false, 0, false).unwrap();
+                    pipeline::requalify(&mut store, &rules, &[], Utc::now(), false, 0, false).unwrap();
                 }
             }
             for id in 1..=store.person_count().unwrap() as i64 {

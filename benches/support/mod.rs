@@ -3,9 +3,9 @@
 #![allow(dead_code, unreachable_pub)]
 
 use leadsync::config::{ConnectorConfig, Settings};
+use leadsync::pipeline::{AnyConnector, Cycle, run_once};
 use leadsync::rules::{Rules, RulesSource};
 use leadsync::store::SqliteStore;
-use leadsync::sync::{AnyConnector, Cycle, run_once};
 use leadsync_sample as sample;
 use leadsync_spreadsheet::SpreadsheetConfig;
 use std::fs::File;

@@ -3,9 +3,9 @@
 
 use super::Failure;
 use crate::config;
+use crate::pipeline::select;
 use crate::report::Funnel;
 use crate::store;
-use crate::sync::select;
 use leadsync_fake_hubspot::{FakeConfig, FakeHubSpot};
 use leadsync_sample as sample;
 use std::collections::BTreeMap;

@@ -1,5 +1,5 @@
 use super::{Args, Failure, load_rules, load_settings};
-use crate::{plan, store};
+use crate::{pipeline, store};
 use std::path::Path;
 
 /// A dry run: what the next cycle's re-qualification would do with these rules. Writes nothing.
@@ -12,8 +12,8 @@ pub(super) fn run(
     let settings = load_settings(args)?;
     let rules = load_rules(&settings, rules_file)?;
     let mut store = store::open(&settings.store.url)?;
-    let targets = crate::sync::push_targets(&settings);
-    let mut plan = plan::requalify(
+    let targets = pipeline::push_targets(&settings);
+    let mut plan = pipeline::requalify(
         store.as_mut(),
         &rules,
         &targets,
@@ -24,7 +24,7 @@ pub(super) fn run(
         // last pass; with another file, what that file would change.
         true,
     )?;
-    plan.downgrades_kept = plan::kept_downgrades(store.as_mut(), &targets, sample)?;
+    plan.downgrades_kept = pipeline::kept_downgrades(store.as_mut(), &targets, sample)?;
     if json {
         outln!(
             "{}",

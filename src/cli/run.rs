@@ -1,5 +1,5 @@
 use super::{Args, Failure, load_rules, load_settings};
-use crate::sync::select;
+use crate::pipeline::select;
 use crate::{daemon, store};
 
 /// The daemon: until SIGTERM or SIGINT.

@@ -1,9 +1,9 @@
 use super::{Args, Failure, load_rules, load_settings};
 use crate::config::Settings;
+use crate::pipeline::{AnyConnector, ConnectorRun, Cycle, run_once, select};
 use crate::rules::Rules;
 use crate::store;
 use crate::store::Store;
-use crate::sync::{AnyConnector, ConnectorRun, Cycle, run_once, select};
 use indicatif::{ProgressBar, ProgressStyle};
 use std::sync::Arc;
 use std::time::{Duration, Instant};

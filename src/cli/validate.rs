@@ -1,5 +1,5 @@
 use super::{Args, Failure, load_rules, load_settings};
-use crate::sync::select;
+use crate::pipeline::select;
 use crate::{config, store};
 use leadsync_connector_core::ConnectorErrorKind;
 

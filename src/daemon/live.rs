@@ -2,7 +2,7 @@
 //! request budget. The loop that runs the cycles writes it; the admin API reads it.
 
 use crate::config::Settings;
-use crate::sync::AnyConnector;
+use crate::pipeline::AnyConnector;
 use chrono::{DateTime, Utc};
 use leadsync_hubspot::RateBudget;
 use serde::Serialize;

@@ -12,9 +12,9 @@ mod telemetry;
 mod watch;
 
 use crate::config::{ConnectorConfig, Settings};
+use crate::pipeline::{AnyConnector, pull_cycle, push_all};
 use crate::rules::Rules;
 use crate::store::Store;
-use crate::sync::{AnyConnector, pull_cycle, push_all};
 use secrecy::SecretString;
 use std::collections::HashSet;
 use std::future::Future;
@@ -432,7 +432,7 @@ impl<'a> PullProgress<'a> {
     }
 }
 
-impl crate::ingest::Progress for PullProgress<'_> {
+impl crate::pipeline::Progress for PullProgress<'_> {
     fn update(&self, _label: &str, _done: u64, _total: u64) {
         let Some(every) = self.watchdog else {
             return;
@@ -460,8 +460,9 @@ fn requalify_everyone(
     rules: &Rules,
 ) -> Result<(), DaemonError> {
     let started = Instant::now();
-    let targets = crate::sync::push_targets(settings);
-    let plan = crate::plan::requalify(store, rules, &targets, chrono::Utc::now(), false, 0, true)?;
+    let targets = crate::pipeline::push_targets(settings);
+    let plan =
+        crate::pipeline::requalify(store, rules, &targets, chrono::Utc::now(), false, 0, true)?;
     let moved: u64 = plan.moves.values().map(|m| m.count).sum();
     tracing::info!(
         persons = plan.evaluated,

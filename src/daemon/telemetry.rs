@@ -1,8 +1,8 @@
 //! Prometheus metrics. Names are constants here and only here.
 
-use crate::push::PushStats;
+use crate::pipeline::PushStats;
+use crate::pipeline::{AnyConnector, Cycle};
 use crate::store::Store;
-use crate::sync::{AnyConnector, Cycle};
 use metrics::{counter, gauge, histogram};
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 use std::collections::HashMap;

@@ -1,10 +1,12 @@
 //! The canonical person: one golden record per human, every value with where it came from.
 
 pub mod json;
+pub(crate) mod number;
 mod person;
+pub mod region;
 pub mod time;
 
-pub use person::{Demotion, FieldValue, Person, PersonId, Provenance};
+pub use person::{Demotion, FieldValue, Person, PersonId, Provenance, TierChange};
 
 /// An identity key: a value two records must share to be the same person (`email`,
 /// `phone`, or a CRM's own id as `crm:CONNECTOR`).

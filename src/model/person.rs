@@ -133,3 +133,18 @@ impl Person {
             .unwrap_or_else(|| format!("person {}", self.id))
     }
 }
+
+/// One step of a person's tier history.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct TierChange {
+    pub person: PersonId,
+    pub from: Option<Tier>,
+    pub to: Tier,
+    /// The rule that fired (`crm_stage`, `fields_present`, or a rule of the rules file).
+    pub rule: String,
+    /// Content hash of the rules that decided it (`builtin` for the built-in baseline).
+    pub rules_version: String,
+    /// The values that made the rule true.
+    pub evidence: BTreeMap<String, String>,
+    pub at: DateTime<Utc>,
+}

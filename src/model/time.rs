@@ -1,10 +1,76 @@
-//! Timestamps as text, spelled exactly as chrono spells them, without going through `fmt`.
+//! Timestamps as text: read from the spellings real exports use, and written exactly as chrono
+//! spells them, without going through `fmt`.
 //!
 //! Every stored person carries several timestamps and every stored row at least one: through
 //! chrono's `Display` (and serde_json's escaping writer) each costs about as much as the rest of
 //! a small row. These write the same bytes directly; `tests` hold them to chrono.
 
-use chrono::{DateTime, Datelike, SecondsFormat, Timelike, Utc};
+use chrono::{
+    DateTime, Datelike, NaiveDate, NaiveDateTime, SecondsFormat, TimeZone, Timelike, Utc,
+};
+
+/// Parses the date and time spellings real exports use, into UTC. Ambiguous `a/b/yy` dates are
+/// read month first (US CRMs), unless the first number cannot be a month.
+pub fn parse_datetime(raw: &str) -> Option<DateTime<Utc>> {
+    let s = raw.trim();
+    if s.is_empty() {
+        return None;
+    }
+    if let Ok(t) = DateTime::parse_from_rfc3339(s) {
+        return Some(t.with_timezone(&Utc));
+    }
+    // Epoch milliseconds (HubSpot on the wire) or seconds.
+    if s.len() >= 9 && s.len() <= 13 && s.bytes().all(|b| b.is_ascii_digit()) {
+        let n: i64 = s.parse().ok()?;
+        return if s.len() == 13 {
+            Utc.timestamp_millis_opt(n).single()
+        } else {
+            Utc.timestamp_opt(n, 0).single()
+        };
+    }
+    const DATETIMES: &[&str] = &[
+        "%Y-%m-%d %H:%M:%S%.f",
+        "%Y-%m-%dT%H:%M:%S%.f",
+        "%Y-%m-%d %H:%M",
+        // Two-digit years first: `%Y` would read `24` as the year 24.
+        "%m/%d/%y %H:%M:%S",
+        "%m/%d/%y %H:%M",
+        "%m/%d/%Y %H:%M:%S",
+        "%m/%d/%Y %H:%M",
+        "%d/%m/%y %H:%M",
+        "%d/%m/%Y %H:%M",
+        "%d-%m-%Y %H:%M",
+        "%d.%m.%Y %H:%M",
+        "%d %b, %Y %H:%M:%S",
+        "%d %b %Y %H:%M:%S",
+        "%b %d, %Y %H:%M",
+    ];
+    for f in DATETIMES {
+        if let Ok(t) = NaiveDateTime::parse_from_str(s, f) {
+            return Some(Utc.from_utc_datetime(&t));
+        }
+    }
+    const DATES: &[&str] = &[
+        "%Y-%m-%d",
+        "%m/%d/%y",
+        "%m/%d/%Y",
+        "%d/%m/%y",
+        "%d/%m/%Y",
+        "%d-%m-%Y",
+        "%d.%m.%Y",
+        "%d %b, %Y",
+        "%d %b %Y",
+        "%b %d, %Y",
+        "%B %d, %Y",
+        "%d %B %Y",
+    ];
+    for f in DATES {
+        if let Ok(d) = NaiveDate::parse_from_str(s, f) {
+            return Some(Utc.from_utc_datetime(&d.and_hms_opt(0, 0, 0)?));
+        }
+    }
+    None
+}
 
 /// `t.to_rfc3339_opts(form, true)` for `Secs`, `Millis` and `AutoSi` (chrono's serde spelling);
 /// other forms, years outside 0–9999 and leap seconds are left to chrono.

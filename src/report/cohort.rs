@@ -133,7 +133,7 @@ impl CohortAcc {
                 entered: s.entered,
                 advanced: s.advanced,
                 share: (s.entered > 0)
-                    .then(|| super::funnel::round4(s.advanced as f64 / s.entered as f64)),
+                    .then(|| super::ratio::round4(s.advanced as f64 / s.entered as f64)),
                 median_days: s
                     .durations
                     .median()

@@ -1,4 +1,5 @@
 use super::cohort::Cohorts;
+use super::ratio::round4;
 use crate::store::TierCounts;
 use leadsync_connector_core::Tier;
 use serde::Serialize;
@@ -151,10 +152,6 @@ where
         out.serialize_entry(k, v)?;
     }
     out.end()
-}
-
-pub(super) fn round4(x: f64) -> f64 {
-    (x * 10_000.0).round() / 10_000.0
 }
 
 fn percent(ratio: Option<f64>) -> String {

@@ -4,6 +4,7 @@
 mod by_source;
 mod cohort;
 mod funnel;
+mod ratio;
 
 pub use by_source::{FunnelBuilder, FunnelOptions, NO_SOURCE};
 pub use cohort::{CohortStep, Cohorts, ReachedAt, reached_at};

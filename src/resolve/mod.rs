@@ -1,4 +1,5 @@
-//! Identity resolution and the golden-record merge.
+//! Identity resolution and the golden-record merge: records linked to persons and merged into
+//! their golden records. Qualifying them is the pipeline's (`pipeline::qualify`).
 
 mod country;
 mod keys;
@@ -11,5 +12,5 @@ mod values;
 pub use keys::{EMAIL, EmailFolder, Key, PHONE, crm_kind};
 pub use merge::Merger;
 pub use normalize::{Normalized, Normalizer};
-pub use resolver::{ResolveStats, Resolver};
-pub use values::{parse_datetime, source_key};
+pub use resolver::{ResolveStats, ResolvedPage, Resolver};
+pub use values::source_key;

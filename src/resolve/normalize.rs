@@ -133,7 +133,7 @@ impl Normalizer {
                     out.values.push((Field::Country, v));
                 }
                 Field::CreatedAt | Field::LastActivityAt => {
-                    let v = values::parse_datetime(raw)
+                    let v = crate::model::time::parse_datetime(raw)
                         .map(|t| crate::model::time::rfc3339(&t, chrono::SecondsFormat::Secs));
                     match v {
                         Some(v) => out.values.push((field.clone(), v)),

@@ -5,9 +5,9 @@ mod equivalence;
 mod fast;
 mod plan;
 
+pub use crate::model::region::region;
 use phonenumber::country::Id;
 use phonenumber::metadata::DATABASE;
-use std::str::FromStr;
 
 /// Loads the numbering plan: phonenumber's metadata, with every pattern checked, costs about
 /// 0.15 s of CPU once per process, on the first number parsed. The daemon and the commands that
@@ -15,11 +15,6 @@ use std::str::FromStr;
 pub fn load_metadata() {
     let _ = &*DATABASE;
     plan::load();
-}
-
-/// The region for an ISO 3166 alpha-2 code, if the numbering plan knows it.
-pub fn region(code: &str) -> Option<Id> {
-    Id::from_str(&code.trim().to_ascii_uppercase()).ok()
 }
 
 /// Parses `raw` as a phone number, assuming `region` when it has no country code, and returns it

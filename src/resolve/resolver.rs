@@ -10,13 +10,10 @@ use super::merge::Merger;
 use super::normalize::{Normalized, Normalizer};
 use crate::config::{IdentityConfig, MergeConfig};
 use crate::model::{KeyMap, Person, PersonId, Provenance};
-use crate::push::PushTarget;
-use crate::rules::{self, Rules};
 use crate::store::{Conflict, StoreError, StoreTx};
 use chrono::{DateTime, Utc};
 use leadsync_connector_core::{Field, SourceRecord};
 use std::collections::{BTreeMap, HashMap};
-use std::sync::Arc;
 
 /// Records normalised per hand-over between the normalising thread and the linker.
 const NORMALIZE_CHUNK: usize = 256;
@@ -24,9 +21,8 @@ const NORMALIZE_CHUNK: usize = 256;
 pub struct Resolver {
     normalizer: Normalizer,
     merger: Merger,
-    rules: Arc<Rules>,
-    /// Connectors whose linked records get stage pushes planned.
-    push_targets: Vec<PushTarget>,
+    /// Connectors whose reported stage is kept on their records but not merged into persons.
+    unmerged_stages: Vec<String>,
 }
 
 /// What resolving a page did.
@@ -35,16 +31,21 @@ pub struct ResolveStats {
     pub records: u64,
     pub persons_created: u64,
     pub conflicts: u64,
-    pub tier_changes: u64,
+}
+
+/// A page linked and merged: its persons, each once, not yet qualified nor written.
+#[derive(Debug)]
+pub struct ResolvedPage {
+    pub persons: Vec<Person>,
+    pub stats: ResolveStats,
 }
 
 impl Resolver {
-    pub fn new(identity: &IdentityConfig, merge: &MergeConfig, rules: Arc<Rules>) -> Self {
+    pub fn new(identity: &IdentityConfig, merge: &MergeConfig) -> Self {
         Resolver {
             normalizer: Normalizer::new(identity),
             merger: Merger::new(merge),
-            rules,
-            push_targets: Vec::new(),
+            unmerged_stages: Vec::new(),
         }
     }
 
@@ -55,16 +56,15 @@ impl Resolver {
         self
     }
 
-    /// Plans stage pushes to the linked records of these connectors. The stage a target with
-    /// `allow_downgrade` reports is kept on its record but not merged into the person, so it
-    /// neither floors the tier nor feeds the rules.
-    pub fn with_push_targets(mut self, targets: Vec<PushTarget>) -> Self {
-        self.push_targets = targets;
+    /// The stage these connectors report (those with `allow_downgrade`) is kept on its record
+    /// but not merged into the person, so it neither floors the tier nor feeds the rules.
+    pub fn with_unmerged_stages(mut self, connectors: Vec<String>) -> Self {
+        self.unmerged_stages = connectors;
         self
     }
 
-    /// Links, stores and merges every record of a page inside `tx`, then writes each touched
-    /// person once, with its (never lowered) tier.
+    /// Links, stores and merges every record of a page inside `tx`, and answers each touched
+    /// person once, merged; qualifying and writing them is the caller's (the pipeline's).
     ///
     /// Set-based, for speed: the keys of each chunk of records are looked up in one query,
     /// records are linked in page order exactly as if one by one (keys a record claims are seen
@@ -75,7 +75,7 @@ impl Resolver {
         connector: &str,
         records: &[SourceRecord],
         now: DateTime<Utc>,
-    ) -> Result<ResolveStats, StoreError> {
+    ) -> Result<ResolvedPage, StoreError> {
         let mut page = PageLinks {
             owner: KeyMap::default(),
             new_keys: Vec::new(),
@@ -134,10 +134,7 @@ impl Resolver {
                 .ok_or_else(|| StoreError::Corrupt(format!("person {id} is linked but missing")))?;
             persons.insert(id, person);
         }
-        let stage_is_floor = !self
-            .push_targets
-            .iter()
-            .any(|t| t.connector == connector && t.allow_downgrade);
+        let stage_is_floor = !self.unmerged_stages.iter().any(|c| c == connector);
         for ((record, norm), id) in records.iter().zip(norms).zip(&links) {
             let person = persons.get_mut(id).expect("every link was loaded above");
             let from = Provenance {
@@ -162,26 +159,10 @@ impl Resolver {
         tx.insert_keys(&page.new_keys)?;
         let linked: Vec<(&SourceRecord, PersonId)> = records.iter().zip(links).collect();
         tx.upsert_records(connector, &linked)?;
-        // Inputs changed: re-qualify, in the same transaction as the data that changed them.
-        let mut persons: Vec<Person> = persons.into_values().collect();
-        let decisions = rules::decide_all(&persons, &self.rules, now);
-        let mut changes = Vec::new();
-        for (person, decision) in persons.iter_mut().zip(decisions) {
-            rules::apply(person, &decision, &self.rules.version);
-            if let Some(change) = decision.change {
-                changes.push(change);
-                stats.tier_changes += 1;
-            }
-            // New or changed CRM records may report a stage below the person's tier.
-            if let Some(tier) = person.tier
-                && !self.push_targets.is_empty()
-            {
-                crate::push::plan_with_golden(tx, &self.push_targets, person, tier)?;
-            }
-        }
-        tx.add_tier_changes(&changes)?;
-        tx.save_persons(&persons.iter().collect::<Vec<_>>())?;
-        Ok(stats)
+        Ok(ResolvedPage {
+            persons: persons.into_values().collect(),
+            stats,
+        })
     }
 }
 
@@ -329,20 +310,22 @@ mod tests {
     }
 
     fn apply(store: &mut SqliteStore, connector: &str, records: &[SourceRecord]) -> ResolveStats {
-        let rules = Arc::new(Rules::load(rules::RulesSource::builtin()).unwrap());
         // The `sheets` connector's files carry HubSpot record ids in `Record ID`.
         let ids = HashMap::from([(
             "sheets".to_string(),
             ("hubspot".to_string(), Field::Custom("record_id".into())),
         )]);
-        let resolver = Resolver::new(&IdentityConfig::default(), &MergeConfig::default(), rules)
-            .with_crm_ids(ids);
+        let resolver =
+            Resolver::new(&IdentityConfig::default(), &MergeConfig::default()).with_crm_ids(ids);
         let mut tx = store.begin().unwrap();
-        let stats = resolver
+        let page = resolver
             .apply_page(tx.as_mut(), connector, records, Utc::now())
             .unwrap();
+        // Unqualified: these tests are about linking.
+        tx.save_persons(&page.persons.iter().collect::<Vec<_>>())
+            .unwrap();
         tx.commit().unwrap();
-        stats
+        page.stats
     }
 
     fn store() -> (tempfile::TempDir, SqliteStore) {

@@ -2,7 +2,7 @@
 //! facts (`has_phone`, `email_is_freemail`, `days_since_last_activity`, `seniority`, scores …).
 
 use crate::model::Person;
-use crate::resolve::parse_datetime;
+use crate::model::time::parse_datetime;
 use cel::Value;
 use cel::common::types::{CelBool, CelInt, CelString};
 use cel::common::value::{CowVal, Val};

@@ -1,8 +1,7 @@
 //! The tier state machine: the tier is the highest tier whose rules hold, never below the
 //! highest stage a linked CRM reports, and never lowered automatically.
 
-use crate::model::{Demotion, Person};
-use crate::store::TierChange;
+use crate::model::{Demotion, Person, TierChange};
 use chrono::{DateTime, Utc};
 use leadsync_connector_core::{Field, Tier};
 use std::collections::BTreeMap;

@@ -1,4 +1,5 @@
 use crate::model::PersonId;
+pub use crate::model::TierChange;
 use chrono::{DateTime, Utc};
 use leadsync_connector_core::{Field, Locator, Tier};
 use serde::{Deserialize, Serialize};
@@ -12,21 +13,6 @@ pub struct StoredRecord {
     pub observed_at: DateTime<Utc>,
     pub archived: bool,
     pub values: Vec<(Field, String)>,
-}
-
-/// One step of a person's tier history.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct TierChange {
-    pub person: PersonId,
-    pub from: Option<Tier>,
-    pub to: Tier,
-    /// The rule that fired (`crm_stage`, `fields_present`, or a rule of the rules file).
-    pub rule: String,
-    /// Content hash of the rules that decided it (`builtin` for the built-in baseline).
-    pub rules_version: String,
-    /// The values that made the rule true.
-    pub evidence: BTreeMap<String, String>,
-    pub at: DateTime<Utc>,
 }
 
 /// Two identity keys of one record that point at different persons, or a CRM id guard that kept

@@ -3,9 +3,9 @@
 #![allow(dead_code, unreachable_pub)]
 
 use leadsync::config::{ConnectorConfig, Settings};
+use leadsync::pipeline::{AnyConnector, Cycle, run_once};
 use leadsync::rules::{Rules, RulesSource};
 use leadsync::store::SqliteStore;
-use leadsync::sync::{AnyConnector, Cycle, run_once};
 use leadsync_fake_hubspot::{FakeConfig, FakeHubSpot, ServerHandle};
 use leadsync_hubspot::HubspotConfig;
 use std::sync::Arc;
@@ -96,11 +96,12 @@ impl Setup {
     pub fn plan_everyone(&mut self, tier: leadsync::connector::Tier) -> u64 {
         use leadsync::store::Store;
         let persons = self.store.person_count().unwrap() as i64;
-        let target = [leadsync::push::PushTarget::forward("hubspot")];
+        let target = [leadsync::pipeline::PushTarget::forward("hubspot")];
         let mut tx = self.store.begin().unwrap();
         let mut planned = 0;
         for person in 1..=persons {
-            planned += leadsync::push::plan(tx.as_mut(), &target, person, tier).unwrap();
+            planned +=
+                leadsync::pipeline::outbox::plan(tx.as_mut(), &target, person, tier).unwrap();
         }
         tx.commit().unwrap();
         planned

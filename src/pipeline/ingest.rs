@@ -1,12 +1,89 @@
-//! The core's side of a pull: each page a connector hands over is stored — records resolved into
-//! persons, rejects, and the cursor — in one transaction.
+//! The core's side of a pull: each page a connector hands over is stored — records linked and
+//! merged into persons, the persons qualified, rejects, and the cursor — in one transaction.
 
-use crate::resolve::{ResolveStats, Resolver};
-use crate::store::{Store, StoreError, StoreEvent};
-use chrono::Utc;
+use super::connectors::PushTarget;
+use super::qualify;
+use crate::config::{IdentityConfig, MergeConfig};
+use crate::model::number::group;
+use crate::resolve::Resolver;
+use crate::rules::Rules;
+use crate::store::{Store, StoreError, StoreEvent, StoreTx};
+use chrono::{DateTime, Utc};
 use leadsync_connector_core::{
-    ConnectorError, ConnectorErrorKind, Cursor, Page, PageSink, RecordReject, SourceRecord,
+    ConnectorError, ConnectorErrorKind, Cursor, Field, Page, PageSink, RecordReject, SourceRecord,
 };
+use std::collections::HashMap;
+use std::sync::Arc;
+
+/// What storing a page (or a pull's pages) did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PageStats {
+    pub records: u64,
+    pub persons_created: u64,
+    pub conflicts: u64,
+    pub tier_changes: u64,
+}
+
+/// A page's records into persons: linked and merged (the resolver), then qualified with their
+/// stage pushes planned (the qualify step), all inside the page's transaction.
+pub struct PageIngest {
+    resolver: Resolver,
+    rules: Arc<Rules>,
+    /// Connectors whose linked records get stage pushes planned.
+    push_targets: Vec<PushTarget>,
+}
+
+impl PageIngest {
+    pub fn new(identity: &IdentityConfig, merge: &MergeConfig, rules: Arc<Rules>) -> Self {
+        PageIngest {
+            resolver: Resolver::new(identity, merge),
+            rules,
+            push_targets: Vec::new(),
+        }
+    }
+
+    /// Links file rows of these connectors by the CRM record ids in one of their fields:
+    /// connector → (CRM connector, field).
+    pub fn with_crm_ids(mut self, columns: HashMap<String, (String, Field)>) -> Self {
+        self.resolver = self.resolver.with_crm_ids(columns);
+        self
+    }
+
+    /// Plans stage pushes to the linked records of these connectors. The stage a target with
+    /// `allow_downgrade` reports is kept on its record but not merged into the person, so it
+    /// neither floors the tier nor feeds the rules.
+    pub fn with_push_targets(mut self, targets: Vec<PushTarget>) -> Self {
+        let authorities = targets
+            .iter()
+            .filter(|t| t.allow_downgrade)
+            .map(|t| t.connector.clone())
+            .collect();
+        self.resolver = self.resolver.with_unmerged_stages(authorities);
+        self.push_targets = targets;
+        self
+    }
+
+    /// Links, stores and merges every record of a page inside `tx`, then qualifies and writes
+    /// each touched person once, with its (never lowered) tier.
+    pub fn apply_page(
+        &self,
+        tx: &mut dyn StoreTx,
+        connector: &str,
+        records: &[SourceRecord],
+        now: DateTime<Utc>,
+    ) -> Result<PageStats, StoreError> {
+        let mut page = self.resolver.apply_page(tx, connector, records, now)?;
+        // Inputs changed: qualify, in the same transaction as the data that changed them.
+        let tier_changes =
+            qualify::merged_persons(tx, &self.rules, &self.push_targets, &mut page.persons, now)?;
+        Ok(PageStats {
+            records: page.stats.records,
+            persons_created: page.stats.persons_created,
+            conflicts: page.stats.conflicts,
+            tier_changes,
+        })
+    }
+}
 
 /// Reports how far a pull got (a progress bar on a terminal, nothing otherwise).
 pub trait Progress {
@@ -29,23 +106,23 @@ impl Progress for indicatif::ProgressBar {
 /// A [`PageSink`] writing into a [`Store`].
 pub struct StoreSink<'a> {
     store: &'a mut dyn Store,
-    resolver: &'a Resolver,
+    ingest: &'a PageIngest,
     connector: String,
     progress: Option<&'a dyn Progress>,
     /// Pages committed of the stream last committed to (a drop's file), for progress.
     pages: (String, u64),
-    pub stats: ResolveStats,
+    pub stats: PageStats,
 }
 
 impl<'a> StoreSink<'a> {
-    pub fn new(store: &'a mut dyn Store, resolver: &'a Resolver, connector: &str) -> Self {
+    pub fn new(store: &'a mut dyn Store, ingest: &'a PageIngest, connector: &str) -> Self {
         StoreSink {
             store,
-            resolver,
+            ingest,
             connector: connector.to_string(),
             progress: None,
             pages: (String::new(), 0),
-            stats: ResolveStats::default(),
+            stats: PageStats::default(),
         }
     }
 
@@ -54,14 +131,14 @@ impl<'a> StoreSink<'a> {
         self
     }
 
-    fn store_page(&mut self, page: &Page) -> Result<ResolveStats, StoreError> {
+    fn store_page(&mut self, page: &Page) -> Result<PageStats, StoreError> {
         let now = Utc::now();
         let mut tx = self.store.begin()?;
         for reject in &page.rejects {
             tx.add_reject(&self.connector, &page.cursor.stream, reject)?;
         }
         let stats = self
-            .resolver
+            .ingest
             .apply_page(tx.as_mut(), &self.connector, &page.records, now)?;
         tx.put_cursor(&self.connector, &page.cursor)?;
         tx.commit()?;
@@ -152,7 +229,6 @@ impl PageSink for StoreSink<'_> {
 
     fn progress(&mut self, label: &str, done: u64, total: u64) {
         if let Some(p) = self.progress {
-            let group = crate::plan::group;
             let count = match total {
                 0 => group(done),
                 _ => format!("{} of {}", group(done), group(total)),

@@ -1,108 +1,25 @@
-//! One full cycle: every (or one) connector pulls, page by page, into the store.
+//! One full cycle: every (or one) connector pulls, page by page, into the store; persons the
+//! current rules have not qualified yet are re-qualified; the outbox is drained.
 
-use crate::config::{ConnectorConfig, Settings};
-use crate::ingest::{Progress, StoreSink};
-use crate::plan::{self, Plan};
-use crate::push::{self, DrainError, PushStats, PushTarget};
-use crate::resolve::{ResolveStats, Resolver};
+use super::connectors::{AnyConnector, crm_id_columns, push_targets};
+use super::ingest::{PageIngest, PageStats, Progress, StoreSink};
+use super::outbox::{self, DrainError, PushStats};
+use super::plan::Plan;
+use super::qualify;
+use crate::config::Settings;
 use crate::rules::Rules;
 use crate::store::{RunStats, Store, StoreError};
 use chrono::Utc;
-use leadsync_connector_core::{
-    Connector, ConnectorError, ConnectorErrorKind, Field, PullStats, PushItem, PushOutcome,
-};
-use leadsync_hubspot::HubspotConnector;
-use leadsync_spreadsheet::SpreadsheetConnector;
-use std::collections::HashMap;
+use leadsync_connector_core::{ConnectorErrorKind, PullStats};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-
-/// The configured connectors; a closed set, matched exhaustively.
-pub enum AnyConnector {
-    Spreadsheet(Box<SpreadsheetConnector>),
-    Hubspot(Box<HubspotConnector>),
-}
-
-impl AnyConnector {
-    /// Builds a connector from its config; a HubSpot token that cannot be read is an error here.
-    pub fn build(id: &str, cfg: &ConnectorConfig) -> Result<Self, ConnectorError> {
-        Ok(match cfg {
-            ConnectorConfig::Spreadsheet(c) => {
-                AnyConnector::Spreadsheet(Box::new(SpreadsheetConnector::new(id, c.clone())))
-            }
-            ConnectorConfig::Hubspot(c) => {
-                AnyConnector::Hubspot(Box::new(HubspotConnector::new(id, c.clone())?))
-            }
-        })
-    }
-
-    pub fn id(&self) -> &str {
-        match self {
-            AnyConnector::Spreadsheet(c) => c.id(),
-            AnyConnector::Hubspot(c) => c.id(),
-        }
-    }
-
-    pub async fn health(&self) -> Result<leadsync_connector_core::Health, ConnectorError> {
-        match self {
-            AnyConnector::Spreadsheet(c) => c.health().await,
-            AnyConnector::Hubspot(c) => c.health().await,
-        }
-    }
-
-    /// Whether this connector pushes stages back.
-    pub fn pushes(&self) -> bool {
-        match self {
-            AnyConnector::Spreadsheet(_) => false,
-            AnyConnector::Hubspot(c) => c.pushes(),
-        }
-    }
-
-    pub async fn push(&self, items: &[PushItem]) -> Result<Vec<PushOutcome>, ConnectorError> {
-        match self {
-            AnyConnector::Spreadsheet(c) => c.push(items).await,
-            AnyConnector::Hubspot(c) => c.push(items).await,
-        }
-    }
-
-    /// A HubSpot connector's request budget; `None` for connectors without one.
-    pub fn rate_budget(&self) -> Option<leadsync_hubspot::RateBudget> {
-        match self {
-            AnyConnector::Spreadsheet(_) => None,
-            AnyConnector::Hubspot(c) => Some(c.rate_budget()),
-        }
-    }
-
-    /// What a spreadsheet inbox held at its last pull; `None` for other connectors.
-    pub fn inbox_status(&self) -> Option<leadsync_spreadsheet::InboxStatus> {
-        match self {
-            AnyConnector::Spreadsheet(c) => Some(c.inbox_status().clone()),
-            AnyConnector::Hubspot(_) => None,
-        }
-    }
-
-    /// `spreadsheet` or `hubspot`, as in the config's `type`.
-    pub fn kind(&self) -> &'static str {
-        match self {
-            AnyConnector::Spreadsheet(_) => "spreadsheet",
-            AnyConnector::Hubspot(_) => "hubspot",
-        }
-    }
-
-    pub async fn pull(&mut self, sink: &mut StoreSink<'_>) -> Result<PullStats, ConnectorError> {
-        match self {
-            AnyConnector::Spreadsheet(c) => c.pull(sink).await,
-            AnyConnector::Hubspot(c) => c.pull(sink).await,
-        }
-    }
-}
 
 /// What one connector did in a cycle.
 #[derive(Debug, Clone)]
 pub struct ConnectorRun {
     pub id: String,
     pub pulled: PullStats,
-    pub resolved: ResolveStats,
+    pub resolved: PageStats,
     pub error: Option<(ConnectorErrorKind, String)>,
     pub elapsed: Duration,
 }
@@ -116,25 +33,6 @@ impl ConnectorRun {
     }
 }
 
-/// Picks the connectors of a cycle: all, or the one named (an unknown name is a usage error).
-pub fn select(settings: &Settings, only: Option<&str>) -> Result<Vec<AnyConnector>, String> {
-    if let Some(id) = only
-        && !settings.connectors.contains_key(id)
-    {
-        let known: Vec<&str> = settings.connectors.keys().map(String::as_str).collect();
-        return Err(format!(
-            "no connector `{id}` in the config (configured: {})",
-            known.join(", ")
-        ));
-    }
-    settings
-        .connectors
-        .iter()
-        .filter(|(id, _)| only.is_none_or(|o| o == id.as_str()))
-        .map(|(id, c)| AnyConnector::build(id, c).map_err(|e| e.to_string()))
-        .collect()
-}
-
 /// What one cycle did.
 #[derive(Debug, Clone)]
 pub struct Cycle {
@@ -143,38 +41,6 @@ pub struct Cycle {
     pub requalified: Plan,
     /// Stage pushes, per pushing connector; an error stops that connector's pushes this cycle.
     pub pushes: Vec<(String, Result<PushStats, String>)>,
-}
-
-/// The connectors whose CRM records get stage pushes planned (`push = true`), from the config.
-pub fn push_targets(settings: &Settings) -> Vec<PushTarget> {
-    settings
-        .connectors
-        .iter()
-        .filter_map(|(id, c)| match c {
-            ConnectorConfig::Hubspot(h) if h.push => Some(PushTarget {
-                connector: id.clone(),
-                allow_downgrade: h.allow_downgrade,
-                respect_downgrades: h.respect_downgrades,
-            }),
-            _ => None,
-        })
-        .collect()
-}
-
-/// For each spreadsheet inbox with `crm_ids`: the CRM connector whose record ids its files carry,
-/// and the field their column becomes.
-pub fn crm_id_columns(settings: &Settings) -> HashMap<String, (String, Field)> {
-    settings
-        .connectors
-        .iter()
-        .filter_map(|(id, c)| match c {
-            ConnectorConfig::Spreadsheet(sheet) => sheet.crm_ids.as_ref().map(|ids| {
-                let field = leadsync_spreadsheet::mapping::custom_field(&ids.column);
-                (id.clone(), (ids.connector.clone(), field))
-            }),
-            ConnectorConfig::Hubspot(_) => None,
-        })
-        .collect()
 }
 
 /// Pulls every connector once, in config order (a failing connector does not stop the others),
@@ -207,7 +73,7 @@ pub async fn pull_cycle(
     save_states(store, connectors)?;
     let runs = pulled?;
     let targets = push_targets(settings);
-    let requalified = plan::requalify(store, rules, &targets, Utc::now(), false, 3, false)?;
+    let requalified = qualify::requalify(store, rules, &targets, Utc::now(), false, 3, false)?;
     Ok(Cycle {
         runs,
         requalified,
@@ -231,7 +97,7 @@ pub async fn push_all(
     }
     let mut pushes = Vec::new();
     for connector in connectors.iter_mut().filter(|c| c.pushes()) {
-        let result = match push::drain(store, connector, keep_going).await {
+        let result = match outbox::drain(store, connector, keep_going).await {
             Ok(stats) => Ok(stats),
             Err(DrainError::Store(e)) => return Err(e),
             Err(DrainError::Connector(e)) => {
@@ -281,7 +147,7 @@ async fn pull_all(
     rules: &Arc<Rules>,
     progress: Option<&dyn Progress>,
 ) -> Result<Vec<ConnectorRun>, StoreError> {
-    let resolver = Resolver::new(&settings.identity, &settings.merge, Arc::clone(rules))
+    let ingest = PageIngest::new(&settings.identity, &settings.merge, Arc::clone(rules))
         .with_push_targets(push_targets(settings))
         .with_crm_ids(crm_id_columns(settings));
     let mut runs = Vec::new();
@@ -289,7 +155,7 @@ async fn pull_all(
         let id = connector.id().to_string();
         let run = store.start_run(&id)?;
         let started = Instant::now();
-        let mut sink = StoreSink::new(store, &resolver, &id);
+        let mut sink = StoreSink::new(store, &ingest, &id);
         if let Some(p) = progress {
             sink = sink.with_progress(p);
         }

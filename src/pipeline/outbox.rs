@@ -4,9 +4,9 @@
 //! A record is only ever asked for a higher stage than it reported: never downward (unless the
 //! connector allows downgrades).
 
+use super::connectors::{AnyConnector, PushTarget};
 use crate::model::{Person, PersonId};
 use crate::store::{Store, StoreError, StoreTx};
-use crate::sync::AnyConnector;
 use futures_util::StreamExt;
 use futures_util::stream::FuturesUnordered;
 use leadsync_connector_core::{ConnectorError, Field, Locator, PushItem, PushOutcome, Stage, Tier};
@@ -19,29 +19,6 @@ const BATCH: usize = 100;
 /// requests. Measured against the fake with answers 30 ms late at 100 requests / s: 30% of the
 /// budget one at a time, 91% with four (eight did no better).
 pub const IN_FLIGHT: usize = 4;
-
-/// A connector whose linked CRM records get stage pushes (`push = true`).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PushTarget {
-    pub connector: String,
-    /// `allow_downgrade = true`: leadsync's tier is the authority for this CRM's stage, which is
-    /// then pushed down as well as up, and does not floor the tier.
-    pub allow_downgrade: bool,
-    /// `respect_downgrades = true`: a stage a person lowered in the CRM below the tier leadsync
-    /// set there is kept as a finding instead of being restored.
-    pub respect_downgrades: bool,
-}
-
-impl PushTarget {
-    /// A target that only ever pushes stages forward and restores lowered ones.
-    pub fn forward(connector: impl Into<String>) -> Self {
-        PushTarget {
-            connector: connector.into(),
-            allow_downgrade: false,
-            respect_downgrades: false,
-        }
-    }
-}
 
 /// Plans pushes for a person now at `tier`: every linked record of a pushing connector whose
 /// stage is below it (or differs from it, where downgrades are allowed). A record already asked
