@@ -28,6 +28,21 @@ fn spreadsheet_connector_has_no_import_circles() {
     assert_no_circles("connectors/spreadsheet/src");
 }
 
+#[test]
+fn hubspot_connector_has_no_import_circles() {
+    assert_no_circles("connectors/hubspot/src");
+}
+
+#[test]
+fn pacing_has_no_import_circles() {
+    assert_no_circles("connectors/pacing/src");
+}
+
+#[test]
+fn the_fake_hubspot_has_no_import_circles() {
+    assert_no_circles("fakes/hubspot/src");
+}
+
 /// Fails naming every circle among the top-level modules of `src` (relative to the workspace
 /// root), each with the file and line of every import along it.
 fn assert_no_circles(src: &str) {
