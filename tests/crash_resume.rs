@@ -5,7 +5,7 @@ mod common;
 
 use common::Env;
 use leadsync::sample;
-use leadsync::store::Store;
+use leadsync::store::prelude::*;
 use std::collections::BTreeMap;
 use std::fs::{self, File, FileTimes};
 use std::path::Path;

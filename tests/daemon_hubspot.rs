@@ -10,7 +10,7 @@ use common::daemon::{
 };
 use leadsync::connector::{Stage, Tier};
 use leadsync::sample;
-use leadsync::store::{SqliteStore, Store};
+use leadsync::store::{SqliteStore, prelude::*};
 use leadsync_hubspot::fake::{FakeConfig, FakeHubSpot, Fault, ServerHandle};
 use std::collections::BTreeMap;
 use std::net::SocketAddr;

@@ -7,7 +7,7 @@ mod common;
 
 use common::Env;
 use leadsync::sample::{self, SampleRow};
-use leadsync::store::Store;
+use leadsync::store::prelude::*;
 use std::collections::HashSet;
 use std::fs::{File, FileTimes};
 use std::time::{Duration, SystemTime};

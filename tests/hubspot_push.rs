@@ -4,7 +4,7 @@
 use chrono::Utc;
 use leadsync::connector::{Field, Locator, SourceRecord, Stage, Tier};
 use leadsync::resolve::Resolver;
-use leadsync::store::Store;
+use leadsync::store::prelude::*;
 use leadsync_hubspot::fake::{FakeConfig, FakeHubSpot, Fault};
 use std::sync::Arc;
 use std::time::Duration;
