@@ -211,15 +211,6 @@ mod tests {
     use super::*;
     use crate::store::prelude::*;
     use leadsync_connector_core::{Locator, RecordReject};
-    use rusqlite::params;
-    use std::collections::BTreeMap;
-
-    fn email(v: &str) -> crate::model::Key {
-        crate::model::Key {
-            kind: "email",
-            value: v.into(),
-        }
-    }
 
     fn reject(row: u64) -> RecordReject {
         RecordReject {
@@ -302,101 +293,6 @@ mod tests {
         };
         assert_eq!(checkpoint_pages(&store), 10_240);
         assert_eq!(checkpoint_pages(&SqliteStore::open(&new).unwrap()), 2_560);
-    }
-
-    #[test]
-    fn crm_ids_are_found_by_person_through_the_partial_index_and_other_keys_are_not_in_it() {
-        use crate::model::Key;
-        let key = |kind: &'static str, v: &str| Key {
-            kind,
-            value: v.into(),
-        };
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("t.db");
-        let mut store = SqliteStore::open(&path).unwrap();
-        let mut tx = store.begin().unwrap();
-        tx.insert_keys(&[
-            (key("crm:hubspot", "101"), 7),
-            (key("crm:hubspot", "102"), 7),
-            (key("crm:other", "5"), 7),
-            (key("email", "a@x.io"), 7),
-            (key("crm:hubspot", "201"), 8),
-        ])
-        .unwrap();
-        let mut ids = tx.crm_ids_of(7, "crm:hubspot").unwrap();
-        ids.sort();
-        assert_eq!(ids, ["101", "102"]);
-        assert_eq!(
-            tx.crm_ids_of(9, "crm:hubspot").unwrap(),
-            Vec::<String>::new()
-        );
-        tx.commit().unwrap();
-        drop(store);
-
-        let conn = Connection::open(&path).unwrap();
-        let plan: Vec<String> = conn
-            .prepare(&format!("EXPLAIN QUERY PLAN {}", persons::CRM_IDS_OF))
-            .unwrap()
-            .query_map(params![7, "crm:hubspot"], |r| r.get(3))
-            .unwrap()
-            .collect::<Result<_, _>>()
-            .unwrap();
-        assert!(
-            plan.iter().any(|p| p.contains("identity_keys_crm_person")),
-            "{plan:?}"
-        );
-        // The only index of keys by person is partial (CRM kinds only, so emails and phones
-        // pay no second entry).
-        let by_person: Vec<(String, bool)> = conn
-            .prepare(
-                "SELECT name, partial FROM pragma_index_list('identity_keys') WHERE origin = 'c'",
-            )
-            .unwrap()
-            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
-            .unwrap()
-            .collect::<Result<_, _>>()
-            .unwrap();
-        assert_eq!(by_person, [("identity_keys_crm_person".to_string(), true)]);
-    }
-
-    #[test]
-    fn keys_another_connection_commits_are_found_although_this_ones_filter_was_built_before() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("t.db");
-        let mut daemon = SqliteStore::open(&path).unwrap();
-        let mut tx = daemon.begin().unwrap();
-        tx.insert_keys(&[(email("a@x.io"), 1)]).unwrap();
-        // The filter is built here, and learns what this connection inserts.
-        assert_eq!(tx.find_keys(&[email("a@x.io")]).unwrap().len(), 1);
-        tx.commit().unwrap();
-
-        // A `leadsync sync --once` run beside the daemon, say.
-        let mut other = SqliteStore::open(&path).unwrap();
-        let mut tx = other.begin().unwrap();
-        tx.insert_keys(&[(email("b@x.io"), 2)]).unwrap();
-        tx.commit().unwrap();
-
-        let mut tx = daemon.begin().unwrap();
-        let found = tx.find_keys(&[email("a@x.io"), email("b@x.io"), email("c@x.io")]);
-        assert_eq!(
-            found.unwrap().into_iter().collect::<BTreeMap<_, _>>(),
-            BTreeMap::from([(email("a@x.io"), 1), (email("b@x.io"), 2)])
-        );
-    }
-
-    #[test]
-    fn a_filter_that_fills_up_is_built_again_bigger_and_loses_no_key() {
-        let dir = tempfile::tempdir().unwrap();
-        let mut store = SqliteStore::open(dir.path().join("t.db")).unwrap();
-        let n = keyfilter::MIN_KEYS + 1_000;
-        let keys: Vec<_> = (0..n).map(|i| email(&format!("p{i}@x.io"))).collect();
-        let mut tx = store.begin().unwrap();
-        assert!(tx.find_keys(&keys[..1]).unwrap().is_empty()); // builds the filter
-        let rows: Vec<_> = keys.iter().map(|k| (k.clone(), 1)).collect();
-        tx.insert_keys(&rows).unwrap();
-        assert_eq!(tx.find_keys(&keys).unwrap().len(), n);
-        tx.commit().unwrap();
-        assert!(store.keys.filter.as_ref().is_some_and(|f| !f.is_full()));
     }
 
     #[test]
