@@ -12,7 +12,7 @@
 
 mod support;
 
-use leadsync::store::Store;
+use leadsync::store::prelude::*;
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::process::{Child, Command, Stdio};

@@ -10,7 +10,7 @@
 
 mod support;
 
-use leadsync::store::Store;
+use leadsync::store::prelude::*;
 use std::time::Instant;
 use support::{Bench, peak_rss_mib, size_arg};
 

@@ -11,7 +11,7 @@
 mod support;
 
 use leadsync::rules::{DEFAULT_RULES, Rules, RulesSource};
-use leadsync::store::Store;
+use leadsync::store::prelude::*;
 use std::time::Instant;
 use support::{Bench, peak_rss_mib, size_arg};
 

@@ -415,3 +415,34 @@ fn two_syncs_at_once_on_one_store_both_succeed_and_store_each_row_once() {
     assert!(Env::files_in(&env.failed_dir()).is_empty());
     assert!(Env::files_in(&env.inbox).is_empty());
 }
+
+#[test]
+fn a_store_the_user_cannot_create_exits_1_naming_the_file_and_what_to_do() {
+    // GIVEN a store in a folder only root may write, and leadsync running as another user
+    let env = Env::new("");
+    let locked = env.dir.path().join("locked");
+    fs::create_dir(&locked).unwrap();
+    let db = locked.join("leadsync.db");
+    let config = fs::read_to_string(&env.config)
+        .unwrap()
+        .replace(&env.db.display().to_string(), &db.display().to_string());
+    fs::write(&env.config, config).unwrap();
+
+    // WHEN it reads the funnel
+    let out = env.run_as_nobody(&["report", "funnel"]);
+
+    // THEN it exits 1, naming the store file and what to check
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(
+        err.contains(&format!("cannot open the store at {}", db.display())),
+        "{err}"
+    );
+    assert!(
+        err.contains(
+            "check that the store's folder exists and is writable by the user leadsync runs as"
+        ),
+        "{err}"
+    );
+    assert!(!db.exists());
+}

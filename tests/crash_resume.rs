@@ -4,7 +4,7 @@
 mod common;
 
 use common::Env;
-use leadsync::store::Store;
+use leadsync::store::prelude::*;
 use leadsync_sample as sample;
 use std::collections::BTreeMap;
 use std::fs::{self, File, FileTimes};

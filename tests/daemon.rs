@@ -7,7 +7,7 @@ use common::Env;
 use common::daemon::{
     assert_running, free_port, get, get_with, signal, spawn, terminate, wait_until,
 };
-use leadsync::store::Store;
+use leadsync::store::prelude::*;
 use std::net::SocketAddr;
 use std::process::Child;
 use std::time::{Duration, Instant};

@@ -9,7 +9,7 @@ use common::daemon::{
     assert_running, free_port, get, get_as, poll_until, spawn, status, terminate, wait_until,
 };
 use leadsync::connector::{Stage, Tier};
-use leadsync::store::{SqliteStore, Store};
+use leadsync::store::{SqliteStore, prelude::*};
 use leadsync_fake_hubspot::{FakeConfig, FakeHubSpot, Fault, ServerHandle};
 use leadsync_sample as sample;
 use std::collections::BTreeMap;

@@ -6,7 +6,7 @@
 mod common;
 
 use common::Env;
-use leadsync::store::Store;
+use leadsync::store::prelude::*;
 use leadsync_sample::{self as sample, SampleRow};
 use std::collections::HashSet;
 use std::fs::{File, FileTimes};

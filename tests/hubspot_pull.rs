@@ -3,7 +3,7 @@
 //! `lastmodifieddate` are all pulled exactly once, without a loop; a dropped HubSpot export
 //! joins the pulled contacts by record id.
 
-use leadsync::store::Store;
+use leadsync::store::prelude::*;
 use std::time::Duration;
 
 mod common;

@@ -4,7 +4,7 @@
 use chrono::Utc;
 use leadsync::connector::{Field, Locator, SourceRecord, Stage, Tier};
 use leadsync::pipeline::PageIngest;
-use leadsync::store::Store;
+use leadsync::store::prelude::*;
 use leadsync_fake_hubspot::{FakeConfig, FakeHubSpot, Fault};
 use std::sync::Arc;
 use std::time::Duration;

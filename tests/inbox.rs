@@ -5,7 +5,7 @@
 mod common;
 
 use common::Env;
-use leadsync::store::Store;
+use leadsync::store::prelude::*;
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;

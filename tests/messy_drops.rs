@@ -11,7 +11,7 @@ mod common;
 use common::Env;
 use leadsync::connector::{Field, Locator};
 use leadsync::model::Person;
-use leadsync::store::Store;
+use leadsync::store::prelude::*;
 use std::collections::BTreeMap;
 use std::fs;
 use std::path::{Path, PathBuf};

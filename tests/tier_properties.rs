@@ -8,7 +8,7 @@ use leadsync::connector::{Field, Locator, SourceRecord, Tier};
 use leadsync::pipeline;
 use leadsync::pipeline::PageIngest;
 use leadsync::rules::{DEFAULT_RULES, Rules, RulesSource};
-use leadsync::store::{SqliteStore, Store};
+use leadsync::store::{SqliteStore, prelude::*};
 use proptest::prelude::*;
 use std::collections::HashMap;
 use std::sync::Arc;

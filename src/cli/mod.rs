@@ -159,7 +159,10 @@ impl Failure {
 
 impl From<crate::store::StoreError> for Failure {
     fn from(e: crate::store::StoreError) -> Self {
-        Failure::runtime(e.to_string())
+        match e.policy().hint {
+            Some(hint) => Failure::runtime(format!("{e}; {hint}")),
+            None => Failure::runtime(e.to_string()),
+        }
     }
 }
 

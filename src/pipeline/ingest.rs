@@ -154,11 +154,9 @@ fn to_connector_error(e: StoreError) -> ConnectorError {
         );
         return ConnectorError::with_source(ConnectorErrorKind::Superseded, message, e);
     }
-    let kind = match e {
-        StoreError::CursorRegression { .. }
-        | StoreError::Corrupt(_)
-        | StoreError::TooNew { .. } => ConnectorErrorKind::Permanent,
-        StoreError::Open { .. } | StoreError::Sql(_) => ConnectorErrorKind::Transient,
+    let kind = match e.policy().retry {
+        true => ConnectorErrorKind::Transient,
+        false => ConnectorErrorKind::Permanent,
     };
     ConnectorError::with_source(kind, format!("store: {e}"), e)
 }

@@ -281,7 +281,7 @@ fn conflict_reason(key: &Key, other: PersonId) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::{SqliteStore, Store};
+    use crate::store::{SqliteStore, prelude::*};
     use leadsync_connector_core::{Field, Locator};
 
     fn file_row(row: u64, values: &[(Field, &str)]) -> SourceRecord {

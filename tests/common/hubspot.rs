@@ -94,7 +94,7 @@ impl Setup {
     /// code a cycle uses; returns how many pushes were planned.
     #[allow(dead_code)] // not every test binary that includes this module plans pushes
     pub fn plan_everyone(&mut self, tier: leadsync::connector::Tier) -> u64 {
-        use leadsync::store::Store;
+        use leadsync::store::prelude::*;
         let persons = self.store.person_count().unwrap() as i64;
         let target = [leadsync::pipeline::PushTarget::forward("hubspot")];
         let mut tx = self.store.begin().unwrap();

@@ -4,7 +4,7 @@
 pub mod daemon;
 pub mod hubspot;
 
-use leadsync::store::{SqliteStore, Store};
+use leadsync::store::{SqliteStore, prelude::*};
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};

@@ -1,0 +1,86 @@
+//! The reports' queries in SQLite.
+
+use super::SqliteStore;
+use super::codec::{parse_tier, parse_ts};
+use crate::model::PersonId;
+use crate::store::{FunnelFact, ReportStore, StoreError, TierCounts};
+
+impl ReportStore for SqliteStore {
+    fn tier_counts(&mut self) -> Result<TierCounts, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT tier, count(*) FROM persons GROUP BY tier")?;
+        let rows = stmt.query_map([], |r| {
+            Ok((r.get::<_, Option<String>>(0)?, r.get::<_, i64>(1)?))
+        })?;
+        let mut counts = TierCounts::default();
+        for row in rows {
+            let (tier, n) = row?;
+            match parse_tier(tier)? {
+                Some(t) => *counts.tiers.entry(t).or_default() += n as u64,
+                None => counts.unqualified += n as u64,
+            }
+        }
+        Ok(counts)
+    }
+
+    fn funnel_facts(&mut self, visit: &mut dyn FnMut(FunnelFact)) -> Result<(), StoreError> {
+        // Two ordered streams merged by person id: persons, and the first time each person's
+        // history moved to each tier.
+        let mut persons = self.conn.prepare(
+            "SELECT id, tier, json_extract(golden, '$.fields.source[0].v'), created_at
+             FROM persons ORDER BY id",
+        )?;
+        let mut history = self.conn.prepare(
+            "SELECT person_id, to_tier, min(at) FROM tier_history
+             GROUP BY person_id, to_tier ORDER BY person_id",
+        )?;
+        let mut moves = history.query([])?;
+        let mut pending: Option<(PersonId, String, String)> = None;
+        let mut rows = persons.query([])?;
+        while let Some(row) = rows.next()? {
+            let id: PersonId = row.get(0)?;
+            let mut moved_to = Vec::new();
+            loop {
+                if pending.is_none() {
+                    pending = match moves.next()? {
+                        Some(m) => Some((m.get(0)?, m.get(1)?, m.get(2)?)),
+                        None => break,
+                    };
+                }
+                match &pending {
+                    Some((p, _, _)) if *p < id => pending = None,
+                    Some((p, tier, at)) if *p == id => {
+                        let tier = parse_tier(Some(tier.clone()))?.expect("some in, some out");
+                        moved_to.push((tier, parse_ts(at)?));
+                        pending = None;
+                    }
+                    _ => break,
+                }
+            }
+            moved_to.sort();
+            visit(FunnelFact {
+                person: id,
+                tier: parse_tier(row.get(1)?)?,
+                source: row.get(2)?,
+                created_at: parse_ts(&row.get::<_, String>(3)?)?,
+                moved_to,
+            });
+        }
+        Ok(())
+    }
+
+    fn person_count(&mut self) -> Result<u64, StoreError> {
+        Ok(self
+            .conn
+            .query_row("SELECT count(*) FROM persons", [], |r| r.get::<_, i64>(0))?
+            as u64)
+    }
+
+    fn reject_count(&mut self) -> Result<u64, StoreError> {
+        Ok(self
+            .conn
+            .query_row("SELECT count(*) FROM rejects", [], |r| r.get::<_, i64>(0))?
+            as u64)
+    }
+}

@@ -1,0 +1,460 @@
+//! The store's contract as tests, written against the traits only, so every backend runs the
+//! same ones: a backend instantiates them with `store_suite!(|| Fresh::new(store, keep))`, a
+//! closure that opens a new, empty store.
+
+use super::{Conflict, RunStats, Store, StoreErrorKind, StoreEvent, TierChange, TierCounts};
+use crate::model::{Key, Person};
+use chrono::{DateTime, TimeZone, Utc};
+use leadsync_connector_core::{Cursor, CursorPosition, Locator, RecordReject, SourceRecord, Tier};
+use std::collections::BTreeMap;
+
+/// A new, empty store, and whatever must live as long as it (its temporary folder).
+pub(crate) struct Fresh {
+    pub(crate) store: Box<dyn Store>,
+    _keep: Box<dyn std::any::Any>,
+}
+
+impl Fresh {
+    pub(crate) fn new(store: impl Store + 'static, keep: impl std::any::Any) -> Self {
+        Fresh {
+            store: Box::new(store),
+            _keep: Box::new(keep),
+        }
+    }
+}
+
+/// One `#[test]` per case below, each given a fresh store by `$fresh`.
+macro_rules! store_suite {
+    ($fresh:expr) => {
+        $crate::store::suite::store_suite!(
+            @cases $fresh;
+            a_backwards_cursor_is_refused_and_its_page_is_not_written,
+            a_page_dropped_before_commit_leaves_neither_its_data_nor_its_cursor,
+            a_key_held_twice_is_a_constraint_error_and_the_dropped_transaction_leaves_nothing,
+            holds_records_tells_whether_a_connector_has_any_record_stored,
+            tier_changes_and_the_pushes_they_plan_commit_together,
+            a_pending_push_of_the_same_tier_stays_and_a_done_one_is_asked_again,
+            rejects_come_back_in_row_order_and_a_row_rejected_twice_is_kept_once,
+            a_conflict_recorded_twice_is_kept_once_and_shown_to_both_persons,
+            persons_page_in_id_order_and_stale_ones_are_those_not_qualified_by_a_version,
+            the_funnel_sees_each_persons_tier_and_the_first_time_each_tier_was_reached,
+            runs_and_events_come_back_newest_first,
+        );
+    };
+    (@cases $fresh:expr; $($case:ident),* $(,)?) => {
+        $(
+            #[test]
+            fn $case() {
+                $crate::store::suite::$case(&$fresh)
+            }
+        )*
+    };
+}
+pub(crate) use store_suite;
+
+type Factory<'a> = &'a dyn Fn() -> Fresh;
+
+fn at(day: u32) -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 1, day, 12, 0, 0).unwrap()
+}
+
+fn cursor(row: u64, finished: bool) -> Cursor {
+    Cursor {
+        stream: "s".into(),
+        version: 1,
+        position: CursorPosition(row, 0),
+        finished,
+        state: "{}".into(),
+    }
+}
+
+fn reject(row: u64) -> RecordReject {
+    RecordReject {
+        locator: Locator::File {
+            hash: "s".into(),
+            name: "f.csv".into(),
+            row,
+        },
+        reason: "no email, phone or name".into(),
+        cells: vec!["x".into()],
+    }
+}
+
+fn crm_record(id: &str) -> SourceRecord {
+    SourceRecord {
+        locator: Locator::Crm { id: id.into() },
+        observed_at: at(1),
+        values: Vec::new(),
+        archived: false,
+    }
+}
+
+fn email(v: &str) -> Key {
+    Key {
+        kind: "email",
+        value: v.into(),
+    }
+}
+
+fn person(id: i64, tier: Option<Tier>) -> Person {
+    let mut p = Person::new(id, at(1));
+    p.tier = tier;
+    p
+}
+
+fn change(person: i64, from: Option<Tier>, to: Tier, day: u32) -> TierChange {
+    TierChange {
+        person,
+        from,
+        to,
+        rule: "fields_present".into(),
+        rules_version: "v1".into(),
+        evidence: BTreeMap::from([("has_email".to_string(), "true".to_string())]),
+        at: at(day),
+    }
+}
+
+pub(crate) fn a_backwards_cursor_is_refused_and_its_page_is_not_written(fresh: Factory<'_>) {
+    let Fresh { mut store, _keep } = fresh();
+    let mut tx = store.begin().unwrap();
+    tx.add_reject("c", "s", &reject(10)).unwrap();
+    tx.put_cursor("c", &cursor(10, false)).unwrap();
+    tx.commit().unwrap();
+
+    let mut tx = store.begin().unwrap();
+    tx.add_reject("c", "s", &reject(5)).unwrap();
+    let err = tx.put_cursor("c", &cursor(5, false)).unwrap_err();
+    assert_eq!(err.kind(), StoreErrorKind::CursorRegression, "{err}");
+    assert!(!err.policy().retry);
+    drop(tx); // the page is abandoned: rolled back
+
+    assert_eq!(
+        store.cursor("c", "s").unwrap().unwrap().position,
+        CursorPosition(10, 0)
+    );
+    assert_eq!(store.rejects("c", "s").unwrap(), vec![reject(10)]);
+}
+
+pub(crate) fn a_page_dropped_before_commit_leaves_neither_its_data_nor_its_cursor(
+    fresh: Factory<'_>,
+) {
+    let Fresh { mut store, _keep } = fresh();
+    let page = |store: &mut Box<dyn Store>, commit: bool| {
+        let mut tx = store.begin().unwrap();
+        tx.upsert_records("c", &[(&crm_record("7"), 1)]).unwrap();
+        tx.add_reject("c", "s", &reject(3)).unwrap();
+        tx.put_cursor("c", &cursor(3, false)).unwrap();
+        // Inside the transaction, its own cursor is what it sees.
+        assert_eq!(
+            tx.cursor("c", "s").unwrap().map(|c| c.position),
+            Some(CursorPosition(3, 0))
+        );
+        if commit {
+            tx.commit().unwrap();
+        }
+    };
+
+    page(&mut store, false);
+    assert_eq!(store.cursor("c", "s").unwrap(), None);
+    assert!(!store.holds_records("c").unwrap());
+    assert_eq!(store.rejects("c", "s").unwrap(), Vec::new());
+
+    page(&mut store, true);
+    assert_eq!(store.cursor("c", "s").unwrap(), Some(cursor(3, false)));
+    assert!(store.holds_records("c").unwrap());
+    assert_eq!(store.rejects("c", "s").unwrap(), vec![reject(3)]);
+    assert_eq!(store.reject_count().unwrap(), 1);
+}
+
+pub(crate) fn a_key_held_twice_is_a_constraint_error_and_the_dropped_transaction_leaves_nothing(
+    fresh: Factory<'_>,
+) {
+    let Fresh { mut store, _keep } = fresh();
+    let mut tx = store.begin().unwrap();
+    tx.insert_keys(&[(email("kept@x.io"), 1)]).unwrap();
+    tx.commit().unwrap();
+
+    let mut tx = store.begin().unwrap();
+    let err = tx
+        .insert_keys(&[(email("a@x.io"), 2), (email("kept@x.io"), 2)])
+        .unwrap_err();
+    assert_eq!(err.kind(), StoreErrorKind::Constraint, "{err}");
+    drop(tx);
+
+    assert_eq!(store.person_by_key("email", "kept@x.io").unwrap(), Some(1));
+    assert_eq!(store.person_by_key("email", "a@x.io").unwrap(), None);
+}
+
+pub(crate) fn holds_records_tells_whether_a_connector_has_any_record_stored(fresh: Factory<'_>) {
+    let Fresh { mut store, _keep } = fresh();
+    assert!(!store.holds_records("hubspot").unwrap());
+    let record = SourceRecord {
+        locator: Locator::Crm { id: "7".into() },
+        observed_at: Utc::now(),
+        values: Vec::new(),
+        archived: false,
+    };
+    let mut tx = store.begin().unwrap();
+    tx.upsert_records("hubspot", &[(&record, 1)]).unwrap();
+    tx.commit().unwrap();
+    assert!(store.holds_records("hubspot").unwrap());
+    assert!(!store.holds_records("drops").unwrap());
+}
+
+pub(crate) fn tier_changes_and_the_pushes_they_plan_commit_together(fresh: Factory<'_>) {
+    let Fresh { mut store, _keep } = fresh();
+    let qualify = |store: &mut Box<dyn Store>, commit: bool| {
+        let mut tx = store.begin().unwrap();
+        let id = tx.next_person_id().unwrap();
+        tx.upsert_records("hubspot", &[(&crm_record("101"), id)])
+            .unwrap();
+        tx.save_persons(&[&person(id, Some(Tier::Lead))]).unwrap();
+        tx.add_tier_changes(&[change(id, None, Tier::Lead, 2)])
+            .unwrap();
+        tx.plan_push("hubspot", "101", id, Tier::Lead).unwrap();
+        assert_eq!(
+            tx.push_entry("hubspot", "101").unwrap(),
+            Some((Tier::Lead, "pending".to_string()))
+        );
+        if commit {
+            tx.commit().unwrap();
+        }
+        id
+    };
+
+    let id = qualify(&mut store, false);
+    assert_eq!(store.person(id).unwrap(), None);
+    assert_eq!(store.tier_history(id).unwrap(), Vec::new());
+    assert_eq!(store.outbox_of(id).unwrap(), Vec::new());
+
+    let id = qualify(&mut store, true);
+    assert_eq!(store.person(id).unwrap().unwrap().tier, Some(Tier::Lead));
+    assert_eq!(
+        store.tier_history(id).unwrap(),
+        vec![change(id, None, Tier::Lead, 2)]
+    );
+    let pending = store.pending_pushes("hubspot", 0, 10).unwrap();
+    assert_eq!(pending.len(), 1);
+    assert_eq!(
+        (
+            pending[0].record_id.as_str(),
+            pending[0].tier,
+            pending[0].person
+        ),
+        ("101", Tier::Lead, id)
+    );
+    assert_eq!(store.outbox_of(id).unwrap(), pending);
+
+    // The push is applied: the record now holds the pushed stage, as far as leadsync knows.
+    store
+        .push_results(&[(pending[0].id, "done", None)])
+        .unwrap();
+    assert_eq!(
+        store.outbox_counts("hubspot").unwrap(),
+        BTreeMap::from([("done".to_string(), 1)])
+    );
+    let mut tx = store.begin().unwrap();
+    assert_eq!(
+        tx.crm_records_of(id, "hubspot").unwrap(),
+        vec![(crm_record("101").locator.key(), Some("lead".to_string()))]
+    );
+}
+
+pub(crate) fn a_pending_push_of_the_same_tier_stays_and_a_done_one_is_asked_again(
+    fresh: Factory<'_>,
+) {
+    let Fresh { mut store, _keep } = fresh();
+    let plan = |store: &mut Box<dyn Store>, tier: Tier| {
+        let mut tx = store.begin().unwrap();
+        tx.plan_push("hubspot", "101", 1, tier).unwrap();
+        tx.commit().unwrap();
+    };
+    plan(&mut store, Tier::Mql);
+    let first = store.pending_pushes("hubspot", 0, 10).unwrap();
+    // A failed attempt keeps it pending, with its reason and the attempt counted.
+    store
+        .push_results(&[(first[0].id, "pending", Some("HTTP 502".into()))])
+        .unwrap();
+    plan(&mut store, Tier::Mql);
+    let again = store.outbox_with_status("hubspot", "pending", 10).unwrap();
+    assert_eq!(
+        (again[0].attempts, again[0].reason.as_deref()),
+        (1, Some("HTTP 502"))
+    );
+
+    store.push_results(&[(first[0].id, "done", None)]).unwrap();
+    assert_eq!(store.pending_pushes("hubspot", 0, 10).unwrap(), Vec::new());
+    plan(&mut store, Tier::Mql);
+    let asked = store.pending_pushes("hubspot", 0, 10).unwrap();
+    assert_eq!(
+        (asked[0].id, asked[0].attempts, asked[0].status.as_str()),
+        (first[0].id, 0, "pending")
+    );
+
+    store
+        .push_results(&[(first[0].id, "dead", Some("HTTP 400".into()))])
+        .unwrap();
+    let dead = store.dead_letters(10).unwrap();
+    assert_eq!(
+        (dead[0].id, dead[0].reason.as_deref()),
+        (first[0].id, Some("HTTP 400"))
+    );
+}
+
+pub(crate) fn rejects_come_back_in_row_order_and_a_row_rejected_twice_is_kept_once(
+    fresh: Factory<'_>,
+) {
+    let Fresh { mut store, _keep } = fresh();
+    let mut tx = store.begin().unwrap();
+    for row in [7, 2, 7, 5] {
+        tx.add_reject("drops", "s", &reject(row)).unwrap();
+    }
+    tx.commit().unwrap();
+    assert_eq!(
+        store.rejects("drops", "s").unwrap(),
+        vec![reject(2), reject(5), reject(7)]
+    );
+    assert_eq!(store.rejects("drops", "other").unwrap(), Vec::new());
+}
+
+pub(crate) fn a_conflict_recorded_twice_is_kept_once_and_shown_to_both_persons(fresh: Factory<'_>) {
+    let Fresh { mut store, _keep } = fresh();
+    let conflict = Conflict {
+        connector: "drops".into(),
+        locator: "f.csv:3".into(),
+        key_kind: "phone".into(),
+        key_value: "+4930123456".into(),
+        person: 1,
+        other_person: 2,
+        reason: "the phone belongs to another person".into(),
+        at: at(3),
+    };
+    let mut tx = store.begin().unwrap();
+    tx.add_conflict(&conflict).unwrap();
+    tx.add_conflict(&conflict).unwrap();
+    tx.commit().unwrap();
+    assert_eq!(store.conflicts_of(1).unwrap(), vec![conflict.clone()]);
+    assert_eq!(store.conflicts_of(2).unwrap(), vec![conflict]);
+    assert_eq!(store.conflicts_of(3).unwrap(), Vec::new());
+}
+
+pub(crate) fn persons_page_in_id_order_and_stale_ones_are_those_not_qualified_by_a_version(
+    fresh: Factory<'_>,
+) {
+    let Fresh { mut store, _keep } = fresh();
+    let mut tx = store.begin().unwrap();
+    let ids: Vec<i64> = (0..4).map(|_| tx.next_person_id().unwrap()).collect();
+    let persons: Vec<Person> = ids.iter().map(|&id| person(id, None)).collect();
+    tx.save_persons(&persons.iter().collect::<Vec<_>>())
+        .unwrap();
+    tx.mark_qualified(&ids[1..3], "v2").unwrap();
+    assert_eq!(tx.load_persons(&[ids[3], 999]).unwrap().len(), 1);
+    tx.commit().unwrap();
+
+    let page = |store: &mut Box<dyn Store>, after, stale: Option<&str>| -> Vec<i64> {
+        let persons = store.persons_after(after, 2, stale).unwrap();
+        persons.into_iter().map(|p| p.id).collect()
+    };
+    assert_eq!(page(&mut store, 0, None), ids[..2]);
+    assert_eq!(page(&mut store, ids[1], None), ids[2..]);
+    assert_eq!(page(&mut store, 0, Some("v2")), [ids[0], ids[3]]);
+    assert_eq!(
+        store
+            .person(ids[1])
+            .unwrap()
+            .unwrap()
+            .rules_version
+            .as_deref(),
+        Some("v2")
+    );
+    assert_eq!(store.person_count().unwrap(), 4);
+    // Ids handed out once are never handed out again.
+    let mut tx = store.begin().unwrap();
+    assert!(tx.next_person_id().unwrap() > ids[3]);
+}
+
+pub(crate) fn the_funnel_sees_each_persons_tier_and_the_first_time_each_tier_was_reached(
+    fresh: Factory<'_>,
+) {
+    let Fresh { mut store, _keep } = fresh();
+    let mut tx = store.begin().unwrap();
+    tx.save_persons(&[
+        &person(1, Some(Tier::Mql)),
+        &person(2, None),
+        &person(3, Some(Tier::Lead)),
+    ])
+    .unwrap();
+    tx.add_tier_changes(&[
+        change(1, None, Tier::Subscriber, 2),
+        change(1, Some(Tier::Subscriber), Tier::Mql, 5),
+        change(3, None, Tier::Lead, 4),
+        // A later move to a tier already reached does not move its first time.
+        change(3, Some(Tier::Lead), Tier::Lead, 9),
+    ])
+    .unwrap();
+    tx.commit().unwrap();
+
+    let mut facts = Vec::new();
+    store.funnel_facts(&mut |f| facts.push(f)).unwrap();
+    let seen: Vec<_> = facts
+        .iter()
+        .map(|f| (f.person, f.tier, f.moved_to.clone()))
+        .collect();
+    assert_eq!(
+        seen,
+        vec![
+            (
+                1,
+                Some(Tier::Mql),
+                vec![(Tier::Subscriber, at(2)), (Tier::Mql, at(5))]
+            ),
+            (2, None, vec![]),
+            (3, Some(Tier::Lead), vec![(Tier::Lead, at(4))]),
+        ]
+    );
+    assert_eq!(
+        store.tier_counts().unwrap(),
+        TierCounts {
+            tiers: BTreeMap::from([(Tier::Lead, 1), (Tier::Mql, 1)]),
+            unqualified: 1,
+        }
+    );
+}
+
+pub(crate) fn runs_and_events_come_back_newest_first(fresh: Factory<'_>) {
+    let Fresh { mut store, _keep } = fresh();
+    let first = store.start_run("drops").unwrap();
+    let second = store.start_run("hubspot").unwrap();
+    let stats = RunStats {
+        records: 3,
+        status: "ok".into(),
+        ..RunStats::default()
+    };
+    store.finish_run(first, &stats).unwrap();
+    let runs = store.last_runs(10).unwrap();
+    assert_eq!(
+        runs.iter()
+            .map(|r| (r.id, r.connector.as_str(), r.stats.clone()))
+            .collect::<Vec<_>>(),
+        vec![(second, "hubspot", None), (first, "drops", Some(stats))]
+    );
+    assert!(runs[0].finished_at.is_none() && runs[1].finished_at.is_some());
+
+    let event = |detail: &str, day| StoreEvent {
+        connector: "drops".into(),
+        stream: "s".into(),
+        kind: "duplicate".into(),
+        detail: detail.into(),
+        at: at(day),
+    };
+    let mut tx = store.begin().unwrap();
+    tx.add_event(&event("first", 1)).unwrap();
+    tx.add_event(&event("second", 2)).unwrap();
+    tx.commit().unwrap();
+    assert_eq!(
+        store.events("drops", 10).unwrap(),
+        vec![event("second", 2), event("first", 1)]
+    );
+    assert_eq!(store.events("drops", 1).unwrap().len(), 1);
+    assert_eq!(store.events("hubspot", 10).unwrap(), Vec::new());
+}
