@@ -132,26 +132,18 @@ impl Settling {
             .unwrap_or(Duration::ZERO);
         let unchanged_for = match self.seen.get(path) {
             Some(l) if l.size == size && l.modified == modified => now - l.since,
-            Some(_) => {
-                self.seen.insert(
-                    path.to_path_buf(),
-                    Look {
-                        size,
-                        modified,
-                        since: now,
-                    },
-                );
-                return Readiness::NotYet(settle);
-            }
-            None => {
-                self.seen.insert(
-                    path.to_path_buf(),
-                    Look {
-                        size,
-                        modified,
-                        since: now,
-                    },
-                );
+            seen_before => {
+                let changed = seen_before.is_some();
+                let look = Look {
+                    size,
+                    modified,
+                    since: now,
+                };
+                self.seen.insert(path.to_path_buf(), look);
+                if changed {
+                    // It changed since the last look: still being written.
+                    return Readiness::NotYet(settle);
+                }
                 Duration::ZERO
             }
         };
