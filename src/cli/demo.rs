@@ -68,6 +68,8 @@ pub(super) async fn run(dir: Option<&Path>, contacts: usize) -> Result<(), Failu
                 .unwrap_or_default()
         );
     }
+    // The inbox takes a file once it has stayed unchanged for `settle`, as in production.
+    tokio::time::sleep(DROP_SETTLE + Duration::from_millis(100)).await;
 
     let settings = config::load(&config_path).map_err(|e| Failure::runtime(e.to_string()))?;
     let rules = super::load_rules(&settings, None)?;
@@ -135,13 +137,17 @@ pub(super) async fn run(dir: Option<&Path>, contacts: usize) -> Result<(), Failu
     Ok(())
 }
 
+/// The demo inbox's `settle`: short, so the demo does not wait long for its own drops.
+const DROP_SETTLE: Duration = Duration::from_secs(1);
+
 fn demo_config(inbox: &Path, db: &Path, hubspot: &str, token: &Path) -> String {
     format!(
         "[store]\nurl = \"sqlite://{}\"\n\n\
-         [connectors.drops]\ntype = \"spreadsheet\"\ninbox = \"{}\"\nsettle = \"0s\"\n\n\
+         [connectors.drops]\ntype = \"spreadsheet\"\ninbox = \"{}\"\nsettle = \"{}s\"\n\n\
          [connectors.hubspot]\ntype = \"hubspot\"\nbase_url = \"{hubspot}\"\ntoken = {{ file = \"{}\" }}\npush = true\noverlap = \"{}s\"\n",
         db.display(),
         inbox.display(),
+        DROP_SETTLE.as_secs(),
         token.display(),
         Duration::from_secs(60).as_secs()
     )
