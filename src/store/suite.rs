@@ -68,7 +68,8 @@ fn cursor(row: u64, finished: bool) -> Cursor {
     }
 }
 
-fn reject(row: u64) -> RecordReject {
+/// A rejected row of a file drop, for tests that store rejects.
+pub(crate) fn reject(row: u64) -> RecordReject {
     RecordReject {
         locator: Locator::File {
             hash: "s".into(),

@@ -210,19 +210,7 @@ mod contract {
 mod tests {
     use super::*;
     use crate::store::prelude::*;
-    use leadsync_connector_core::{Locator, RecordReject};
-
-    fn reject(row: u64) -> RecordReject {
-        RecordReject {
-            locator: Locator::File {
-                hash: "s".into(),
-                name: "f.csv".into(),
-                row,
-            },
-            reason: "no email, phone or name".into(),
-            cells: vec!["x".into()],
-        }
-    }
+    use crate::store::suite::reject;
 
     #[test]
     fn a_statement_that_fails_half_way_leaves_nothing_once_its_transaction_is_dropped() {
