@@ -118,6 +118,33 @@ pub struct LeadStatusValue {
     pub is_default: bool,
 }
 
+/// `GET /sobjects/{type}/updated/?start&end`: ids changed in the window. `latestDateCovered` is
+/// the next `start`; it stays back while long transactions are open, so nothing is skipped.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct Updated {
+    pub ids: Vec<String>,
+    pub latest_date_covered: String,
+}
+
+/// `GET /sobjects/{type}/deleted/?start&end`: deletions in the window. A merge loser appears here
+/// too: check `MasterRecordId` before treating one as an erasure.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct Deleted {
+    pub deleted_records: Vec<DeletedRecord>,
+    #[serde(default)]
+    pub earliest_date_available: Option<String>,
+    pub latest_date_covered: String,
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct DeletedRecord {
+    pub id: String,
+    pub deleted_date: String,
+}
+
 /// The answer of `POST /services/oauth2/token`. The access token is wrapped at once: it is
 /// never printed.
 #[derive(Debug, Deserialize)]
@@ -334,6 +361,23 @@ mod tests {
         .unwrap();
         assert_eq!(s.records[0].sort_order, 4);
         assert!(s.records[0].is_converted);
+    }
+
+    #[test]
+    fn the_updated_and_deleted_feeds_read() {
+        let u: Updated = serde_json::from_value(json!({
+            "ids": ["00Q1", "00Q2"], "latestDateCovered": "2026-12-04T10:00:00.000+0000"
+        }))
+        .unwrap();
+        assert_eq!(u.ids, ["00Q1", "00Q2"]);
+        let d: Deleted = serde_json::from_value(json!({
+            "deletedRecords": [{"id": "00Q3", "deletedDate": "2026-12-03T09:00:00.000+0000"}],
+            "earliestDateAvailable": "2026-11-20T00:00:00.000+0000",
+            "latestDateCovered": "2026-12-04T10:00:00.000+0000"
+        }))
+        .unwrap();
+        assert_eq!(d.deleted_records[0].id, "00Q3");
+        assert_eq!(d.latest_date_covered, "2026-12-04T10:00:00.000+0000");
     }
 
     #[test]
