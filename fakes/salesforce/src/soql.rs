@@ -395,12 +395,8 @@ impl Cond {
                 let ordering = compare(record, field, value);
                 match *op {
                     "=" => ordering == Some(Ordering::Equal),
-                    "!=" | "<>" => {
-                        ordering != Some(Ordering::Equal)
-                            && (ordering.is_some()
-                                || *value == Literal::Null
-                                || !record.value(field).is_null())
-                    }
+                    // Nulls count as different, as in SOQL (`MasterRecordId != null`).
+                    "!=" | "<>" => ordering != Some(Ordering::Equal),
                     "<" => ordering == Some(Ordering::Less),
                     "<=" => matches!(ordering, Some(Ordering::Less | Ordering::Equal)),
                     ">" => ordering == Some(Ordering::Greater),
