@@ -8,6 +8,7 @@ use chrono::{DateTime, SubsecRound, Utc};
 use serde_json::Value;
 
 use crate::config::FakeConfig;
+use crate::faults::Fault;
 use crate::gate::{Shared, State};
 use crate::server::{self, ServerHandle};
 use crate::store::{self, Record, SObject};
@@ -93,6 +94,11 @@ impl FakeSalesforce {
     /// `INVALID_QUERY_LOCATOR`.
     pub fn expire_query_locators(&self) {
         self.shared.lock().cursors.clear();
+    }
+
+    /// Queues a fault for upcoming REST API requests; faults apply in the order scripted.
+    pub fn script(&self, fault: Fault) {
+        self.shared.lock().faults.push(fault);
     }
 
     /// API requests counted against the daily allocation so far.

@@ -52,6 +52,16 @@ impl ApiError {
         )
     }
 
+    /// A scripted [`Fault::ServerError`](crate::Fault::ServerError).
+    pub(crate) fn injected(status: u16) -> Self {
+        let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        Self::new(
+            status,
+            "UNKNOWN_EXCEPTION",
+            "Scripted fault: the request was not run.",
+        )
+    }
+
     pub(crate) fn limit_exceeded() -> Self {
         Self::new(
             StatusCode::FORBIDDEN,

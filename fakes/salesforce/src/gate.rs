@@ -9,6 +9,7 @@ use axum::response::{IntoResponse, Response};
 
 use crate::config::FakeConfig;
 use crate::errors::ApiError;
+use crate::faults::{Fault, FaultQueue};
 use crate::query::Cursor;
 use crate::store::Store;
 
@@ -39,6 +40,7 @@ pub(crate) struct State {
     pub(crate) cursors_opened: u64,
     /// Batches served so far, which picks the next batch size.
     pub(crate) batches_served: usize,
+    pub(crate) faults: FaultQueue,
 }
 
 /// What a handler returns inside the gate.
@@ -47,11 +49,18 @@ pub(crate) type Outcome = Result<Response, ApiError>;
 /// Runs `handler` as one REST API call: 401 without a valid bearer token, 403
 /// `REQUEST_LIMIT_EXCEEDED` once the allocation is spent (neither is counted), and the limit
 /// header on every answer.
-pub(crate) fn run(
+pub(crate) async fn run(
     shared: &Shared,
     headers: &HeaderMap,
     handler: impl FnOnce(&mut State, &FakeConfig) -> Outcome,
 ) -> Response {
+    let fault = shared.lock().faults.take();
+    let mut injected = None;
+    match fault {
+        Some(Fault::Slow { delay, .. }) => tokio::time::sleep(delay).await,
+        Some(Fault::ServerError { status, .. }) => injected = Some(ApiError::injected(status)),
+        None => {}
+    }
     let mut state = shared.lock();
     let limit = shared.config.daily_limit;
     let outcome = if !authorised(&state, headers) {
@@ -60,7 +69,10 @@ pub(crate) fn run(
         Err(ApiError::limit_exceeded())
     } else {
         state.api_used += 1;
-        handler(&mut state, &shared.config)
+        match injected {
+            Some(error) => Err(error),
+            None => handler(&mut state, &shared.config),
+        }
     };
     let used = state.api_used;
     drop(state);

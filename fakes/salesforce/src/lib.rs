@@ -15,6 +15,7 @@ mod account;
 mod auth;
 mod config;
 mod errors;
+mod faults;
 mod gate;
 mod query;
 mod routes;
@@ -24,5 +25,6 @@ mod store;
 
 pub use account::FakeSalesforce;
 pub use config::FakeConfig;
+pub use faults::Fault;
 pub use server::ServerHandle;
 pub use store::{Record, SObject, format_datetime};

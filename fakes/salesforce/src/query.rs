@@ -68,6 +68,7 @@ pub(crate) async fn first(
         };
         Ok(batch(state, config, id, cursor))
     })
+    .await
 }
 
 pub(crate) async fn more(
@@ -92,6 +93,7 @@ pub(crate) async fn more(
         }
         Ok(batch(state, config, id.to_owned(), cursor))
     })
+    .await
 }
 
 /// Serves the next batch of `cursor`, keeping it open under `id` while rows remain.

@@ -25,5 +25,5 @@ async fn not_found(
     State(shared): State<Arc<Shared>>,
     headers: HeaderMap,
 ) -> axum::response::Response {
-    gate::run(&shared, &headers, |_, _| Err(ApiError::not_found()))
+    gate::run(&shared, &headers, |_, _| Err(ApiError::not_found())).await
 }

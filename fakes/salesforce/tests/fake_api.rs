@@ -5,8 +5,10 @@
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Duration, Utc};
+use std::time::{Duration as StdDuration, Instant};
+
 use leadsync_fake_salesforce::{
-    FakeConfig, FakeSalesforce, SObject, ServerHandle, format_datetime,
+    FakeConfig, FakeSalesforce, Fault, SObject, ServerHandle, format_datetime,
 };
 use reqwest::{Client, StatusCode};
 use serde_json::{Value, json};
@@ -373,4 +375,53 @@ async fn soql_outside_the_subset_is_a_malformed_query() {
     assert_eq!(error_code(&answer), "MALFORMED_QUERY");
     let unknown = h.query(&token, "SELECT Id, Shoe_Size FROM Lead").await;
     assert_eq!(error_code(&unknown), "INVALID_FIELD");
+}
+
+#[tokio::test]
+async fn id_in_list_selects_exactly_those_records() {
+    let h = start(FakeConfig::default()).await;
+    let all: Vec<String> = (0..5)
+        .map(|i| h.lead(&format!("p{i}@example.com")))
+        .collect();
+    h.fake.delete(&all[3]);
+    let token = h.token().await;
+    let soql = format!(
+        "SELECT Id FROM Lead WHERE Id IN ('{}', '{}', '{}') ORDER BY Id DESC",
+        all[1], all[3], all[4]
+    );
+    let answer = h.query(&token, &soql).await;
+    // The deleted lead is in the recycle bin, so `query` leaves it out.
+    assert_eq!(
+        ids(answer.body["records"].as_array().unwrap()),
+        [all[4].clone(), all[1].clone()]
+    );
+}
+
+#[tokio::test]
+async fn scripted_server_errors_and_slow_answers_hit_the_next_requests() {
+    let h = start(FakeConfig::default()).await;
+    h.lead("ada@example.com");
+    let token = h.token().await;
+    // GIVEN two 503s, then one answer 300 ms slow
+    h.fake.script(Fault::ServerError {
+        status: 503,
+        times: 2,
+    });
+    let delay = StdDuration::from_millis(300);
+    h.fake.script(Fault::Slow { delay, times: 1 });
+    for _ in 0..2 {
+        let failed = h.query(&token, "SELECT Id FROM Lead").await;
+        assert_eq!(failed.status, StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(error_code(&failed), "UNKNOWN_EXCEPTION");
+    }
+    let started = Instant::now();
+    let slow = h.query(&token, "SELECT Id FROM Lead").await;
+    assert_eq!(slow.status, StatusCode::OK);
+    assert!(started.elapsed() >= delay);
+    // THEN the script is used up: the next request is normal and every request was counted
+    assert_eq!(
+        h.query(&token, "SELECT Id FROM Lead").await.body["totalSize"],
+        json!(1)
+    );
+    assert_eq!(h.fake.api_usage(), 4);
 }
