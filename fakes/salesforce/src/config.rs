@@ -12,7 +12,8 @@ pub struct FakeConfig {
     /// Records per query batch, used in turn for each batch served (the first query batch takes
     /// the first size, the next batch the second, and so on, wrapping around). Salesforce treats
     /// `batchSize` as a hint and chooses itself, so clients must follow `nextRecordsUrl` whatever
-    /// the size. An empty list or a zero means 2,000, Salesforce's largest batch.
+    /// the size. A client's `Sforce-Query-Options: batchSize` hint (clamped to 200..=2000) caps
+    /// the size for the batches of its query. An empty list or a zero means 2,000, Salesforce's largest batch.
     pub batch_sizes: Vec<usize>,
 }
 

@@ -21,6 +21,8 @@ use crate::store::Record;
 pub(crate) struct Cursor {
     version: String,
     rows: Vec<Value>,
+    /// The client's `Sforce-Query-Options: batchSize` hint, clamped to 200..=2000.
+    hint: Option<usize>,
     /// Index of the first row of the next batch; part of the locator, so a stale url fails.
     next: usize,
 }
@@ -63,6 +65,7 @@ pub(crate) async fn first(
         let id = format!("01g{:015}", state.cursors_opened);
         let cursor = Cursor {
             version,
+            hint: batch_size_hint(&headers),
             rows,
             next: 0,
         };
@@ -96,6 +99,16 @@ pub(crate) async fn more(
     .await
 }
 
+/// `Sforce-Query-Options: batchSize=N`, which Salesforce takes as a hint within 200..=2000.
+fn batch_size_hint(headers: &HeaderMap) -> Option<usize> {
+    let options = headers.get("sforce-query-options")?.to_str().ok()?;
+    options
+        .split(',')
+        .find_map(|o| o.trim().strip_prefix("batchSize="))
+        .and_then(|n| n.trim().parse::<usize>().ok())
+        .map(|n| n.clamp(200, 2000))
+}
+
 /// Serves the next batch of `cursor`, keeping it open under `id` while rows remain.
 fn batch(state: &mut gate::State, config: &FakeConfig, id: String, mut cursor: Cursor) -> Response {
     let size = config
@@ -103,7 +116,8 @@ fn batch(state: &mut gate::State, config: &FakeConfig, id: String, mut cursor: C
         .get(state.batches_served % config.batch_sizes.len().max(1))
         .copied()
         .filter(|n| *n > 0)
-        .unwrap_or(2000);
+        .unwrap_or(2000)
+        .min(cursor.hint.unwrap_or(2000));
     state.batches_served += 1;
     let total = cursor.rows.len();
     let end = (cursor.next + size).min(total);

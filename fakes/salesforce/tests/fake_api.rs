@@ -425,3 +425,37 @@ async fn scripted_server_errors_and_slow_answers_hit_the_next_requests() {
     );
     assert_eq!(h.fake.api_usage(), 4);
 }
+
+#[tokio::test]
+async fn a_batch_size_hint_caps_every_batch_of_its_query() {
+    // GIVEN 450 leads, a fake that would send them in one batch, and a client hinting 200
+    let h = start(FakeConfig::default()).await;
+    for i in 0..450 {
+        h.lead(&format!("p{i}@example.com"));
+    }
+    let token = h.token().await;
+    let url = format!("{}{API}/query", h.server.base_url);
+    let first: Value = h
+        .http
+        .get(url)
+        .bearer_auth(&token)
+        .header("Sforce-Query-Options", "batchSize=200")
+        .query(&[("q", "SELECT Id FROM Lead")])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(first["records"].as_array().unwrap().len(), 200);
+    // WHEN the client follows the locators without repeating the header
+    let mut sizes = vec![200];
+    let mut next = first["nextRecordsUrl"].as_str().map(str::to_owned);
+    while let Some(path) = next {
+        let answer = h.get(&token, &path, None).await;
+        sizes.push(answer.body["records"].as_array().unwrap().len());
+        next = answer.body["nextRecordsUrl"].as_str().map(str::to_owned);
+    }
+    // THEN the hint still holds for the rest of that query
+    assert_eq!(sizes, [200, 200, 50]);
+}
