@@ -3,80 +3,16 @@
 //! (`= != <> < <= > >=`) or tests `IN (…)`, joined by `AND`/`OR` with parentheses. As in
 //! Salesforce, mixing `AND` and `OR` on one level without parentheses is a `MALFORMED_QUERY`.
 
-use std::cmp::Ordering;
-
 use chrono::{DateTime, Utc};
-use serde_json::Value;
+
+mod eval;
+mod lex;
+
+pub(crate) use eval::order;
+use lex::{Token, describe, is_kw, lex};
 
 use crate::errors::ApiError;
-use crate::store::{Record, SObject};
-
-#[derive(Debug, Clone, PartialEq)]
-enum Token {
-    Word(String),
-    Str(String),
-    /// A number or datetime literal, kept raw.
-    Lit(String),
-    Sym(&'static str),
-}
-
-fn lex(q: &str) -> Result<Vec<Token>, ApiError> {
-    let chars: Vec<char> = q.chars().collect();
-    let mut tokens = Vec::new();
-    let mut i = 0;
-    while i < chars.len() {
-        let c = chars[i];
-        let start = i;
-        if c.is_whitespace() {
-            i += 1;
-        } else if c.is_ascii_alphabetic() || c == '_' {
-            while i < chars.len() && (chars[i].is_ascii_alphanumeric() || "_.".contains(chars[i])) {
-                i += 1;
-            }
-            tokens.push(Token::Word(chars[start..i].iter().collect()));
-        } else if c.is_ascii_digit() || c == '-' {
-            i += 1;
-            while i < chars.len() && (chars[i].is_ascii_alphanumeric() || "-:.+".contains(chars[i]))
-            {
-                i += 1;
-            }
-            tokens.push(Token::Lit(chars[start..i].iter().collect()));
-        } else if c == '\'' {
-            let mut s = String::new();
-            i += 1;
-            loop {
-                match chars.get(i) {
-                    None => return Err(ApiError::malformed("unterminated string literal")),
-                    Some('\'') => break,
-                    Some('\\') => {
-                        s.extend(chars.get(i + 1));
-                        i += 2;
-                    }
-                    Some(&ch) => {
-                        s.push(ch);
-                        i += 1;
-                    }
-                }
-            }
-            i += 1;
-            tokens.push(Token::Str(s));
-        } else {
-            let two: String = chars[i..(i + 2).min(chars.len())].iter().collect();
-            let sym = ["!=", "<>", "<=", ">="]
-                .into_iter()
-                .find(|s| *s == two)
-                .or_else(|| {
-                    ["(", ")", ",", "=", "<", ">"]
-                        .into_iter()
-                        .find(|s| s.starts_with(c))
-                })
-                .ok_or_else(|| ApiError::malformed(format!("unexpected character '{c}'")))?;
-            i += sym.len();
-            tokens.push(Token::Sym(sym));
-        }
-    }
-    Ok(tokens)
-}
+use crate::store::SObject;
 
 /// A literal on the right of a comparison.
 #[derive(Debug, Clone, PartialEq)]
@@ -117,18 +53,6 @@ struct Parser {
     tokens: Vec<Token>,
     at: usize,
     sobject: SObject,
-}
-
-fn is_kw(token: Option<&Token>, kw: &str) -> bool {
-    matches!(token, Some(Token::Word(w)) if w.eq_ignore_ascii_case(kw))
-}
-
-fn describe(token: Option<&Token>) -> String {
-    match token {
-        None => "end of query".to_owned(),
-        Some(Token::Word(w) | Token::Lit(w) | Token::Str(w)) => format!("'{w}'"),
-        Some(Token::Sym(s)) => format!("'{s}'"),
-    }
 }
 
 impl Parser {
@@ -367,72 +291,6 @@ pub(crate) fn parse(q: &str) -> Result<Query, ApiError> {
         order,
         limit,
     })
-}
-
-/// Orders two field values the way SOQL does: nulls first, datetimes by instant, else by value.
-fn compare(record: &Record, field: &str, value: &Literal) -> Option<Ordering> {
-    let current = record.value(field);
-    match (value, &current) {
-        (Literal::Null, Value::Null) => Some(Ordering::Equal),
-        (_, Value::Null) | (Literal::Null, _) => None,
-        (Literal::DateTime(at), Value::String(s)) => parse_datetime(s).map(|v| v.cmp(at)),
-        (Literal::Str(lit), Value::String(s)) => Some(s.as_str().cmp(lit.as_str())),
-        (Literal::Number(n), Value::Number(v)) => v.as_f64()?.partial_cmp(n),
-        (Literal::Bool(b), Value::Bool(v)) => Some(v.cmp(b)),
-        _ => None,
-    }
-}
-
-impl Cond {
-    pub(crate) fn matches(&self, record: &Record) -> bool {
-        match self {
-            Self::And(parts) => parts.iter().all(|c| c.matches(record)),
-            Self::Or(parts) => parts.iter().any(|c| c.matches(record)),
-            Self::In { field, values } => values
-                .iter()
-                .any(|v| compare(record, field, v) == Some(Ordering::Equal)),
-            Self::Cmp { field, op, value } => {
-                let ordering = compare(record, field, value);
-                match *op {
-                    "=" => ordering == Some(Ordering::Equal),
-                    // Nulls count as different, as in SOQL (`MasterRecordId != null`).
-                    "!=" | "<>" => ordering != Some(Ordering::Equal),
-                    "<" => ordering == Some(Ordering::Less),
-                    "<=" => matches!(ordering, Some(Ordering::Less | Ordering::Equal)),
-                    ">" => ordering == Some(Ordering::Greater),
-                    _ => matches!(ordering, Some(Ordering::Greater | Ordering::Equal)),
-                }
-            }
-        }
-    }
-}
-
-/// The `ORDER BY` comparison of two records (nulls first when ascending).
-pub(crate) fn order(query: &Query, a: &Record, b: &Record) -> Ordering {
-    for (field, ascending) in &query.order {
-        let (x, y) = (a.value(field), b.value(field));
-        let ordering = match (&x, &y) {
-            (Value::Null, Value::Null) => Ordering::Equal,
-            (Value::Null, _) => Ordering::Less,
-            (_, Value::Null) => Ordering::Greater,
-            (Value::Number(m), Value::Number(n)) => m
-                .as_f64()
-                .partial_cmp(&n.as_f64())
-                .unwrap_or(Ordering::Equal),
-            (Value::Bool(m), Value::Bool(n)) => m.cmp(n),
-            // Datetimes are all rendered in UTC with the same width, so text order is time order.
-            _ => x.to_string().cmp(&y.to_string()),
-        };
-        let ordering = if *ascending {
-            ordering
-        } else {
-            ordering.reverse()
-        };
-        if ordering != Ordering::Equal {
-            return ordering;
-        }
-    }
-    Ordering::Equal
 }
 
 #[cfg(test)]
