@@ -43,6 +43,16 @@ fn the_fake_hubspot_has_no_import_circles() {
     assert_no_circles("fakes/hubspot/src");
 }
 
+#[test]
+fn salesforce_connector_has_no_import_circles() {
+    assert_no_circles("connectors/salesforce/src");
+}
+
+#[test]
+fn the_fake_salesforce_has_no_import_circles() {
+    assert_no_circles("fakes/salesforce/src");
+}
+
 /// Fails naming every circle among the top-level modules of `src` (relative to the workspace
 /// root), each with the file and line of every import along it.
 fn assert_no_circles(src: &str) {

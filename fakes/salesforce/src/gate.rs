@@ -8,9 +8,9 @@ use axum::http::{HeaderMap, HeaderValue};
 use axum::response::{IntoResponse, Response};
 
 use crate::config::FakeConfig;
+use crate::cursor::Cursor;
 use crate::errors::ApiError;
 use crate::faults::{Fault, FaultQueue};
-use crate::query::Cursor;
 use crate::store::Store;
 
 /// The account shared by the handle and every server of it.

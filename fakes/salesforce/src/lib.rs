@@ -14,6 +14,7 @@
 mod account;
 mod auth;
 mod config;
+mod cursor;
 mod errors;
 mod faults;
 mod gate;

@@ -11,21 +11,11 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{Map, Value, json};
 
 use crate::config::FakeConfig;
+use crate::cursor::Cursor;
 use crate::errors::ApiError;
 use crate::gate::{self, Outcome, Shared};
 use crate::soql;
 use crate::store::Record;
-
-/// The rest of a query's results, frozen when the query ran (as Salesforce's cursors are).
-#[derive(Debug, Clone)]
-pub(crate) struct Cursor {
-    version: String,
-    rows: Vec<Value>,
-    /// The client's `Sforce-Query-Options: batchSize` hint, clamped to 200..=2000.
-    hint: Option<usize>,
-    /// Index of the first row of the next batch; part of the locator, so a stale url fails.
-    next: usize,
-}
 
 /// The API version segment: `v` then digits, `.0`.
 fn valid_version(version: &str) -> bool {
