@@ -4,7 +4,7 @@
 use crate::config::Settings;
 use crate::pipeline::AnyConnector;
 use chrono::{DateTime, Utc};
-use leadsync_hubspot::RateBudget;
+use leadsync_pacing::RateBudget;
 use serde::Serialize;
 use std::sync::{Arc, Mutex, PoisonError};
 

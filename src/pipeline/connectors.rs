@@ -57,7 +57,7 @@ impl AnyConnector {
     }
 
     /// A HubSpot connector's request budget; `None` for connectors without one.
-    pub fn rate_budget(&self) -> Option<leadsync_hubspot::RateBudget> {
+    pub fn rate_budget(&self) -> Option<leadsync_pacing::RateBudget> {
         match self {
             AnyConnector::Spreadsheet(_) => None,
             AnyConnector::Hubspot(c) => Some(c.rate_budget()),

@@ -9,17 +9,11 @@ use crate::retry::classify;
 use crate::wire::{BatchAnswer, BatchError, ErrorBody, Page, Search, StageOption, StageProperty};
 use governor::DefaultDirectRateLimiter;
 use leadsync_pacing::permits::limiter;
-use leadsync_pacing::{Retry, backoff};
+use leadsync_pacing::{Attempts, GaveUp, Retry};
 use secrecy::{ExposeSecret, SecretString};
 use serde::de::DeserializeOwned;
 use std::collections::HashMap;
 use std::time::Duration;
-
-/// Attempts that failed for a reason other than a rate limit, before giving up.
-const MAX_FAILED_ATTEMPTS: u32 = 6;
-/// Rate-limit waits before giving up (waiting for the limit is not a failed attempt, but a
-/// request that never gets through must still end).
-const MAX_RATE_LIMIT_WAITS: u32 = 30;
 
 /// Which limit a request counts against.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -185,8 +179,8 @@ impl Client {
         what: &str,
         request: impl Fn() -> reqwest::RequestBuilder,
     ) -> Result<T, ApiError> {
-        let (mut failed, mut waited) = (0u32, 0u32);
-        loop {
+        let request = &request;
+        let attempt = move || async move {
             // Every attempt, retries included, takes a permit first.
             match lane {
                 Lane::General => self.general.permit().await?,
@@ -202,61 +196,38 @@ impl Client {
             if let (Lane::General, Ok(response)) = (lane, &answer) {
                 self.general.observe(response.headers());
             }
-            let error = match answer {
-                Ok(response) if response.status().is_success() => {
-                    return decode(what, response).await;
-                }
+            match answer {
+                Ok(response) if response.status().is_success() => decode(what, response).await,
                 Ok(response) => {
                     if response.status() == reqwest::StatusCode::TOO_MANY_REQUESTS {
                         self.rate_limited
                             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                     }
-                    status_error(what, response).await
+                    Err(status_error(what, response).await)
                 }
-                Err(source) => ApiError::Transport {
+                Err(source) => Err(ApiError::Transport {
                     what: what.into(),
                     source,
-                },
-            };
-            let decision = match &error {
-                ApiError::Status {
-                    status,
-                    policy,
-                    retry_after,
-                    ..
-                } => classify(*status, policy.as_deref(), *retry_after, self.window),
-                ApiError::Transport { .. } => Retry::Backoff,
-                ApiError::Decode { .. } | ApiError::DailyBudget => Retry::Never,
-            };
-            match decision {
-                Retry::Never => return Err(error),
-                Retry::StopForToday => return Err(ApiError::DailyBudget),
-                Retry::After(wait) if waited < MAX_RATE_LIMIT_WAITS => {
-                    waited += 1;
-                    tracing::warn!(
-                        what,
-                        wait_ms = wait.as_millis() as u64,
-                        "Rate limited; waiting."
-                    );
-                    tokio::time::sleep(wait).await;
-                }
-                Retry::Backoff if failed + 1 < MAX_FAILED_ATTEMPTS => {
-                    failed += 1;
-                    let seed = std::time::SystemTime::now()
-                        .duration_since(std::time::UNIX_EPOCH)
-                        .map_or(0, |d| d.as_nanos() as u64);
-                    let wait = backoff(
-                        failed,
-                        Duration::from_millis(250),
-                        Duration::from_secs(30),
-                        seed,
-                    );
-                    tracing::warn!(what, attempt = failed, error = %error, "Retrying.");
-                    tokio::time::sleep(wait).await;
-                }
-                _ => return Err(error),
+                }),
             }
-        }
+        };
+        let decide = |error: &ApiError| match error {
+            ApiError::Status {
+                status,
+                policy,
+                retry_after,
+                ..
+            } => classify(*status, policy.as_deref(), *retry_after, self.window),
+            ApiError::Transport { .. } => Retry::Backoff,
+            ApiError::Decode { .. } | ApiError::DailyBudget => Retry::Never,
+        };
+        Attempts::default()
+            .run(what, attempt, decide)
+            .await
+            .map_err(|gave_up| match gave_up {
+                GaveUp::Failed(e) => e,
+                GaveUp::StopForToday(_) => ApiError::DailyBudget,
+            })
     }
 }
 

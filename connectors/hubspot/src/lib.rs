@@ -21,20 +21,7 @@ use leadsync_connector_core::{
     PushOutcome,
 };
 
-/// A HubSpot connector's request budget, as the account's last answer stated it.
-#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
-pub struct RateBudget {
-    /// Requests left in the current rolling window (`X-HubSpot-RateLimit-Remaining`).
-    pub window_remaining: Option<u64>,
-    /// Requests allowed per window (`X-HubSpot-RateLimit-Max`).
-    pub window_max: Option<u64>,
-    /// Requests left today (`X-HubSpot-RateLimit-Daily-Remaining`, private apps only).
-    pub daily_remaining: Option<u64>,
-    /// Requests are stopped at the daily reserve until then.
-    pub stopped_until: Option<chrono::DateTime<chrono::Utc>>,
-    /// 429 answers received since start-up.
-    pub rate_limited: u64,
-}
+pub use leadsync_pacing::RateBudget;
 
 pub struct HubspotConnector {
     id: String,

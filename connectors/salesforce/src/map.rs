@@ -2,7 +2,7 @@
 //! sets. The org's own `LeadStatus` order places the statuses nobody mapped.
 
 use crate::wire::{Contact, Lead, LeadStatusValue, Opportunity};
-use leadsync_connector_core::{Field, Stage, Tier};
+use leadsync_connector_core::{Field, Locator, SourceRecord, Stage, Tier};
 use std::collections::{BTreeMap, HashMap, HashSet};
 
 /// The configured `lead_status` table, completed with the org's picklist.
@@ -147,6 +147,103 @@ pub fn stage_values(own: Option<Tier>, opportunities: OpportunityEvidence) -> Ve
     }
     values.extend(opportunities.flags());
     values
+}
+
+/// Salesforce's datetime (`2026-01-31T09:30:00.000+0000`) in milliseconds since the epoch.
+pub fn modstamp_ms(raw: &str) -> Option<u64> {
+    chrono::DateTime::parse_from_str(raw, "%Y-%m-%dT%H:%M:%S%.3f%z")
+        .or_else(|_| chrono::DateTime::parse_from_rfc3339(raw))
+        .ok()
+        .map(|t| t.timestamp_millis().max(0) as u64)
+}
+
+/// When the record was last changed, as an observation time.
+fn observed(modstamp: Option<&str>) -> chrono::DateTime<chrono::Utc> {
+    modstamp
+        .and_then(modstamp_ms)
+        .and_then(|ms| chrono::DateTime::from_timestamp_millis(ms as i64))
+        .unwrap_or_else(chrono::Utc::now)
+}
+
+fn push_value(values: &mut Vec<(Field, String)>, field: Field, value: Option<&str>) {
+    if let Some(v) = value.map(str::trim).filter(|v| !v.is_empty()) {
+        values.push((field, v.to_string()));
+    }
+}
+
+/// The ids of other records of the same person, as the `sf_linked_ids` value.
+fn linked(values: &mut Vec<(Field, String)>, ids: &[String]) {
+    if !ids.is_empty() {
+        values.push((Field::Custom(crate::LINKED_IDS.into()), ids.join(";")));
+    }
+}
+
+/// A lead as a source record. `linked` are the ids of the same person's other records (the
+/// converted contact, merged-away leads).
+pub fn lead_record(lead: &Lead, statuses: &StatusMap, linked_ids: &[String]) -> SourceRecord {
+    let mut values = Vec::with_capacity(16);
+    push_value(&mut values, Field::Email, lead.email.as_deref());
+    push_value(&mut values, Field::FirstName, lead.first_name.as_deref());
+    push_value(&mut values, Field::LastName, lead.last_name.as_deref());
+    push_value(&mut values, Field::Phone, lead.phone.as_deref());
+    push_value(&mut values, Field::Phone, lead.mobile_phone.as_deref());
+    push_value(&mut values, Field::Company, lead.company.as_deref());
+    push_value(&mut values, Field::JobTitle, lead.title.as_deref());
+    push_value(&mut values, Field::Industry, lead.industry.as_deref());
+    push_value(&mut values, Field::Country, lead.country.as_deref());
+    if let Some(n) = lead.number_of_employees {
+        values.push((Field::CompanySize, n.to_string()));
+    }
+    push_value(&mut values, Field::Source, lead.lead_source.as_deref());
+    push_value(&mut values, Field::LeadStatus, lead.status.as_deref());
+    push_value(&mut values, Field::CreatedAt, lead.created_date.as_deref());
+    values.extend(stage_values(
+        statuses.lead_tier(lead),
+        OpportunityEvidence::default(),
+    ));
+    let mut ids: Vec<String> = lead.converted_contact_id.iter().cloned().collect();
+    ids.extend(linked_ids.iter().filter(|i| !ids.contains(i)).cloned().collect::<Vec<_>>());
+    linked(&mut values, &ids);
+    SourceRecord {
+        locator: Locator::Crm {
+            id: lead.id.clone(),
+        },
+        observed_at: observed(lead.system_modstamp.as_deref()),
+        values,
+        archived: lead.is_deleted,
+    }
+}
+
+/// A contact as a source record, with its opportunities' evidence. `linked` are the ids of the
+/// same person's other records (the lead converted into it, merged-away contacts).
+pub fn contact_record(
+    contact: &Contact,
+    stage_field: Option<&str>,
+    opportunities: OpportunityEvidence,
+    linked_ids: &[String],
+) -> SourceRecord {
+    let mut values = Vec::with_capacity(12);
+    push_value(&mut values, Field::Email, contact.email.as_deref());
+    push_value(&mut values, Field::FirstName, contact.first_name.as_deref());
+    push_value(&mut values, Field::LastName, contact.last_name.as_deref());
+    push_value(&mut values, Field::Phone, contact.phone.as_deref());
+    push_value(&mut values, Field::Phone, contact.mobile_phone.as_deref());
+    push_value(&mut values, Field::JobTitle, contact.title.as_deref());
+    push_value(&mut values, Field::Source, contact.lead_source.as_deref());
+    push_value(&mut values, Field::CreatedAt, contact.created_date.as_deref());
+    values.extend(stage_values(
+        contact_tier(contact, stage_field),
+        opportunities,
+    ));
+    linked(&mut values, linked_ids);
+    SourceRecord {
+        locator: Locator::Crm {
+            id: contact.id.clone(),
+        },
+        observed_at: observed(contact.system_modstamp.as_deref()),
+        values,
+        archived: contact.is_deleted,
+    }
 }
 
 #[cfg(test)]
