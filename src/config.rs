@@ -269,6 +269,7 @@ impl MergeConfig {
 pub enum ConnectorConfig {
     Spreadsheet(SpreadsheetConfig),
     Hubspot(HubspotConfig),
+    Salesforce(leadsync_salesforce::SalesforceConfig),
 }
 
 impl ConnectorConfig {
@@ -276,13 +277,20 @@ impl ConnectorConfig {
         match self {
             ConnectorConfig::Spreadsheet(_) => "spreadsheet",
             ConnectorConfig::Hubspot(_) => "hubspot",
+            ConnectorConfig::Salesforce(_) => "salesforce",
         }
+    }
+
+    /// Whether this is a CRM (its records have ids a file may carry, and it may take pushes).
+    pub fn is_crm(&self) -> bool {
+        !matches!(self, ConnectorConfig::Spreadsheet(_))
     }
 
     pub fn schedule(&self) -> Option<&str> {
         match self {
             ConnectorConfig::Spreadsheet(c) => c.schedule.as_deref(),
             ConnectorConfig::Hubspot(c) => c.schedule.as_deref(),
+            ConnectorConfig::Salesforce(c) => c.schedule.as_deref(),
         }
     }
 }
@@ -468,14 +476,15 @@ fn check(s: &Settings) -> Result<(), String> {
                 leadsync_spreadsheet::mapping::check_columns(&sheet.columns)
                     .map_err(|e| format!("key connectors.{id}.columns: {e}"))?;
                 if let Some(ids) = &sheet.crm_ids {
-                    if !matches!(
-                        s.connectors.get(&ids.connector),
-                        Some(ConnectorConfig::Hubspot(_))
-                    ) {
+                    if !s
+                        .connectors
+                        .get(&ids.connector)
+                        .is_some_and(ConnectorConfig::is_crm)
+                    {
                         let crms: Vec<&str> = s
                             .connectors
                             .iter()
-                            .filter(|(_, c)| matches!(c, ConnectorConfig::Hubspot(_)))
+                            .filter(|(_, c)| c.is_crm())
                             .map(|(id, _)| id.as_str())
                             .collect();
                         return Err(format!(
@@ -514,6 +523,10 @@ fn check(s: &Settings) -> Result<(), String> {
                     ));
                 }
             }
+            ConnectorConfig::Salesforce(sf) => {
+                sf.check()
+                    .map_err(|e| format!("key connectors.{id}: {e}"))?;
+            }
         }
     }
     Ok(())
@@ -531,12 +544,29 @@ pub fn resolve_secrets(s: &Settings) -> Result<usize, Vec<String>> {
             sources.push((format!("connectors.{id}.token"), &hub.token));
         }
     }
-    let problems: Vec<String> = sources
+    let mut problems: Vec<String> = sources
         .iter()
         .filter_map(|(key, source)| source.load().err().map(|e| format!("key {key}: {e}")))
         .collect();
+    let mut read = sources.len();
+    for (id, c) in &s.connectors {
+        if let ConnectorConfig::Salesforce(sf) = c {
+            for (key, source) in [
+                ("client_id", &sf.client_id),
+                ("client_secret", &sf.client_secret),
+            ] {
+                match source.load(key) {
+                    Ok(_) => read += 1,
+                    Err(e) => {
+                        let why = e.strip_prefix(&format!("`{key}`: ")).unwrap_or(&e);
+                        problems.push(format!("key connectors.{id}.{key}: {why}"));
+                    }
+                }
+            }
+        }
+    }
     if problems.is_empty() {
-        Ok(sources.len())
+        Ok(read)
     } else {
         Err(problems)
     }

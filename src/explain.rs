@@ -30,10 +30,52 @@ pub struct ExplainView {
     /// A lower tier the rules ask for that was not applied.
     pub would_demote: Option<Demotion>,
     pub history: Vec<TierChange>,
+    /// Which source's evidence holds the tier: the CRM record whose stage equals it (a CRM
+    /// stage is a floor), else the rules.
+    pub decided_by: Option<Decision>,
     /// Stage pushes to the person's CRM records: pending, done, or dead-lettered with the reason.
     pub pushes: Vec<OutboxEntry>,
     pub records: Vec<StoredRecord>,
     pub conflicts: Vec<Conflict>,
+}
+
+/// Where a person's tier comes from.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Decision {
+    /// `crm` (a CRM record's stage is the tier) or `rules` (the rules raised it above every
+    /// CRM stage).
+    pub by: &'static str,
+    /// The connector and record whose stage it is; for `rules`, the rule of the last change.
+    pub connector: Option<String>,
+    pub locator: Option<String>,
+    pub rule: Option<String>,
+}
+
+/// The CRM record whose reported stage equals the tier (the first seen, if several), else the
+/// rule of the last tier change.
+fn decision(person: &Person, history: &[TierChange]) -> Option<Decision> {
+    let tier = person.tier?;
+    let crm = person
+        .fields
+        .get(&Field::CrmStage)
+        .into_iter()
+        .flatten()
+        .find(|v| leadsync_connector_core::Stage::parse(&v.value).tier() == Some(tier));
+    if let Some(v) = crm {
+        let from = person.source_of(v);
+        return Some(Decision {
+            by: "crm",
+            connector: Some(from.connector.clone()),
+            locator: Some(from.locator.clone()),
+            rule: None,
+        });
+    }
+    Some(Decision {
+        by: "rules",
+        connector: None,
+        locator: None,
+        rule: history.last().map(|h| h.rule.clone()),
+    })
 }
 
 /// Finds a person by id, email (folded as identity does) or phone.
@@ -101,7 +143,9 @@ pub fn view(
         })
         .collect();
     let qualification = rules.evaluator().evaluate(&person, now, true);
+    let history = store.tier_history(id)?;
     Ok(Some(ExplainView {
+        decided_by: decision(&person, &history),
         id,
         name: person.display_name(),
         tier: person.tier,
@@ -109,7 +153,7 @@ pub fn view(
         qualification,
         rules_version: person.rules_version.clone(),
         would_demote: person.demotion.clone(),
-        history: store.tier_history(id)?,
+        history,
         pushes: store.outbox_of(id)?,
         records: store.records_of(id)?,
         conflicts: store.conflicts_of(id)?,
@@ -167,6 +211,20 @@ impl ExplainView {
         let tier = p.tier.map_or("unqualified", |t| t.as_str());
         let _ = writeln!(out, "Person {} — {}", p.id, p.display_name());
         let _ = writeln!(out, "Tier: {tier}");
+        match &self.decided_by {
+            Some(Decision {
+                by: "crm",
+                connector: Some(c),
+                locator: Some(l),
+                ..
+            }) => {
+                let _ = writeln!(out, "Decided by: {c} {l} (its stage is the tier)");
+            }
+            Some(Decision { rule: Some(r), .. }) => {
+                let _ = writeln!(out, "Decided by: the rules (rule {r})");
+            }
+            _ => {}
+        }
         let _ = writeln!(out, "\nFields (value ← source, observed at)");
         for (field, values) in &p.fields {
             for v in values {

@@ -28,7 +28,7 @@ use tokio_cron_scheduler::{Job, JobScheduler};
 fn schedule_of(cfg: &ConnectorConfig) -> &str {
     cfg.schedule().unwrap_or(match cfg {
         ConnectorConfig::Spreadsheet(_) => "*/30 * * * * *",
-        ConnectorConfig::Hubspot(_) => "0 */5 * * * *",
+        ConnectorConfig::Hubspot(_) | ConnectorConfig::Salesforce(_) => "0 */5 * * * *",
     })
 }
 

@@ -5,6 +5,7 @@ use leadsync_connector_core::{
     Connector, ConnectorError, Field, PageSink, PullStats, PushItem, PushOutcome,
 };
 use leadsync_hubspot::HubspotConnector;
+use leadsync_salesforce::SalesforceConnector;
 use leadsync_spreadsheet::SpreadsheetConnector;
 use std::collections::HashMap;
 
@@ -12,10 +13,11 @@ use std::collections::HashMap;
 pub enum AnyConnector {
     Spreadsheet(Box<SpreadsheetConnector>),
     Hubspot(Box<HubspotConnector>),
+    Salesforce(Box<SalesforceConnector>),
 }
 
 impl AnyConnector {
-    /// Builds a connector from its config; a HubSpot token that cannot be read is an error here.
+    /// Builds a connector from its config; a CRM secret that cannot be read is an error here.
     pub fn build(id: &str, cfg: &ConnectorConfig) -> Result<Self, ConnectorError> {
         Ok(match cfg {
             ConnectorConfig::Spreadsheet(c) => {
@@ -24,6 +26,9 @@ impl AnyConnector {
             ConnectorConfig::Hubspot(c) => {
                 AnyConnector::Hubspot(Box::new(HubspotConnector::new(id, c.clone())?))
             }
+            ConnectorConfig::Salesforce(c) => {
+                AnyConnector::Salesforce(Box::new(SalesforceConnector::new(id, c.clone())?))
+            }
         })
     }
 
@@ -31,6 +36,7 @@ impl AnyConnector {
         match self {
             AnyConnector::Spreadsheet(c) => c.id(),
             AnyConnector::Hubspot(c) => c.id(),
+            AnyConnector::Salesforce(c) => c.id(),
         }
     }
 
@@ -38,6 +44,7 @@ impl AnyConnector {
         match self {
             AnyConnector::Spreadsheet(c) => c.health().await,
             AnyConnector::Hubspot(c) => c.health().await,
+            AnyConnector::Salesforce(c) => c.health().await,
         }
     }
 
@@ -46,6 +53,7 @@ impl AnyConnector {
         match self {
             AnyConnector::Spreadsheet(_) => false,
             AnyConnector::Hubspot(c) => c.pushes(),
+            AnyConnector::Salesforce(c) => c.pushes(),
         }
     }
 
@@ -53,14 +61,16 @@ impl AnyConnector {
         match self {
             AnyConnector::Spreadsheet(c) => c.push(items).await,
             AnyConnector::Hubspot(c) => c.push(items).await,
+            AnyConnector::Salesforce(c) => c.push(items).await,
         }
     }
 
-    /// A HubSpot connector's request budget; `None` for connectors without one.
+    /// A CRM connector's request budget; `None` for connectors without one.
     pub fn rate_budget(&self) -> Option<leadsync_pacing::RateBudget> {
         match self {
             AnyConnector::Spreadsheet(_) => None,
             AnyConnector::Hubspot(c) => Some(c.rate_budget()),
+            AnyConnector::Salesforce(c) => Some(c.rate_budget()),
         }
     }
 
@@ -68,15 +78,48 @@ impl AnyConnector {
     pub fn inbox_status(&self) -> Option<leadsync_spreadsheet::InboxStatus> {
         match self {
             AnyConnector::Spreadsheet(c) => Some(c.inbox_status().clone()),
-            AnyConnector::Hubspot(_) => None,
+            AnyConnector::Hubspot(_) | AnyConnector::Salesforce(_) => None,
         }
     }
 
-    /// `spreadsheet` or `hubspot`, as in the config's `type`.
+    /// `spreadsheet`, `hubspot` or `salesforce`, as in the config's `type`.
     pub fn kind(&self) -> &'static str {
         match self {
             AnyConnector::Spreadsheet(_) => "spreadsheet",
             AnyConnector::Hubspot(_) => "hubspot",
+            AnyConnector::Salesforce(_) => "salesforce",
+        }
+    }
+
+    /// Whether this is a CRM connector (with record ids, a request budget and pushes).
+    pub fn is_crm(&self) -> bool {
+        !matches!(self, AnyConnector::Spreadsheet(_))
+    }
+
+    /// Items per push call: the CRM's batch limit (HubSpot's batch update takes 100, a
+    /// Salesforce collection 200).
+    pub fn push_batch(&self) -> usize {
+        match self {
+            AnyConnector::Salesforce(_) => leadsync_salesforce::wire::MAX_COLLECTION,
+            AnyConnector::Spreadsheet(_) | AnyConnector::Hubspot(_) => 100,
+        }
+    }
+
+    /// Until when a CRM connector's requests are stopped at its daily reserve.
+    pub fn daily_stop(&self) -> Option<chrono::DateTime<chrono::Utc>> {
+        match self {
+            AnyConnector::Spreadsheet(_) => None,
+            AnyConnector::Hubspot(c) => c.daily_stop(),
+            AnyConnector::Salesforce(c) => c.daily_stop(),
+        }
+    }
+
+    /// Restores a daily stop recorded before a restart.
+    pub fn restore_daily_stop(&self, until: chrono::DateTime<chrono::Utc>) {
+        match self {
+            AnyConnector::Spreadsheet(_) => {}
+            AnyConnector::Hubspot(c) => c.restore_daily_stop(until),
+            AnyConnector::Salesforce(c) => c.restore_daily_stop(until),
         }
     }
 
@@ -84,6 +127,7 @@ impl AnyConnector {
         match self {
             AnyConnector::Spreadsheet(c) => c.pull(sink).await,
             AnyConnector::Hubspot(c) => c.pull(sink).await,
+            AnyConnector::Salesforce(c) => c.pull(sink).await,
         }
     }
 }
@@ -141,6 +185,11 @@ pub fn push_targets(settings: &Settings) -> Vec<PushTarget> {
                 allow_downgrade: h.allow_downgrade,
                 respect_downgrades: h.respect_downgrades,
             }),
+            ConnectorConfig::Salesforce(sf) if sf.push => Some(PushTarget {
+                connector: id.clone(),
+                allow_downgrade: sf.allow_downgrade,
+                respect_downgrades: false,
+            }),
             _ => None,
         })
         .collect()
@@ -157,7 +206,7 @@ pub fn crm_id_columns(settings: &Settings) -> HashMap<String, (String, Field)> {
                 let field = leadsync_spreadsheet::mapping::custom_field(&ids.column);
                 (id.clone(), (ids.connector.clone(), field))
             }),
-            ConnectorConfig::Hubspot(_) => None,
+            ConnectorConfig::Hubspot(_) | ConnectorConfig::Salesforce(_) => None,
         })
         .collect()
 }

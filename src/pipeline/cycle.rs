@@ -116,11 +116,11 @@ const DAILY_STOP: &str = "daily_stop_until";
 
 fn restore_states(store: &mut dyn Store, connectors: &[AnyConnector]) -> Result<(), StoreError> {
     for c in connectors {
-        if let AnyConnector::Hubspot(h) = c
+        if c.is_crm()
             && let Some(until) = store.connector_state(c.id(), DAILY_STOP)?
             && let Ok(until) = chrono::DateTime::parse_from_rfc3339(&until)
         {
-            h.restore_daily_stop(until.with_timezone(&Utc));
+            c.restore_daily_stop(until.with_timezone(&Utc));
         }
     }
     Ok(())
@@ -130,8 +130,8 @@ fn restore_states(store: &mut dyn Store, connectors: &[AnyConnector]) -> Result<
 /// state costs a read, not a write transaction.
 fn save_states(store: &mut dyn Store, connectors: &[AnyConnector]) -> Result<(), StoreError> {
     for c in connectors {
-        if let AnyConnector::Hubspot(h) = c {
-            let until = h.daily_stop().map(|t| t.to_rfc3339());
+        if c.is_crm() {
+            let until = c.daily_stop().map(|t| t.to_rfc3339());
             if store.connector_state(c.id(), DAILY_STOP)? != until {
                 store.set_connector_state(c.id(), DAILY_STOP, until.as_deref())?;
             }

@@ -12,8 +12,6 @@ use futures_util::stream::FuturesUnordered;
 use leadsync_connector_core::{ConnectorError, Field, Locator, PushItem, PushOutcome, Stage, Tier};
 use serde::Serialize;
 
-/// Entries drained per push call (HubSpot's batch limit).
-const BATCH: usize = 100;
 /// Batches on their way at once (see [`drain`]). Four cover an answer time of up to about three
 /// times the limiter's spacing (0.3 s at 100 requests / 10 s); the limiter still spaces the
 /// requests. Measured against the fake with answers 30 ms late at 100 requests / s: 30% of the
@@ -158,7 +156,8 @@ pub async fn drain(
                 feeding = false;
                 break;
             }
-            let pending = store.pending_pushes(connector.id(), sent_up_to, BATCH)?;
+            let pending =
+                store.pending_pushes(connector.id(), sent_up_to, connector.push_batch())?;
             let Some(last) = pending.last() else {
                 feeding = false;
                 break;

@@ -15,8 +15,10 @@ pub struct Normalized {
     pub keys: Vec<Key>,
 }
 
-/// The custom field a CRM connector fills with the ids merged into a record (`;`-separated).
-pub(super) const MERGED_IDS: &str = "hs_merged_object_ids";
+/// The custom fields CRM connectors fill with the ids of other records of the same person
+/// (`;`-separated): HubSpot's ids merged into a contact; Salesforce's merged-away records and a
+/// converted lead's contact (or a contact's converted leads).
+pub(super) const LINKED_IDS: [&str; 2] = ["hs_merged_object_ids", leadsync_salesforce::LINKED_IDS];
 
 pub struct Normalizer {
     folder: EmailFolder,
@@ -59,10 +61,9 @@ impl Normalizer {
             // A CRM merge gives the survivor a new id and lists the old ones: they are keys of
             // the same person, so the person's link moves to the survivor. (Matched by name
             // rather than `rec.all`, which would need a `Field::Custom` built for every record.)
-            let merged_ids = rec
-                .values
-                .iter()
-                .filter(|(f, _)| matches!(f, Field::Custom(name) if name == MERGED_IDS));
+            let merged_ids = rec.values.iter().filter(
+                |(f, _)| matches!(f, Field::Custom(name) if LINKED_IDS.contains(&name.as_str())),
+            );
             for (_, merged) in merged_ids {
                 for old in merged
                     .split(';')

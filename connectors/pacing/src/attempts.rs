@@ -149,7 +149,9 @@ mod tests {
             calls.set(calls.get() + 1);
             async move { Err::<(), _>(e) }
         };
-        let out = quick().run("t", || fail("daily"), |_| Retry::StopForToday).await;
+        let out = quick()
+            .run("t", || fail("daily"), |_| Retry::StopForToday)
+            .await;
         assert!(matches!(out, Err(GaveUp::StopForToday("daily"))));
         let out = quick().run("t", || fail("400"), |_| Retry::Never).await;
         assert!(matches!(out, Err(GaveUp::Failed("400"))));

@@ -68,7 +68,10 @@ impl Auth {
         let form = [
             ("grant_type", "client_credentials"),
             ("client_id", self.credentials.client_id.expose_secret()),
-            ("client_secret", self.credentials.client_secret.expose_secret()),
+            (
+                "client_secret",
+                self.credentials.client_secret.expose_secret(),
+            ),
         ];
         let response = self
             .http
@@ -81,10 +84,13 @@ impl Auth {
                 source,
             })?;
         let status = response.status().as_u16();
-        let body = response.bytes().await.map_err(|source| ApiError::Transport {
-            what: what.into(),
-            source,
-        })?;
+        let body = response
+            .bytes()
+            .await
+            .map_err(|source| ApiError::Transport {
+                what: what.into(),
+                source,
+            })?;
         if !(200..300).contains(&status) {
             if status >= 500 {
                 return Err(ApiError::Status {
@@ -103,11 +109,10 @@ impl Auth {
                 description: refused.and_then(|r| r.error_description),
             });
         }
-        let answer: TokenAnswer =
-            serde_json::from_slice(&body).map_err(|e| ApiError::Decode {
-                what: what.into(),
-                message: e.to_string(),
-            })?;
+        let answer: TokenAnswer = serde_json::from_slice(&body).map_err(|e| ApiError::Decode {
+            what: what.into(),
+            message: e.to_string(),
+        })?;
         Ok(Token {
             value: answer.access_token,
             generation,

@@ -164,7 +164,12 @@ impl Client {
             }
         };
         let decide = |error: &ApiError| match error {
-            ApiError::Status { status, code, message, .. } => {
+            ApiError::Status {
+                status,
+                code,
+                message,
+                ..
+            } => {
                 let body = code.as_ref().map(|c| wire::ApiError {
                     error_code: c.clone(),
                     message: message.clone(),
@@ -177,9 +182,9 @@ impl Client {
                 }
             }
             ApiError::Transport { .. } => Retry::Backoff,
-            ApiError::Credentials { .. } | ApiError::Decode { .. } | ApiError::Allocation { .. } => {
-                Retry::Never
-            }
+            ApiError::Credentials { .. }
+            | ApiError::Decode { .. }
+            | ApiError::Allocation { .. } => Retry::Never,
         };
         Attempts::default()
             .run(what, attempt, decide)
@@ -222,11 +227,23 @@ impl Client {
         if (200..300).contains(&status) {
             let text = std::str::from_utf8(&body).map_err(|e| {
                 let message = format!("the answer is not UTF-8: {e}");
-                (ApiError::Decode { what: what.into(), message }, None)
+                (
+                    ApiError::Decode {
+                        what: what.into(),
+                        message,
+                    },
+                    None,
+                )
             })?;
             return serde_json::from_str(text).map_err(|e| {
                 let message = e.to_string();
-                (ApiError::Decode { what: what.into(), message }, None)
+                (
+                    ApiError::Decode {
+                        what: what.into(),
+                        message,
+                    },
+                    None,
+                )
             });
         }
         let error = wire::first_error(&body);
@@ -236,7 +253,10 @@ impl Client {
         }
         let (code, message) = match error {
             Some(e) => (Some(e.error_code), e.message),
-            None => (None, String::from_utf8_lossy(&body).chars().take(200).collect()),
+            None => (
+                None,
+                String::from_utf8_lossy(&body).chars().take(200).collect(),
+            ),
         };
         Err((
             ApiError::Status {

@@ -28,8 +28,12 @@ pub(crate) enum ApiError {
     #[error("{what}: unexpected answer: {message}")]
     Decode { what: String, message: String },
     /// The org's API allocation is down to the configured reserve (or spent).
-    #[error("stopped at the reserve of the org's API allocation until {until}; other integrations keep the rest")]
-    Allocation { until: chrono::DateTime<chrono::Utc> },
+    #[error(
+        "stopped at the reserve of the org's API allocation until {until}; other integrations keep the rest"
+    )]
+    Allocation {
+        until: chrono::DateTime<chrono::Utc>,
+    },
 }
 
 fn describe(description: &Option<String>) -> String {
@@ -63,6 +67,10 @@ impl ApiError {
             e if e.is_permanent() => ConnectorErrorKind::Permanent,
             _ => ConnectorErrorKind::Transient,
         };
-        ConnectorError::with_source(kind, format!("connector {connector}: salesforce: {self}"), self)
+        ConnectorError::with_source(
+            kind,
+            format!("connector {connector}: salesforce: {self}"),
+            self,
+        )
     }
 }

@@ -53,7 +53,10 @@ impl SalesforceConnector {
         cfg.check().map_err(config_error)?;
         let credentials = auth::Credentials {
             client_id: cfg.client_id.load("client_id").map_err(config_error)?,
-            client_secret: cfg.client_secret.load("client_secret").map_err(config_error)?,
+            client_secret: cfg
+                .client_secret
+                .load("client_secret")
+                .map_err(config_error)?,
         };
         let client = client::Client::new(&cfg, credentials).map_err(config_error)?;
         Ok(SalesforceConnector {

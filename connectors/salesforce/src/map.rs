@@ -202,7 +202,13 @@ pub fn lead_record(lead: &Lead, statuses: &StatusMap, linked_ids: &[String]) -> 
         OpportunityEvidence::default(),
     ));
     let mut ids: Vec<String> = lead.converted_contact_id.iter().cloned().collect();
-    ids.extend(linked_ids.iter().filter(|i| !ids.contains(i)).cloned().collect::<Vec<_>>());
+    ids.extend(
+        linked_ids
+            .iter()
+            .filter(|i| !ids.contains(i))
+            .cloned()
+            .collect::<Vec<_>>(),
+    );
     linked(&mut values, &ids);
     SourceRecord {
         locator: Locator::Crm {
@@ -230,7 +236,11 @@ pub fn contact_record(
     push_value(&mut values, Field::Phone, contact.mobile_phone.as_deref());
     push_value(&mut values, Field::JobTitle, contact.title.as_deref());
     push_value(&mut values, Field::Source, contact.lead_source.as_deref());
-    push_value(&mut values, Field::CreatedAt, contact.created_date.as_deref());
+    push_value(
+        &mut values,
+        Field::CreatedAt,
+        contact.created_date.as_deref(),
+    );
     values.extend(stage_values(
         contact_tier(contact, stage_field),
         opportunities,

@@ -191,15 +191,19 @@ impl<'a> Puller<'a> {
     /// The committed state of a stream; `None` when it was never read (or by an older format).
     fn load(&mut self, stream: Stream) -> Result<Option<State>, ConnectorError> {
         match self.sink.cursor(stream.name())? {
-            Some(c) if c.version == CURSOR_VERSION => serde_json::from_str(&c.state)
-                .map(Some)
-                .map_err(|e| {
+            Some(c) if c.version == CURSOR_VERSION => {
+                serde_json::from_str(&c.state).map(Some).map_err(|e| {
                     ConnectorError::with_source(
                         ConnectorErrorKind::Permanent,
-                        format!("connector {}: the stored {} cursor is unreadable", self.id, stream.name()),
+                        format!(
+                            "connector {}: the stored {} cursor is unreadable",
+                            self.id,
+                            stream.name()
+                        ),
                         e,
                     )
-                }),
+                })
+            }
             _ => Ok(None),
         }
     }
@@ -238,7 +242,10 @@ impl<'a> Puller<'a> {
             if !expired {
                 return Ok(());
             }
-            tracing::info!(stream = stream.name(), "Query locator expired; querying again from the cursor.");
+            tracing::info!(
+                stream = stream.name(),
+                "Query locator expired; querying again from the cursor."
+            );
             from = self.committed.clone();
         }
     }
@@ -341,9 +348,17 @@ impl<'a> Puller<'a> {
         leads: Vec<Lead>,
         statuses: &StatusMap,
     ) -> Result<Vec<SourceRecord>, ConnectorError> {
-        let losers = losers_by_master(leads.iter().map(|l| (l.is_deleted, l.master_record_id.as_deref(), l.id.as_str())));
+        let losers = losers_by_master(
+            leads
+                .iter()
+                .map(|l| (l.is_deleted, l.master_record_id.as_deref(), l.id.as_str())),
+        );
         let present: HashSet<&str> = leads.iter().map(|l| l.id.as_str()).collect();
-        let missing: Vec<String> = losers.keys().filter(|m| !present.contains(m.as_str())).cloned().collect();
+        let missing: Vec<String> = losers
+            .keys()
+            .filter(|m| !present.contains(m.as_str()))
+            .cloned()
+            .collect();
         let masters: Vec<Lead> = self.by_ids("Lead", LEAD_FIELDS, &missing, false).await?;
         let none = Vec::new();
         Ok(masters
@@ -362,14 +377,34 @@ impl<'a> Puller<'a> {
         if contacts.is_empty() {
             return Ok(Vec::new());
         }
-        let mut linked = losers_by_master(contacts.iter().map(|c| (c.is_deleted, c.master_record_id.as_deref(), c.id.as_str())));
+        let mut linked = losers_by_master(
+            contacts
+                .iter()
+                .map(|c| (c.is_deleted, c.master_record_id.as_deref(), c.id.as_str())),
+        );
         let present: HashSet<&str> = contacts.iter().map(|c| c.id.as_str()).collect();
-        let missing: Vec<String> = linked.keys().filter(|m| !present.contains(m.as_str())).cloned().collect();
-        let masters: Vec<Contact> = self.by_ids("Contact", &self.contact_fields(), &missing, false).await?;
+        let missing: Vec<String> = linked
+            .keys()
+            .filter(|m| !present.contains(m.as_str()))
+            .cloned()
+            .collect();
+        let masters: Vec<Contact> = self
+            .by_ids("Contact", &self.contact_fields(), &missing, false)
+            .await?;
         let all: Vec<&Contact> = masters.iter().chain(&contacts).collect();
-        let ids: Vec<String> = all.iter().filter(|c| !c.is_deleted).map(|c| c.id.clone()).collect();
+        let ids: Vec<String> = all
+            .iter()
+            .filter(|c| !c.is_deleted)
+            .map(|c| c.id.clone())
+            .collect();
         let converted: Vec<Lead> = self
-            .in_chunks("Lead", "Id, ConvertedContactId", "ConvertedContactId", &ids, false)
+            .in_chunks(
+                "Lead",
+                "Id, ConvertedContactId",
+                "ConvertedContactId",
+                &ids,
+                false,
+            )
             .await?;
         for lead in converted {
             if let Some(contact) = lead.converted_contact_id {
@@ -390,7 +425,9 @@ impl<'a> Puller<'a> {
         Ok(all
             .into_iter()
             .map(|c| {
-                let evidence = OpportunityEvidence::of(by_contact.get(c.id.as_str()).into_iter().flatten().copied());
+                let evidence = OpportunityEvidence::of(
+                    by_contact.get(c.id.as_str()).into_iter().flatten().copied(),
+                );
                 contact_record(c, field, evidence, linked.get(&c.id).unwrap_or(&none))
             })
             .collect())
@@ -423,10 +460,18 @@ impl<'a> Puller<'a> {
                 quoted(chunk.iter().map(String::as_str))
             );
             let what = format!("the {object} records by {field}");
-            let mut page: QueryPage<T> = self.client.query(&what, &soql, all).await.map_err(|e| self.api(e))?;
+            let mut page: QueryPage<T> = self
+                .client
+                .query(&what, &soql, all)
+                .await
+                .map_err(|e| self.api(e))?;
             rows.append(&mut page.records);
             while let Some(next) = page.next().map(str::to_string) {
-                page = self.client.next_batch(&what, &next).await.map_err(|e| self.api(e))?;
+                page = self
+                    .client
+                    .next_batch(&what, &next)
+                    .await
+                    .map_err(|e| self.api(e))?;
                 rows.append(&mut page.records);
             }
         }
@@ -459,8 +504,13 @@ impl<'a> Puller<'a> {
         } else {
             records
         };
-        let ahead = (progress.ts, progress.id.as_str()) > (self.committed.ts, self.committed.id.as_str());
-        let state = if ahead { progress } else { self.committed.clone() };
+        let ahead =
+            (progress.ts, progress.id.as_str()) > (self.committed.ts, self.committed.id.as_str());
+        let state = if ahead {
+            progress
+        } else {
+            self.committed.clone()
+        };
         if fresh.is_empty() && state == self.committed {
             return Ok(());
         }
@@ -488,7 +538,10 @@ fn losers_by_master<'r>(
     let mut losers: HashMap<String, Vec<String>> = HashMap::new();
     for (deleted, master, id) in rows {
         if let (true, Some(master)) = (deleted, master.filter(|m| !m.is_empty())) {
-            losers.entry(master.to_string()).or_default().push(id.to_string());
+            losers
+                .entry(master.to_string())
+                .or_default()
+                .push(id.to_string());
         }
     }
     losers

@@ -101,7 +101,9 @@ async fn push_chunk(
     for item in chunk {
         match Object::of(&item.record_id) {
             Some(Object::Lead) => leads.push(item),
-            Some(Object::Contact) => contacts.push((item.outbox_id, item.record_id.clone(), item.tier)),
+            Some(Object::Contact) => {
+                contacts.push((item.outbox_id, item.record_id.clone(), item.tier))
+            }
             None => outcomes.push(PushOutcome::Failed {
                 outbox_id: item.outbox_id,
                 reason: format!(
@@ -189,7 +191,9 @@ async fn read_leads<'a>(
         "SELECT Id, Status, IsConverted, ConvertedContactId FROM Lead WHERE Id IN ({})",
         soql_ids(ids)
     );
-    let leads: Vec<Lead> = client.query_all_batches("the leads' statuses", &soql).await?;
+    let leads: Vec<Lead> = client
+        .query_all_batches("the leads' statuses", &soql)
+        .await?;
     Ok(leads.into_iter().map(|l| (l.id.clone(), l)).collect())
 }
 
@@ -207,11 +211,9 @@ async fn contact_writes(
     }
     let Some(field) = cfg.contact_stage_field.as_deref() else {
         // Without a stage field, contacts are read but never written: nothing to do.
-        settled.extend(
-            contacts
-                .iter()
-                .map(|(outbox_id, ..)| PushOutcome::Applied { outbox_id: *outbox_id }),
-        );
+        settled.extend(contacts.iter().map(|(outbox_id, ..)| PushOutcome::Applied {
+            outbox_id: *outbox_id,
+        }));
         return Ok((writes, settled));
     };
     let soql = format!(
@@ -228,14 +230,19 @@ async fn contact_writes(
         let Some(contact) = current.get(id) else {
             settled.push(PushOutcome::Failed {
                 outbox_id: *outbox_id,
-                reason: format!("contact {id} is deleted or merged in Salesforce; the next pull records it"),
+                reason: format!(
+                    "contact {id} is deleted or merged in Salesforce; the next pull records it"
+                ),
             });
             continue;
         };
         let now = contact_tier(contact, Some(field));
-        let settled_here = now == Some(*tier) || (now.is_some_and(|t| t > *tier) && !cfg.allow_downgrade);
+        let settled_here =
+            now == Some(*tier) || (now.is_some_and(|t| t > *tier) && !cfg.allow_downgrade);
         if settled_here {
-            settled.push(PushOutcome::Applied { outbox_id: *outbox_id });
+            settled.push(PushOutcome::Applied {
+                outbox_id: *outbox_id,
+            });
         } else {
             writes.push(Write {
                 outbox_id: *outbox_id,
@@ -323,7 +330,11 @@ fn outcome(w: &Write, result: &SaveResult) -> PushOutcome {
         w.value,
         w.object.name().to_lowercase(),
         w.record_id,
-        if reasons.is_empty() { "no reason given".to_string() } else { reasons.join("; ") }
+        if reasons.is_empty() {
+            "no reason given".to_string()
+        } else {
+            reasons.join("; ")
+        }
     );
     if result.errors.iter().any(|e| permanent(&e.status_code)) {
         PushOutcome::Failed { outbox_id, reason }
@@ -333,7 +344,11 @@ fn outcome(w: &Write, result: &SaveResult) -> PushOutcome {
 }
 
 /// Leads converted after they were read: their pushes go to the converted contacts.
-async fn retarget(client: &Client, cfg: &SalesforceConfig, converted: Vec<Write>) -> Vec<PushOutcome> {
+async fn retarget(
+    client: &Client,
+    cfg: &SalesforceConfig,
+    converted: Vec<Write>,
+) -> Vec<PushOutcome> {
     let current = match read_leads(client, converted.iter().map(|w| w.record_id.as_str())).await {
         Ok(c) => c,
         Err(e) => return all_failed(converted.iter().map(|w| w.outbox_id), &e),
@@ -341,7 +356,10 @@ async fn retarget(client: &Client, cfg: &SalesforceConfig, converted: Vec<Write>
     let mut outcomes = Vec::new();
     let mut contacts = Vec::new();
     for w in &converted {
-        match current.get(&w.record_id).and_then(|l| l.converted_contact_id.clone()) {
+        match current
+            .get(&w.record_id)
+            .and_then(|l| l.converted_contact_id.clone())
+        {
             Some(contact) => contacts.push((w.outbox_id, contact, w.tier)),
             None => outcomes.push(gone(w.outbox_id, &w.record_id)),
         }
