@@ -6,6 +6,8 @@ use serde_json::Value;
 #[derive(Debug, Clone)]
 pub(crate) struct Cursor {
     pub(crate) version: String,
+    /// `query` or `queryAll`: the resource its `nextRecordsUrl` names.
+    pub(crate) resource: &'static str,
     pub(crate) rows: Vec<Value>,
     /// The client's `Sforce-Query-Options: batchSize` hint, clamped to 200..=2000.
     pub(crate) hint: Option<usize>,

@@ -12,13 +12,23 @@ pub enum Fault {
     ServerError { status: u16, times: u32 },
     /// Sleep `delay`, then handle the request normally.
     Slow { delay: Duration, times: u32 },
+    /// Apply a write (a collections `PATCH`), then cut the connection before the answer is
+    /// complete: the client sees a transport error although the write landed. Reads pass this
+    /// fault by and it waits for the next write.
+    DropAfterWrite { times: u32 },
 }
 
 impl Fault {
     fn times_mut(&mut self) -> &mut u32 {
         match self {
-            Self::ServerError { times, .. } | Self::Slow { times, .. } => times,
+            Self::ServerError { times, .. }
+            | Self::Slow { times, .. }
+            | Self::DropAfterWrite { times } => times,
         }
+    }
+
+    fn matches(&self, write: bool) -> bool {
+        write || !matches!(self, Self::DropAfterWrite { .. })
     }
 }
 
@@ -35,15 +45,42 @@ impl FaultQueue {
         }
     }
 
-    /// Takes one use of the first fault (`times` is 1 in the copy).
-    pub(crate) fn take(&mut self) -> Option<Fault> {
-        let first = self.queue.front_mut()?;
-        let mut taken = first.clone();
+    /// Takes one use of the first fault that applies to this request (`times` is 1 in the copy).
+    pub(crate) fn take(&mut self, write: bool) -> Option<Fault> {
+        let at = self.queue.iter().position(|f| f.matches(write))?;
+        let queued = &mut self.queue[at];
+        let mut taken = queued.clone();
         *taken.times_mut() = 1;
-        *first.times_mut() -= 1;
-        if *first.times_mut() == 0 {
-            self.queue.pop_front();
+        *queued.times_mut() -= 1;
+        if *queued.times_mut() == 0 {
+            self.queue.remove(at);
         }
         Some(taken)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn drop_after_write_waits_for_a_write() {
+        let mut q = FaultQueue::default();
+        q.push(Fault::DropAfterWrite { times: 2 });
+        q.push(Fault::ServerError {
+            status: 503,
+            times: 1,
+        });
+        assert_eq!(
+            q.take(false),
+            Some(Fault::ServerError {
+                status: 503,
+                times: 1
+            })
+        );
+        assert_eq!(q.take(false), None);
+        assert_eq!(q.take(true), Some(Fault::DropAfterWrite { times: 1 }));
+        assert_eq!(q.take(true), Some(Fault::DropAfterWrite { times: 1 }));
+        assert_eq!(q.take(true), None);
     }
 }

@@ -1,5 +1,7 @@
-//! `GET /services/data/vNN.0/query?q=…` and `GET …/query/<locator>`: SOQL results in batches,
-//! each but the last pointing at the next with `nextRecordsUrl`.
+//! `GET /services/data/vNN.0/query?q=…`, `GET …/queryAll?q=…` and their locators
+//! `GET …/query/<locator>` / `…/queryAll/<locator>`: SOQL results in batches, each but the last
+//! pointing at the next with `nextRecordsUrl`. `queryAll` also returns soft-deleted rows (deleted
+//! and merged records), as in Salesforce.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -17,32 +19,45 @@ use crate::gate::{self, Outcome, Shared};
 use crate::soql;
 use crate::store::Record;
 
-/// The API version segment: `v` then digits, `.0`.
-fn valid_version(version: &str) -> bool {
-    version
-        .strip_prefix('v')
-        .and_then(|v| v.strip_suffix(".0"))
-        .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
-}
-
 pub(crate) async fn first(
     State(shared): State<Arc<Shared>>,
     Path(version): Path<String>,
     Query(params): Query<HashMap<String, String>>,
     headers: HeaderMap,
 ) -> Response {
-    gate::run(&shared, &headers, |state, config| {
-        if !valid_version(&version) {
+    run_query(&shared, version, &params, &headers, "query").await
+}
+
+pub(crate) async fn first_all(
+    State(shared): State<Arc<Shared>>,
+    Path(version): Path<String>,
+    Query(params): Query<HashMap<String, String>>,
+    headers: HeaderMap,
+) -> Response {
+    run_query(&shared, version, &params, &headers, "queryAll").await
+}
+
+/// Runs the query `q` and serves its first batch; `resource` is `query` or `queryAll`.
+async fn run_query(
+    shared: &Shared,
+    version: String,
+    params: &HashMap<String, String>,
+    headers: &HeaderMap,
+    resource: &'static str,
+) -> Response {
+    gate::run(shared, headers, |state, config| {
+        if !gate::valid_version(&version) {
             return Err(ApiError::not_found());
         }
         let q = params
             .get("q")
             .ok_or_else(|| ApiError::malformed("the query parameter q is missing"))?;
         let query = soql::parse(q)?;
+        let with_deleted = resource == "queryAll";
         let mut matched: Vec<&Record> = state
             .store
             .of(query.sobject)
-            .filter(|r| !r.deleted)
+            .filter(|r| with_deleted || !r.deleted)
             .filter(|r| query.filter.as_ref().is_none_or(|f| f.matches(r)))
             .collect();
         matched.sort_by(|a, b| soql::order(&query, a, b));
@@ -55,7 +70,8 @@ pub(crate) async fn first(
         let id = format!("01g{:015}", state.cursors_opened);
         let cursor = Cursor {
             version,
-            hint: batch_size_hint(&headers),
+            resource,
+            hint: batch_size_hint(headers),
             rows,
             next: 0,
         };
@@ -116,8 +132,8 @@ fn batch(state: &mut gate::State, config: &FakeConfig, id: String, mut cursor: C
     let mut body = json!({ "totalSize": total, "done": done, "records": records });
     if !done {
         body["nextRecordsUrl"] = json!(format!(
-            "/services/data/{}/query/{id}-{end}",
-            cursor.version
+            "/services/data/{}/{}/{id}-{end}",
+            cursor.version, cursor.resource
         ));
         cursor.next = end;
         state.cursors.insert(id, cursor);

@@ -8,6 +8,7 @@ use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
+use crate::conn::{ConnAddr, KillableListener};
 use crate::gate::Shared;
 use crate::routes;
 
@@ -34,10 +35,10 @@ impl ServerHandle {
 pub(crate) async fn serve(shared: Arc<Shared>, addr: SocketAddr) -> io::Result<ServerHandle> {
     let listener = TcpListener::bind(addr).await?;
     let addr = listener.local_addr()?;
-    let app = routes::router(shared);
+    let app = routes::router(shared).into_make_service_with_connect_info::<ConnAddr>();
     let (stop, stopped) = oneshot::channel::<()>();
     let task = tokio::spawn(async move {
-        let served = axum::serve(listener, app)
+        let served = axum::serve(KillableListener::new(listener), app)
             .with_graceful_shutdown(async move {
                 // A dropped handle ends the server too.
                 let _ = stopped.await;

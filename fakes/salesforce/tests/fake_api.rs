@@ -2,149 +2,17 @@
 //! connector will depend on (reference/salesforce-pipedrive.md, section 2), so the connector's
 //! tests can trust the fake.
 
-use std::collections::BTreeMap;
+mod common;
 
-use chrono::{DateTime, Duration, Utc};
+use std::collections::BTreeMap;
 use std::time::{Duration as StdDuration, Instant};
 
-use leadsync_fake_salesforce::{
-    FakeConfig, FakeSalesforce, Fault, SObject, ServerHandle, format_datetime,
-};
-use reqwest::{Client, StatusCode};
+use chrono::{DateTime, Duration, Utc};
+use leadsync_fake_salesforce::{FakeConfig, Fault, SObject, format_datetime};
+use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-const API: &str = "/services/data/v62.0";
-
-struct Harness {
-    fake: FakeSalesforce,
-    server: ServerHandle,
-    http: Client,
-}
-
-/// What came back: status, `Sforce-Limit-Info`, JSON body (Null if none).
-struct Answer {
-    status: StatusCode,
-    limit_info: Option<String>,
-    body: Value,
-}
-
-async fn start(config: FakeConfig) -> Harness {
-    let fake = FakeSalesforce::new(config);
-    let server = fake.serve("127.0.0.1:0".parse().unwrap()).await.unwrap();
-    Harness {
-        fake,
-        server,
-        http: Client::new(),
-    }
-}
-
-impl Harness {
-    /// Posts the client-credentials form; returns status and body.
-    async fn token_request(&self, id: &str, secret: &str) -> (StatusCode, Value) {
-        let form = url_encode(&[
-            ("grant_type", "client_credentials"),
-            ("client_id", id),
-            ("client_secret", secret),
-        ]);
-        let response = self
-            .http
-            .post(format!("{}/services/oauth2/token", self.server.base_url))
-            .header("content-type", "application/x-www-form-urlencoded")
-            .body(form)
-            .send()
-            .await
-            .unwrap();
-        let status = response.status();
-        (status, response.json().await.unwrap_or(Value::Null))
-    }
-
-    async fn token(&self) -> String {
-        let config = self.fake.config().clone();
-        let (status, body) = self
-            .token_request(&config.client_id, &config.client_secret)
-            .await;
-        assert_eq!(status, StatusCode::OK, "{body}");
-        body["access_token"].as_str().unwrap().to_owned()
-    }
-
-    /// A GET of `path` (absolute on the server, e.g. a `nextRecordsUrl`) with optional `q`.
-    async fn get(&self, token: &str, path: &str, q: Option<&str>) -> Answer {
-        let mut request = self
-            .http
-            .get(format!("{}{path}", self.server.base_url))
-            .bearer_auth(token);
-        if let Some(q) = q {
-            request = request.query(&[("q", q)]);
-        }
-        let response = request.send().await.unwrap();
-        let status = response.status();
-        let limit_info = response
-            .headers()
-            .get("sforce-limit-info")
-            .map(|v| v.to_str().unwrap().to_owned());
-        let body = response.json().await.unwrap_or(Value::Null);
-        Answer {
-            status,
-            limit_info,
-            body,
-        }
-    }
-
-    async fn query(&self, token: &str, soql: &str) -> Answer {
-        self.get(token, &format!("{API}/query"), Some(soql)).await
-    }
-
-    /// Runs `soql` and follows `nextRecordsUrl` to the end; returns each batch's records.
-    async fn query_all_batches(&self, token: &str, soql: &str) -> Vec<Vec<Value>> {
-        let mut answer = self.query(token, soql).await;
-        let mut batches = Vec::new();
-        loop {
-            assert_eq!(answer.status, StatusCode::OK, "{}", answer.body);
-            batches.push(answer.body["records"].as_array().unwrap().clone());
-            if answer.body["done"] == json!(true) {
-                assert!(answer.body.get("nextRecordsUrl").is_none());
-                return batches;
-            }
-            let next = answer.body["nextRecordsUrl"].as_str().unwrap().to_owned();
-            answer = self.get(token, &next, None).await;
-        }
-    }
-
-    fn lead(&self, email: &str) -> String {
-        let fields = BTreeMap::from([
-            ("LastName".to_owned(), json!("Lovelace")),
-            ("Email".to_owned(), json!(email)),
-            ("Status".to_owned(), json!("Open - Not Contacted")),
-        ]);
-        self.fake.insert(SObject::Lead, fields)
-    }
-}
-
-fn url_encode(pairs: &[(&str, &str)]) -> String {
-    pairs
-        .iter()
-        .map(|(k, v)| {
-            format!(
-                "{k}={}",
-                v.replace('%', "%25")
-                    .replace('&', "%26")
-                    .replace('+', "%2B")
-            )
-        })
-        .collect::<Vec<_>>()
-        .join("&")
-}
-
-fn ids(records: &[Value]) -> Vec<String> {
-    records
-        .iter()
-        .map(|r| r["Id"].as_str().unwrap().to_owned())
-        .collect()
-}
-
-fn error_code(answer: &Answer) -> &str {
-    answer.body[0]["errorCode"].as_str().unwrap_or("")
-}
+use common::{API, error_code, ids, start};
 
 #[tokio::test]
 async fn client_credentials_token_opens_the_api() {

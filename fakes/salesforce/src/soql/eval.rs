@@ -2,21 +2,20 @@
 
 use std::cmp::Ordering;
 
-use serde_json::Value;
-
 use super::{Cond, Literal, Query, parse_datetime};
-use crate::store::Record;
+use crate::store::{Cell, Record};
 
-/// Orders two field values the way SOQL does: nulls first, datetimes by instant, else by value.
-fn compare(record: &Record, field: &str, value: &Literal) -> Option<Ordering> {
-    let current = record.value(field);
-    match (value, &current) {
-        (Literal::Null, Value::Null) => Some(Ordering::Equal),
-        (_, Value::Null) | (Literal::Null, _) => None,
-        (Literal::DateTime(at), Value::String(s)) => parse_datetime(s).map(|v| v.cmp(at)),
-        (Literal::Str(lit), Value::String(s)) => Some(s.as_str().cmp(lit.as_str())),
-        (Literal::Number(n), Value::Number(v)) => v.as_f64()?.partial_cmp(n),
-        (Literal::Bool(b), Value::Bool(v)) => Some(v.cmp(b)),
+/// Compares a field's value with a literal the way SOQL does; `None` when they cannot be
+/// compared (a null on one side only, or different types).
+fn compare(current: &Cell<'_>, value: &Literal) -> Option<Ordering> {
+    match (value, current) {
+        (Literal::Null, Cell::Null) => Some(Ordering::Equal),
+        (_, Cell::Null) | (Literal::Null, _) => None,
+        (Literal::DateTime(at), Cell::Time(t)) => Some(t.cmp(at)),
+        (Literal::DateTime(at), Cell::Str(s)) => parse_datetime(s).map(|v| v.cmp(at)),
+        (Literal::Str(lit), Cell::Str(s)) => Some(s.as_ref().cmp(lit.as_str())),
+        (Literal::Number(n), Cell::Num(v)) => v.partial_cmp(n),
+        (Literal::Bool(b), Cell::Bool(v)) => Some(v.cmp(b)),
         _ => None,
     }
 }
@@ -26,11 +25,14 @@ impl Cond {
         match self {
             Self::And(parts) => parts.iter().all(|c| c.matches(record)),
             Self::Or(parts) => parts.iter().any(|c| c.matches(record)),
-            Self::In { field, values } => values
-                .iter()
-                .any(|v| compare(record, field, v) == Some(Ordering::Equal)),
+            Self::In { field, values } => {
+                let current = record.cell(field);
+                values
+                    .iter()
+                    .any(|v| compare(&current, v) == Some(Ordering::Equal))
+            }
             Self::Cmp { field, op, value } => {
-                let ordering = compare(record, field, value);
+                let ordering = compare(&record.cell(field), value);
                 match *op {
                     "=" => ordering == Some(Ordering::Equal),
                     // Nulls count as different, as in SOQL (`MasterRecordId != null`).
@@ -48,19 +50,7 @@ impl Cond {
 /// The `ORDER BY` comparison of two records (nulls first when ascending).
 pub(crate) fn order(query: &Query, a: &Record, b: &Record) -> Ordering {
     for (field, ascending) in &query.order {
-        let (x, y) = (a.value(field), b.value(field));
-        let ordering = match (&x, &y) {
-            (Value::Null, Value::Null) => Ordering::Equal,
-            (Value::Null, _) => Ordering::Less,
-            (_, Value::Null) => Ordering::Greater,
-            (Value::Number(m), Value::Number(n)) => m
-                .as_f64()
-                .partial_cmp(&n.as_f64())
-                .unwrap_or(Ordering::Equal),
-            (Value::Bool(m), Value::Bool(n)) => m.cmp(n),
-            // Datetimes are all rendered in UTC with the same width, so text order is time order.
-            _ => x.to_string().cmp(&y.to_string()),
-        };
+        let ordering = a.cell(field).order(&b.cell(field));
         let ordering = if *ascending {
             ordering
         } else {

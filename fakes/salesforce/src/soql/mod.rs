@@ -1,5 +1,5 @@
-//! The SOQL subset the connector needs: `SELECT fields FROM Lead|Contact [WHERE …]
-//! [ORDER BY field [ASC|DESC], …] [LIMIT n]`, where a condition compares a field with a literal
+//! The SOQL subset the connector needs: `SELECT fields FROM Lead|Contact|Opportunity|LeadStatus
+//! [WHERE …] [ORDER BY field [ASC|DESC], …] [LIMIT n]`, where a condition compares a field with a literal
 //! (`= != <> < <= > >=`) or tests `IN (…)`, joined by `AND`/`OR` with parentheses. As in
 //! Salesforce, mixing `AND` and `OR` on one level without parentheses is a `MALFORMED_QUERY`.
 
@@ -12,7 +12,7 @@ pub(crate) use eval::order;
 use lex::{Token, describe, is_kw, lex};
 
 use crate::errors::ApiError;
-use crate::store::SObject;
+use crate::store::{Kind, SObject};
 
 /// A literal on the right of a comparison.
 #[derive(Debug, Clone, PartialEq)]
@@ -170,18 +170,22 @@ impl Parser {
         Ok(Cond::Cmp { field, op, value })
     }
 
-    /// A literal of the type `field` takes: dateTime fields take unquoted datetimes.
+    /// A literal of the type `field` takes: dateTime and date fields take unquoted values.
     fn literal(&mut self, field: &str) -> Result<Literal, ApiError> {
-        let datetime_field = matches!(
-            field,
-            "SystemModstamp" | "CreatedDate" | "LastModifiedDate" | "ConvertedDate"
-        );
+        let kind = self.sobject.kind(field);
+        let temporal = matches!(kind, Kind::DateTime | Kind::Date);
         let literal = match self.next() {
-            Some(Token::Str(s)) if !datetime_field => Literal::Str(s),
-            Some(Token::Lit(raw)) if datetime_field => Literal::DateTime(
+            Some(Token::Str(s)) if !temporal => Literal::Str(s),
+            Some(Token::Lit(raw)) if kind == Kind::DateTime => Literal::DateTime(
                 parse_datetime(&raw)
                     .ok_or_else(|| ApiError::malformed(format!("invalid dateTime: {raw}")))?,
             ),
+            Some(Token::Lit(raw)) if kind == Kind::Date => {
+                chrono::NaiveDate::parse_from_str(&raw, "%Y-%m-%d")
+                    .map_err(|_| ApiError::malformed(format!("invalid date: {raw}")))?;
+                // ISO dates compare as text.
+                Literal::Str(raw)
+            }
             Some(Token::Lit(raw)) => Literal::Number(
                 raw.parse()
                     .map_err(|_| ApiError::malformed(format!("invalid number: {raw}")))?,
@@ -189,9 +193,14 @@ impl Parser {
             Some(Token::Word(w)) if w.eq_ignore_ascii_case("null") => Literal::Null,
             Some(Token::Word(w)) if w.eq_ignore_ascii_case("true") => Literal::Bool(true),
             Some(Token::Word(w)) if w.eq_ignore_ascii_case("false") => Literal::Bool(false),
-            _ if datetime_field => {
+            _ if temporal => {
+                let kind = if kind == Kind::Date {
+                    "date"
+                } else {
+                    "dateTime"
+                };
                 return Err(ApiError::malformed(format!(
-                    "value of filter criterion for field '{field}' must be of type dateTime \
+                    "value of filter criterion for field '{field}' must be of type {kind} \
                      and should not be enclosed in quotes"
                 )));
             }
