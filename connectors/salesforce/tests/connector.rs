@@ -30,7 +30,11 @@ impl PageSink for MemorySink {
 
     fn commit(&mut self, page: Page) -> Result<(), ConnectorError> {
         if let Some(old) = self.cursors.get(&page.cursor.stream) {
-            assert!(old.allows(&page.cursor), "cursor moved backwards: {old:?} -> {:?}", page.cursor);
+            assert!(
+                old.allows(&page.cursor),
+                "cursor moved backwards: {old:?} -> {:?}",
+                page.cursor
+            );
         }
         for r in page.records {
             *self.commits.entry(r.locator.key()).or_default() += 1;
@@ -153,7 +157,10 @@ impl Org {
 }
 
 fn fields(pairs: &[(&str, Value)]) -> BTreeMap<String, Value> {
-    pairs.iter().map(|(k, v)| (k.to_string(), v.clone())).collect()
+    pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.clone()))
+        .collect()
 }
 
 fn item(outbox_id: i64, record_id: &str, tier: Tier) -> PushItem {
@@ -174,7 +181,9 @@ fn small_batches() -> FakeConfig {
 #[tokio::test]
 async fn a_pull_reads_every_lead_and_contact_once_through_batches_of_any_size() {
     let org = org(small_batches(), "").await;
-    let leads: Vec<String> = (0..40).map(|n| org.lead(n, "Marketing Qualified")).collect();
+    let leads: Vec<String> = (0..40)
+        .map(|n| org.lead(n, "Marketing Qualified"))
+        .collect();
     let contacts: Vec<String> = (0..25).map(|n| org.contact(n)).collect();
     let mut sink = MemorySink::default();
     let stats = org.connector().pull(&mut sink).await.unwrap();
@@ -182,9 +191,18 @@ async fn a_pull_reads_every_lead_and_contact_once_through_batches_of_any_size() 
     for id in leads.iter().chain(&contacts) {
         assert_eq!(sink.commits.get(id), Some(&1), "{id}");
     }
-    assert_eq!(sink.value(&leads[3], &Field::Email).as_deref(), Some("ada3@example.com"));
-    assert_eq!(sink.value(&leads[3], &Field::CrmStage).as_deref(), Some("mql"));
-    assert_eq!(sink.value(&leads[3], &Field::LeadStatus).as_deref(), Some("Marketing Qualified"));
+    assert_eq!(
+        sink.value(&leads[3], &Field::Email).as_deref(),
+        Some("ada3@example.com")
+    );
+    assert_eq!(
+        sink.value(&leads[3], &Field::CrmStage).as_deref(),
+        Some("mql")
+    );
+    assert_eq!(
+        sink.value(&leads[3], &Field::LeadStatus).as_deref(),
+        Some("Marketing Qualified")
+    );
 
     // Nothing changed: nothing is written.
     sink.reset_counts();
@@ -193,10 +211,14 @@ async fn a_pull_reads_every_lead_and_contact_once_through_batches_of_any_size() 
     assert!(sink.commits.is_empty(), "{:?}", sink.commits);
 
     // One lead changed: only it is read into the store.
-    org.fake.update(&leads[7], fields(&[("Status", json!("Sales Qualified"))]));
+    org.fake
+        .update(&leads[7], fields(&[("Status", json!("Sales Qualified"))]));
     let changed = org.connector().pull(&mut sink).await.unwrap();
     assert_eq!(changed.records, 1);
-    assert_eq!(sink.value(&leads[7], &Field::CrmStage).as_deref(), Some("sql"));
+    assert_eq!(
+        sink.value(&leads[7], &Field::CrmStage).as_deref(),
+        Some("sql")
+    );
 }
 
 #[tokio::test]
@@ -206,15 +228,25 @@ async fn an_unmapped_status_takes_the_tier_of_the_mapped_one_below_it_in_the_org
     let open = org.lead(2, "Open - Not Contacted");
     let mut sink = MemorySink::default();
     org.connector().pull(&mut sink).await.unwrap();
-    assert_eq!(sink.value(&nurturing, &Field::CrmStage).as_deref(), Some("mql"));
-    assert_eq!(sink.value(&open, &Field::CrmStage), None, "below every mapped status");
+    assert_eq!(
+        sink.value(&nurturing, &Field::CrmStage).as_deref(),
+        Some("mql")
+    );
+    assert_eq!(
+        sink.value(&open, &Field::CrmStage),
+        None,
+        "below every mapped status"
+    );
 }
 
 #[tokio::test]
 async fn records_sharing_one_modstamp_are_walked_by_id_across_a_stop_and_read_once() {
     let org = org(small_batches(), "").await;
-    let leads: Vec<String> = (0..60).map(|n| org.lead(n, "Working - Contacted")).collect();
-    org.fake.set_modstamp(&leads, Utc::now() - chrono::TimeDelta::hours(2));
+    let leads: Vec<String> = (0..60)
+        .map(|n| org.lead(n, "Working - Contacted"))
+        .collect();
+    org.fake
+        .set_modstamp(&leads, Utc::now() - chrono::TimeDelta::hours(2));
     // The host stops after three pages; the next pull resumes inside the shared stamp.
     let mut sink = MemorySink {
         stop_after: Some(3),
@@ -240,7 +272,9 @@ async fn an_expired_query_locator_queries_again_from_the_committed_cursor() {
         "",
     )
     .await;
-    let leads: Vec<String> = (0..50).map(|n| org.lead(n, "Working - Contacted")).collect();
+    let leads: Vec<String> = (0..50)
+        .map(|n| org.lead(n, "Working - Contacted"))
+        .collect();
     // Two pages in, every open locator expires.
     let mut sink = MemorySink {
         stop_after: Some(2),
@@ -264,12 +298,16 @@ async fn deletes_become_tombstones_and_a_merge_survivor_carries_its_losers() {
     let mut sink = MemorySink::default();
     org.connector().pull(&mut sink).await.unwrap();
     org.fake.delete(&a);
-    org.fake.merge(&b, &[c.clone()]);
+    org.fake.merge(&b, &[c.as_str()]);
     org.connector().pull(&mut sink).await.unwrap();
     assert!(sink.stored[&a].archived, "a deleted lead is a tombstone");
     assert!(sink.stored[&c].archived, "a merge loser is a tombstone");
     assert!(!sink.stored[&b].archived);
-    assert_eq!(sink.linked(&b), vec![c.clone()], "the survivor names its loser");
+    assert_eq!(
+        sink.linked(&b),
+        vec![c.clone()],
+        "the survivor names its loser"
+    );
 }
 
 #[tokio::test]
@@ -282,18 +320,38 @@ async fn a_converted_lead_and_its_contact_name_each_other_and_opportunities_rais
         .fake
         .convert_lead(&lead, Some(("Prospecting", false, false)));
     org.connector().pull(&mut sink).await.unwrap();
-    assert_eq!(sink.value(&lead, &Field::CrmStage).as_deref(), Some("sql"), "converted: at least sql");
+    assert_eq!(
+        sink.value(&lead, &Field::CrmStage).as_deref(),
+        Some("sql"),
+        "converted: at least sql"
+    );
     assert_eq!(sink.linked(&lead), vec![contact.clone()]);
     assert_eq!(sink.linked(&contact), vec![lead.clone()]);
-    assert_eq!(sink.value(&contact, &Field::CrmStage).as_deref(), Some("opportunity"));
-    assert_eq!(sink.value(&contact, &Field::Custom("open_deal".into())).as_deref(), Some("true"));
+    assert_eq!(
+        sink.value(&contact, &Field::CrmStage).as_deref(),
+        Some("opportunity")
+    );
+    assert_eq!(
+        sink.value(&contact, &Field::Custom("open_deal".into()))
+            .as_deref(),
+        Some("true")
+    );
 
     // The opportunity is won; the contact itself is untouched, and is read again.
-    let won = org.fake.insert_opportunity(&contact, "Closed Won", true, true);
+    let won = org
+        .fake
+        .insert_opportunity(&contact, "Closed Won", true, true);
     assert!(won.starts_with("006"));
     org.connector().pull(&mut sink).await.unwrap();
-    assert_eq!(sink.value(&contact, &Field::CrmStage).as_deref(), Some("customer"));
-    assert_eq!(sink.value(&contact, &Field::Custom("deal_won".into())).as_deref(), Some("true"));
+    assert_eq!(
+        sink.value(&contact, &Field::CrmStage).as_deref(),
+        Some("customer")
+    );
+    assert_eq!(
+        sink.value(&contact, &Field::Custom("deal_won".into()))
+            .as_deref(),
+        Some("true")
+    );
 }
 
 #[tokio::test]
@@ -321,25 +379,43 @@ async fn a_push_sets_statuses_forward_only_and_reports_each_record_apart() {
     let by_id: HashMap<i64, &PushOutcome> = outcomes.iter().map(|o| (outbox(o), o)).collect();
     assert_eq!(by_id.len(), 6);
     assert!(matches!(by_id[&1], PushOutcome::Applied { .. }));
-    assert!(matches!(by_id[&2], PushOutcome::Applied { .. }), "higher: kept");
-    assert!(matches!(by_id[&3], PushOutcome::Applied { .. }), "already there");
+    assert!(
+        matches!(by_id[&2], PushOutcome::Applied { .. }),
+        "higher: kept"
+    );
+    assert!(
+        matches!(by_id[&3], PushOutcome::Applied { .. }),
+        "already there"
+    );
     assert!(matches!(by_id[&4], PushOutcome::Failed { reason, .. } if reason.contains("deleted")));
     assert!(matches!(by_id[&5], PushOutcome::Applied { .. }));
     assert!(matches!(by_id[&6], PushOutcome::Failed { .. }));
     assert_eq!(status(&org, &open), "Marketing Qualified");
     assert_eq!(status(&org, &ahead), "Sales Qualified", "never moved down");
     assert_eq!(
-        org.fake.record(&contact).unwrap().fields.get("Lifecycle_Stage__c"),
+        org.fake
+            .record(&contact)
+            .unwrap()
+            .fields
+            .get("Lifecycle_Stage__c"),
         Some(&json!("sql"))
     );
-    assert_eq!(org.fake.writes(), 1, "one collections request for both writes");
+    assert_eq!(
+        org.fake.writes(),
+        1,
+        "one collections request for both writes"
+    );
 }
 
 #[tokio::test]
 async fn with_allow_downgrade_a_status_moves_down() {
     let org = org(FakeConfig::default(), "allow_downgrade = true").await;
     let ahead = org.lead(1, "Sales Qualified");
-    let out = org.connector().push(&[item(1, &ahead, Tier::Mql)]).await.unwrap();
+    let out = org
+        .connector()
+        .push(&[item(1, &ahead, Tier::Mql)])
+        .await
+        .unwrap();
     assert!(matches!(out[0], PushOutcome::Applied { .. }));
     assert_eq!(status(&org, &ahead), "Marketing Qualified");
 }
@@ -349,10 +425,21 @@ async fn a_push_to_a_converted_lead_goes_to_its_contact() {
     let org = org(FakeConfig::default(), "").await;
     let lead = org.lead(1, "Marketing Qualified");
     let contact = org.fake.convert_lead(&lead, None);
-    let out = org.connector().push(&[item(9, &lead, Tier::Opportunity)]).await.unwrap();
-    assert!(matches!(out[..], [PushOutcome::Applied { outbox_id: 9 }]), "{out:?}");
+    let out = org
+        .connector()
+        .push(&[item(9, &lead, Tier::Opportunity)])
+        .await
+        .unwrap();
+    assert!(
+        matches!(out[..], [PushOutcome::Applied { outbox_id: 9 }]),
+        "{out:?}"
+    );
     assert_eq!(
-        org.fake.record(&contact).unwrap().fields.get("Lifecycle_Stage__c"),
+        org.fake
+            .record(&contact)
+            .unwrap()
+            .fields
+            .get("Lifecycle_Stage__c"),
         Some(&json!("opportunity"))
     );
 }
@@ -361,12 +448,22 @@ async fn a_push_to_a_converted_lead_goes_to_its_contact() {
 async fn a_refused_value_is_dead_lettered_with_salesforces_reason() {
     let org = org(FakeConfig::default(), "").await;
     // The org's picklist lost the status the config maps MQL to.
-    org.fake.set_lead_statuses(&[("Open - Not Contacted", 1, false), ("Working - Contacted", 2, false)]);
+    org.fake.set_lead_statuses(&[
+        ("Open - Not Contacted", 1, false),
+        ("Working - Contacted", 2, false),
+    ]);
     let lead = org.lead(1, "Open - Not Contacted");
-    let out = org.connector().push(&[item(1, &lead, Tier::Mql)]).await.unwrap();
+    let out = org
+        .connector()
+        .push(&[item(1, &lead, Tier::Mql)])
+        .await
+        .unwrap();
     match &out[0] {
         PushOutcome::Failed { reason, .. } => {
-            assert!(reason.contains("INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST"), "{reason}")
+            assert!(
+                reason.contains("INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST"),
+                "{reason}"
+            )
         }
         other => panic!("expected a dead letter, got {other:?}"),
     }
@@ -375,11 +472,16 @@ async fn a_refused_value_is_dead_lettered_with_salesforces_reason() {
 #[tokio::test]
 async fn an_expired_token_is_renewed_and_faults_are_retried_until_every_status_lands_once() {
     let org = org(FakeConfig::default(), "").await;
-    let leads: Vec<String> = (0..30).map(|n| org.lead(n, "Open - Not Contacted")).collect();
+    let leads: Vec<String> = (0..30)
+        .map(|n| org.lead(n, "Open - Not Contacted"))
+        .collect();
     let c = org.connector();
     c.health().await.unwrap();
     org.fake.expire_tokens();
-    org.fake.script(Fault::ServerError { status: 503, times: 2 });
+    org.fake.script(Fault::ServerError {
+        status: 503,
+        times: 2,
+    });
     org.fake.script(Fault::DropAfterWrite { times: 1 });
     let items: Vec<PushItem> = leads
         .iter()
@@ -387,7 +489,10 @@ async fn an_expired_token_is_renewed_and_faults_are_retried_until_every_status_l
         .map(|(i, id)| item(i as i64, id, Tier::Mql))
         .collect();
     let out = c.push(&items).await.unwrap();
-    assert!(out.iter().all(|o| matches!(o, PushOutcome::Applied { .. })), "{out:?}");
+    assert!(
+        out.iter().all(|o| matches!(o, PushOutcome::Applied { .. })),
+        "{out:?}"
+    );
     for id in &leads {
         assert_eq!(status(&org, id), "Marketing Qualified");
     }
@@ -410,7 +515,7 @@ async fn the_reserve_stops_requests_and_a_403_limit_is_not_an_auth_failure() {
     .await;
     org.lead(1, "Open - Not Contacted");
     org.fake.set_api_usage(950);
-    let c = org.connector();
+    let mut c = org.connector();
     let mut sink = MemorySink::default();
     let err = c.pull(&mut sink).await.unwrap_err();
     assert_eq!(err.kind, ConnectorErrorKind::Transient, "{err}");
@@ -434,7 +539,11 @@ async fn a_bad_secret_is_a_config_error_that_does_not_show_the_secret() {
     std::fs::write(&secret, "hunter2-not-the-secret").unwrap();
     let mut cfg = org.cfg.clone();
     cfg.client_secret.file = Some(secret);
-    let err = SalesforceConnector::new("sf", cfg).unwrap().health().await.unwrap_err();
+    let err = SalesforceConnector::new("sf", cfg)
+        .unwrap()
+        .health()
+        .await
+        .unwrap_err();
     assert_eq!(err.kind, ConnectorErrorKind::Config);
     assert!(err.message.contains("invalid_client"), "{}", err.message);
     assert!(!err.message.contains("hunter2"), "{}", err.message);
@@ -443,7 +552,9 @@ async fn a_bad_secret_is_a_config_error_that_does_not_show_the_secret() {
 #[tokio::test]
 async fn concurrent_pushes_stay_well_under_the_orgs_cap() {
     let org = org(FakeConfig::default(), "").await;
-    let leads: Vec<String> = (0..400).map(|n| org.lead(n, "Open - Not Contacted")).collect();
+    let leads: Vec<String> = (0..400)
+        .map(|n| org.lead(n, "Open - Not Contacted"))
+        .collect();
     org.fake.script(Fault::Slow {
         delay: std::time::Duration::from_millis(100),
         times: 200,
@@ -451,11 +562,20 @@ async fn concurrent_pushes_stay_well_under_the_orgs_cap() {
     let c = org.connector();
     let batches: Vec<Vec<PushItem>> = leads
         .chunks(20)
-        .map(|ids| ids.iter().enumerate().map(|(i, id)| item(i as i64, id, Tier::Mql)).collect())
+        .map(|ids| {
+            ids.iter()
+                .enumerate()
+                .map(|(i, id)| item(i as i64, id, Tier::Mql))
+                .collect()
+        })
         .collect();
     let pushes = batches.iter().map(|b| c.push(b));
     futures_util::future::join_all(pushes).await;
-    assert!(org.fake.max_in_flight() <= 10, "{}", org.fake.max_in_flight());
+    assert!(
+        org.fake.max_in_flight() <= 10,
+        "{}",
+        org.fake.max_in_flight()
+    );
 }
 
 fn outbox(o: &PushOutcome) -> i64 {
@@ -467,5 +587,8 @@ fn outbox(o: &PushOutcome) -> i64 {
 }
 
 fn status(org: &Org, id: &str) -> String {
-    org.fake.record(id).unwrap().fields["Status"].as_str().unwrap().to_string()
+    org.fake.record(id).unwrap().fields["Status"]
+        .as_str()
+        .unwrap()
+        .to_string()
 }
