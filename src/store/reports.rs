@@ -11,6 +11,9 @@ pub trait ReportStore {
     /// should not call the store.
     fn funnel_facts(&mut self, visit: &mut dyn FnMut(FunnelFact)) -> Result<(), StoreError>;
     fn person_count(&mut self) -> Result<u64, StoreError>;
+    /// Persons with a live (not archived) record of each of the two connectors: the people two
+    /// CRMs hold in common.
+    fn persons_in_both(&mut self, a: &str, b: &str) -> Result<u64, StoreError>;
     /// Every stored reject, of every connector.
     fn reject_count(&mut self) -> Result<u64, StoreError>;
 }

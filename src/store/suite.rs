@@ -39,6 +39,7 @@ macro_rules! store_suite {
             persons_page_in_id_order_and_stale_ones_are_those_not_qualified_by_a_version,
             the_funnel_sees_each_persons_tier_and_the_first_time_each_tier_was_reached,
             runs_and_events_come_back_newest_first,
+            persons_in_both_crms_count_live_records_of_each,
         );
     };
     (@cases $fresh:expr; $($case:ident),* $(,)?) => {
@@ -420,6 +421,38 @@ pub(crate) fn the_funnel_sees_each_persons_tier_and_the_first_time_each_tier_was
             unqualified: 1,
         }
     );
+}
+
+pub(crate) fn persons_in_both_crms_count_live_records_of_each(fresh: Factory<'_>) {
+    let Fresh { mut store, _keep } = fresh();
+    let mut tx = store.begin().unwrap();
+    let ids: Vec<i64> = (0..3).map(|_| tx.next_person_id().unwrap()).collect();
+    let persons: Vec<Person> = ids.iter().map(|&id| person(id, None)).collect();
+    tx.save_persons(&persons.iter().collect::<Vec<_>>())
+        .unwrap();
+    let mut gone = crm_record("00Q3");
+    gone.archived = true;
+    // Person 0 in both; person 1 in HubSpot twice; person 2 in Salesforce only by a deleted lead.
+    tx.upsert_records(
+        "hubspot",
+        &[(&crm_record("1"), ids[0]), (&crm_record("2"), ids[1])],
+    )
+    .unwrap();
+    tx.upsert_records(
+        "hubspot",
+        &[(&crm_record("3"), ids[1]), (&crm_record("4"), ids[2])],
+    )
+    .unwrap();
+    tx.upsert_records(
+        "sf",
+        &[(&crm_record("00Q1"), ids[0]), (&crm_record("003A"), ids[0])],
+    )
+    .unwrap();
+    tx.upsert_records("sf", &[(&gone, ids[2])]).unwrap();
+    tx.commit().unwrap();
+    assert_eq!(store.persons_in_both("hubspot", "sf").unwrap(), 1);
+    assert_eq!(store.persons_in_both("sf", "hubspot").unwrap(), 1);
+    assert_eq!(store.persons_in_both("hubspot", "drops").unwrap(), 0);
 }
 
 pub(crate) fn runs_and_events_come_back_newest_first(fresh: Factory<'_>) {

@@ -506,6 +506,72 @@ pub fn seed_hubspot(fake: &leadsync_fake_hubspot::FakeHubSpot, seed: u64, person
     n
 }
 
+/// The Lead Status picklist of the sample Salesforce org, with its sort order and whether a
+/// value counts as converted.
+pub const SALESFORCE_STATUSES: &[(&str, i64, bool)] = &[
+    ("Open - Not Contacted", 1, false),
+    ("Working - Contacted", 2, false),
+    ("Marketing Qualified", 3, false),
+    ("Sales Qualified", 4, false),
+    ("Closed - Converted", 5, true),
+    ("Closed - Not Converted", 6, false),
+];
+
+/// What a Salesforce org holds of the sample: sales works every person not numbered `0 mod 3`
+/// (so a third of them are in HubSpot too: `seed_hubspot` leaves out `2 mod 3`). Each is a
+/// lead whose status follows the person's stage; every seventh was converted to a contact with
+/// an opportunity, every other one of those won.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SalesforceSeed {
+    pub leads: usize,
+    pub converted: usize,
+    pub won: usize,
+}
+
+pub fn seed_salesforce(
+    fake: &leadsync_fake_salesforce::FakeSalesforce,
+    seed: u64,
+    persons: usize,
+) -> SalesforceSeed {
+    use leadsync_connector_core::{Stage, Tier};
+    use leadsync_fake_salesforce::SObject;
+    use serde_json::json;
+    fake.set_lead_statuses(SALESFORCE_STATUSES);
+    let mut out = SalesforceSeed::default();
+    for (n, i) in (0..persons).filter(|i| i % 3 != 0).enumerate() {
+        let p = person(seed, i);
+        let status = match p.stage.and_then(|s| Stage::parse(s).tier()) {
+            None | Some(Tier::Subscriber) => "Open - Not Contacted",
+            Some(Tier::Lead) => "Working - Contacted",
+            Some(Tier::Mql) => "Marketing Qualified",
+            Some(_) => "Sales Qualified",
+        };
+        let mut fields = std::collections::BTreeMap::from([
+            ("FirstName".to_string(), json!(p.first)),
+            ("LastName".to_string(), json!(p.last)),
+            ("Email".to_string(), json!(p.email)),
+            ("Company".to_string(), json!(p.company)),
+            ("Title".to_string(), json!(p.title)),
+            ("Industry".to_string(), json!(p.industry)),
+            ("LeadSource".to_string(), json!(p.source)),
+            ("Status".to_string(), json!(status)),
+        ]);
+        if let Some(phone) = &p.phone {
+            fields.insert("Phone".into(), json!(format_phone(phone, 1)));
+        }
+        let id = fake.insert(SObject::Lead, fields);
+        out.leads += 1;
+        if n % 7 == 3 {
+            let won = out.converted % 2 == 1;
+            let stage = if won { "Closed Won" } else { "Prospecting" };
+            fake.convert_lead(&id, Some((stage, won, won)));
+            out.converted += 1;
+            out.won += usize::from(won);
+        }
+    }
+    out
+}
+
 /// A sample person as a HubSpot contact: the standard properties and an internal stage name.
 pub fn hubspot_properties(p: &SamplePerson) -> std::collections::BTreeMap<String, String> {
     use leadsync_connector_core::{Stage, Tier};

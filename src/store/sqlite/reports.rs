@@ -77,6 +77,16 @@ impl ReportStore for SqliteStore {
             as u64)
     }
 
+    fn persons_in_both(&mut self, a: &str, b: &str) -> Result<u64, StoreError> {
+        Ok(self.conn.query_row(
+            "SELECT count(DISTINCT x.person_id) FROM source_records x
+             JOIN source_records y ON y.person_id = x.person_id
+             WHERE x.connector = ?1 AND y.connector = ?2 AND NOT x.archived AND NOT y.archived",
+            rusqlite::params![a, b],
+            |r| r.get::<_, i64>(0),
+        )? as u64)
+    }
+
     fn reject_count(&mut self) -> Result<u64, StoreError> {
         Ok(self
             .conn
