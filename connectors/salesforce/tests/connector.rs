@@ -87,7 +87,7 @@ impl MemorySink {
 
 struct Org {
     fake: FakeSalesforce,
-    server: ServerHandle,
+    _server: ServerHandle,
     _dir: tempfile::TempDir,
     cfg: SalesforceConfig,
 }
@@ -120,7 +120,7 @@ async fn org(fake_cfg: FakeConfig, extra: &str) -> Org {
     .unwrap();
     Org {
         fake,
-        server,
+        _server: server,
         _dir: dir,
         cfg,
     }
