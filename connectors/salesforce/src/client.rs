@@ -18,6 +18,15 @@ use std::time::Duration;
 /// The batch size asked of queries (a hint: the org chooses).
 const BATCH_SIZE_HINT: &str = "batchSize=2000";
 
+/// What to do when a request's answer is lost (the connection failed after sending).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Lost {
+    /// Send it again: a read.
+    Resend,
+    /// Return the error: a write may have landed, and only a read tells.
+    Report,
+}
+
 pub(crate) struct Client {
     http: reqwest::Client,
     /// `{instance_url}` without a trailing slash: `nextRecordsUrl` paths are joined to it.
@@ -66,7 +75,7 @@ impl Client {
             .data
             .join(if all { "queryAll" } else { "query" })
             .expect("a relative path joins");
-        self.send(what, || {
+        self.send(what, Lost::Resend, || {
             self.http
                 .get(url.clone())
                 .query(&[("q", soql)])
@@ -82,7 +91,7 @@ impl Client {
         locator: &str,
     ) -> Result<QueryPage<T>, ApiError> {
         let url = format!("{}{locator}", self.instance);
-        self.send(what, || {
+        self.send(what, Lost::Resend, || {
             self.http
                 .get(&url)
                 .header("Sforce-Query-Options", BATCH_SIZE_HINT)
@@ -126,7 +135,8 @@ impl Client {
             .join("composite/sobjects")
             .expect("a relative path joins");
         let body = CollectionUpdate::each(records);
-        self.send("a collections update", || {
+        // A write whose answer was lost is not sent again blind: the caller reads what landed.
+        self.send("a collections update", Lost::Report, || {
             self.http.patch(url.clone()).json(&body)
         })
         .await
@@ -143,6 +153,7 @@ impl Client {
     async fn send<T: DeserializeOwned>(
         &self,
         what: &str,
+        lost: Lost,
         request: impl Fn() -> reqwest::RequestBuilder,
     ) -> Result<T, ApiError> {
         let request = &request;
@@ -181,7 +192,10 @@ impl Client {
                     Next::RefreshToken => Retry::Never,
                 }
             }
-            ApiError::Transport { .. } => Retry::Backoff,
+            ApiError::Transport { .. } => match lost {
+                Lost::Resend => Retry::Backoff,
+                Lost::Report => Retry::Never,
+            },
             ApiError::Credentials { .. }
             | ApiError::Decode { .. }
             | ApiError::Allocation { .. } => Retry::Never,

@@ -284,18 +284,26 @@ async fn write(client: &Client, writes: Vec<Write>) -> (Vec<PushOutcome>, Vec<Wr
     let mut writes = writes.into_iter().peekable();
     while writes.peek().is_some() {
         let batch: Vec<Write> = writes.by_ref().take(MAX_COLLECTION).collect();
-        let records = batch
-            .iter()
-            .map(|w| UpdateRecord::set(w.object.name(), &w.record_id, &w.field, &w.value))
-            .collect();
-        let results = match client.update(records).await {
-            Ok(results) if results.len() == batch.len() => results,
-            Ok(results) => {
-                let e = ApiError::Decode {
-                    what: "a collections update".into(),
-                    message: format!("{} results for {} records", results.len(), batch.len()),
+        let results = match send(client, &batch).await {
+            Ok(results) => results,
+            // The answer was lost: what landed is read back, and only the rest is sent again.
+            Err(ApiError::Transport { .. }) => {
+                let (landed, rest) = match read_back(client, batch).await {
+                    Ok(split) => split,
+                    Err((batch, e)) => {
+                        outcomes.extend(all_failed(batch.iter().map(|w| w.outbox_id), &e));
+                        continue;
+                    }
                 };
-                outcomes.extend(all_failed(batch.iter().map(|w| w.outbox_id), &e));
+                outcomes.extend(landed.iter().map(|w| PushOutcome::Applied {
+                    outbox_id: w.outbox_id,
+                }));
+                match send(client, &rest).await {
+                    Ok(results) => {
+                        settle(rest, results, &mut outcomes, &mut converted);
+                    }
+                    Err(e) => outcomes.extend(all_failed(rest.iter().map(|w| w.outbox_id), &e)),
+                }
                 continue;
             }
             Err(e) => {
@@ -303,15 +311,81 @@ async fn write(client: &Client, writes: Vec<Write>) -> (Vec<PushOutcome>, Vec<Wr
                 continue;
             }
         };
-        for (w, result) in batch.into_iter().zip(results) {
-            if result.is_converted_lead() && w.object == Object::Lead {
-                converted.push(w);
-            } else {
-                outcomes.push(outcome(&w, &result));
-            }
-        }
+        settle(batch, results, &mut outcomes, &mut converted);
     }
     (outcomes, converted)
+}
+
+/// One collections request, checked to answer once per record.
+async fn send(client: &Client, batch: &[Write]) -> Result<Vec<SaveResult>, ApiError> {
+    if batch.is_empty() {
+        return Ok(Vec::new());
+    }
+    let records = batch
+        .iter()
+        .map(|w| UpdateRecord::set(w.object.name(), &w.record_id, &w.field, &w.value))
+        .collect();
+    let results = client.update(records).await?;
+    if results.len() != batch.len() {
+        return Err(ApiError::Decode {
+            what: "a collections update".into(),
+            message: format!("{} results for {} records", results.len(), batch.len()),
+        });
+    }
+    Ok(results)
+}
+
+fn settle(
+    batch: Vec<Write>,
+    results: Vec<SaveResult>,
+    outcomes: &mut Vec<PushOutcome>,
+    converted: &mut Vec<Write>,
+) {
+    for (w, result) in batch.into_iter().zip(results) {
+        if result.is_converted_lead() && w.object == Object::Lead {
+            converted.push(w);
+        } else {
+            outcomes.push(outcome(&w, &result));
+        }
+    }
+}
+
+/// After a lost answer: the writes whose value is in the org now, and the rest.
+async fn read_back(
+    client: &Client,
+    batch: Vec<Write>,
+) -> Result<(Vec<Write>, Vec<Write>), (Vec<Write>, ApiError)> {
+    let mut current: HashMap<String, String> = HashMap::new();
+    for object in [Object::Lead, Object::Contact] {
+        let of: Vec<&Write> = batch.iter().filter(|w| w.object == object).collect();
+        let Some(first) = of.first() else {
+            continue;
+        };
+        let soql = format!(
+            "SELECT Id, {} FROM {} WHERE Id IN ({})",
+            first.field,
+            object.name(),
+            soql_ids(of.iter().map(|w| w.record_id.as_str()))
+        );
+        let rows: Vec<serde_json::Map<String, serde_json::Value>> = match client
+            .query_all_batches("the values just written", &soql)
+            .await
+        {
+            Ok(rows) => rows,
+            Err(e) => return Err((batch, e)),
+        };
+        for row in rows {
+            let id = row.get("Id").and_then(|v| v.as_str()).unwrap_or_default();
+            let value = row
+                .get(&first.field)
+                .and_then(|v| v.as_str())
+                .unwrap_or_default();
+            current.insert(id.to_string(), value.to_string());
+        }
+    }
+    Ok(batch
+        .into_iter()
+        .partition(|w| current.get(&w.record_id) == Some(&w.value)))
 }
 
 fn outcome(w: &Write, result: &SaveResult) -> PushOutcome {

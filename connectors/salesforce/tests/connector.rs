@@ -470,7 +470,7 @@ async fn a_refused_value_is_dead_lettered_with_salesforces_reason() {
 }
 
 #[tokio::test]
-async fn an_expired_token_is_renewed_and_faults_are_retried_until_every_status_lands_once() {
+async fn an_expired_token_is_renewed_and_after_faults_every_status_lands_exactly_once() {
     let org = org(FakeConfig::default(), "").await;
     let leads: Vec<String> = (0..30)
         .map(|n| org.lead(n, "Open - Not Contacted"))
@@ -496,10 +496,11 @@ async fn an_expired_token_is_renewed_and_faults_are_retried_until_every_status_l
     for id in &leads {
         assert_eq!(status(&org, id), "Marketing Qualified");
     }
+    // The write whose answer was lost landed; it is read back, not sent again.
     let log = org.fake.write_log();
     for id in &leads {
         let times = log.iter().filter(|(w, ..)| w == id).count();
-        assert!((1..=2).contains(&times), "{id} written {times} times");
+        assert_eq!(times, 1, "{id} written {times} times");
     }
 }
 
