@@ -12,98 +12,13 @@
 
 use leadsync::connector::Tier;
 use leadsync::store::Store;
-use leadsync_fake_hubspot::{FakeConfig, FakeHubSpot, Fault};
-use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-/// User and system CPU seconds of this process so far.
-fn cpu_split() -> (f64, f64) {
-    cpu_split_of("self")
-}
+mod support;
 
-/// User and system CPU seconds of a process so far (`self` or a pid).
-fn cpu_split_of(pid: &str) -> (f64, f64) {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-    let fields: Vec<&str> = stat
-        .rsplit(')')
-        .next()
-        .unwrap_or_default()
-        .split_whitespace()
-        .collect();
-    let ticks = |i: usize| {
-        fields
-            .get(i)
-            .and_then(|v| v.parse::<f64>().ok())
-            .unwrap_or(0.0)
-    };
-    (ticks(11) / 100.0, ticks(12) / 100.0) // utime, stime (fields 14, 15 of stat; 100 ticks/s)
-}
-
-/// Bytes this process has handed to `write`-like calls so far (files and sockets alike).
-fn written() -> u64 {
-    std::fs::read_to_string("/proc/self/io")
-        .unwrap_or_default()
-        .lines()
-        .find_map(|l| l.strip_prefix("wchar: ")?.trim().parse().ok())
-        .unwrap_or(0)
-}
-
-/// The fake in a child process (this binary, re-run with `serve-fake`); returns its base URL.
-fn spawn_fake(
-    contacts: usize,
-    per_window: u32,
-    window_ms: u64,
-    search: u32,
-    answer_delay_ms: u64,
-) -> (std::process::Child, String) {
-    let mut child = Command::new(std::env::current_exe().unwrap())
-        .args([
-            "serve-fake",
-            &contacts.to_string(),
-            &per_window.to_string(),
-            &window_ms.to_string(),
-            &search.to_string(),
-            &answer_delay_ms.to_string(),
-        ])
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    (child, line.trim().to_string())
-}
-
-fn serve_fake(args: &[String]) {
-    let n = |i: usize| args[i].parse::<u64>().unwrap();
-    let runtime = tokio::runtime::Runtime::new().unwrap();
-    runtime.block_on(async {
-        let fake = FakeHubSpot::new(FakeConfig {
-            requests_per_window: n(1) as u32,
-            window: Duration::from_millis(n(2)),
-            search_per_second: n(3) as u32,
-            ..FakeConfig::default()
-        });
-        fake.seed(n(0) as usize, 9);
-        if n(4) > 0 {
-            // Every answer comes this much later (HubSpot answers a batch in 0.1-0.5 s).
-            fake.script(Fault::Slow {
-                delay: Duration::from_millis(n(4)),
-                times: u32::MAX,
-            });
-        }
-        let server = fake.serve("127.0.0.1:0".parse().unwrap()).await.unwrap();
-        println!("{}", server.base_url);
-        tokio::signal::ctrl_c().await.ok();
-    });
-}
-
-#[path = "../tests/common/hubspot.rs"]
-mod hubspot_setup;
-
-use hubspot_setup::{Options, setup};
+use support::child::cpu_split;
+use support::hubspot::setup::{Options, setup};
+use support::hubspot::{self as hub, PullRun};
 
 fn main() {
     leadsync::tune_allocator();
@@ -111,8 +26,8 @@ fn main() {
         .skip(1)
         .filter(|a| a != "--bench")
         .collect();
-    if args.first().map(String::as_str) == Some("serve-fake") {
-        return serve_fake(&args[1..]);
+    if args.first().map(String::as_str) == Some(hub::SERVE) {
+        return hub::serve_fake(&args[1..]);
     }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -127,35 +42,21 @@ fn main() {
         .unwrap_or(50_000);
     runtime.block_on(async {
         // 1. Pull and store 50,000 contacts, limits off.
-        let (mut fake, url) = spawn_fake(contacts, 0, 10_000, 0, 0);
-        let mut c = setup(&url, Options::default());
         // The numbering plan loads once per process (the binary starts loading it at start).
         let before = cpu_split();
         leadsync::resolve::phone::load_metadata();
         let load = cpu_split().0 + cpu_split().1 - before.0 - before.1;
-        let fake_cpu = || {
-            let (user, system) = cpu_split_of(&fake.id().to_string());
-            user + system
-        };
-        let fake_before = fake_cpu();
-        let (t, (user, system), bytes) = (Instant::now(), cpu_split(), written());
-        let run = c.cycle().await;
-        let (user, system) = (cpu_split().0 - user, cpu_split().1 - system);
+        let PullRun { wall, user, system, records, mb_written, fake_cpu } = hub::pull(contacts).await;
         println!(
-            "pull+store {contacts} contacts, limits off: {:.2}s wall, {:.2} CPU s client-side ({user:.2} user + {system:.2} system; {} records; {:.0} MB written; the numbering plan's one-time load before it: {load:.2} CPU s; the fake's CPU meanwhile: {:.2} s)",
-            t.elapsed().as_secs_f64(),
+            "pull+store {contacts} contacts, limits off: {wall:.2}s wall, {:.2} CPU s client-side ({user:.2} user + {system:.2} system; {records} records; {mb_written:.0} MB written; the numbering plan's one-time load before it: {load:.2} CPU s; the fake's CPU meanwhile: {fake_cpu:.2} s)",
             user + system,
-            run.runs[0].resolved.records,
-            (written() - bytes) as f64 / 1e6,
-            fake_cpu() - fake_before
         );
-        fake.kill().ok();
         if only_pull {
             return;
         }
 
         // 2. Backfill under HubSpot's limits.
-        let (mut fake, url) = spawn_fake(20_000, 100, 10_000, 5, 0);
+        let (mut fake, url) = hub::spawn(20_000, 100, 10_000, 5, 0);
         let mut c = setup(&url, Options { per_window: 100, search_per_second: 5, ..Options::default() });
         let t = Instant::now();
         let run = c.cycle().await;
@@ -178,7 +79,7 @@ fn main() {
 /// Pulls (untimed), plans a push for every contact with the same planning code the cycle uses,
 /// checkpoints as a cycle does before its pushes, then times the drain.
 async fn push_bench(answer_delay_ms: u64) {
-    let (mut fake, url) = spawn_fake(20_000, 100, 1_000, 0, answer_delay_ms);
+    let (mut fake, url) = hub::spawn(20_000, 100, 1_000, 0, answer_delay_ms);
     let window = Duration::from_secs(1);
     let mut c = setup(
         &url,

@@ -1,6 +1,10 @@
-//! What the ingest and re-qualification benchmarks share: a generated drop in a temp inbox, a
-//! fresh store, and the measurements.
+//! What the benchmarks share: for ingest and re-qualification, a generated drop in a temp inbox,
+//! a fresh store, and the measurements; for the connector benchmarks, a fake CRM in a child
+//! process ([`child`]) and the HubSpot pull they compare against ([`hubspot`]).
 #![allow(dead_code, unreachable_pub)]
+
+pub mod child;
+pub mod hubspot;
 
 use leadsync::config::{ConnectorConfig, Settings};
 use leadsync::pipeline::{AnyConnector, Cycle, run_once};
