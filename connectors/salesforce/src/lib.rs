@@ -40,6 +40,8 @@ pub struct SalesforceConnector {
     cfg: SalesforceConfig,
     /// The org's statuses as the last pull read them (a push before any pull reads them).
     statuses: std::sync::Mutex<Option<Arc<StatusMap>>>,
+    /// Held while a push reads the statuses, so pushes in flight together read them once.
+    reading_statuses: tokio::sync::Mutex<()>,
 }
 
 impl SalesforceConnector {
@@ -64,6 +66,7 @@ impl SalesforceConnector {
             client: Arc::new(client),
             cfg,
             statuses: std::sync::Mutex::new(None),
+            reading_statuses: tokio::sync::Mutex::new(()),
         })
     }
 
@@ -98,6 +101,35 @@ impl SalesforceConnector {
     pub fn config(&self) -> &SalesforceConfig {
         &self.cfg
     }
+
+    /// The org's statuses as the last pull read them, or read now (once for all pushes in
+    /// flight) when no pull has run yet.
+    async fn statuses(&self) -> Result<Arc<StatusMap>, ConnectorError> {
+        let known = || {
+            self.statuses
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .clone()
+        };
+        if let Some(map) = known() {
+            return Ok(map);
+        }
+        let _reading = self.reading_statuses.lock().await;
+        if let Some(map) = known() {
+            return Ok(map);
+        }
+        let org = self
+            .client
+            .lead_statuses()
+            .await
+            .map_err(|e| e.into_connector(&self.id))?;
+        let map = Arc::new(StatusMap::new(&self.cfg.lead_status, &org));
+        *self
+            .statuses
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(Arc::clone(&map));
+        Ok(map)
+    }
 }
 
 impl Connector for SalesforceConnector {
@@ -129,27 +161,7 @@ impl Connector for SalesforceConnector {
     /// Sets the statuses (and contact stages) of the desired tiers, 200 records a request; one
     /// outcome per item.
     async fn push(&self, items: &[PushItem]) -> Result<Vec<PushOutcome>, ConnectorError> {
-        let known = self
-            .statuses
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .clone();
-        let statuses = match known {
-            Some(map) => map,
-            None => {
-                let org = self
-                    .client
-                    .lead_statuses()
-                    .await
-                    .map_err(|e| e.into_connector(&self.id))?;
-                let map = Arc::new(StatusMap::new(&self.cfg.lead_status, &org));
-                *self
-                    .statuses
-                    .lock()
-                    .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(Arc::clone(&map));
-                map
-            }
-        };
+        let statuses = self.statuses().await?;
         Ok(push::push(&self.client, &self.cfg, &statuses, items).await)
     }
 }
