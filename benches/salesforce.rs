@@ -34,15 +34,6 @@ use support::hubspot::{self as hub, PullRun};
 
 /// The argument that makes the bench binary serve a fake Salesforce (see [`serve_fake`]).
 const SERVE: &str = "serve-fake-salesforce";
-/// The org's Lead Status picklist: Salesforce's standard values and two qualified ones.
-const STATUSES: &[(&str, i64, bool)] = &[
-    ("Open - Not Contacted", 1, false),
-    ("Working - Contacted", 2, false),
-    ("Marketing Qualified", 3, false),
-    ("Sales Qualified", 4, false),
-    ("Closed - Converted", 5, true),
-    ("Closed - Not Converted", 6, false),
-];
 const OPEN: &str = "Open - Not Contacted";
 const MQL: &str = "Marketing Qualified";
 /// Pulls of each CRM, alternating which goes first.
@@ -61,7 +52,7 @@ fn org() -> FakeSalesforce {
         batch_sizes: vec![2000],
         ..FakeConfig::default()
     });
-    fake.set_lead_statuses(STATUSES);
+    fake.set_lead_statuses(leadsync_sample::SALESFORCE_STATUSES);
     fake
 }
 

@@ -7,16 +7,6 @@ use serde_json::{Value, json};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
-/// The org's Lead Status picklist in these tests.
-const STATUSES: &[(&str, i64, bool)] = &[
-    ("Open - Not Contacted", 1, false),
-    ("Working - Contacted", 2, false),
-    ("Marketing Qualified", 3, false),
-    ("Sales Qualified", 4, false),
-    ("Closed - Converted", 5, true),
-    ("Closed - Not Converted", 6, false),
-];
-
 /// Both fakes on a runtime of their own, and a config for the binary that pulls from and
 /// pushes to both.
 struct TwoCrms {
@@ -44,7 +34,7 @@ impl TwoCrms {
             ..HubConfig::default()
         });
         let salesforce = FakeSalesforce::new(sf);
-        salesforce.set_lead_statuses(STATUSES);
+        salesforce.set_lead_statuses(leadsync_sample::SALESFORCE_STATUSES);
         let servers = runtime.block_on(async {
             let addr = "127.0.0.1:0".parse().unwrap();
             (

@@ -67,6 +67,18 @@ pub enum PushOutcome {
     },
 }
 
+impl PushOutcome {
+    /// The outcome of an item whose request failed as a whole, after the client's own retries:
+    /// dead-lettered when the failure is permanent, else left for the next drain.
+    pub fn unsent(outbox_id: i64, reason: String, permanent: bool) -> PushOutcome {
+        if permanent {
+            PushOutcome::Failed { outbox_id, reason }
+        } else {
+            PushOutcome::Retry { outbox_id, reason }
+        }
+    }
+}
+
 /// The result of a connector's health check.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Health {

@@ -78,15 +78,7 @@ fn failed(chunk: &[PushItem], e: &ApiError) -> Vec<PushOutcome> {
     let permanent = e.is_permanent();
     chunk
         .iter()
-        .map(|i| {
-            let outbox_id = i.outbox_id;
-            let reason = reason.clone();
-            if permanent {
-                PushOutcome::Failed { outbox_id, reason }
-            } else {
-                PushOutcome::Retry { outbox_id, reason }
-            }
-        })
+        .map(|i| PushOutcome::unsent(i.outbox_id, reason.clone(), permanent))
         .collect()
 }
 

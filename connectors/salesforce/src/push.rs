@@ -78,15 +78,8 @@ pub(crate) async fn push(
 fn all_failed(ids: impl Iterator<Item = i64>, e: &ApiError) -> Vec<PushOutcome> {
     let reason = e.to_string();
     let permanent = e.is_permanent();
-    ids.map(|outbox_id| {
-        let reason = reason.clone();
-        if permanent {
-            PushOutcome::Failed { outbox_id, reason }
-        } else {
-            PushOutcome::Retry { outbox_id, reason }
-        }
-    })
-    .collect()
+    ids.map(|outbox_id| PushOutcome::unsent(outbox_id, reason.clone(), permanent))
+        .collect()
 }
 
 async fn push_chunk(
