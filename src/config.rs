@@ -40,9 +40,14 @@ pub struct Settings {
 #[derive(Debug, Clone, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct StoreConfig {
-    /// `sqlite://PATH` (relative paths are relative to the working directory).
+    /// `sqlite://PATH` (relative paths are relative to the working directory), or
+    /// `postgres://USER@HOST:PORT/DATABASE` (never with a password in it).
     #[serde(default = "default_store_url")]
     pub url: String,
+    /// The PostgreSQL password: `{ env = "NAME" }` or `{ file = "PATH" }`; without it,
+    /// `PGPASSWORD` (or none, for trust or peer authentication).
+    #[serde(default)]
+    pub password: Option<leadsync_salesforce::SecretSource>,
 }
 
 fn default_store_url() -> String {
@@ -53,6 +58,7 @@ impl Default for StoreConfig {
     fn default() -> Self {
         StoreConfig {
             url: default_store_url(),
+            password: None,
         }
     }
 }
@@ -443,12 +449,6 @@ fn check(s: &Settings) -> Result<(), String> {
         return Err("key daemon.push_interval: must be longer than 0s".into());
     }
     check_cron(&s.daemon.requalify).map_err(|e| format!("key daemon.requalify: {e}"))?;
-    if !(s.store.url.starts_with("sqlite://") && s.store.url.len() > "sqlite://".len()) {
-        return Err(format!(
-            "key store.url: `{}` is not supported; use sqlite://PATH",
-            s.store.url
-        ));
-    }
     if crate::model::region::region(&s.identity.default_region).is_none() {
         return Err(format!(
             "key identity.default_region: `{}` is not a known ISO 3166 region code (e.g. US, GB, DE)",
@@ -466,6 +466,7 @@ fn check(s: &Settings) -> Result<(), String> {
             ));
         }
     }
+    check_store(&s.store)?;
     for (id, c) in &s.connectors {
         check_connector_id(id)?;
         if let Some(expr) = c.schedule() {
@@ -549,6 +550,15 @@ pub fn resolve_secrets(s: &Settings) -> Result<usize, Vec<String>> {
         .filter_map(|(key, source)| source.load().err().map(|e| format!("key {key}: {e}")))
         .collect();
     let mut read = sources.len();
+    if let Some(password) = &s.store.password {
+        match password.load("store.password") {
+            Ok(_) => read += 1,
+            Err(e) => problems.push(format!(
+                "key store.password: {}",
+                e.trim_start_matches("`store.password`: ")
+            )),
+        }
+    }
     for (id, c) in &s.connectors {
         if let ConnectorConfig::Salesforce(sf) = c {
             for (key, source) in [
@@ -570,6 +580,36 @@ pub fn resolve_secrets(s: &Settings) -> Result<usize, Vec<String>> {
     } else {
         Err(problems)
     }
+}
+
+/// `store.url` names a backend leadsync has; a password sits in `store.password`, not the URL.
+fn check_store(store: &StoreConfig) -> Result<(), String> {
+    let url = store.url.as_str();
+    if let Some(path) = url.strip_prefix("sqlite://") {
+        if path.is_empty() {
+            return Err("key store.url: `sqlite://` names no file; write sqlite://PATH".into());
+        }
+        if store.password.is_some() {
+            return Err("key store.password: only a postgres:// store takes a password".into());
+        }
+        return Ok(());
+    }
+    if let Some(rest) = url
+        .strip_prefix("postgres://")
+        .or_else(|| url.strip_prefix("postgresql://"))
+    {
+        let userinfo = rest.split_once('@').map(|(u, _)| u).unwrap_or("");
+        if userinfo.contains(':') {
+            return Err("key store.url: the URL holds a password; write it as `store.password = { env = \"NAME\" }` or `{ file = \"PATH\" }` (or set PGPASSWORD) and take it out of the URL".into());
+        }
+        if let Some(p) = &store.password {
+            p.check("store.password")?;
+        }
+        return Ok(());
+    }
+    Err(format!(
+        "key store.url: `{url}` is not a store leadsync knows; write sqlite://PATH or postgres://USER@HOST:PORT/DATABASE"
+    ))
 }
 
 fn check_connector_id(id: &str) -> Result<(), String> {

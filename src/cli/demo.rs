@@ -7,7 +7,7 @@ use super::Failure;
 use crate::config;
 use crate::pipeline::select;
 use crate::report::Funnel;
-use crate::store;
+
 use leadsync_fake_hubspot::{FakeConfig, FakeHubSpot};
 use leadsync_fake_salesforce::{FakeConfig as SfConfig, FakeSalesforce, SObject};
 use leadsync_sample as sample;
@@ -101,7 +101,7 @@ pub(super) async fn run(dir: Option<&Path>, contacts: usize) -> Result<(), Failu
 
     let settings = config::load(&config_path).map_err(|e| Failure::runtime(e.to_string()))?;
     let rules = super::load_rules(&settings, None)?;
-    let mut store = store::open(&settings.store.url)?;
+    let mut store = super::open_store(&settings)?;
     let mut connectors = select(&settings, None).map_err(Failure::runtime)?;
     for round in 1..=2 {
         outln!("\ncycle {round}:");

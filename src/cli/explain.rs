@@ -1,10 +1,10 @@
 use super::{Args, Failure, load_rules, load_settings};
-use crate::{explain, store};
+use crate::explain;
 
 pub(super) fn run(args: &Args, who: &str, json: bool) -> Result<(), Failure> {
     let settings = load_settings(args)?;
     let rules = load_rules(&settings, None)?;
-    let mut store = store::open(&settings.store.url)?;
+    let mut store = super::open_store(&settings)?;
     let id = explain::find(store.as_mut(), &settings.identity, who)?.ok_or_else(|| {
         Failure::runtime(format!(
             "no person matches `{who}` (try an email, a phone number or a person id)"

@@ -166,6 +166,24 @@ impl From<crate::store::StoreError> for Failure {
     }
 }
 
+/// Opens the configured store. A password that cannot be read, or one the database refuses, is
+/// the operator's to fix (exit 2); a store that cannot be reached is a runtime failure (exit 1).
+pub(crate) fn open_store(settings: &Settings) -> Result<Box<dyn crate::store::Store>, Failure> {
+    let password = match &settings.store.password {
+        Some(source) => Some(source.load("store.password").map_err(|e| {
+            Failure::usage(format!(
+                "key {}",
+                e.trim_start_matches('`').replacen('`', "", 1)
+            ))
+        })?),
+        None => None,
+    };
+    crate::store::open(&settings.store.url, password).map_err(|e| match e.kind() {
+        crate::store::StoreErrorKind::Auth => Failure::usage(e.to_string()),
+        _ => Failure::from(e),
+    })
+}
+
 /// Loads the config the global options point at (exit 2 when it cannot be used).
 pub(crate) fn load_settings(args: &Args) -> Result<Settings, Failure> {
     let path = config::config_path(args.config.as_deref());

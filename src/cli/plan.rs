@@ -1,5 +1,5 @@
 use super::{Args, Failure, load_rules, load_settings};
-use crate::{pipeline, store};
+use crate::pipeline;
 use std::path::Path;
 
 /// A dry run: what the next cycle's re-qualification would do with these rules. Writes nothing.
@@ -11,7 +11,7 @@ pub(super) fn run(
 ) -> Result<(), Failure> {
     let settings = load_settings(args)?;
     let rules = load_rules(&settings, rules_file)?;
-    let mut store = store::open(&settings.store.url)?;
+    let mut store = super::open_store(&settings)?;
     let targets = pipeline::push_targets(&settings);
     let mut plan = pipeline::requalify(
         store.as_mut(),

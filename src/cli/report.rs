@@ -1,6 +1,6 @@
 use super::{Args, Failure, load_settings};
 use crate::report::{Funnel, FunnelBuilder, FunnelOptions};
-use crate::store;
+
 use chrono::NaiveDate;
 
 /// `report funnel` options.
@@ -16,7 +16,7 @@ pub(crate) struct FunnelArgs {
 
 pub(super) fn funnel(args: &Args, opts: FunnelArgs) -> Result<(), Failure> {
     let settings = load_settings(args)?;
-    let mut store = store::open(&settings.store.url)?;
+    let mut store = super::open_store(&settings)?;
     let funnel = if opts.by_source || opts.since.is_some() {
         // Needs the source and the tier history of every person: streamed, aggregated on the way.
         let mut builder = FunnelBuilder::new(FunnelOptions {

@@ -1,6 +1,6 @@
 use super::{Args, Failure, load_rules, load_settings};
+use crate::daemon;
 use crate::pipeline::select;
-use crate::{daemon, store};
 
 /// The daemon: until SIGTERM or SIGINT.
 pub(super) async fn run(args: &Args) -> Result<(), Failure> {
@@ -15,8 +15,8 @@ pub(super) async fn run(args: &Args) -> Result<(), Failure> {
     };
     let rules = load_rules(&settings, None)?;
     let connectors = select(&settings, None).map_err(Failure::usage)?;
-    let store = store::open(&settings.store.url)?;
-    let admin_store = store::open(&settings.store.url)?;
+    let store = super::open_store(&settings)?;
+    let admin_store = super::open_store(&settings)?;
     // SIGHUP: reload the config and the rules from the same places.
     let (reload_tx, reload_rx) = tokio::sync::mpsc::channel::<()>(1);
     let mut hup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())

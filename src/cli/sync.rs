@@ -2,7 +2,7 @@ use super::{Args, Failure, load_rules, load_settings};
 use crate::config::Settings;
 use crate::pipeline::{AnyConnector, ConnectorRun, Cycle, run_once, select};
 use crate::rules::Rules;
-use crate::store;
+
 use crate::store::Store;
 use indicatif::{ProgressBar, ProgressStyle};
 use std::sync::Arc;
@@ -17,7 +17,7 @@ pub(super) async fn run(args: &Args, once: bool, only: Option<&str>) -> Result<(
     let settings = load_settings(args)?;
     let rules = load_rules(&settings, None)?;
     let mut connectors = select(&settings, only).map_err(Failure::usage)?;
-    let mut store = store::open(&settings.store.url)?;
+    let mut store = super::open_store(&settings)?;
     let cycle = cycle_with_progress(
         &settings,
         store.as_mut(),

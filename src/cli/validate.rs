@@ -1,6 +1,6 @@
 use super::{Args, Failure, load_rules, load_settings};
+use crate::config;
 use crate::pipeline::select;
-use crate::{config, store};
 use leadsync_connector_core::ConnectorErrorKind;
 
 /// Config, store and connectors, in that order; each check printed as it passes.
@@ -29,10 +29,11 @@ pub(super) async fn run(args: &Args) -> Result<(), Failure> {
         rules.version,
         rules.tier_rules().count()
     );
-    let mut store = store::open(&settings.store.url)?;
+    let mut store = super::open_store(&settings)?;
     outln!(
-        "store: ok ({}, {} persons)",
+        "store: ok ({}, schema version {}, {} persons)",
         settings.store.url,
+        store.schema_version()?,
         store.person_count()?
     );
     let connectors = select(&settings, None).map_err(Failure::usage)?;

@@ -15,6 +15,15 @@ pub enum StoreError {
         #[source]
         source: BackendError,
     },
+    /// The database refused the credentials (a wrong or missing password, an unknown role).
+    #[error(
+        "the store at {location} refused the credentials: {source}; check `store.password` (or PGPASSWORD) and the role"
+    )]
+    Auth {
+        location: String,
+        #[source]
+        source: BackendError,
+    },
     /// The store was written by a newer leadsync.
     #[error(
         "store at {path} has schema version {found}, newer than this leadsync knows ({known}); upgrade leadsync"
@@ -56,6 +65,7 @@ pub enum StoreError {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum StoreErrorKind {
     Open,
+    Auth,
     TooNew,
     CursorRegression,
     Corrupt,
@@ -100,7 +110,7 @@ impl StoreErrorKind {
                 Some("check the free space and permissions of the store's folder"),
             ),
             Constraint | Backend => (true, None),
-            TooNew | CursorRegression | Corrupt => (false, None),
+            Auth | TooNew | CursorRegression | Corrupt => (false, None),
         };
         Policy { retry, hint }
     }
@@ -110,6 +120,7 @@ impl StoreError {
     pub fn kind(&self) -> StoreErrorKind {
         match self {
             StoreError::Open { .. } => StoreErrorKind::Open,
+            StoreError::Auth { .. } => StoreErrorKind::Auth,
             StoreError::TooNew { .. } => StoreErrorKind::TooNew,
             StoreError::CursorRegression { .. } => StoreErrorKind::CursorRegression,
             StoreError::Corrupt(_) => StoreErrorKind::Corrupt,

@@ -21,9 +21,11 @@
 //! - The few writing methods of [`Store`] (`push_results`, `set_connector_state`, `start_run`,
 //!   `finish_run`) each commit at once, on their own.
 
+mod codec;
 mod error;
 mod outbox;
 mod persons;
+mod postgres;
 mod records;
 mod reports;
 mod runs;
@@ -35,6 +37,7 @@ mod types;
 pub use error::{BackendError, Policy, StoreError, StoreErrorKind};
 pub use outbox::{OutboxStore, OutboxTx};
 pub use persons::{PersonStore, PersonTx};
+pub use postgres::PgStore;
 pub use records::{RecordStore, RecordTx};
 pub use reports::ReportStore;
 pub use runs::{RunStore, RunTx};
@@ -53,12 +56,21 @@ pub mod prelude {
     };
 }
 
-/// Opens the store named by `[store] url`.
-pub fn open(url: &str) -> Result<Box<dyn Store>, StoreError> {
-    let path = url
-        .strip_prefix("sqlite://")
-        .ok_or_else(|| StoreError::Corrupt(format!("unsupported store url `{url}`")))?;
-    Ok(Box::new(SqliteStore::open(path)?))
+/// Opens the store named by `[store] url`: `sqlite://PATH`, or `postgres://…` with `password`
+/// (`store.password` as read; else `PGPASSWORD`).
+pub fn open(
+    url: &str,
+    password: Option<secrecy::SecretString>,
+) -> Result<Box<dyn Store>, StoreError> {
+    if let Some(path) = url.strip_prefix("sqlite://") {
+        return Ok(Box::new(SqliteStore::open(path)?));
+    }
+    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        return Ok(Box::new(PgStore::open(url, password)?));
+    }
+    Err(StoreError::Corrupt(format!(
+        "unsupported store url `{url}`"
+    )))
 }
 
 /// The store: every role's reads and out-of-transaction writes, and the transaction that
@@ -74,6 +86,9 @@ pub trait Store: PersonStore + RecordStore + OutboxStore + RunStore + ReportStor
     /// phase (the pushes) that starts with a short log is not held up by an automatic
     /// checkpoint of a long one half-way through. Writes nothing a reader could see.
     fn checkpoint(&mut self) -> Result<(), StoreError>;
+
+    /// The schema version: how many of the backend's migrations the store has.
+    fn schema_version(&mut self) -> Result<i64, StoreError>;
 }
 
 /// One open transaction. Dropping it without [`StoreTx::commit`] rolls everything back.

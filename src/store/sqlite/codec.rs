@@ -1,34 +1,9 @@
-//! Values in and out of SQLite: timestamps, tiers and JSON as the schema stores them, and the
-//! two query shapes every role uses (rows built into values; multi-row inserts).
+//! Values in and out of SQLite (the shared encodings of `store::codec`), and the two query
+//! shapes every role uses (rows built into values; multi-row inserts).
 
 use crate::store::StoreError;
-use chrono::{DateTime, SecondsFormat, Utc};
-use leadsync_connector_core::Tier;
+pub(super) use crate::store::codec::{json, parse_tier, parse_ts, to_json, ts};
 use rusqlite::{Connection, Row, ToSql, Transaction};
-use std::str::FromStr;
-
-pub(super) fn ts(t: &DateTime<Utc>) -> String {
-    crate::model::time::rfc3339(t, SecondsFormat::Millis)
-}
-
-pub(super) fn parse_ts(s: &str) -> Result<DateTime<Utc>, StoreError> {
-    DateTime::parse_from_rfc3339(s)
-        .map(|t| t.with_timezone(&Utc))
-        .map_err(|e| StoreError::Corrupt(format!("bad timestamp `{s}`: {e}")))
-}
-
-pub(super) fn parse_tier(s: Option<String>) -> Result<Option<Tier>, StoreError> {
-    s.map(|s| Tier::from_str(&s).map_err(|e| StoreError::Corrupt(e.to_string())))
-        .transpose()
-}
-
-pub(super) fn json<T: serde::de::DeserializeOwned>(s: &str) -> Result<T, StoreError> {
-    serde_json::from_str(s).map_err(|e| StoreError::Corrupt(format!("bad JSON in store: {e}")))
-}
-
-pub(super) fn to_json<T: serde::Serialize>(v: &T) -> String {
-    serde_json::to_string(v).expect("store values serialise to JSON")
-}
 
 /// Runs a query and builds one value per row: `read` takes the columns out, `build` parses
 /// them (JSON, timestamps), so SQLite errors and corrupt data are both reported.

@@ -192,6 +192,12 @@ impl Store for SqliteStore {
             .query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))?;
         Ok(())
     }
+
+    fn schema_version(&mut self) -> Result<i64, StoreError> {
+        Ok(self
+            .conn
+            .pragma_query_value(None, "user_version", |r| r.get(0))?)
+    }
 }
 
 /// The store's contract, as every backend must keep it.

@@ -1,0 +1,153 @@
+//! One PostgreSQL connection, used synchronously as the store's traits are.
+//!
+//! `tokio-postgres` splits a connection in two: the [`Client`] that sends queries, and a
+//! connection future that does the socket I/O. The future runs on a thread of its own with a
+//! one-thread runtime; the client's futures only talk to it over channels, so the store waits on
+//! them with a plain executor, from any thread — also from inside the daemon's runtime, where a
+//! nested `block_on` of tokio would panic. The wait blocks the calling thread, as a SQLite call
+//! does.
+
+use crate::store::StoreError;
+use tokio_postgres::types::ToSql;
+use tokio_postgres::{Client, Row, Statement};
+
+pub(super) struct Db {
+    client: Client,
+    /// Prepared statements by their text: each is parsed and planned once per connection.
+    statements: std::sync::Mutex<std::collections::HashMap<String, Statement>>,
+    /// The thread driving the connection; it ends when the client is dropped.
+    _driver: std::thread::JoinHandle<()>,
+}
+
+impl Db {
+    /// Connects with `config` (the password already set on it, if any).
+    pub(super) fn connect(config: &tokio_postgres::Config) -> Result<Db, tokio_postgres::Error> {
+        let (ready_tx, ready_rx) = std::sync::mpsc::channel();
+        let config = config.clone();
+        let driver = std::thread::Builder::new()
+            .name("leadsync-pg".into())
+            .spawn(move || {
+                let runtime = match tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                {
+                    Ok(r) => r,
+                    Err(e) => panic!("cannot start the PostgreSQL connection's runtime: {e}"),
+                };
+                runtime.block_on(async move {
+                    match config.connect(tokio_postgres::NoTls).await {
+                        Ok((client, connection)) => {
+                            let _ = ready_tx.send(Ok(client));
+                            if let Err(e) = connection.await {
+                                tracing::warn!(error = %e, "PostgreSQL connection ended.");
+                            }
+                        }
+                        Err(e) => {
+                            let _ = ready_tx.send(Err(e));
+                        }
+                    }
+                });
+            })
+            .expect("a thread can be spawned");
+        let client = ready_rx
+            .recv()
+            .expect("the connection thread answers before it ends")?;
+        Ok(Db {
+            client,
+            statements: Default::default(),
+            _driver: driver,
+        })
+    }
+
+    /// The prepared statement for `sql`, prepared at its first use.
+    async fn prepared(&self, sql: &str) -> Result<Statement, tokio_postgres::Error> {
+        let cached = self
+            .statements
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get(sql)
+            .cloned();
+        if let Some(stmt) = cached {
+            return Ok(stmt);
+        }
+        let stmt = self.client.prepare(sql).await?;
+        self.statements
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .insert(sql.to_string(), stmt.clone());
+        Ok(stmt)
+    }
+
+    pub(super) fn query(
+        &self,
+        sql: &str,
+        params: &[&(dyn ToSql + Sync)],
+    ) -> Result<Vec<Row>, StoreError> {
+        Ok(wait(async {
+            let stmt = self.prepared(sql).await?;
+            self.client.query(&stmt, params).await
+        })?)
+    }
+
+    pub(super) fn query_opt(
+        &self,
+        sql: &str,
+        params: &[&(dyn ToSql + Sync)],
+    ) -> Result<Option<Row>, StoreError> {
+        Ok(wait(async {
+            let stmt = self.prepared(sql).await?;
+            self.client.query_opt(&stmt, params).await
+        })?)
+    }
+
+    pub(super) fn query_one(
+        &self,
+        sql: &str,
+        params: &[&(dyn ToSql + Sync)],
+    ) -> Result<Row, StoreError> {
+        Ok(wait(async {
+            let stmt = self.prepared(sql).await?;
+            self.client.query_one(&stmt, params).await
+        })?)
+    }
+
+    /// Runs one statement; the rows it changed.
+    pub(super) fn execute(
+        &self,
+        sql: &str,
+        params: &[&(dyn ToSql + Sync)],
+    ) -> Result<u64, StoreError> {
+        Ok(wait(async {
+            let stmt = self.prepared(sql).await?;
+            self.client.execute(&stmt, params).await
+        })?)
+    }
+
+    /// Runs a query and hands each row to `visit` as it arrives (the rows are not all held in
+    /// memory); stops at the first error `visit` returns.
+    pub(super) fn stream(
+        &self,
+        sql: &str,
+        visit: &mut dyn FnMut(Row) -> Result<(), StoreError>,
+    ) -> Result<(), StoreError> {
+        let stmt = wait(self.prepared(sql))?;
+        let params: [&(dyn ToSql + Sync); 0] = [];
+        let rows = wait(self.client.query_raw(&stmt, params))?;
+        for row in futures_executor::block_on_stream(Box::pin(rows)) {
+            visit(row?)?;
+        }
+        Ok(())
+    }
+
+    /// Runs statements separated by `;`, without parameters (migrations, `BEGIN`, `COMMIT`).
+    pub(super) fn batch(&self, sql: &str) -> Result<(), StoreError> {
+        Ok(wait(self.client.batch_execute(sql))?)
+    }
+}
+
+/// Waits for one of the client's futures on the calling thread.
+fn wait<T>(
+    future: impl std::future::Future<Output = Result<T, tokio_postgres::Error>>,
+) -> Result<T, tokio_postgres::Error> {
+    futures_executor::block_on(future)
+}

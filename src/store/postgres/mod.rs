@@ -1,0 +1,201 @@
+//! The scale-out store: one PostgreSQL database, for teams past one machine.
+//!
+//! Selected by `store.url = "postgres://USER@HOST:PORT/DATABASE"`. The password never sits in the
+//! URL: it comes from `store.password` (`{ env }` / `{ file }`) or the standard `PGPASSWORD`;
+//! host, port, user and database missing from the URL come from `PGHOST`, `PGPORT`, `PGUSER` and
+//! `PGDATABASE`, as `psql` takes them.
+//!
+//! The same contract as SQLite's (the shared suite runs against both): every page in one
+//! transaction, one writer at a time (a transaction-scoped advisory lock), reads outside
+//! transactions seeing the last committed state.
+
+mod conn;
+mod error;
+mod outbox;
+mod persons;
+mod records;
+mod reports;
+mod runs;
+mod schema;
+mod tx;
+
+use super::{Store, StoreError, StoreTx};
+use conn::Db;
+use secrecy::{ExposeSecret, SecretString};
+use std::path::PathBuf;
+use std::str::FromStr;
+use std::time::Duration;
+
+/// How long a transaction waits for another writer before it gives up (`Busy`).
+const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+
+pub struct PgStore {
+    db: Db,
+    /// `postgres://USER@HOST:PORT/DATABASE`, for messages (never with a password).
+    location: String,
+}
+
+impl PgStore {
+    /// Connects and brings the schema up to date. `password`: `store.password` as read, else
+    /// `PGPASSWORD`.
+    pub fn open(url: &str, password: Option<SecretString>) -> Result<Self, StoreError> {
+        let mut config = tokio_postgres::Config::from_str(url).map_err(|e| StoreError::Open {
+            path: PathBuf::from(redact(url)),
+            source: Box::new(e),
+        })?;
+        if config.get_password().is_some() {
+            return Err(StoreError::Open {
+                path: PathBuf::from(redact(url)),
+                source: "the store url holds a password; write it as `store.password = { env = \"NAME\" }` or `{ file = \"PATH\" }`, or set PGPASSWORD, and take it out of the url".into(),
+            });
+        }
+        from_environment(&mut config);
+        let password = password.or_else(|| {
+            std::env::var("PGPASSWORD")
+                .ok()
+                .filter(|p| !p.is_empty())
+                .map(SecretString::from)
+        });
+        if let Some(p) = &password {
+            config.password(p.expose_secret());
+        }
+        config.connect_timeout(Duration::from_secs(10));
+        config.application_name("leadsync");
+        let location = describe(&config);
+        let db = Db::connect(&config).map_err(|e| {
+            let auth = e.code().is_some_and(|c| c.code().starts_with("28"));
+            if auth {
+                StoreError::Auth {
+                    location: location.clone(),
+                    source: error::PgError::boxed(e),
+                }
+            } else {
+                StoreError::Open {
+                    path: PathBuf::from(&location),
+                    source: error::PgError::boxed(e),
+                }
+            }
+        })?;
+        let mut store = PgStore { db, location };
+        store.migrate()?;
+        Ok(store)
+    }
+
+    /// `postgres://USER@HOST:PORT/DATABASE`.
+    pub fn location(&self) -> &str {
+        &self.location
+    }
+
+    /// Applies the missing migrations in one transaction under the write lock: replicas starting
+    /// at once migrate once between them.
+    fn migrate(&mut self) -> Result<(), StoreError> {
+        let known = schema::MIGRATIONS.len() as i64;
+        let tx = tx::PgTx::begin(&self.db)?;
+        tx.db.batch(
+            "CREATE TABLE IF NOT EXISTS leadsync_schema (version BIGINT NOT NULL);
+             INSERT INTO leadsync_schema SELECT 0 WHERE NOT EXISTS (SELECT 1 FROM leadsync_schema)",
+        )?;
+        let found: i64 = tx
+            .db
+            .query_one("SELECT version FROM leadsync_schema", &[])?
+            .get(0);
+        if found > known {
+            return Err(StoreError::TooNew {
+                path: PathBuf::from(&self.location),
+                found,
+                known,
+            });
+        }
+        for sql in schema::MIGRATIONS.iter().skip(found as usize) {
+            tx.db.batch(sql)?;
+        }
+        tx.db
+            .execute("UPDATE leadsync_schema SET version = $1", &[&known])?;
+        Box::new(tx).commit()
+    }
+}
+
+/// Host, port, user and database from `PGHOST`, `PGPORT`, `PGUSER`, `PGDATABASE` where the URL
+/// left them out.
+fn from_environment(config: &mut tokio_postgres::Config) {
+    let var = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
+    if config.get_hosts().is_empty() {
+        config.host(var("PGHOST").as_deref().unwrap_or("localhost"));
+    }
+    if config.get_ports().is_empty()
+        && let Some(port) = var("PGPORT").and_then(|p| p.parse().ok())
+    {
+        config.port(port);
+    }
+    if config.get_user().is_none() {
+        let user = var("PGUSER")
+            .or_else(|| var("USER"))
+            .unwrap_or_else(|| "postgres".into());
+        config.user(user);
+    }
+    if config.get_dbname().is_none()
+        && let Some(db) = var("PGDATABASE")
+    {
+        config.dbname(db);
+    }
+}
+
+/// `postgres://USER@HOST:PORT/DATABASE` of a config, without its password.
+fn describe(config: &tokio_postgres::Config) -> String {
+    let host = match config.get_hosts().first() {
+        Some(tokio_postgres::config::Host::Tcp(h)) => h.clone(),
+        Some(tokio_postgres::config::Host::Unix(p)) => p.display().to_string(),
+        None => "localhost".into(),
+    };
+    let port = config.get_ports().first().copied().unwrap_or(5432);
+    format!(
+        "postgres://{}@{host}:{port}/{}",
+        config.get_user().unwrap_or("?"),
+        config.get_dbname().or(config.get_user()).unwrap_or("?")
+    )
+}
+
+/// A URL as it may be shown: any password replaced.
+fn redact(url: &str) -> String {
+    match url.split_once("://") {
+        Some((scheme, rest)) => match rest.split_once('@') {
+            Some((user, host)) => {
+                let user = user.split_once(':').map_or(user, |(u, _)| u);
+                format!("{scheme}://{user}:***@{host}")
+            }
+            None => url.to_string(),
+        },
+        None => url.to_string(),
+    }
+}
+
+impl Store for PgStore {
+    fn begin(&mut self) -> Result<Box<dyn StoreTx + '_>, StoreError> {
+        Ok(Box::new(tx::PgTx::begin(&self.db)?))
+    }
+
+    /// PostgreSQL checkpoints on its own.
+    fn checkpoint(&mut self) -> Result<(), StoreError> {
+        Ok(())
+    }
+
+    fn schema_version(&mut self) -> Result<i64, StoreError> {
+        Ok(self
+            .db
+            .query_one("SELECT version FROM leadsync_schema", &[])?
+            .get(0))
+    }
+}
+
+/// The store's contract, as every backend must keep it: the same suite as SQLite's, each test in
+/// a fresh database of the test cluster.
+#[cfg(test)]
+mod contract {
+    use super::PgStore;
+    use crate::store::suite::{Fresh, store_suite};
+
+    store_suite!(|| {
+        let url = leadsync_test_postgres::Cluster::get().fresh_db();
+        Fresh::new(PgStore::open(&url, None).unwrap(), ())
+    });
+}

@@ -1,0 +1,269 @@
+//! Persons, identity keys, tier history and conflicts in PostgreSQL. Writes of many rows are one
+//! statement over arrays (`unnest`), whatever the number of rows.
+
+use super::PgStore;
+use super::tx::PgTx;
+use crate::model::{Key, KeyMap, Person, PersonId};
+use crate::store::codec::{json, parse_tier, parse_ts, to_json, ts};
+use crate::store::{Conflict, PersonStore, PersonTx, StoreError, TierChange};
+
+/// A person's ids of one CRM, through the partial index `identity_keys_crm_person`.
+const CRM_IDS_OF: &str = "SELECT value FROM identity_keys WHERE person_id = $1 \
+     AND kind = $2 AND kind >= 'crm:' AND kind < 'crm;'";
+
+/// Person ids taken from the sequence at once (ids of a transaction rolled back are skipped,
+/// never handed out twice).
+const ID_BLOCK: i64 = 256;
+
+/// A person from its stored JSON and its `rules_version` column (the column is authoritative:
+/// `mark_qualified` updates it alone).
+fn person_from(golden: &str, version: Option<String>) -> Result<Person, StoreError> {
+    let mut person: Person = json(golden)?;
+    person.rules_version = version;
+    Ok(person)
+}
+
+impl PersonStore for PgStore {
+    fn person(&mut self, id: PersonId) -> Result<Option<Person>, StoreError> {
+        self.db
+            .query_opt(
+                "SELECT golden, rules_version FROM persons WHERE id = $1",
+                &[&id],
+            )?
+            .map(|r| person_from(r.get(0), r.get(1)))
+            .transpose()
+    }
+
+    fn persons_after(
+        &mut self,
+        after: PersonId,
+        limit: usize,
+        stale_for: Option<&str>,
+    ) -> Result<Vec<Person>, StoreError> {
+        self.db
+            .query(
+                "SELECT golden, rules_version FROM persons WHERE id > $1
+                   AND ($3::text IS NULL OR rules_version IS NULL OR rules_version != $3)
+                 ORDER BY id LIMIT $2",
+                &[&after, &(limit as i64), &stale_for],
+            )?
+            .into_iter()
+            .map(|r| person_from(r.get(0), r.get(1)))
+            .collect()
+    }
+
+    fn person_by_key(&mut self, kind: &str, value: &str) -> Result<Option<PersonId>, StoreError> {
+        Ok(self
+            .db
+            .query_opt(
+                "SELECT person_id FROM identity_keys WHERE kind = $1 AND value = $2",
+                &[&kind, &value],
+            )?
+            .map(|r| r.get(0)))
+    }
+
+    fn tier_history(&mut self, person: PersonId) -> Result<Vec<TierChange>, StoreError> {
+        self.db
+            .query(
+                "SELECT person_id, from_tier, to_tier, rule, rules_version, evidence, at
+                 FROM tier_history WHERE person_id = $1 ORDER BY id",
+                &[&person],
+            )?
+            .into_iter()
+            .map(|r| {
+                Ok(TierChange {
+                    person: r.get(0),
+                    from: parse_tier(r.get(1))?,
+                    to: parse_tier(Some(r.get(2)))?.expect("some in, some out"),
+                    rule: r.get(3),
+                    rules_version: r.get(4),
+                    evidence: json(r.get(5))?,
+                    at: parse_ts(r.get(6))?,
+                })
+            })
+            .collect()
+    }
+
+    fn conflicts_of(&mut self, person: PersonId) -> Result<Vec<Conflict>, StoreError> {
+        self.db
+            .query(
+                "SELECT connector, locator, key_kind, key_value, person_id, other_person_id, reason, created_at
+                 FROM conflicts WHERE (person_id = $1 OR other_person_id = $1) AND resolved_at IS NULL ORDER BY id",
+                &[&person],
+            )?
+            .into_iter()
+            .map(|r| {
+                Ok(Conflict {
+                    connector: r.get(0),
+                    locator: r.get(1),
+                    key_kind: r.get(2),
+                    key_value: r.get(3),
+                    person: r.get(4),
+                    other_person: r.get(5),
+                    reason: r.get(6),
+                    at: parse_ts(r.get(7))?,
+                })
+            })
+            .collect()
+    }
+}
+
+impl PersonTx for PgTx<'_> {
+    fn find_keys(&mut self, keys: &[Key]) -> Result<KeyMap<PersonId>, StoreError> {
+        let mut found = KeyMap::with_capacity_and_hasher(keys.len(), Default::default());
+        if keys.is_empty() {
+            return Ok(found);
+        }
+        // The kinds asked for, to hand back the same `&'static str`s.
+        let mut kinds: Vec<&'static str> = keys.iter().map(|k| k.kind).collect();
+        kinds.sort_unstable();
+        kinds.dedup();
+        let kind_col: Vec<&str> = keys.iter().map(|k| k.kind).collect();
+        let value_col: Vec<&str> = keys.iter().map(|k| k.value.as_str()).collect();
+        let rows = self.db.query(
+            "SELECT k.kind, k.value, k.person_id FROM identity_keys k
+             JOIN unnest($1::text[], $2::text[]) AS q(kind, value)
+               ON k.kind = q.kind AND k.value = q.value",
+            &[&kind_col, &value_col],
+        )?;
+        for row in rows {
+            let kind: &str = row.get(0);
+            let Some(kind) = kinds.iter().find(|k| **k == kind) else {
+                continue;
+            };
+            found.insert(
+                Key {
+                    kind,
+                    value: row.get(1),
+                },
+                row.get(2),
+            );
+        }
+        Ok(found)
+    }
+
+    /// A key held already fails the statement (a constraint error), as in SQLite.
+    fn insert_keys(&mut self, keys: &[(Key, PersonId)]) -> Result<(), StoreError> {
+        if keys.is_empty() {
+            return Ok(());
+        }
+        let kinds: Vec<&str> = keys.iter().map(|(k, _)| k.kind).collect();
+        let values: Vec<&str> = keys.iter().map(|(k, _)| k.value.as_str()).collect();
+        let persons: Vec<PersonId> = keys.iter().map(|(_, p)| *p).collect();
+        self.db.execute(
+            "INSERT INTO identity_keys (kind, value, person_id)
+             SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[])",
+            &[&kinds, &values, &persons],
+        )?;
+        Ok(())
+    }
+
+    fn crm_ids_of(&mut self, person: PersonId, kind: &str) -> Result<Vec<String>, StoreError> {
+        debug_assert!(kind.starts_with("crm:"), "{kind} is not a CRM key kind");
+        Ok(self
+            .db
+            .query(CRM_IDS_OF, &[&person, &kind])?
+            .into_iter()
+            .map(|r| r.get(0))
+            .collect())
+    }
+
+    fn next_person_id(&mut self) -> Result<PersonId, StoreError> {
+        if self.ids.is_empty() {
+            let rows = self.db.query(
+                "SELECT nextval('person_ids') FROM generate_series(1, $1::bigint)",
+                &[&ID_BLOCK],
+            )?;
+            self.ids
+                .extend(rows.into_iter().map(|r| r.get::<_, i64>(0)));
+        }
+        Ok(self.ids.pop_front().expect("refilled above"))
+    }
+
+    fn load_persons(&mut self, ids: &[PersonId]) -> Result<Vec<Person>, StoreError> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        self.db
+            .query(
+                "SELECT golden, rules_version FROM persons WHERE id = ANY($1)",
+                &[&ids],
+            )?
+            .into_iter()
+            .map(|r| person_from(r.get(0), r.get(1)))
+            .collect()
+    }
+
+    fn save_persons(&mut self, persons: &[&Person]) -> Result<(), StoreError> {
+        if persons.is_empty() {
+            return Ok(());
+        }
+        let ids: Vec<PersonId> = persons.iter().map(|p| p.id).collect();
+        let golden: Vec<String> = persons
+            .iter()
+            .map(|p| crate::model::json::person(p))
+            .collect();
+        let tiers: Vec<Option<&str>> = persons.iter().map(|p| p.tier.map(|t| t.as_str())).collect();
+        let created: Vec<String> = persons.iter().map(|p| ts(&p.created_at)).collect();
+        let updated: Vec<String> = persons.iter().map(|p| ts(&p.updated_at)).collect();
+        let versions: Vec<Option<&str>> =
+            persons.iter().map(|p| p.rules_version.as_deref()).collect();
+        self.db.execute(
+            "INSERT INTO persons (id, golden, tier, created_at, updated_at, rules_version)
+             SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[])
+             ON CONFLICT (id) DO UPDATE SET golden = excluded.golden, tier = excluded.tier,
+               updated_at = excluded.updated_at, rules_version = excluded.rules_version",
+            &[&ids, &golden, &tiers, &created, &updated, &versions],
+        )?;
+        Ok(())
+    }
+
+    fn mark_qualified(&mut self, ids: &[PersonId], version: &str) -> Result<(), StoreError> {
+        if ids.is_empty() {
+            return Ok(());
+        }
+        self.db.execute(
+            "UPDATE persons SET rules_version = $1 WHERE id = ANY($2)",
+            &[&version, &ids],
+        )?;
+        Ok(())
+    }
+
+    fn add_tier_changes(&mut self, changes: &[TierChange]) -> Result<(), StoreError> {
+        if changes.is_empty() {
+            return Ok(());
+        }
+        let persons: Vec<PersonId> = changes.iter().map(|c| c.person).collect();
+        let from: Vec<Option<&str>> = changes.iter().map(|c| c.from.map(|t| t.as_str())).collect();
+        let to: Vec<&str> = changes.iter().map(|c| c.to.as_str()).collect();
+        let rules: Vec<&str> = changes.iter().map(|c| c.rule.as_str()).collect();
+        let versions: Vec<&str> = changes.iter().map(|c| c.rules_version.as_str()).collect();
+        let evidence: Vec<String> = changes.iter().map(|c| to_json(&c.evidence)).collect();
+        let at: Vec<String> = changes.iter().map(|c| ts(&c.at)).collect();
+        self.db.execute(
+            "INSERT INTO tier_history (person_id, from_tier, to_tier, rule, rules_version, evidence, at)
+             SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[])",
+            &[&persons, &from, &to, &rules, &versions, &evidence, &at],
+        )?;
+        Ok(())
+    }
+
+    fn add_conflict(&mut self, c: &Conflict) -> Result<(), StoreError> {
+        self.db.execute(
+            "INSERT INTO conflicts (connector, locator, key_kind, key_value, person_id, other_person_id, reason, created_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+             ON CONFLICT (connector, locator, key_kind, key_value) DO NOTHING",
+            &[
+                &c.connector,
+                &c.locator,
+                &c.key_kind,
+                &c.key_value,
+                &c.person,
+                &c.other_person,
+                &c.reason,
+                &ts(&c.at),
+            ],
+        )?;
+        Ok(())
+    }
+}

@@ -1,0 +1,277 @@
+//! Source records, rejects, cursors and connector state in PostgreSQL.
+
+use super::PgStore;
+use super::conn::Db;
+use super::tx::PgTx;
+use crate::model::PersonId;
+use crate::store::codec::{json, parse_ts, to_json, ts};
+use crate::store::{RecordStore, RecordTx, StoreError, StoredRecord};
+use chrono::{DateTime, Utc};
+use leadsync_connector_core::{Cursor, CursorPosition, Field, RecordReject, SourceRecord};
+use std::collections::HashMap;
+
+fn read_cursor(db: &Db, connector: &str, stream: &str) -> Result<Option<Cursor>, StoreError> {
+    Ok(db
+        .query_opt(
+            "SELECT version, pos_a, pos_b, finished, state FROM cursors WHERE connector = $1 AND stream = $2",
+            &[&connector, &stream],
+        )?
+        .map(|r| Cursor {
+            stream: stream.to_string(),
+            version: r.get::<_, i64>(0) as u32,
+            position: CursorPosition(r.get::<_, i64>(1) as u64, r.get::<_, i64>(2) as u64),
+            finished: r.get(3),
+            state: r.get(4),
+        }))
+}
+
+impl RecordStore for PgStore {
+    fn cursor(&mut self, connector: &str, stream: &str) -> Result<Option<Cursor>, StoreError> {
+        read_cursor(&self.db, connector, stream)
+    }
+
+    fn rejects(&mut self, connector: &str, stream: &str) -> Result<Vec<RecordReject>, StoreError> {
+        let mut out = self
+            .db
+            .query(
+                "SELECT locator, reason, cells FROM rejects WHERE connector = $1 AND stream = $2 ORDER BY id",
+                &[&connector, &stream],
+            )?
+            .into_iter()
+            .map(|r| {
+                Ok(RecordReject {
+                    locator: json(r.get(0))?,
+                    reason: r.get(1),
+                    cells: json(r.get(2))?,
+                })
+            })
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        // Row order, whatever order pages arrived in.
+        out.sort_by_key(|r| match &r.locator {
+            leadsync_connector_core::Locator::File { row, .. } => *row,
+            leadsync_connector_core::Locator::Crm { .. } => 0,
+        });
+        Ok(out)
+    }
+
+    fn records_of(&mut self, person: PersonId) -> Result<Vec<StoredRecord>, StoreError> {
+        self.db
+            .query(
+                "SELECT connector, locator, observed_at, archived, fields FROM source_records
+                 WHERE person_id = $1 ORDER BY observed_at, id",
+                &[&person],
+            )?
+            .into_iter()
+            .map(|r| {
+                Ok(StoredRecord {
+                    connector: r.get(0),
+                    locator: json(r.get(1))?,
+                    observed_at: parse_ts(r.get(2))?,
+                    archived: r.get(3),
+                    values: json(r.get(4))?,
+                })
+            })
+            .collect()
+    }
+
+    fn observed_at(
+        &mut self,
+        connector: &str,
+        locator_keys: &[String],
+    ) -> Result<HashMap<String, (DateTime<Utc>, bool)>, StoreError> {
+        let mut out = HashMap::with_capacity(locator_keys.len());
+        if locator_keys.is_empty() {
+            return Ok(out);
+        }
+        for r in self.db.query(
+            "SELECT locator_key, observed_at, archived FROM source_records
+             WHERE connector = $1 AND locator_key = ANY($2)",
+            &[&connector, &locator_keys],
+        )? {
+            out.insert(r.get::<_, String>(0), (parse_ts(r.get(1))?, r.get(2)));
+        }
+        Ok(out)
+    }
+
+    fn holds_records(&mut self, connector: &str) -> Result<bool, StoreError> {
+        Ok(self
+            .db
+            .query_one(
+                "SELECT EXISTS (SELECT 1 FROM source_records WHERE connector = $1)",
+                &[&connector],
+            )?
+            .get(0))
+    }
+
+    fn connector_state(
+        &mut self,
+        connector: &str,
+        key: &str,
+    ) -> Result<Option<String>, StoreError> {
+        Ok(self
+            .db
+            .query_opt(
+                "SELECT value FROM connector_state WHERE connector = $1 AND key = $2",
+                &[&connector, &key],
+            )?
+            .map(|r| r.get(0)))
+    }
+
+    fn set_connector_state(
+        &mut self,
+        connector: &str,
+        key: &str,
+        value: Option<&str>,
+    ) -> Result<(), StoreError> {
+        match value {
+            Some(v) => self.db.execute(
+                "INSERT INTO connector_state (connector, key, value, updated_at) VALUES ($1, $2, $3, $4)
+                 ON CONFLICT (connector, key) DO UPDATE SET value = $3, updated_at = $4",
+                &[&connector, &key, &v, &ts(&Utc::now())],
+            )?,
+            None => self.db.execute(
+                "DELETE FROM connector_state WHERE connector = $1 AND key = $2",
+                &[&connector, &key],
+            )?,
+        };
+        Ok(())
+    }
+}
+
+impl RecordTx for PgTx<'_> {
+    fn cursor(&mut self, connector: &str, stream: &str) -> Result<Option<Cursor>, StoreError> {
+        read_cursor(self.db, connector, stream)
+    }
+
+    fn put_cursor(&mut self, connector: &str, cursor: &Cursor) -> Result<(), StoreError> {
+        if let Some(stored) = read_cursor(self.db, connector, &cursor.stream)?
+            && !stored.allows(cursor)
+        {
+            return Err(StoreError::CursorRegression {
+                connector: connector.to_string(),
+                stream: cursor.stream.clone(),
+                stored: format!(
+                    "v{} {:?} finished={}",
+                    stored.version, stored.position, stored.finished
+                ),
+                offered: format!(
+                    "v{} {:?} finished={}",
+                    cursor.version, cursor.position, cursor.finished
+                ),
+            });
+        }
+        self.db.execute(
+            "INSERT INTO cursors (connector, stream, version, pos_a, pos_b, finished, state, updated_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+             ON CONFLICT (connector, stream) DO UPDATE SET version = $3, pos_a = $4, pos_b = $5,
+               finished = $6, state = $7, updated_at = $8",
+            &[
+                &connector,
+                &cursor.stream,
+                &i64::from(cursor.version),
+                &(cursor.position.0 as i64),
+                &(cursor.position.1 as i64),
+                &cursor.finished,
+                &cursor.state,
+                &ts(&chrono::Utc::now()),
+            ],
+        )?;
+        Ok(())
+    }
+
+    /// One statement over arrays. A record offered twice in one call is written once, as it was
+    /// offered last (PostgreSQL refuses to upsert one row twice in a statement).
+    fn upsert_records(
+        &mut self,
+        connector: &str,
+        records: &[(&SourceRecord, PersonId)],
+    ) -> Result<(), StoreError> {
+        if records.is_empty() {
+            return Ok(());
+        }
+        let mut last: HashMap<String, usize> = HashMap::with_capacity(records.len());
+        for (i, (r, _)) in records.iter().enumerate() {
+            last.insert(r.locator.key(), i);
+        }
+        let mut order: Vec<(String, usize)> = last.into_iter().collect();
+        order.sort_by_key(|(_, i)| *i);
+        let n = order.len();
+        let (mut keys, mut locators, mut persons, mut observed, mut archived, mut fields) = (
+            Vec::with_capacity(n),
+            Vec::with_capacity(n),
+            Vec::with_capacity(n),
+            Vec::with_capacity(n),
+            Vec::with_capacity(n),
+            Vec::with_capacity(n),
+        );
+        for (key, i) in order {
+            let (r, person) = records[i];
+            keys.push(key);
+            locators.push(to_json(&r.locator));
+            persons.push(person);
+            observed.push(ts(&r.observed_at));
+            archived.push(r.archived);
+            fields.push(crate::model::json::values(&r.values));
+        }
+        self.db.execute(
+            "INSERT INTO source_records (connector, locator_key, locator, person_id, observed_at, archived, fields)
+             SELECT $1, * FROM unnest($2::text[], $3::text[], $4::bigint[], $5::text[], $6::bool[], $7::text[])
+             ON CONFLICT (connector, locator_key) DO UPDATE SET locator = excluded.locator,
+               person_id = excluded.person_id, observed_at = excluded.observed_at,
+               archived = excluded.archived, fields = excluded.fields, pushed_tier = NULL",
+            &[&connector, &keys, &locators, &persons, &observed, &archived, &fields],
+        )?;
+        Ok(())
+    }
+
+    fn crm_records_of(
+        &mut self,
+        person: PersonId,
+        connector: &str,
+    ) -> Result<Vec<(String, Option<String>)>, StoreError> {
+        let rows = self.db.query(
+            "SELECT locator_key, fields, pushed_tier FROM source_records
+             WHERE person_id = $1 AND connector = $2 AND NOT archived AND locator LIKE '{\"kind\":\"crm\"%'",
+            &[&person, &connector],
+        )?;
+        let mut out = Vec::with_capacity(rows.len());
+        for r in rows {
+            let id: String = r.get(0);
+            // What leadsync set since the last pull is what the record holds now.
+            if let Some(pushed) = r.get::<_, Option<String>>(2) {
+                out.push((id, Some(pushed)));
+                continue;
+            }
+            let values: Vec<(Field, String)> = json(r.get(1))?;
+            let stage = values
+                .into_iter()
+                .find(|(f, _)| *f == Field::CrmStage)
+                .map(|(_, v)| v);
+            out.push((id, stage));
+        }
+        Ok(out)
+    }
+
+    fn add_reject(
+        &mut self,
+        connector: &str,
+        stream: &str,
+        r: &RecordReject,
+    ) -> Result<(), StoreError> {
+        self.db.execute(
+            "INSERT INTO rejects (connector, stream, locator_key, locator, reason, cells, created_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7)
+             ON CONFLICT (connector, locator_key) DO UPDATE SET reason = $5, cells = $6",
+            &[
+                &connector,
+                &stream,
+                &r.locator.key(),
+                &to_json(&r.locator),
+                &r.reason,
+                &to_json(&r.cells),
+                &ts(&chrono::Utc::now()),
+            ],
+        )?;
+        Ok(())
+    }
+}
