@@ -1,0 +1,10 @@
+//! The parts the fake CRMs share, written once so a fix to one fake reaches the other.
+//!
+//! Each fake keeps what is its own (routes, store, fault kinds, the fields it seeds); this crate
+//! holds what is the same in both: the connection a handler can cut ([`conn`]) and the server that
+//! serves over it ([`server`]). Nothing here names a CRM.
+
+#![deny(unreachable_pub)]
+
+pub mod conn;
+pub mod server;
