@@ -44,6 +44,11 @@ fn the_fake_hubspot_has_no_import_circles() {
 }
 
 #[test]
+fn the_fakes_shared_support_has_no_import_circles() {
+    assert_no_circles("fakes/support/src");
+}
+
+#[test]
 fn salesforce_connector_has_no_import_circles() {
     assert_no_circles("connectors/salesforce/src");
 }

@@ -4,11 +4,13 @@ use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 
+use leadsync_fake_support::server::{self, ServerHandle};
+
 use crate::config::FakeConfig;
 use crate::faults::Fault;
 use crate::gate::{Shared, State, Stats};
+use crate::routes;
 use crate::seed;
-use crate::server::{self, ServerHandle};
 use crate::store::{self, Contact};
 
 /// The fake HubSpot account. Cloning shares the same account.
@@ -37,7 +39,12 @@ impl FakeHubSpot {
     /// Binds `addr` (use `127.0.0.1:0` for a free port) and serves in a tokio task until the
     /// handle is dropped or shut down. Several servers may share one account.
     pub async fn serve(&self, addr: SocketAddr) -> std::io::Result<ServerHandle> {
-        server::serve(Arc::clone(&self.shared), addr).await
+        server::serve(
+            routes::router(Arc::clone(&self.shared)),
+            addr,
+            "fake HubSpot",
+        )
+        .await
     }
 
     /// Adds `n` deterministic contacts (same `seed` → same names) with `lastmodifieddate` spread

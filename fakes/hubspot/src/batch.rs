@@ -8,10 +8,10 @@ use axum::body::Bytes;
 use axum::extract::{self, ConnectInfo, RawQuery};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
+use leadsync_fake_support::conn::ConnAddr;
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
-use crate::conn::ConnAddr;
 use crate::errors::ApiError;
 use crate::gate::{self, Endpoint, Outcome, Shared, State};
 use crate::render::{self, QueryParams, Selection, contact_json, iso};

@@ -1,9 +1,12 @@
 //! The `fake-hubspot` binary: a seeded fake account on loopback until Ctrl-C, for trying the
-//! daemon by hand. Arguments are parsed by hand to keep the library free of a CLI dependency.
+//! daemon by hand. Arguments are parsed by hand (with the fakes' shared helpers in
+//! `leadsync_fake_support::cli`) to keep the library free of a CLI dependency.
 
 use std::io::Write;
 use std::net::SocketAddr;
 use std::time::Duration;
+
+use leadsync_fake_support::cli::{self, parse_flags};
 
 use crate::account::FakeHubSpot;
 use crate::config::FakeConfig;
@@ -26,59 +29,28 @@ fn parse(args: &[String]) -> Result<Options, String> {
         seed: 1,
         config: FakeConfig::default(),
     };
-    let mut args = args.iter();
-    while let Some(flag) = args.next() {
-        if flag == "--help" || flag == "-h" {
-            // An empty message means "print the usage and exit successfully".
-            return Err(String::new());
-        }
-        let value = args.next().ok_or_else(|| format!("{flag} needs a value"))?;
-        let bad = |e: &dyn std::fmt::Display| format!("{flag} {value}: {e}");
-        match flag.as_str() {
-            "--addr" => options.addr = value.parse().map_err(|e| bad(&e))?,
-            "--contacts" => options.contacts = value.parse().map_err(|e| bad(&e))?,
-            "--token" => options.config.token.clone_from(value),
-            "--seed" => options.seed = value.parse().map_err(|e| bad(&e))?,
-            "--rate" => options.config.requests_per_window = value.parse().map_err(|e| bad(&e))?,
+    parse_flags(args, |flag| {
+        match flag.name {
+            "--addr" => options.addr = flag.parse()?,
+            "--contacts" => options.contacts = flag.parse()?,
+            "--token" => flag.value.clone_into(&mut options.config.token),
+            "--seed" => options.seed = flag.parse()?,
+            "--rate" => options.config.requests_per_window = flag.parse()?,
             "--search-lag-ms" => {
-                let ms = value.parse().map_err(|e| bad(&e))?;
+                let ms = flag.parse()?;
                 options.config.search_lag = Duration::from_millis(ms);
             }
-            _ => return Err(format!("unknown argument {flag}")),
+            _ => return Err(flag.unknown()),
         }
-    }
+        Ok(())
+    })?;
     Ok(options)
 }
 
 /// Entry point of `fake-hubspot`: parses `--addr`, `--contacts`, `--token` (and `--seed`,
 /// `--rate`, `--search-lag-ms`), seeds, prints the base URL, serves until Ctrl-C.
 pub fn main_cli() {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let options = match parse(&args) {
-        Ok(options) => options,
-        Err(message) if message.is_empty() => {
-            println!("{USAGE}");
-            return;
-        }
-        Err(message) => {
-            eprintln!("fake-hubspot: {message}\n{USAGE}");
-            std::process::exit(2);
-        }
-    };
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(runtime) => runtime,
-        Err(error) => {
-            eprintln!("fake-hubspot: cannot start the runtime: {error}");
-            std::process::exit(1);
-        }
-    };
-    if let Err(error) = runtime.block_on(run(options)) {
-        eprintln!("fake-hubspot: {error}");
-        std::process::exit(1);
-    }
+    cli::main_with("fake-hubspot", USAGE, parse, run);
 }
 
 async fn run(options: Options) -> std::io::Result<()> {

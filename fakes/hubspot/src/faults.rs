@@ -1,7 +1,8 @@
 //! Scripted faults: the failures a real HubSpot produces now and then, on demand.
 
-use std::collections::VecDeque;
 use std::time::Duration;
+
+use leadsync_fake_support::faults::ScriptedFault;
 
 /// A failure to inject into the next matching requests (`times` of them).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -17,7 +18,7 @@ pub enum Fault {
     Locked { times: u32 },
 }
 
-impl Fault {
+impl ScriptedFault for Fault {
     fn times_mut(&mut self) -> &mut u32 {
         match self {
             Self::ServerError { times, .. }
@@ -32,33 +33,8 @@ impl Fault {
     }
 }
 
-/// Faults waiting for requests, in the order scripted.
-#[derive(Debug, Default)]
-pub(crate) struct FaultQueue {
-    queue: VecDeque<Fault>,
-}
-
-impl FaultQueue {
-    pub(crate) fn push(&mut self, fault: Fault) {
-        let mut fault = fault;
-        if *fault.times_mut() > 0 {
-            self.queue.push_back(fault);
-        }
-    }
-
-    /// Takes one use of the first fault that matches this request (`times` is 1 in the copy).
-    pub(crate) fn take(&mut self, write: bool) -> Option<Fault> {
-        let at = self.queue.iter().position(|f| f.matches(write))?;
-        let queued = &mut self.queue[at];
-        let mut taken = queued.clone();
-        *taken.times_mut() = 1;
-        *queued.times_mut() -= 1;
-        if *queued.times_mut() == 0 {
-            self.queue.remove(at);
-        }
-        Some(taken)
-    }
-}
+/// The queue of this fake's faults, in the order scripted (one copy for both fakes).
+pub(crate) type FaultQueue = leadsync_fake_support::faults::FaultQueue<Fault>;
 
 #[cfg(test)]
 mod tests {

@@ -7,10 +7,10 @@ use std::sync::{Mutex, MutexGuard};
 use axum::Json;
 use axum::http::{HeaderMap, StatusCode, header::AUTHORIZATION};
 use axum::response::{IntoResponse, Response};
+use leadsync_fake_support::conn::ConnAddr;
 use serde_json::Value;
 
 use crate::config::FakeConfig;
-use crate::conn::ConnAddr;
 use crate::errors::{ApiError, rate_limited};
 use crate::faults::{Fault, FaultQueue};
 use crate::limits::{Limiter, RateHeaders, Verdict};

@@ -8,10 +8,10 @@ use axum::body::Bytes;
 use axum::extract::{self, ConnectInfo};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
+use leadsync_fake_support::conn::ConnAddr;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use crate::conn::ConnAddr;
 use crate::errors::ApiError;
 use crate::filters::{Compiled, Filter, Key, matches};
 use crate::gate::{self, Endpoint, Outcome, Shared, State};

@@ -7,14 +7,15 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use chrono::{DateTime, SubsecRound, Utc};
+use leadsync_fake_support::server::{self, ServerHandle};
 use serde_json::{Value, json};
 
 use crate::config::FakeConfig;
 use crate::edits;
 use crate::faults::Fault;
 use crate::gate::Shared;
+use crate::routes;
 use crate::seed::Person;
-use crate::server::{self, ServerHandle};
 use crate::store::{self, Record, SObject};
 
 /// The fake Salesforce org. Cloning shares the same org.
@@ -41,9 +42,15 @@ impl FakeSalesforce {
     }
 
     /// Binds `addr` (use `127.0.0.1:0` for a free port) and serves in a tokio task until the
-    /// handle is dropped or shut down. Several servers may share one org.
+    /// handle is dropped or shut down. Several servers may share one org. The handle's `base_url`
+    /// is the org's `instance_url`.
     pub async fn serve(&self, addr: SocketAddr) -> std::io::Result<ServerHandle> {
-        server::serve(Arc::clone(&self.shared), addr).await
+        server::serve(
+            routes::router(Arc::clone(&self.shared)),
+            addr,
+            "fake Salesforce",
+        )
+        .await
     }
 
     /// Creates a record as if entered in Salesforce now; returns its 18-character id. System

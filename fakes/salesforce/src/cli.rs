@@ -1,9 +1,11 @@
 //! The `fake-salesforce` binary: a seeded fake org on loopback until Ctrl-C or SIGTERM, for the
-//! demo and for trying the daemon by hand. Arguments are parsed by hand to keep the library free
-//! of a CLI dependency.
+//! demo and for trying the daemon by hand. Arguments are parsed by hand (with the fakes' shared
+//! helpers in `leadsync_fake_support::cli`) to keep the library free of a CLI dependency.
 
 use std::io::Write;
 use std::net::SocketAddr;
+
+use leadsync_fake_support::cli::{self, parse_flags};
 
 use crate::account::FakeSalesforce;
 use crate::config::FakeConfig;
@@ -30,57 +32,26 @@ fn parse(args: &[String]) -> Result<Options, String> {
         seed: 1,
         config: FakeConfig::default(),
     };
-    let mut args = args.iter();
-    while let Some(flag) = args.next() {
-        if flag == "--help" || flag == "-h" {
-            // An empty message means "print the usage and exit successfully".
-            return Err(String::new());
+    parse_flags(args, |flag| {
+        match flag.name {
+            "--port" => options.port = flag.parse()?,
+            "--leads" => options.leads = flag.parse()?,
+            "--contacts" => options.contacts = flag.parse()?,
+            "--seed" => options.seed = flag.parse()?,
+            "--client-id" => flag.value.clone_into(&mut options.config.client_id),
+            "--client-secret" => flag.value.clone_into(&mut options.config.client_secret),
+            "--daily-limit" => options.config.daily_limit = flag.parse()?,
+            _ => return Err(flag.unknown()),
         }
-        let value = args.next().ok_or_else(|| format!("{flag} needs a value"))?;
-        let bad = |e: &dyn std::fmt::Display| format!("{flag} {value}: {e}");
-        match flag.as_str() {
-            "--port" => options.port = value.parse().map_err(|e| bad(&e))?,
-            "--leads" => options.leads = value.parse().map_err(|e| bad(&e))?,
-            "--contacts" => options.contacts = value.parse().map_err(|e| bad(&e))?,
-            "--seed" => options.seed = value.parse().map_err(|e| bad(&e))?,
-            "--client-id" => options.config.client_id.clone_from(value),
-            "--client-secret" => options.config.client_secret.clone_from(value),
-            "--daily-limit" => options.config.daily_limit = value.parse().map_err(|e| bad(&e))?,
-            _ => return Err(format!("unknown argument {flag}")),
-        }
-    }
+        Ok(())
+    })?;
     Ok(options)
 }
 
 /// Entry point of `fake-salesforce`: parses the flags, seeds, prints
 /// `fake Salesforce listening on http://127.0.0.1:PORT`, serves until Ctrl-C or SIGTERM.
 pub fn main_cli() {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let options = match parse(&args) {
-        Ok(options) => options,
-        Err(message) if message.is_empty() => {
-            println!("{USAGE}");
-            return;
-        }
-        Err(message) => {
-            eprintln!("fake-salesforce: {message}\n{USAGE}");
-            std::process::exit(2);
-        }
-    };
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(runtime) => runtime,
-        Err(error) => {
-            eprintln!("fake-salesforce: cannot start the runtime: {error}");
-            std::process::exit(1);
-        }
-    };
-    if let Err(error) = runtime.block_on(run(options)) {
-        eprintln!("fake-salesforce: {error}");
-        std::process::exit(1);
-    }
+    cli::main_with("fake-salesforce", USAGE, parse, run);
 }
 
 async fn run(options: Options) -> std::io::Result<()> {

@@ -10,9 +10,9 @@ use axum::body::Bytes;
 use axum::extract::{ConnectInfo, Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
+use leadsync_fake_support::conn::ConnAddr;
 use serde_json::{Map, Value, json};
 
-use crate::conn::ConnAddr;
 use crate::edits::{self, SaveError};
 use crate::errors::ApiError;
 use crate::gate::{self, Outcome, Shared};

@@ -8,10 +8,10 @@ use std::time::Instant;
 
 use axum::http::{HeaderMap, HeaderValue};
 use axum::response::{IntoResponse, Response};
+use leadsync_fake_support::conn::ConnAddr;
 use serde_json::Value;
 
 use crate::config::FakeConfig;
-use crate::conn::ConnAddr;
 use crate::cursor::Cursor;
 use crate::errors::ApiError;
 use crate::faults::{Fault, FaultQueue};

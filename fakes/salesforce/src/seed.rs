@@ -9,6 +9,11 @@
 //! for index 6). The index makes emails unique within a seed; another fake that builds its
 //! people with [`person`] and the same seed produces the same emails.
 
+use leadsync_fake_support::seed::{COMPANIES, FIRST, LAST, Rng, TITLES, phone};
+
+/// The email of a person (see the module docs); the same rule as the fake HubSpot's.
+pub use leadsync_fake_support::seed::email;
+
 /// One generated person.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Person {
@@ -21,63 +26,6 @@ pub struct Person {
     pub lead_source: String,
 }
 
-const FIRST: [&str; 16] = [
-    "Ada",
-    "Grace",
-    "Alan",
-    "Linus",
-    "Margaret",
-    "Ken",
-    "Barbara",
-    "Dennis",
-    "Frances",
-    "John",
-    "Radia",
-    "Edsger",
-    "Hedy",
-    "Donald",
-    "Katherine",
-    "Tim",
-];
-const LAST: [&str; 16] = [
-    "Lovelace",
-    "Hopper",
-    "Turing",
-    "Torvalds",
-    "Hamilton",
-    "Thompson",
-    "Liskov",
-    "Ritchie",
-    "Allen",
-    "Backus",
-    "Perlman",
-    "Dijkstra",
-    "Lamarr",
-    "Knuth",
-    "Johnson",
-    "Berners-Lee",
-];
-/// (company, email domain).
-const COMPANIES: [(&str, &str); 8] = [
-    ("Acme Corp", "acme.example"),
-    ("Globex", "globex.example"),
-    ("Initech", "initech.example"),
-    ("Umbrella", "umbrella.example"),
-    ("Hooli", "hooli.example"),
-    ("Stark Industries", "stark.example"),
-    ("Wayne Enterprises", "wayne.example"),
-    ("Soylent", "soylent.example"),
-];
-const TITLES: [&str; 8] = [
-    "CEO",
-    "CTO",
-    "VP Sales",
-    "Marketing Manager",
-    "Engineer",
-    "Office Manager",
-    "Procurement Lead",
-    "Analyst",
-];
 /// Salesforce's standard Lead Source values.
 const SOURCES: [&str; 5] = [
     "Web",
@@ -87,45 +35,22 @@ const SOURCES: [&str; 5] = [
     "Other",
 ];
 
-/// SplitMix64: tiny, good enough, and needs no dependency.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    fn below(&mut self, n: usize) -> usize {
-        // n is a small table length: the cast cannot truncate.
-        (self.next() % n as u64) as usize
-    }
-}
-
-/// The email of a person named `first` `last` at `domain`, number `index` (see the module docs).
-pub fn email(first: &str, last: &str, index: u64, domain: &str) -> String {
-    format!("{first}.{last}{}@{domain}", index + 1).to_lowercase()
-}
-
 /// Person `index` of `seed`.
 pub fn person(seed: u64, index: u64) -> Person {
     // Mixing the index in by one SplitMix step keeps neighbours unrelated.
-    let mut rng = Rng(seed ^ Rng(index).next());
-    let first = FIRST[rng.below(FIRST.len())];
-    let last = LAST[rng.below(LAST.len())];
-    let (company, domain) = COMPANIES[rng.below(COMPANIES.len())];
-    let phone = format!("+1 555 01{:02} {:04}", rng.below(100), rng.below(10_000));
+    let mut rng = Rng::new(seed ^ Rng::new(index).next_u64());
+    let first = rng.pick(&FIRST);
+    let last = rng.pick(&LAST);
+    let (company, domain) = rng.pick(&COMPANIES);
+    let phone = phone(&mut rng);
     Person {
         first_name: first.to_owned(),
         last_name: last.to_owned(),
         email: email(first, last, index, domain),
         phone,
         company: company.to_owned(),
-        title: TITLES[rng.below(TITLES.len())].to_owned(),
-        lead_source: SOURCES[rng.below(SOURCES.len())].to_owned(),
+        title: rng.pick(&TITLES).to_owned(),
+        lead_source: rng.pick(&SOURCES).to_owned(),
     }
 }
 

@@ -1,6 +1,7 @@
-//! The connections: a listener whose streams can be "killed" from inside a handler. That is how
-//! [`Fault::DropAfterApply`](crate::faults::Fault::DropAfterApply) applies a write and then loses
-//! the answer, exactly what a dropped connection looks like to the client.
+//! The connections: a listener whose streams can be "killed" from inside a handler. That is how a
+//! fake's drop-after-write fault (HubSpot's `DropAfterApply`, Salesforce's `DropAfterWrite`)
+//! applies a write and then loses the answer, exactly what a dropped connection looks like to the
+//! client.
 
 use std::io;
 use std::pin::Pin;
@@ -15,13 +16,13 @@ use tokio::net::{TcpListener, TcpStream};
 
 /// Per-connection info handed to handlers: lets a handler kill its own connection.
 #[derive(Debug, Clone)]
-pub(crate) struct ConnAddr {
+pub struct ConnAddr {
     kill: Arc<AtomicBool>,
 }
 
 impl ConnAddr {
     /// From now on the connection fails every read and write, so hyper drops it unanswered.
-    pub(crate) fn kill(&self) {
+    pub fn kill(&self) {
         self.kill.store(true, Ordering::SeqCst);
     }
 }
@@ -32,11 +33,21 @@ impl Connected<IncomingStream<'_, KillableListener>> for ConnAddr {
     }
 }
 
-pub(crate) struct KillableListener(TcpListener);
+/// A bound listener whose connections hand a [`ConnAddr`] to handlers (serve the app with
+/// `into_make_service_with_connect_info::<ConnAddr>()`).
+pub struct KillableListener {
+    inner: TcpListener,
+    /// Names the fake in logs ("fake HubSpot"), since two fakes may run in one process.
+    fake: &'static str,
+}
 
 impl KillableListener {
-    pub(crate) fn new(listener: TcpListener) -> Self {
-        KillableListener(listener)
+    /// Wraps `listener`; `fake` names the fake in the log lines ("fake Salesforce").
+    pub fn new(listener: TcpListener, fake: &'static str) -> Self {
+        KillableListener {
+            inner: listener,
+            fake,
+        }
     }
 }
 
@@ -46,7 +57,7 @@ impl Listener for KillableListener {
 
     async fn accept(&mut self) -> (Self::Io, Self::Addr) {
         loop {
-            match self.0.accept().await {
+            match self.inner.accept().await {
                 Ok((stream, _)) => {
                     let _ = stream.set_nodelay(true);
                     let kill = Arc::new(AtomicBool::new(false));
@@ -58,7 +69,7 @@ impl Listener for KillableListener {
                 }
                 Err(error) => {
                     // Usually EMFILE: back off instead of spinning.
-                    tracing::debug!(%error, "fake HubSpot accept failed");
+                    tracing::debug!(%error, "{} accept failed", self.fake);
                     tokio::time::sleep(std::time::Duration::from_millis(20)).await;
                 }
             }
@@ -66,14 +77,15 @@ impl Listener for KillableListener {
     }
 
     fn local_addr(&self) -> io::Result<Self::Addr> {
-        self.0.local_addr()?;
+        self.inner.local_addr()?;
         Ok(ConnAddr {
             kill: Arc::new(AtomicBool::new(false)),
         })
     }
 }
 
-pub(crate) struct KillableStream {
+/// A TCP stream that fails every read and write once its [`ConnAddr`] is killed.
+pub struct KillableStream {
     inner: TcpStream,
     kill: Arc<AtomicBool>,
 }
@@ -83,7 +95,7 @@ impl KillableStream {
         self.kill.load(Ordering::SeqCst).then(|| {
             io::Error::new(
                 io::ErrorKind::ConnectionAborted,
-                "scripted fault: connection dropped after apply",
+                "scripted fault: connection dropped after the write",
             )
         })
     }

@@ -1,21 +1,20 @@
-//! The HTTP server: binds, serves the routes, and stops when its handle is dropped or shut down.
+//! The HTTP server of a fake: binds, serves the fake's routes over the killable listener of
+//! [`crate::conn`], and stops when its handle is dropped or shut down.
 
 use std::io;
 use std::net::SocketAddr;
-use std::sync::Arc;
 
+use axum::Router;
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
 use crate::conn::{ConnAddr, KillableListener};
-use crate::gate::Shared;
-use crate::routes;
 
 /// A running server. Dropping it stops the server (gracefully, in the background).
 #[derive(Debug)]
 pub struct ServerHandle {
-    /// `http://127.0.0.1:PORT`, no trailing slash: the org's `instance_url`.
+    /// `http://127.0.0.1:PORT`, no trailing slash.
     pub base_url: String,
     /// The bound address.
     pub addr: SocketAddr,
@@ -32,20 +31,27 @@ impl ServerHandle {
     }
 }
 
-pub(crate) async fn serve(shared: Arc<Shared>, addr: SocketAddr) -> io::Result<ServerHandle> {
+/// Binds `addr` and serves `router` in a tokio task; handlers may take
+/// `ConnectInfo<`[`ConnAddr`]`>` to cut their own connection. `fake` names the fake in log lines
+/// ("fake HubSpot").
+pub async fn serve(
+    router: Router,
+    addr: SocketAddr,
+    fake: &'static str,
+) -> io::Result<ServerHandle> {
     let listener = TcpListener::bind(addr).await?;
     let addr = listener.local_addr()?;
-    let app = routes::router(shared).into_make_service_with_connect_info::<ConnAddr>();
+    let app = router.into_make_service_with_connect_info::<ConnAddr>();
     let (stop, stopped) = oneshot::channel::<()>();
     let task = tokio::spawn(async move {
-        let served = axum::serve(KillableListener::new(listener), app)
+        let served = axum::serve(KillableListener::new(listener, fake), app)
             .with_graceful_shutdown(async move {
                 // A dropped handle ends the server too.
                 let _ = stopped.await;
             })
             .await;
         if let Err(error) = served {
-            tracing::warn!(%error, "fake Salesforce server stopped with an error");
+            tracing::warn!(%error, "{fake} server stopped with an error");
         }
     });
     Ok(ServerHandle {
