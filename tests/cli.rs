@@ -334,9 +334,13 @@ fn config_errors_name_the_key_the_accepted_values_and_the_variable_to_blame() {
             && !err.starts_with("error: config file"),
         "{err}"
     );
-    let err = validate(&drops, &[("LEADSYNC__STORE__URL", "postgres://db/leads")]);
+    let err = validate(&drops, &[("LEADSYNC__STORE__URL", "mysql://db/leads")]);
     assert!(
         err.contains("environment variable LEADSYNC__STORE__URL"),
+        "{err}"
+    );
+    assert!(
+        err.contains("write sqlite://PATH or postgres://USER@HOST:PORT/DATABASE"),
         "{err}"
     );
 }
