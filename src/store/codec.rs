@@ -28,3 +28,37 @@ pub(in crate::store) fn json<T: serde::de::DeserializeOwned>(s: &str) -> Result<
 pub(in crate::store) fn to_json<T: serde::Serialize>(v: &T) -> String {
     serde_json::to_string(v).expect("store values serialise to JSON")
 }
+
+/// A person from its stored JSON and its `rules_version` column (the column is authoritative:
+/// `mark_qualified` updates it alone).
+pub(in crate::store) fn person_from(
+    golden: &str,
+    version: Option<String>,
+) -> Result<crate::model::Person, StoreError> {
+    let mut person: crate::model::Person = json(golden)?;
+    person.rules_version = version;
+    Ok(person)
+}
+
+/// Refuses a cursor behind the stored one (`CursorRegression`, naming both).
+pub(in crate::store) fn check_cursor(
+    connector: &str,
+    stored: Option<&leadsync_connector_core::Cursor>,
+    offered: &leadsync_connector_core::Cursor,
+) -> Result<(), StoreError> {
+    match stored {
+        Some(stored) if !stored.allows(offered) => Err(StoreError::CursorRegression {
+            connector: connector.to_string(),
+            stream: offered.stream.clone(),
+            stored: format!(
+                "v{} {:?} finished={}",
+                stored.version, stored.position, stored.finished
+            ),
+            offered: format!(
+                "v{} {:?} finished={}",
+                offered.version, offered.position, offered.finished
+            ),
+        }),
+        _ => Ok(()),
+    }
+}

@@ -4,7 +4,7 @@
 use super::PgStore;
 use super::tx::PgTx;
 use crate::model::{Key, KeyMap, Person, PersonId};
-use crate::store::codec::{json, parse_tier, parse_ts, to_json, ts};
+use crate::store::codec::{json, parse_tier, parse_ts, person_from, to_json, ts};
 use crate::store::{Conflict, PersonStore, PersonTx, StoreError, TierChange};
 
 /// A person's ids of one CRM, through the partial index `identity_keys_crm_person`.
@@ -14,14 +14,6 @@ const CRM_IDS_OF: &str = "SELECT value FROM identity_keys WHERE person_id = $1 \
 /// Person ids taken from the sequence at once (ids of a transaction rolled back are skipped,
 /// never handed out twice).
 const ID_BLOCK: i64 = 256;
-
-/// A person from its stored JSON and its `rules_version` column (the column is authoritative:
-/// `mark_qualified` updates it alone).
-fn person_from(golden: &str, version: Option<String>) -> Result<Person, StoreError> {
-    let mut person: Person = json(golden)?;
-    person.rules_version = version;
-    Ok(person)
-}
 
 impl PersonStore for PgStore {
     fn person(&mut self, id: PersonId) -> Result<Option<Person>, StoreError> {

@@ -4,7 +4,7 @@ use super::PgStore;
 use super::conn::Db;
 use super::tx::PgTx;
 use crate::model::PersonId;
-use crate::store::codec::{json, parse_ts, to_json, ts};
+use crate::store::codec::{check_cursor, json, parse_ts, to_json, ts};
 use crate::store::{RecordStore, RecordTx, StoreError, StoredRecord};
 use chrono::{DateTime, Utc};
 use leadsync_connector_core::{Cursor, CursorPosition, Field, RecordReject, SourceRecord};
@@ -144,22 +144,8 @@ impl RecordTx for PgTx<'_> {
     }
 
     fn put_cursor(&mut self, connector: &str, cursor: &Cursor) -> Result<(), StoreError> {
-        if let Some(stored) = read_cursor(self.db, connector, &cursor.stream)?
-            && !stored.allows(cursor)
-        {
-            return Err(StoreError::CursorRegression {
-                connector: connector.to_string(),
-                stream: cursor.stream.clone(),
-                stored: format!(
-                    "v{} {:?} finished={}",
-                    stored.version, stored.position, stored.finished
-                ),
-                offered: format!(
-                    "v{} {:?} finished={}",
-                    cursor.version, cursor.position, cursor.finished
-                ),
-            });
-        }
+        let stored = read_cursor(self.db, connector, &cursor.stream)?;
+        check_cursor(connector, stored.as_ref(), cursor)?;
         self.db.execute(
             "INSERT INTO cursors (connector, stream, version, pos_a, pos_b, finished, state, updated_at)
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8)

@@ -8,6 +8,7 @@ use super::codec::{
 use super::keyfilter::KeyFilter;
 use super::tx::SqliteTx;
 use crate::model::{Key, KeyMap, Person, PersonId};
+use crate::store::codec::person_from;
 use crate::store::{Conflict, PersonStore, PersonTx, StoreError, TierChange};
 use rusqlite::{Connection, OptionalExtension, ToSql, params, params_from_iter};
 use std::collections::BTreeMap;
@@ -25,14 +26,6 @@ fn read_person(conn: &Connection, id: PersonId) -> Result<Option<Person>, StoreE
         .optional()?;
     row.map(|(golden, version)| person_from(&golden, version))
         .transpose()
-}
-
-/// A person from its stored JSON and its `rules_version` column (the column is authoritative:
-/// `mark_qualified` updates it alone).
-pub(super) fn person_from(golden: &str, version: Option<String>) -> Result<Person, StoreError> {
-    let mut person: Person = json(golden)?;
-    person.rules_version = version;
-    Ok(person)
 }
 
 impl PersonStore for SqliteStore {

@@ -4,6 +4,7 @@ use super::SqliteStore;
 use super::codec::{insert_rows, json, parse_ts, query_all, to_json, ts};
 use super::tx::SqliteTx;
 use crate::model::PersonId;
+use crate::store::codec::check_cursor;
 use crate::store::{RecordStore, RecordTx, StoreError, StoredRecord};
 use chrono::{DateTime, Utc};
 use leadsync_connector_core::{Cursor, CursorPosition, RecordReject, SourceRecord};
@@ -164,22 +165,8 @@ impl RecordTx for SqliteTx<'_> {
     }
 
     fn put_cursor(&mut self, connector: &str, cursor: &Cursor) -> Result<(), StoreError> {
-        if let Some(stored) = read_cursor(&self.tx, connector, &cursor.stream)?
-            && !stored.allows(cursor)
-        {
-            return Err(StoreError::CursorRegression {
-                connector: connector.to_string(),
-                stream: cursor.stream.clone(),
-                stored: format!(
-                    "v{} {:?} finished={}",
-                    stored.version, stored.position, stored.finished
-                ),
-                offered: format!(
-                    "v{} {:?} finished={}",
-                    cursor.version, cursor.position, cursor.finished
-                ),
-            });
-        }
+        let stored = read_cursor(&self.tx, connector, &cursor.stream)?;
+        check_cursor(connector, stored.as_ref(), cursor)?;
         let mut stmt = self.tx.prepare_cached(
             "INSERT INTO cursors (connector, stream, version, pos_a, pos_b, finished, state, updated_at)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
