@@ -59,6 +59,12 @@ pub enum StoreError {
     /// Anything else the backend reported.
     #[error("store query failed: {0}")]
     Backend(#[source] BackendError),
+    /// A write of a replica that no longer holds the lease it was made under: the replica was
+    /// paused or cut off past the lease's expiry, and another may have taken over.
+    #[error(
+        "this replica no longer holds the lease `{lease}` (paused or cut off past its expiry; another replica may hold it now): nothing was written"
+    )]
+    Fenced { lease: String },
 }
 
 /// The kind of a [`StoreError`], for deciding what to do about it.
@@ -73,6 +79,7 @@ pub enum StoreErrorKind {
     Constraint,
     Io,
     Backend,
+    Fenced,
 }
 
 /// What a caller should do about an error of some kind.
@@ -110,6 +117,12 @@ impl StoreErrorKind {
                 Some("check the free space and permissions of the store's folder"),
             ),
             Constraint | Backend => (true, None),
+            Fenced => (
+                false,
+                Some(
+                    "the replica stops so that it starts again clean (its supervisor restarts it); if it happens often, raise `daemon.lease_ttl` or look for pauses (swap, a frozen VM)",
+                ),
+            ),
             Auth | TooNew | CursorRegression | Corrupt => (false, None),
         };
         Policy { retry, hint }
@@ -128,6 +141,7 @@ impl StoreError {
             StoreError::Constraint(_) => StoreErrorKind::Constraint,
             StoreError::Io(_) => StoreErrorKind::Io,
             StoreError::Backend(_) => StoreErrorKind::Backend,
+            StoreError::Fenced { .. } => StoreErrorKind::Fenced,
         }
     }
 

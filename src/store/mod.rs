@@ -19,8 +19,12 @@
 //!   snapshot of the last committed state. They must not be called while a [`StoreTx`] of the
 //!   same store is open (it borrows the store).
 //! - The few writing methods of [`Store`] (`push_results`, `set_connector_state`, `start_run`,
-//!   `finish_run`) each commit at once, on their own.
+//!   `finish_run`, and those of [`ClusterStore`]) each commit at once, on their own.
+//! - Where fences are set ([`ClusterStore::set_fences`]), every commit, outbox outcome and
+//!   connector state first checks them, and fails with [`StoreError::Fenced`], writing nothing,
+//!   when a lease was lost (see [`cluster`]).
 
+pub mod cluster;
 mod codec;
 mod error;
 mod outbox;
@@ -34,6 +38,7 @@ mod sqlite;
 mod suite;
 mod types;
 
+pub use cluster::{Claim, ClusterStore, Fence, Lease, Replica};
 pub use error::{BackendError, Policy, StoreError, StoreErrorKind};
 pub use outbox::{OutboxStore, OutboxTx};
 pub use persons::{PersonStore, PersonTx};
@@ -51,8 +56,8 @@ pub use types::{
 /// through `dyn Store`: `use leadsync::store::prelude::*;`.
 pub mod prelude {
     pub use super::{
-        OutboxStore, OutboxTx, PersonStore, PersonTx, RecordStore, RecordTx, ReportStore, RunStore,
-        RunTx, Store, StoreTx,
+        ClusterStore, OutboxStore, OutboxTx, PersonStore, PersonTx, RecordStore, RecordTx,
+        ReportStore, RunStore, RunTx, Store, StoreTx,
     };
 }
 
@@ -75,7 +80,9 @@ pub fn open(
 
 /// The store: every role's reads and out-of-transaction writes, and the transaction that
 /// changes go through.
-pub trait Store: PersonStore + RecordStore + OutboxStore + RunStore + ReportStore + Send {
+pub trait Store:
+    PersonStore + RecordStore + OutboxStore + RunStore + ReportStore + ClusterStore + Send
+{
     /// Starts the one transaction a page (or any other unit of change) is written in. Takes
     /// the store's write lock now (waiting for another writer a bounded time), so a page never
     /// fails half-way for want of it.

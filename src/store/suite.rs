@@ -1,6 +1,7 @@
 //! The store's contract as tests, written against the traits only, so every backend runs the
-//! same ones: a backend instantiates them with `store_suite!(|| Fresh::new(store, keep))`, a
-//! closure that opens a new, empty store.
+//! same ones: a backend instantiates them with `store_suite!(|| Fresh::new(store, keep, reopen))`,
+//! a closure that opens a new, empty store (and says how to open a second connection to it, as
+//! another replica would).
 
 use super::{Conflict, RunStats, Store, StoreErrorKind, StoreEvent, TierChange, TierCounts};
 use crate::model::{Key, Person};
@@ -11,13 +12,20 @@ use std::collections::BTreeMap;
 /// A new, empty store, and whatever must live as long as it (its temporary folder).
 pub(crate) struct Fresh {
     pub(crate) store: Box<dyn Store>,
+    /// Opens another connection to the same store.
+    pub(crate) reopen: Box<dyn Fn() -> Box<dyn Store>>,
     _keep: Box<dyn std::any::Any>,
 }
 
 impl Fresh {
-    pub(crate) fn new(store: impl Store + 'static, keep: impl std::any::Any) -> Self {
+    pub(crate) fn new<S: Store + 'static>(
+        store: S,
+        keep: impl std::any::Any,
+        reopen: impl Fn() -> S + 'static,
+    ) -> Self {
         Fresh {
             store: Box::new(store),
+            reopen: Box::new(move || Box::new(reopen())),
             _keep: Box::new(keep),
         }
     }
@@ -40,6 +48,11 @@ macro_rules! store_suite {
             the_funnel_sees_each_persons_tier_and_the_first_time_each_tier_was_reached,
             runs_and_events_come_back_newest_first,
             persons_in_both_crms_count_live_records_of_each,
+            a_lease_is_held_by_one_instance_until_it_expires_then_taken_with_a_higher_epoch,
+            a_replica_that_lost_its_lease_writes_nothing,
+            claims_split_the_pending_pushes_and_an_outcome_needs_its_claim,
+            the_pace_of_an_account_spaces_the_slots_of_every_replica,
+            a_turn_is_taken_once_by_one_replica,
         );
     };
     (@cases $fresh:expr; $($case:ident),* $(,)?) => {
@@ -117,7 +130,9 @@ fn change(person: i64, from: Option<Tier>, to: Tier, day: u32) -> TierChange {
 }
 
 pub(crate) fn a_backwards_cursor_is_refused_and_its_page_is_not_written(fresh: Factory<'_>) {
-    let Fresh { mut store, _keep } = fresh();
+    let Fresh {
+        mut store, _keep, ..
+    } = fresh();
     let mut tx = store.begin().unwrap();
     tx.add_reject("c", "s", &reject(10)).unwrap();
     tx.put_cursor("c", &cursor(10, false)).unwrap();
@@ -140,7 +155,9 @@ pub(crate) fn a_backwards_cursor_is_refused_and_its_page_is_not_written(fresh: F
 pub(crate) fn a_page_dropped_before_commit_leaves_neither_its_data_nor_its_cursor(
     fresh: Factory<'_>,
 ) {
-    let Fresh { mut store, _keep } = fresh();
+    let Fresh {
+        mut store, _keep, ..
+    } = fresh();
     let page = |store: &mut Box<dyn Store>, commit: bool| {
         let mut tx = store.begin().unwrap();
         tx.upsert_records("c", &[(&crm_record("7"), 1)]).unwrap();
@@ -171,7 +188,9 @@ pub(crate) fn a_page_dropped_before_commit_leaves_neither_its_data_nor_its_curso
 pub(crate) fn a_key_held_twice_is_a_constraint_error_and_the_dropped_transaction_leaves_nothing(
     fresh: Factory<'_>,
 ) {
-    let Fresh { mut store, _keep } = fresh();
+    let Fresh {
+        mut store, _keep, ..
+    } = fresh();
     let mut tx = store.begin().unwrap();
     tx.insert_keys(&[(email("kept@x.io"), 1)]).unwrap();
     tx.commit().unwrap();
@@ -188,7 +207,9 @@ pub(crate) fn a_key_held_twice_is_a_constraint_error_and_the_dropped_transaction
 }
 
 pub(crate) fn holds_records_tells_whether_a_connector_has_any_record_stored(fresh: Factory<'_>) {
-    let Fresh { mut store, _keep } = fresh();
+    let Fresh {
+        mut store, _keep, ..
+    } = fresh();
     assert!(!store.holds_records("hubspot").unwrap());
     let record = SourceRecord {
         locator: Locator::Crm { id: "7".into() },
@@ -204,7 +225,9 @@ pub(crate) fn holds_records_tells_whether_a_connector_has_any_record_stored(fres
 }
 
 pub(crate) fn tier_changes_and_the_pushes_they_plan_commit_together(fresh: Factory<'_>) {
-    let Fresh { mut store, _keep } = fresh();
+    let Fresh {
+        mut store, _keep, ..
+    } = fresh();
     let qualify = |store: &mut Box<dyn Store>, commit: bool| {
         let mut tx = store.begin().unwrap();
         let id = tx.next_person_id().unwrap();
@@ -265,7 +288,9 @@ pub(crate) fn tier_changes_and_the_pushes_they_plan_commit_together(fresh: Facto
 pub(crate) fn a_pending_push_of_the_same_tier_stays_and_a_done_one_is_asked_again(
     fresh: Factory<'_>,
 ) {
-    let Fresh { mut store, _keep } = fresh();
+    let Fresh {
+        mut store, _keep, ..
+    } = fresh();
     let plan = |store: &mut Box<dyn Store>, tier: Tier| {
         let mut tx = store.begin().unwrap();
         tx.plan_push("hubspot", "101", 1, tier).unwrap();
@@ -306,7 +331,9 @@ pub(crate) fn a_pending_push_of_the_same_tier_stays_and_a_done_one_is_asked_agai
 pub(crate) fn rejects_come_back_in_row_order_and_a_row_rejected_twice_is_kept_once(
     fresh: Factory<'_>,
 ) {
-    let Fresh { mut store, _keep } = fresh();
+    let Fresh {
+        mut store, _keep, ..
+    } = fresh();
     let mut tx = store.begin().unwrap();
     for row in [7, 2, 7, 5] {
         tx.add_reject("drops", "s", &reject(row)).unwrap();
@@ -320,7 +347,9 @@ pub(crate) fn rejects_come_back_in_row_order_and_a_row_rejected_twice_is_kept_on
 }
 
 pub(crate) fn a_conflict_recorded_twice_is_kept_once_and_shown_to_both_persons(fresh: Factory<'_>) {
-    let Fresh { mut store, _keep } = fresh();
+    let Fresh {
+        mut store, _keep, ..
+    } = fresh();
     let conflict = Conflict {
         connector: "drops".into(),
         locator: "f.csv:3".into(),
@@ -343,7 +372,9 @@ pub(crate) fn a_conflict_recorded_twice_is_kept_once_and_shown_to_both_persons(f
 pub(crate) fn persons_page_in_id_order_and_stale_ones_are_those_not_qualified_by_a_version(
     fresh: Factory<'_>,
 ) {
-    let Fresh { mut store, _keep } = fresh();
+    let Fresh {
+        mut store, _keep, ..
+    } = fresh();
     let mut tx = store.begin().unwrap();
     let ids: Vec<i64> = (0..4).map(|_| tx.next_person_id().unwrap()).collect();
     let persons: Vec<Person> = ids.iter().map(|&id| person(id, None)).collect();
@@ -378,7 +409,9 @@ pub(crate) fn persons_page_in_id_order_and_stale_ones_are_those_not_qualified_by
 pub(crate) fn the_funnel_sees_each_persons_tier_and_the_first_time_each_tier_was_reached(
     fresh: Factory<'_>,
 ) {
-    let Fresh { mut store, _keep } = fresh();
+    let Fresh {
+        mut store, _keep, ..
+    } = fresh();
     let mut tx = store.begin().unwrap();
     tx.save_persons(&[
         &person(1, Some(Tier::Mql)),
@@ -424,7 +457,9 @@ pub(crate) fn the_funnel_sees_each_persons_tier_and_the_first_time_each_tier_was
 }
 
 pub(crate) fn persons_in_both_crms_count_live_records_of_each(fresh: Factory<'_>) {
-    let Fresh { mut store, _keep } = fresh();
+    let Fresh {
+        mut store, _keep, ..
+    } = fresh();
     let mut tx = store.begin().unwrap();
     let ids: Vec<i64> = (0..3).map(|_| tx.next_person_id().unwrap()).collect();
     let persons: Vec<Person> = ids.iter().map(|&id| person(id, None)).collect();
@@ -456,7 +491,9 @@ pub(crate) fn persons_in_both_crms_count_live_records_of_each(fresh: Factory<'_>
 }
 
 pub(crate) fn runs_and_events_come_back_newest_first(fresh: Factory<'_>) {
-    let Fresh { mut store, _keep } = fresh();
+    let Fresh {
+        mut store, _keep, ..
+    } = fresh();
     let first = store.start_run("drops").unwrap();
     let second = store.start_run("hubspot").unwrap();
     let stats = RunStats {
@@ -491,4 +528,258 @@ pub(crate) fn runs_and_events_come_back_newest_first(fresh: Factory<'_>) {
     );
     assert_eq!(store.events("drops", 1).unwrap().len(), 1);
     assert_eq!(store.events("hubspot", 10).unwrap(), Vec::new());
+}
+
+// ---- Several replicas on one store ------------------------------------------------------------
+
+use super::cluster::{Claim, Replica};
+use std::time::Duration;
+
+fn replica(id: &str) -> Replica {
+    Replica::this_process(Some(id))
+}
+
+pub(crate) fn a_lease_is_held_by_one_instance_until_it_expires_then_taken_with_a_higher_epoch(
+    fresh: Factory<'_>,
+) {
+    // GIVEN two replicas on one store
+    let Fresh {
+        mut store,
+        reopen,
+        _keep,
+    } = fresh();
+    let mut other = reopen();
+    let (a, b) = (replica("a"), replica("b"));
+    let ttl = Duration::from_millis(400);
+
+    // WHEN a takes the lease, THEN b cannot, and a can renew it
+    let held = store
+        .take_lease("connector:hubspot", &a, ttl)
+        .unwrap()
+        .unwrap();
+    assert_eq!((held.holder.as_str(), held.epoch), ("a", 1));
+    assert_eq!(
+        other.take_lease("connector:hubspot", &b, ttl).unwrap(),
+        None
+    );
+    let renewed = store.renew_lease(&held.fence(), ttl).unwrap().unwrap();
+    assert_eq!(renewed.epoch, 1);
+    assert!(renewed.expires_at >= held.expires_at);
+
+    // WHEN it expires, THEN b takes it over with the next epoch, and a's renewal fails
+    std::thread::sleep(ttl + Duration::from_millis(100));
+    let taken = other
+        .take_lease("connector:hubspot", &b, ttl)
+        .unwrap()
+        .unwrap();
+    assert_eq!((taken.holder.as_str(), taken.epoch), ("b", 2));
+    assert_eq!(store.renew_lease(&held.fence(), ttl).unwrap(), None);
+    assert_eq!(
+        store
+            .leases()
+            .unwrap()
+            .iter()
+            .map(|l| (l.name.as_str(), l.holder.as_str(), l.epoch))
+            .collect::<Vec<_>>(),
+        vec![("connector:hubspot", "b", 2)]
+    );
+
+    // WHEN b releases it, THEN a takes it at once
+    other.release_lease(&taken.fence()).unwrap();
+    assert_eq!(
+        store
+            .take_lease("connector:hubspot", &a, ttl)
+            .unwrap()
+            .map(|l| l.epoch),
+        Some(3)
+    );
+}
+
+pub(crate) fn a_replica_that_lost_its_lease_writes_nothing(fresh: Factory<'_>) {
+    // GIVEN replica a writing under its lease, and a claimed push
+    let Fresh {
+        mut store,
+        reopen,
+        _keep,
+    } = fresh();
+    let mut other = reopen();
+    let (a, b) = (replica("a"), replica("b"));
+    let ttl = Duration::from_millis(400);
+    let lease = store
+        .take_lease(&a.member_lease(), &a, ttl)
+        .unwrap()
+        .unwrap();
+    let mut tx = store.begin().unwrap();
+    tx.plan_push("hubspot", "101", 1, Tier::Mql).unwrap();
+    tx.commit().unwrap();
+    store.set_fences(vec![lease.fence()]);
+    let claim = Claim::new(&a, Duration::from_secs(60));
+    let claimed = store.claim_pushes("hubspot", &claim, 10).unwrap();
+    assert_eq!(claimed.len(), 1);
+    let mut tx = store.begin().unwrap();
+    tx.plan_push("hubspot", "102", 2, Tier::Mql).unwrap();
+    tx.commit().unwrap();
+
+    // WHEN a is paused past its lease and b takes it over
+    std::thread::sleep(ttl + Duration::from_millis(100));
+    other
+        .take_lease(&a.member_lease(), &b, ttl)
+        .unwrap()
+        .unwrap();
+
+    // THEN none of a's writes goes through: a page, an outcome, a connector state, a claim
+    let mut tx = store.begin().unwrap();
+    tx.plan_push("hubspot", "103", 3, Tier::Mql).unwrap();
+    let refused = tx.commit().unwrap_err();
+    assert_eq!(refused.kind(), StoreErrorKind::Fenced, "{refused}");
+    let refused = store
+        .complete_pushes(&claim, &[(claimed[0].id, "done", None)])
+        .unwrap_err();
+    assert_eq!(refused.kind(), StoreErrorKind::Fenced, "{refused}");
+    let refused = store
+        .set_connector_state("hubspot", "daily_stop_until", Some("x"))
+        .unwrap_err();
+    assert_eq!(refused.kind(), StoreErrorKind::Fenced, "{refused}");
+    let refused = store
+        .claim_pushes("hubspot", &Claim::new(&a, Duration::from_secs(60)), 10)
+        .unwrap_err();
+    assert_eq!(refused.kind(), StoreErrorKind::Fenced, "{refused}");
+    assert_eq!(
+        other.outbox_counts("hubspot").unwrap(),
+        BTreeMap::from([("pending".to_string(), 2)])
+    );
+    assert_eq!(
+        other
+            .connector_state("hubspot", "daily_stop_until")
+            .unwrap(),
+        None
+    );
+
+    // THEN without fences the same store writes again (a one-off command, say)
+    store.set_fences(Vec::new());
+    store
+        .set_connector_state("hubspot", "daily_stop_until", Some("x"))
+        .unwrap();
+}
+
+pub(crate) fn claims_split_the_pending_pushes_and_an_outcome_needs_its_claim(fresh: Factory<'_>) {
+    // GIVEN five pending pushes and two replicas
+    let Fresh {
+        mut store,
+        reopen,
+        _keep,
+    } = fresh();
+    let mut other = reopen();
+    let mut tx = store.begin().unwrap();
+    for i in 1..=5 {
+        tx.plan_push("hubspot", &format!("10{i}"), i, Tier::Mql)
+            .unwrap();
+    }
+    tx.plan_push("salesforce", "00Q1", 1, Tier::Mql).unwrap();
+    tx.commit().unwrap();
+    let (a, b) = (replica("a"), replica("b"));
+    let long = Duration::from_secs(60);
+    let records = |entries: &[super::OutboxEntry]| {
+        entries
+            .iter()
+            .map(|e| e.record_id.clone())
+            .collect::<Vec<_>>()
+    };
+
+    // WHEN a claims three and b claims up to ten
+    let claim_a = Claim::new(&a, long);
+    let got_a = store.claim_pushes("hubspot", &claim_a, 3).unwrap();
+    let claim_b = Claim::new(&b, long);
+    let got_b = other.claim_pushes("hubspot", &claim_b, 10).unwrap();
+
+    // THEN each entry is claimed once, oldest first, and nothing is left to claim
+    assert_eq!(records(&got_a), ["101", "102", "103"]);
+    assert_eq!(records(&got_b), ["104", "105"]);
+    assert_eq!(
+        store
+            .claim_pushes("hubspot", &Claim::new(&a, long), 10)
+            .unwrap(),
+        Vec::new()
+    );
+
+    // THEN an outcome under another claim is not recorded; under its own, it is
+    let ids_a: Vec<_> = got_a.iter().map(|e| (e.id, "done", None)).collect();
+    assert_eq!(other.complete_pushes(&claim_b, &ids_a).unwrap(), 0);
+    assert_eq!(store.complete_pushes(&claim_a, &ids_a).unwrap(), 3);
+
+    // THEN an entry planned again at another tier while claimed loses the claim: the old push's
+    // outcome is not recorded, and it is pushed again
+    let mut tx = other.begin().unwrap();
+    tx.plan_push("hubspot", "104", 4, Tier::Sql).unwrap();
+    tx.commit().unwrap();
+    let ids_b: Vec<_> = got_b.iter().map(|e| (e.id, "done", None)).collect();
+    assert_eq!(other.complete_pushes(&claim_b, &ids_b).unwrap(), 1);
+    let again = store
+        .claim_pushes("hubspot", &Claim::new(&a, long), 10)
+        .unwrap();
+    assert_eq!(
+        (records(&again), again[0].tier),
+        (vec!["104".to_string()], Tier::Sql)
+    );
+
+    // THEN an expired claim is taken by the next claimant, and the first one's outcome is lost
+    let short = Claim::new(&a, Duration::from_millis(200));
+    let got = store.claim_pushes("salesforce", &short, 10).unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    let late = Claim::new(&b, long);
+    assert_eq!(
+        records(&other.claim_pushes("salesforce", &late, 10).unwrap()),
+        ["00Q1"]
+    );
+    let ids: Vec<_> = got
+        .iter()
+        .map(|e| (e.id, "dead", Some("x".into())))
+        .collect();
+    assert_eq!(store.complete_pushes(&short, &ids).unwrap(), 0);
+    assert_eq!(
+        other.outbox_counts("salesforce").unwrap(),
+        BTreeMap::from([("pending".to_string(), 1)])
+    );
+}
+
+pub(crate) fn the_pace_of_an_account_spaces_the_slots_of_every_replica(fresh: Factory<'_>) {
+    // GIVEN two replicas taking request slots 100 ms apart on one account, at once
+    let Fresh {
+        mut store,
+        reopen,
+        _keep,
+    } = fresh();
+    let mut other = reopen();
+    let spacing = Duration::from_millis(100);
+    let waits = [
+        store.pace("hubspot", spacing).unwrap(),
+        other.pace("hubspot", spacing).unwrap(),
+        store.pace("hubspot", spacing).unwrap(),
+    ];
+    // THEN each waits for its own slot: now, then one and two spacings later (less the time
+    // the calls took)
+    let ms: Vec<u128> = waits.iter().map(Duration::as_millis).collect();
+    assert!(ms[0] < 5, "{ms:?}");
+    assert!((50..=100).contains(&ms[1]), "{ms:?}");
+    assert!((150..=200).contains(&ms[2]), "{ms:?}");
+    // THEN another account has slots of its own
+    assert!(other.pace("salesforce", spacing).unwrap() < Duration::from_millis(5));
+    // THEN once the slots are past, the next is now
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(store.pace("hubspot", spacing).unwrap() < Duration::from_millis(5));
+}
+
+pub(crate) fn a_turn_is_taken_once_by_one_replica(fresh: Factory<'_>) {
+    let Fresh {
+        mut store,
+        reopen,
+        _keep,
+    } = fresh();
+    let mut other = reopen();
+    let gap = Duration::from_millis(300);
+    assert!(store.take_turn("requalify", gap).unwrap());
+    assert!(!other.take_turn("requalify", gap).unwrap());
+    assert!(other.take_turn("other", gap).unwrap());
+    std::thread::sleep(gap + Duration::from_millis(50));
+    assert!(other.take_turn("requalify", gap).unwrap());
 }

@@ -22,6 +22,15 @@ pub(super) struct Db {
 impl Db {
     /// Connects with `config` (the password already set on it, if any).
     pub(super) fn connect(config: &tokio_postgres::Config) -> Result<Db, tokio_postgres::Error> {
+        Db::connect_with(config, None)
+    }
+
+    /// Connects, and sends a message on `notices` for every notification the server delivers
+    /// to this connection (after a `LISTEN`). The sender is dropped when the connection ends.
+    pub(super) fn connect_with(
+        config: &tokio_postgres::Config,
+        notices: Option<tokio::sync::mpsc::UnboundedSender<()>>,
+    ) -> Result<Db, tokio_postgres::Error> {
         let (ready_tx, ready_rx) = std::sync::mpsc::channel();
         let config = config.clone();
         let driver = std::thread::Builder::new()
@@ -38,7 +47,7 @@ impl Db {
                     match config.connect(tokio_postgres::NoTls).await {
                         Ok((client, connection)) => {
                             let _ = ready_tx.send(Ok(client));
-                            if let Err(e) = connection.await {
+                            if let Err(e) = drive(connection, notices).await {
                                 tracing::warn!(error = %e, "PostgreSQL connection ended.");
                             }
                         }
@@ -150,4 +159,33 @@ fn wait<T>(
     future: impl std::future::Future<Output = Result<T, tokio_postgres::Error>>,
 ) -> Result<T, tokio_postgres::Error> {
     futures_executor::block_on(future)
+}
+
+/// Does a connection's I/O until it ends, handing each notification to `notices`.
+async fn drive<S, T>(
+    mut connection: tokio_postgres::Connection<S, T>,
+    notices: Option<tokio::sync::mpsc::UnboundedSender<()>>,
+) -> Result<(), tokio_postgres::Error>
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+    T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+{
+    let Some(notices) = notices else {
+        return connection.await;
+    };
+    std::future::poll_fn(|cx| {
+        loop {
+            match connection.poll_message(cx) {
+                std::task::Poll::Ready(Some(Ok(tokio_postgres::AsyncMessage::Notification(_)))) => {
+                    // A listener that went away leaves nothing to tell.
+                    let _ = notices.send(());
+                }
+                std::task::Poll::Ready(Some(Ok(_))) => {}
+                std::task::Poll::Ready(Some(Err(e))) => return std::task::Poll::Ready(Err(e)),
+                std::task::Poll::Ready(None) => return std::task::Poll::Ready(Ok(())),
+                std::task::Poll::Pending => return std::task::Poll::Pending,
+            }
+        }
+    })
+    .await
 }

@@ -9,6 +9,7 @@
 //! transaction, one writer at a time (a transaction-scoped advisory lock), reads outside
 //! transactions seeing the last committed state.
 
+mod cluster;
 mod conn;
 mod error;
 mod outbox;
@@ -31,6 +32,12 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 
 pub struct PgStore {
     db: Db,
+    /// What every write checks (see [`crate::store::cluster`]).
+    fences: Vec<crate::store::cluster::Fence>,
+    /// How this store connected, for the connection that listens for wake-ups.
+    config: tokio_postgres::Config,
+    /// That connection, once asked for.
+    listener: Option<Db>,
     /// `postgres://USER@HOST:PORT/DATABASE`, for messages (never with a password).
     location: String,
 }
@@ -76,7 +83,13 @@ impl PgStore {
                 }
             }
         })?;
-        let mut store = PgStore { db, location };
+        let mut store = PgStore {
+            db,
+            fences: Vec::new(),
+            config,
+            listener: None,
+            location,
+        };
         store.migrate()?;
         Ok(store)
     }
@@ -90,7 +103,7 @@ impl PgStore {
     /// at once migrate once between them.
     fn migrate(&mut self) -> Result<(), StoreError> {
         let known = schema::MIGRATIONS.len() as i64;
-        let tx = tx::PgTx::begin(&self.db)?;
+        let tx = tx::PgTx::begin(&self.db, &[])?;
         tx.db.batch(
             "CREATE TABLE IF NOT EXISTS leadsync_schema (version BIGINT NOT NULL);
              INSERT INTO leadsync_schema SELECT 0 WHERE NOT EXISTS (SELECT 1 FROM leadsync_schema)",
@@ -171,7 +184,7 @@ fn redact(url: &str) -> String {
 
 impl Store for PgStore {
     fn begin(&mut self) -> Result<Box<dyn StoreTx + '_>, StoreError> {
-        Ok(Box::new(tx::PgTx::begin(&self.db)?))
+        Ok(Box::new(tx::PgTx::begin(&self.db, &self.fences)?))
     }
 
     /// PostgreSQL checkpoints on its own.
@@ -196,6 +209,7 @@ mod contract {
 
     store_suite!(|| {
         let url = leadsync_test_postgres::Cluster::get().fresh_db();
-        Fresh::new(PgStore::open(&url, None).unwrap(), ())
+        let store = PgStore::open(&url, None).unwrap();
+        Fresh::new(store, (), move || PgStore::open(&url, None).unwrap())
     });
 }

@@ -12,7 +12,7 @@ use tokio_postgres::Row;
 
 const OUTBOX_SELECT: &str = "SELECT id, connector, record_id, person_id, tier, status, attempts, reason, updated_at FROM outbox";
 
-fn outbox_entry(r: Row) -> Result<OutboxEntry, StoreError> {
+pub(super) fn outbox_entry(r: Row) -> Result<OutboxEntry, StoreError> {
     let attempts: i64 = r.get(6);
     Ok(OutboxEntry {
         id: r.get(0),
@@ -125,14 +125,15 @@ impl OutboxTx for PgTx<'_> {
         tier: Tier,
     ) -> Result<(), StoreError> {
         let now = ts(&chrono::Utc::now());
-        self.db.execute(
+        self.planned |= self.db.execute(
             "INSERT INTO outbox (connector, record_id, person_id, tier, status, attempts, created_at, updated_at)
              VALUES ($1, $2, $3, $4, 'pending', 0, $5, $5)
              ON CONFLICT (connector, record_id) DO UPDATE SET person_id = $3, tier = $4,
-               status = 'pending', attempts = 0, reason = NULL, updated_at = $5
+               status = 'pending', attempts = 0, reason = NULL, updated_at = $5,
+               claim_token = NULL, claimed_by = NULL, claimed_until = NULL
              WHERE outbox.tier != excluded.tier OR outbox.status IN ('done', 'kept')",
             &[&connector, &record_id, &person, &tier.as_str(), &now],
-        )?;
+        )? > 0;
         Ok(())
     }
 
@@ -165,7 +166,8 @@ impl OutboxTx for PgTx<'_> {
             "INSERT INTO outbox (connector, record_id, person_id, tier, status, attempts, reason, created_at, updated_at)
              VALUES ($1, $2, $3, $4, 'kept', 0, $5, $6, $6)
              ON CONFLICT (connector, record_id) DO UPDATE SET person_id = $3, tier = $4,
-               status = 'kept', attempts = 0, reason = $5, updated_at = $6
+               status = 'kept', attempts = 0, reason = $5, updated_at = $6,
+               claim_token = NULL, claimed_by = NULL, claimed_until = NULL
              WHERE outbox.status != 'kept' OR outbox.tier != excluded.tier
                OR outbox.reason IS DISTINCT FROM excluded.reason",
             &[&connector, &record_id, &person, &tier.as_str(), &reason, &now],

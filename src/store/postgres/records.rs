@@ -123,18 +123,21 @@ impl RecordStore for PgStore {
         key: &str,
         value: Option<&str>,
     ) -> Result<(), StoreError> {
-        match value {
-            Some(v) => self.db.execute(
-                "INSERT INTO connector_state (connector, key, value, updated_at) VALUES ($1, $2, $3, $4)
-                 ON CONFLICT (connector, key) DO UPDATE SET value = $3, updated_at = $4",
-                &[&connector, &key, &v, &ts(&Utc::now())],
-            )?,
-            None => self.db.execute(
-                "DELETE FROM connector_state WHERE connector = $1 AND key = $2",
-                &[&connector, &key],
-            )?,
-        };
-        Ok(())
+        let now = ts(&Utc::now());
+        self.fenced(|db| {
+            match value {
+                Some(v) => db.execute(
+                    "INSERT INTO connector_state (connector, key, value, updated_at) VALUES ($1, $2, $3, $4)
+                     ON CONFLICT (connector, key) DO UPDATE SET value = $3, updated_at = $4",
+                    &[&connector, &key, &v, &now],
+                )?,
+                None => db.execute(
+                    "DELETE FROM connector_state WHERE connector = $1 AND key = $2",
+                    &[&connector, &key],
+                )?,
+            };
+            Ok(())
+        })
     }
 }
 

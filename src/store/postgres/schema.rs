@@ -134,4 +134,27 @@ pub(super) const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (connector, key)
     );
     "#,
+    // 2: several replicas on one database: leases with fencing epochs, outbox claims, the
+    // shared request pace of each CRM account, and turns taken once per cluster. Times that
+    // decide are the server's (TIMESTAMPTZ, compared with clock_timestamp()).
+    r#"
+    CREATE TABLE leases (
+        name         TEXT PRIMARY KEY,
+        holder       TEXT NOT NULL,
+        instance     TEXT NOT NULL,
+        epoch        BIGINT NOT NULL,
+        acquired_at  TIMESTAMPTZ NOT NULL,
+        expires_at   TIMESTAMPTZ NOT NULL
+    );
+    ALTER TABLE outbox ADD COLUMN claim_token TEXT, ADD COLUMN claimed_by TEXT,
+        ADD COLUMN claimed_until TIMESTAMPTZ;
+    CREATE TABLE rate_ledger (
+        account  TEXT PRIMARY KEY,
+        next_at  TIMESTAMPTZ NOT NULL
+    );
+    CREATE TABLE cluster_marks (
+        name  TEXT PRIMARY KEY,
+        at    TIMESTAMPTZ NOT NULL
+    );
+    "#,
 ];

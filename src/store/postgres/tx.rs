@@ -6,6 +6,7 @@
 //! `commit` rolls it back.
 
 use super::conn::Db;
+use crate::store::cluster::Fence;
 use crate::store::{StoreError, StoreTx};
 
 /// The advisory lock key of the store's write lock (`leadsync` in ASCII).
@@ -15,11 +16,15 @@ pub(super) struct PgTx<'c> {
     pub(super) db: &'c Db,
     /// Person ids taken from the sequence and not handed out yet.
     pub(super) ids: std::collections::VecDeque<i64>,
+    /// Checked at commit (see [`check_fences`]).
+    fences: &'c [Fence],
+    /// Whether the transaction planned a push: its commit then wakes the other replicas.
+    pub(super) planned: bool,
     done: bool,
 }
 
 impl<'c> PgTx<'c> {
-    pub(super) fn begin(db: &'c Db) -> Result<Self, StoreError> {
+    pub(super) fn begin(db: &'c Db, fences: &'c [Fence]) -> Result<Self, StoreError> {
         let locked = db.batch(&format!(
             "BEGIN; SET LOCAL lock_timeout = '{}s'; SELECT pg_advisory_xact_lock({WRITE_LOCK})",
             super::BUSY_TIMEOUT.as_secs()
@@ -33,6 +38,8 @@ impl<'c> PgTx<'c> {
         Ok(PgTx {
             db,
             ids: Default::default(),
+            fences,
+            planned: false,
             done: false,
         })
     }
@@ -40,6 +47,11 @@ impl<'c> PgTx<'c> {
 
 impl StoreTx for PgTx<'_> {
     fn commit(mut self: Box<Self>) -> Result<(), StoreError> {
+        check_fences(self.db, self.fences)?;
+        if self.planned {
+            // Delivered at commit, to every connection listening.
+            self.db.batch(&format!("NOTIFY {WAKEUP_CHANNEL}"))?;
+        }
         self.done = true;
         self.db.batch("COMMIT")?;
         Ok(())
@@ -55,4 +67,26 @@ impl Drop for PgTx<'_> {
             }
         }
     }
+}
+
+/// The channel a commit that planned pushes notifies.
+pub(super) const WAKEUP_CHANNEL: &str = "leadsync_outbox";
+
+/// Inside an open transaction: fails with [`StoreError::Fenced`] unless every fence still holds
+/// (same instance and epoch, not expired by the database's clock). The rows stay share-locked
+/// until the transaction ends, so no takeover can slip in between this check and the commit.
+pub(super) fn check_fences(db: &Db, fences: &[Fence]) -> Result<(), StoreError> {
+    for fence in fences {
+        let held = db.query_opt(
+            "SELECT 1 FROM leases WHERE name = $1 AND instance = $2 AND epoch = $3
+               AND expires_at > clock_timestamp() FOR SHARE",
+            &[&fence.lease, &fence.instance, &fence.epoch],
+        )?;
+        if held.is_none() {
+            return Err(StoreError::Fenced {
+                lease: fence.lease.clone(),
+            });
+        }
+    }
+    Ok(())
 }

@@ -1,5 +1,6 @@
 //! The embedded store: one SQLite file in WAL mode.
 
+mod cluster;
 mod codec;
 mod error;
 mod keyfilter;
@@ -55,6 +56,8 @@ pub struct SqliteStore {
     conn: Connection,
     path: PathBuf,
     keys: KeyState,
+    /// What every write checks (see [`crate::store::cluster`]).
+    fences: Vec<crate::store::cluster::Fence>,
 }
 
 /// The filter of stored identity keys and the `data_version` it was valid at (see
@@ -111,6 +114,7 @@ impl SqliteStore {
             conn,
             path,
             keys: KeyState::default(),
+            fences: Vec::new(),
         };
         store.migrate()?;
         Ok(store)
@@ -182,6 +186,7 @@ impl Store for SqliteStore {
         Ok(Box::new(tx::SqliteTx::begin(
             &mut self.conn,
             &mut self.keys,
+            &self.fences,
         )?))
     }
 
@@ -208,7 +213,9 @@ mod contract {
 
     store_suite!(|| {
         let dir = tempfile::tempdir().unwrap();
-        Fresh::new(SqliteStore::open(dir.path().join("t.db")).unwrap(), dir)
+        let path = dir.path().join("t.db");
+        let store = SqliteStore::open(&path).unwrap();
+        Fresh::new(store, dir, move || SqliteStore::open(&path).unwrap())
     });
 }
 

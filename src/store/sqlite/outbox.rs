@@ -10,6 +10,9 @@ use leadsync_connector_core::Tier;
 use rusqlite::{Row, params};
 use std::collections::BTreeMap;
 
+pub(super) const OUTBOX_COLUMNS: &str =
+    "id, connector, record_id, person_id, tier, status, attempts, reason, updated_at";
+
 const OUTBOX_SELECT: &str = "SELECT id, connector, record_id, person_id, tier, status, attempts, reason, updated_at FROM outbox";
 
 type OutboxRow = (
@@ -24,7 +27,7 @@ type OutboxRow = (
     String,
 );
 
-fn outbox_row(r: &Row<'_>) -> rusqlite::Result<OutboxRow> {
+pub(super) fn outbox_row(r: &Row<'_>) -> rusqlite::Result<OutboxRow> {
     Ok((
         r.get(0)?,
         r.get(1)?,
@@ -38,7 +41,7 @@ fn outbox_row(r: &Row<'_>) -> rusqlite::Result<OutboxRow> {
     ))
 }
 
-fn outbox_entry(row: OutboxRow) -> Result<OutboxEntry, StoreError> {
+pub(super) fn outbox_entry(row: OutboxRow) -> Result<OutboxEntry, StoreError> {
     let (id, connector, record_id, person, tier, status, attempts, reason, at) = row;
     Ok(OutboxEntry {
         id,
@@ -157,7 +160,8 @@ impl OutboxTx for SqliteTx<'_> {
             "INSERT INTO outbox (connector, record_id, person_id, tier, status, attempts, created_at, updated_at)
              VALUES (?1, ?2, ?3, ?4, 'pending', 0, ?5, ?5)
              ON CONFLICT (connector, record_id) DO UPDATE SET person_id = ?3, tier = ?4,
-               status = 'pending', attempts = 0, reason = NULL, updated_at = ?5
+               status = 'pending', attempts = 0, reason = NULL, updated_at = ?5,
+               claim_token = NULL, claimed_by = NULL, claimed_until = NULL
              WHERE outbox.tier != excluded.tier OR outbox.status IN ('done', 'kept')",
         )?;
         stmt.execute(params![connector, record_id, person, tier.as_str(), now])?;
@@ -193,7 +197,8 @@ impl OutboxTx for SqliteTx<'_> {
             "INSERT INTO outbox (connector, record_id, person_id, tier, status, attempts, reason, created_at, updated_at)
              VALUES (?1, ?2, ?3, ?4, 'kept', 0, ?5, ?6, ?6)
              ON CONFLICT (connector, record_id) DO UPDATE SET person_id = ?3, tier = ?4,
-               status = 'kept', attempts = 0, reason = ?5, updated_at = ?6
+               status = 'kept', attempts = 0, reason = ?5, updated_at = ?6,
+               claim_token = NULL, claimed_by = NULL, claimed_until = NULL
              WHERE outbox.status != 'kept' OR outbox.tier != excluded.tier OR outbox.reason IS NOT excluded.reason",
         )?;
         stmt.execute(params![

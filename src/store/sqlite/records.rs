@@ -145,17 +145,21 @@ impl RecordStore for SqliteStore {
         key: &str,
         value: Option<&str>,
     ) -> Result<(), StoreError> {
-        match value {
-            Some(v) => self.conn.execute(
-                "INSERT INTO connector_state (connector, key, value, updated_at) VALUES (?1, ?2, ?3, ?4)
-                 ON CONFLICT (connector, key) DO UPDATE SET value = ?3, updated_at = ?4",
-                params![connector, key, v, ts(&Utc::now())],
-            )?,
-            None => self
-                .conn
-                .execute("DELETE FROM connector_state WHERE connector = ?1 AND key = ?2", params![connector, key])?,
-        };
-        Ok(())
+        let now = ts(&Utc::now());
+        self.write(true, |tx| {
+            match value {
+                Some(v) => tx.execute(
+                    "INSERT INTO connector_state (connector, key, value, updated_at) VALUES (?1, ?2, ?3, ?4)
+                     ON CONFLICT (connector, key) DO UPDATE SET value = ?3, updated_at = ?4",
+                    params![connector, key, v, now],
+                )?,
+                None => tx.execute(
+                    "DELETE FROM connector_state WHERE connector = ?1 AND key = ?2",
+                    params![connector, key],
+                )?,
+            };
+            Ok(())
+        })
     }
 }
 

@@ -149,4 +149,28 @@ pub(super) const MIGRATIONS: &[&str] = &[
     r#"
     ALTER TABLE source_records ADD COLUMN pushed_tier TEXT;
     "#,
+    // 7: several replicas on one store: leases with fencing epochs, outbox claims, the shared
+    // request pace of each CRM account, and turns taken once per cluster (times as RFC 3339
+    // text, compared as text).
+    r#"
+    CREATE TABLE leases (
+        name         TEXT PRIMARY KEY,
+        holder       TEXT NOT NULL,
+        instance     TEXT NOT NULL,
+        epoch        INTEGER NOT NULL,
+        acquired_at  TEXT NOT NULL,
+        expires_at   TEXT NOT NULL
+    );
+    ALTER TABLE outbox ADD COLUMN claim_token TEXT;
+    ALTER TABLE outbox ADD COLUMN claimed_by TEXT;
+    ALTER TABLE outbox ADD COLUMN claimed_until TEXT;
+    CREATE TABLE rate_ledger (
+        account  TEXT PRIMARY KEY,
+        next_at  INTEGER NOT NULL -- microseconds since 1970
+    );
+    CREATE TABLE cluster_marks (
+        name  TEXT PRIMARY KEY,
+        at    TEXT NOT NULL
+    );
+    "#,
 ];

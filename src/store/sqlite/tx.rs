@@ -3,6 +3,7 @@
 
 use super::KeyState;
 use crate::model::PersonId;
+use crate::store::cluster::Fence;
 use crate::store::{StoreError, StoreTx};
 use rusqlite::{Connection, Transaction};
 
@@ -11,12 +12,15 @@ pub(super) struct SqliteTx<'c> {
     /// The next person id to hand out; read once per transaction (SQLite has one writer).
     pub(super) next_id: Option<PersonId>,
     pub(super) keys: &'c mut KeyState,
+    /// Checked at commit (see [`check_fences`]).
+    fences: &'c [Fence],
 }
 
 impl<'c> SqliteTx<'c> {
     pub(super) fn begin(
         conn: &'c mut Connection,
         keys: &'c mut KeyState,
+        fences: &'c [Fence],
     ) -> Result<Self, StoreError> {
         // IMMEDIATE: take the write lock now, so a concurrent writer waits here (busy_timeout)
         // rather than failing half-way through a page.
@@ -32,13 +36,35 @@ impl<'c> SqliteTx<'c> {
             tx,
             next_id: None,
             keys,
+            fences,
         })
     }
 }
 
 impl StoreTx for SqliteTx<'_> {
     fn commit(self: Box<Self>) -> Result<(), StoreError> {
+        check_fences(&self.tx, self.fences)?;
         self.tx.commit()?;
         Ok(())
     }
+}
+
+/// Inside a write transaction (which holds SQLite's one write lock, so no takeover can commit
+/// before this one): fails with [`StoreError::Fenced`] unless every fence still holds by this
+/// machine's clock.
+pub(super) fn check_fences(conn: &Connection, fences: &[Fence]) -> Result<(), StoreError> {
+    let now = crate::store::codec::ts(&chrono::Utc::now());
+    for fence in fences {
+        let held = conn
+            .prepare_cached(
+                "SELECT 1 FROM leases WHERE name = ?1 AND instance = ?2 AND epoch = ?3 AND expires_at > ?4",
+            )?
+            .exists(rusqlite::params![fence.lease, fence.instance, fence.epoch, now])?;
+        if !held {
+            return Err(StoreError::Fenced {
+                lease: fence.lease.clone(),
+            });
+        }
+    }
+    Ok(())
 }
