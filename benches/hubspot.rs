@@ -94,9 +94,14 @@ async fn push_bench(answer_delay_ms: u64) {
     c.plan_everyone(Tier::Customer);
     c.store.checkpoint().unwrap();
     let t = Instant::now();
-    let stats = leadsync::pipeline::outbox::drain(&mut c.store, &c.connectors[0], &|| true)
-        .await
-        .unwrap();
+    let stats = leadsync::pipeline::outbox::drain(
+        &mut c.store,
+        &c.connectors[0],
+        &leadsync::pipeline::outbox::Claimant::this_process(),
+        &|| true,
+    )
+    .await
+    .unwrap();
     let secs = t.elapsed().as_secs_f64();
     let requests = (stats.applied as f64 / 100.0).ceil();
     println!(

@@ -259,9 +259,14 @@ async fn push_bench() {
     fake.reset_writes();
     let used = fake.api_usage();
     let t = Instant::now();
-    let stats = leadsync::pipeline::outbox::drain(&mut c.store, &connector, &|| true)
-        .await
-        .unwrap();
+    let stats = leadsync::pipeline::outbox::drain(
+        &mut c.store,
+        &connector,
+        &leadsync::pipeline::outbox::Claimant::this_process(),
+        &|| true,
+    )
+    .await
+    .unwrap();
     let secs = t.elapsed().as_secs_f64();
     let (writes, requests) = (fake.writes(), fake.api_usage() - used);
     let landed = ids

@@ -103,6 +103,18 @@ pub struct DaemonConfig {
     /// change with time alone: temperature, days since created or since last activity.
     #[serde(default = "default_requalify")]
     pub requalify: String,
+    /// This replica's name in `/api/v1/status` and `/metrics`; by default `HOSTNAME-PID`.
+    #[serde(default)]
+    pub replica_id: Option<String>,
+    /// How long a replica's leases last without renewal (renewed every third of it): a replica
+    /// that dies or is paused for longer loses its connectors to another, and writes nothing
+    /// more. Outbox claims last twice as long.
+    #[serde(default = "default_lease_ttl", with = "humantime_serde")]
+    pub lease_ttl: Duration,
+}
+
+fn default_lease_ttl() -> Duration {
+    Duration::from_secs(30)
 }
 
 fn default_requalify() -> String {
@@ -123,6 +135,8 @@ impl Default for DaemonConfig {
             shutdown_timeout: default_shutdown_timeout(),
             push_interval: default_push_interval(),
             requalify: default_requalify(),
+            replica_id: None,
+            lease_ttl: default_lease_ttl(),
         }
     }
 }
@@ -444,6 +458,16 @@ fn check(s: &Settings) -> Result<(), String> {
             ));
         }
         None => {}
+    }
+    if s.daemon.lease_ttl < Duration::from_secs(1) {
+        return Err("key daemon.lease_ttl: must be at least 1s".into());
+    }
+    if s.daemon
+        .replica_id
+        .as_deref()
+        .is_some_and(|id| id.trim().is_empty())
+    {
+        return Err("key daemon.replica_id: must not be empty".into());
     }
     if s.daemon.push_interval.is_zero() {
         return Err("key daemon.push_interval: must be longer than 0s".into());

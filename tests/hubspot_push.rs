@@ -356,9 +356,14 @@ async fn pushes_overlap_while_answers_are_slow_but_never_more_than_four_at_once(
     });
 
     // WHEN the outbox is drained
-    let pushed = leadsync::pipeline::outbox::drain(&mut s.store, &s.connectors[0], &|| true)
-        .await
-        .unwrap();
+    let pushed = leadsync::pipeline::outbox::drain(
+        &mut s.store,
+        &s.connectors[0],
+        &leadsync::pipeline::outbox::Claimant::this_process(),
+        &|| true,
+    )
+    .await
+    .unwrap();
 
     // THEN every push landed, several requests were on their way at once, never more than four
     assert_eq!(pushed.applied, planned, "{pushed:?}");

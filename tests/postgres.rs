@@ -36,8 +36,15 @@ fn validate_reaches_the_database_and_reports_the_schema_version() {
     let out = env.run(&["validate"]);
     assert!(out.status.success(), "{}", text(&out));
     let stdout = String::from_utf8_lossy(&out.stdout);
+    // The version the database itself records.
+    let version: i64 = Cluster::get().query(&url, "SELECT version FROM leadsync_schema")[0]
+        .parse()
+        .unwrap();
+    assert!(version >= 2, "{version}");
     assert!(
-        stdout.contains(&format!("store: ok ({url}, schema version 1, 0 persons)")),
+        stdout.contains(&format!(
+            "store: ok ({url}, schema version {version}, 0 persons)"
+        )),
         "{stdout}"
     );
 }

@@ -17,6 +17,8 @@ pub(super) async fn run(args: &Args) -> Result<(), Failure> {
     let connectors = select(&settings, None).map_err(Failure::usage)?;
     let store = super::open_store(&settings)?;
     let admin_store = super::open_store(&settings)?;
+    let heartbeat_store = super::open_store(&settings)?;
+    let pace_store = super::open_store(&settings)?;
     // SIGHUP: reload the config and the rules from the same places.
     let (reload_tx, reload_rx) = tokio::sync::mpsc::channel::<()>(1);
     let mut hup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
@@ -38,6 +40,8 @@ pub(super) async fn run(args: &Args) -> Result<(), Failure> {
         connectors,
         store,
         admin_store,
+        heartbeat_store,
+        pace_store,
         admin_token,
     };
     daemon::run(start, stop_signal(), reload_rx, load)

@@ -35,6 +35,8 @@ pub(super) struct Shared {
     pub(super) live: Live,
     pub(super) ready: Readiness,
     pub(super) token: Option<SecretString>,
+    /// This replica, for `/api/v1/status`.
+    pub(super) replica: crate::store::Replica,
 }
 
 struct AdminState {
@@ -45,6 +47,7 @@ struct AdminState {
     live: Live,
     ready: Readiness,
     token: Option<SecretString>,
+    replica: crate::store::Replica,
 }
 
 type Handle = Arc<AdminState>;
@@ -82,6 +85,7 @@ pub(super) async fn serve(listen: SocketAddr, shared: Shared) -> Result<Admin, D
         live: shared.live,
         ready: shared.ready,
         token: shared.token,
+        replica: shared.replica,
     });
     let protected = Router::new()
         .route("/metrics", get(prometheus))
@@ -240,6 +244,22 @@ fn status_of(state: &AdminState, store: &mut dyn Store) -> Answer<Json<serde_jso
     let tiers = store.tier_counts().map_err(internal)?;
     let dead_letters = store.dead_letters(50).map_err(internal)?;
     let now = chrono::Utc::now();
+    // Live leases only: an expired row's holder is gone (or paused past it).
+    let leases: Vec<_> = store
+        .leases()
+        .map_err(internal)?
+        .into_iter()
+        .filter(|l| l.expires_at > now)
+        .collect();
+    let lease_view = |l: &crate::store::Lease| {
+        serde_json::json!({
+            "name": l.name,
+            "holder": l.holder,
+            "epoch": l.epoch,
+            "expires_at": l.expires_at,
+            "mine": l.instance == state.replica.instance,
+        })
+    };
     let mut outbox_total = std::collections::BTreeMap::<String, u64>::new();
     let mut connectors = Vec::new();
     for c in state.live.connectors() {
@@ -256,9 +276,20 @@ fn status_of(state: &AdminState, store: &mut dyn Store) -> Answer<Json<serde_jso
             "outbox": outbox,
             "rate_budget": c.rate_budget,
             "inbox": c.inbox,
+            "lease": leases
+                .iter()
+                .find(|l| super::cluster::lease_connector(&l.name) == Some(c.id.as_str()))
+                .map(lease_view),
         }));
     }
     Ok(Json(serde_json::json!({
+        "replica": {"id": state.replica.id, "instance": state.replica.instance},
+        "replicas": leases
+            .iter()
+            .filter(|l| l.name.starts_with("replica:"))
+            .map(|l| serde_json::json!({"id": l.holder, "instance": l.instance, "expires_at": l.expires_at}))
+            .collect::<Vec<_>>(),
+        "leases": leases.iter().map(lease_view).collect::<Vec<_>>(),
         "persons": persons,
         "tiers": tiers,
         "connectors": connectors,

@@ -5,6 +5,7 @@
 //! rolled back and stays queued), then the process exits.
 
 mod admin;
+mod cluster;
 mod live;
 mod ready;
 mod sd_notify;
@@ -12,9 +13,10 @@ mod telemetry;
 mod watch;
 
 use crate::config::{ConnectorConfig, Settings};
+use crate::pipeline::outbox::Claimant;
 use crate::pipeline::{AnyConnector, pull_cycle, push_all};
 use crate::rules::Rules;
-use crate::store::Store;
+use crate::store::{Replica, Store, StoreError};
 use secrecy::SecretString;
 use std::collections::HashSet;
 use std::future::Future;
@@ -131,6 +133,10 @@ pub struct Start {
     pub store: Box<dyn Store>,
     /// A second connection for the admin API's reads.
     pub admin_store: Box<dyn Store>,
+    /// A third for the leases' heartbeat (and the wake-ups' listener).
+    pub heartbeat_store: Box<dyn Store>,
+    /// A fourth for the request pace the connectors share with other replicas.
+    pub pace_store: Box<dyn Store>,
     /// The bearer token the API asks for, if any.
     pub admin_token: Option<SecretString>,
 }
@@ -161,8 +167,28 @@ pub async fn run(
         mut connectors,
         mut store,
         admin_store,
+        mut heartbeat_store,
+        pace_store,
         admin_token,
     } = start;
+    let replica = Replica::this_process(settings.daemon.replica_id.as_deref());
+    // Commits of other replicas that planned pushes wake this one (where the store can tell).
+    let mut wakeups = heartbeat_store.wakeups()?;
+    let (taken_tx, mut taken_rx) = mpsc::unbounded_channel();
+    let membership = cluster::Membership::join(
+        heartbeat_store,
+        replica.clone(),
+        settings.daemon.lease_ttl,
+        settings.connectors.keys().cloned().collect(),
+        taken_tx,
+    )?;
+    store.set_fences(membership.fences());
+    let pace = Arc::new(std::sync::Mutex::new(pace_store));
+    share_pace(&connectors, &pace);
+    let claimant = Claimant {
+        replica: replica.clone(),
+        ttl: settings.daemon.lease_ttl * 2,
+    };
     let (stop_tx, stop_rx) = signal::channel(false);
     tokio::spawn(async move {
         shutdown.await;
@@ -182,6 +208,7 @@ pub async fn run(
             live: live.clone(),
             ready: readiness.clone(),
             token: admin_token,
+            replica: replica.clone(),
         },
     )
     .await?;
@@ -191,9 +218,10 @@ pub async fn run(
     let (due_tx, mut due_rx) = mpsc::channel::<Due>(64);
     let mut scheduler = schedule(&settings, &due_tx).await?;
     let mut _watchers = watch::inboxes(&settings, &due_tx);
-    // Every connector runs once at start: a restart catches up at once, whatever the schedule.
-    for id in settings.connectors.keys() {
-        let _ = due_tx.try_send(Due::Connector(id.clone()));
+    // Every connector held runs once at start: a restart catches up at once, whatever the
+    // schedule. One whose lease is taken later runs at once then.
+    for id in membership.held() {
+        let _ = due_tx.try_send(Due::Connector(id));
     }
     sd_notify::notify("READY=1");
     let mut watchdog = sd_notify::watchdog_interval().map(tokio::time::interval);
@@ -210,6 +238,8 @@ pub async fn run(
             Some(()) = reload.recv() => {
                 match reloaded(&load, &settings, &mut connectors) {
                     Ok((new_settings, new_rules)) => {
+                        share_pace(&connectors, &pace);
+                        membership.want(new_settings.connectors.keys().cloned().collect());
                         scheduler.shutdown().await.map_err(|e| DaemonError::Scheduler(e.to_string()))?;
                         scheduler = schedule(&new_settings, &due_tx).await?;
                         _watchers = watch::inboxes(&new_settings, &due_tx);
@@ -226,6 +256,12 @@ pub async fn run(
                 sd_notify::notify("WATCHDOG=1");
                 continue;
             }
+            lease = membership.lost() => break Err(StoreError::Fenced { lease }.into()),
+            Some(id) = taken_rx.recv() => {
+                // A lease taken over (its holder died or left): run the connector now.
+                let _ = due_tx.try_send(Due::Connector(id));
+                continue;
+            }
             id = due_rx.recv() => match id {
                 Some(id) => {
                     // Coalesce: several turns of a connector queued while a cycle ran are one.
@@ -238,6 +274,7 @@ pub async fn run(
                 None => break Ok(()),
             },
             () = std::future::ready(()), if push_again => Turn::Push,
+            () = woken(&mut wakeups) => Turn::Push,
             _ = push_tick.tick() => Turn::Push,
         };
         let work = async {
@@ -253,15 +290,23 @@ pub async fn run(
                     &Followup {
                         due_tx: &due_tx,
                         readiness: &readiness,
+                        membership: &membership,
                     },
                 )
                 .await?;
                 if due.contains(&Due::Requalify) {
-                    requalify_everyone(&settings, store.as_mut(), &rules)?;
+                    let gap = requalify_gap(&settings.daemon.requalify);
+                    if store.take_turn("requalify", gap)? {
+                        requalify_everyone(&settings, store.as_mut(), &rules)?;
+                    } else {
+                        tracing::info!(
+                            "Re-qualification already done by another replica for this time."
+                        );
+                    }
                 }
             }
             // Every turn ends with a push turn: what a cycle planned goes out at once.
-            push_again = push_turn(store.as_mut(), &mut connectors, &stop_rx).await?;
+            push_again = push_turn(store.as_mut(), &mut connectors, &claimant, &stop_rx).await?;
             Ok::<(), DaemonError>(())
         };
         match guarded(
@@ -272,7 +317,14 @@ pub async fn run(
         )
         .await
         {
-            Some(Ok(())) => live.refresh(&connectors),
+            Some(Ok(())) => {
+                live.refresh(&connectors);
+                telemetry::record_leases(
+                    &replica.id,
+                    &settings.connectors.keys().cloned().collect::<Vec<_>>(),
+                    &membership.held(),
+                );
+            }
             Some(Err(e)) => break Err(e),
             None => {
                 tracing::warn!(
@@ -288,6 +340,10 @@ pub async fn run(
         Err(e) => tracing::error!(error = %e, "Stopping."),
     }
     sd_notify::notify("STOPPING=1");
+    if outcome.is_ok() {
+        // A clean stop hands the connectors over at once; a lost membership has nothing to give.
+        membership.leave();
+    }
     scheduler
         .shutdown()
         .await
@@ -348,6 +404,8 @@ struct Followup<'a> {
     due_tx: &'a mpsc::Sender<Due>,
     /// Whether each connector's last run failed, for `/readyz`.
     readiness: &'a ready::Readiness,
+    /// Which connectors this replica holds.
+    membership: &'a cluster::Membership,
 }
 
 /// Pulls the due connectors, one at a time, recording each cycle's metrics. A pull that left
@@ -366,7 +424,13 @@ async fn cycles(
         .iter_mut()
         .filter(|c| due.contains(&Due::Connector(c.id().to_string())))
     {
+        // Another replica holds the connector: it pulls it.
+        let Some(fences) = followup.membership.fences_for(connector.id()) else {
+            tracing::debug!(connector = connector.id(), "Held by another replica.");
+            continue;
+        };
         let started = Instant::now();
+        store.set_fences(fences);
         let cycle = pull_cycle(
             settings,
             store,
@@ -374,7 +438,9 @@ async fn cycles(
             rules,
             Some(progress),
         )
-        .await?;
+        .await;
+        store.set_fences(followup.membership.fences());
+        let cycle = cycle?;
         telemetry::record(
             &cycle,
             started.elapsed().as_secs_f64(),
@@ -479,6 +545,7 @@ fn requalify_everyone(
 async fn push_turn(
     store: &mut dyn Store,
     connectors: &mut [AnyConnector],
+    claimant: &Claimant,
     stop: &signal::Receiver<bool>,
 ) -> Result<bool, DaemonError> {
     if !connectors.iter().any(AnyConnector::pushes) {
@@ -486,7 +553,47 @@ async fn push_turn(
     }
     let until = Instant::now() + PUSH_TURN;
     let keep_going = || Instant::now() < until && !*stop.borrow();
-    let pushes = push_all(store, connectors, &keep_going).await?;
+    let pushes = push_all(store, connectors, claimant, &keep_going).await?;
     telemetry::record_pushes(&pushes, store, connectors);
     Ok(Instant::now() >= until && !*stop.borrow())
+}
+
+/// Makes every connector take its request slots from the account's pace shared in the store.
+fn share_pace(connectors: &[AnyConnector], pace: &Arc<std::sync::Mutex<Box<dyn Store>>>) {
+    for c in connectors {
+        c.share_pace(Arc::new(cluster::StorePace::new(Arc::clone(pace), c.id())));
+    }
+}
+
+/// Resolves at the next wake-up (another replica committed pushes), after taking in every one
+/// queued since; never, without a listener or once it is gone (the push ticker still polls).
+async fn woken(wakeups: &mut Option<mpsc::UnboundedReceiver<()>>) {
+    let Some(rx) = wakeups else {
+        return std::future::pending().await;
+    };
+    match rx.recv().await {
+        Some(()) => while rx.try_recv().is_ok() {},
+        None => {
+            tracing::warn!(
+                "The wake-up listener's connection ended; pushes are found by polling (daemon.push_interval)."
+            );
+            *wakeups = None;
+            std::future::pending::<()>().await;
+        }
+    }
+}
+
+/// How recently another replica must have run the daily pass for this one to skip it: half the
+/// time between two of the schedule's runs, so replicas whose clocks differ a little run it once
+/// between them.
+fn requalify_gap(expr: &str) -> Duration {
+    let half = || -> Option<Duration> {
+        let cron = crate::config::check_cron(expr).ok()?;
+        let first = cron.find_next_occurrence(&chrono::Utc::now(), false).ok()?;
+        let second = cron.find_next_occurrence(&first, false).ok()?;
+        (second - first).to_std().ok().map(|d| d / 2)
+    };
+    half()
+        .unwrap_or(Duration::from_secs(1))
+        .max(Duration::from_secs(1))
 }

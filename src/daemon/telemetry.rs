@@ -27,6 +27,8 @@ pub(super) const BUDGET_LEFT: &str = "leadsync_rate_budget_remaining";
 pub(super) const DROPS_FAILED: &str = "leadsync_drops_failed_total";
 pub(super) const DROPS_DUPLICATE: &str = "leadsync_drops_duplicate_total";
 pub(super) const FILES_SKIPPED: &str = "leadsync_inbox_skipped_files";
+/// 1 for each connector whose lease this replica holds (it pulls it), 0 for the others.
+pub(super) const LEASE_HELD: &str = "leadsync_lease_held";
 
 /// Installs the process-wide recorder; `None` when one is installed already (then metrics
 /// still flow to it, and `/metrics` answers 404).
@@ -131,5 +133,14 @@ pub(super) fn record(
             gauge!(PERSONS_BY_TIER, "tier" => tier.as_str()).set(n as f64);
         }
         gauge!(PERSONS_BY_TIER, "tier" => "unqualified").set(counts.unqualified as f64);
+    }
+}
+
+/// Which connector leases this replica holds.
+pub(super) fn record_leases(replica: &str, connectors: &[String], held: &[String]) {
+    for id in connectors {
+        let holds = held.contains(id);
+        gauge!(LEASE_HELD, "lease" => super::cluster::connector_lease(id), "replica" => replica.to_string())
+            .set(if holds { 1.0 } else { 0.0 });
     }
 }

@@ -123,6 +123,16 @@ impl AnyConnector {
         }
     }
 
+    /// Spaces the connector's requests by its account's slots shared with other replicas. Only
+    /// HubSpot has a short window to share; Salesforce counts a daily allocation, shared through
+    /// the daily stop.
+    pub fn share_pace(&self, pace: std::sync::Arc<dyn leadsync_pacing::SharedPace>) {
+        match self {
+            AnyConnector::Hubspot(c) => c.share_pace(pace),
+            AnyConnector::Spreadsheet(_) | AnyConnector::Salesforce(_) => {}
+        }
+    }
+
     pub async fn pull(&mut self, sink: &mut dyn PageSink) -> Result<PullStats, ConnectorError> {
         match self {
             AnyConnector::Spreadsheet(c) => c.pull(sink).await,

@@ -3,7 +3,7 @@
 
 use super::connectors::{AnyConnector, crm_id_columns, push_targets};
 use super::ingest::{PageIngest, PageStats, Progress, StoreSink};
-use super::outbox::{self, DrainError, PushStats};
+use super::outbox::{self, Claimant, DrainError, PushStats};
 use super::plan::Plan;
 use super::qualify;
 use crate::config::Settings;
@@ -54,7 +54,7 @@ pub async fn run_once(
     progress: Option<&dyn Progress>,
 ) -> Result<Cycle, StoreError> {
     let mut cycle = pull_cycle(settings, store, connectors, rules, progress).await?;
-    cycle.pushes = push_all(store, connectors, &|| true).await?;
+    cycle.pushes = push_all(store, connectors, &Claimant::this_process(), &|| true).await?;
     Ok(cycle)
 }
 
@@ -87,6 +87,7 @@ pub async fn pull_cycle(
 pub async fn push_all(
     store: &mut dyn Store,
     connectors: &mut [AnyConnector],
+    claimant: &Claimant,
     keep_going: &(dyn Fn() -> bool + Sync),
 ) -> Result<Vec<(String, Result<PushStats, String>)>, StoreError> {
     restore_states(store, connectors)?;
@@ -97,7 +98,7 @@ pub async fn push_all(
     }
     let mut pushes = Vec::new();
     for connector in connectors.iter_mut().filter(|c| c.pushes()) {
-        let result = match outbox::drain(store, connector, keep_going).await {
+        let result = match outbox::drain(store, connector, claimant, keep_going).await {
             Ok(stats) => Ok(stats),
             Err(DrainError::Store(e)) => return Err(e),
             Err(DrainError::Connector(e)) => {
@@ -161,8 +162,8 @@ async fn pull_all(
         }
         let result = connector.pull(&mut sink).await;
         let resolved = sink.stats;
-        let (pulled, error) = match result {
-            Ok(s) => (s, None),
+        let (pulled, error) = match &result {
+            Ok(s) => (s.clone(), None),
             Err(e) => {
                 if e.kind == ConnectorErrorKind::Superseded {
                     tracing::info!(connector = %id, reason = %e, "Pull left to another run.");
@@ -188,6 +189,10 @@ async fn pull_all(
             error: error.as_ref().map(|(_, m)| m.clone()),
         };
         store.finish_run(run, &stats)?;
+        // A replica that lost its lease stops altogether: what it believes is stale.
+        if let Some(lease) = fenced_lease(&result) {
+            return Err(StoreError::Fenced { lease });
+        }
         runs.push(ConnectorRun {
             id,
             pulled,
@@ -197,4 +202,15 @@ async fn pull_all(
         });
     }
     Ok(runs)
+}
+
+/// The lease a pull lost, when its store refused a write for that.
+fn fenced_lease(
+    result: &Result<PullStats, leadsync_connector_core::ConnectorError>,
+) -> Option<String> {
+    let source = result.as_ref().err()?.source.as_deref()?;
+    match source.downcast_ref::<StoreError>()? {
+        StoreError::Fenced { lease } => Some(lease.clone()),
+        _ => None,
+    }
 }

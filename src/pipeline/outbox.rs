@@ -6,11 +6,12 @@
 
 use super::connectors::{AnyConnector, PushTarget};
 use crate::model::{Person, PersonId};
-use crate::store::{Store, StoreError, StoreTx};
+use crate::store::{Claim, Replica, Store, StoreError, StoreTx};
 use futures_util::StreamExt;
 use futures_util::stream::FuturesUnordered;
 use leadsync_connector_core::{ConnectorError, Field, Locator, PushItem, PushOutcome, Stage, Tier};
 use serde::Serialize;
+use std::time::Duration;
 
 /// Batches on their way at once (see [`drain`]). Four cover an answer time of up to about three
 /// times the limiter's spacing (0.3 s at 100 requests / 10 s); the limiter still spaces the
@@ -123,6 +124,27 @@ fn held_by(person: &Person, target: &PushTarget, record_id: &str) -> Option<Tier
         .max()
 }
 
+/// Who claims outbox entries, and for how long: other replicas leave a claimed batch alone
+/// until its claim expires (a replica that died with it in flight).
+#[derive(Debug, Clone)]
+pub struct Claimant {
+    pub replica: Replica,
+    pub ttl: Duration,
+}
+
+impl Claimant {
+    /// How long a batch stays claimed unless told otherwise: far longer than a batch takes.
+    pub const DEFAULT_TTL: Duration = Duration::from_secs(60);
+
+    /// This process, alone or as one of several (`sync`, `push`).
+    pub fn this_process() -> Claimant {
+        Claimant {
+            replica: Replica::this_process(None),
+            ttl: Self::DEFAULT_TTL,
+        }
+    }
+}
+
 /// What one drain did.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct PushStats {
@@ -143,12 +165,14 @@ pub struct PushStats {
 pub async fn drain(
     store: &mut dyn Store,
     connector: &AnyConnector,
+    claimant: &Claimant,
     keep_going: &(dyn Fn() -> bool + Sync),
 ) -> Result<PushStats, DrainError> {
     let mut stats = PushStats::default();
     let mut in_flight = FuturesUnordered::new();
-    // The last entry sent: later batches are read above it while earlier ones are in flight.
-    let mut sent_up_to = 0;
+    // The last entry claimed: later batches are claimed above it, so an entry retried in this
+    // drain waits for the next one.
+    let mut claimed_up_to = 0;
     let mut feeding = true;
     loop {
         while feeding && in_flight.len() < IN_FLIGHT {
@@ -156,14 +180,19 @@ pub async fn drain(
                 feeding = false;
                 break;
             }
-            let pending =
-                store.pending_pushes(connector.id(), sent_up_to, connector.push_batch())?;
-            let Some(last) = pending.last() else {
+            let claim = Claim::new(&claimant.replica, claimant.ttl);
+            let claimed = store.claim_pushes(
+                connector.id(),
+                claimed_up_to,
+                &claim,
+                connector.push_batch(),
+            )?;
+            let Some(last) = claimed.last() else {
                 feeding = false;
                 break;
             };
-            sent_up_to = last.id;
-            let items: Vec<PushItem> = pending
+            claimed_up_to = last.id;
+            let items: Vec<PushItem> = claimed
                 .iter()
                 .map(|e| PushItem {
                     outbox_id: e.id,
@@ -171,9 +200,9 @@ pub async fn drain(
                     tier: e.tier,
                 })
                 .collect();
-            in_flight.push(async move { connector.push(&items).await });
+            in_flight.push(async move { (claim, connector.push(&items).await) });
         }
-        let Some(outcomes) = in_flight.next().await else {
+        let Some((claim, outcomes)) = in_flight.next().await else {
             return Ok(stats);
         };
         let outcomes = outcomes?;
@@ -201,7 +230,14 @@ pub async fn drain(
                 }
             }
         }
-        store.push_results(&results)?;
+        let recorded = store.complete_pushes(&claim, &results)?;
+        if recorded < results.len() {
+            tracing::warn!(
+                connector = connector.id(),
+                lost = results.len() - recorded,
+                "Outcomes not recorded: their entries were planned again or claimed by another replica (the claim expired) while in flight; they are pushed again."
+            );
+        }
         tracing::info!(
             connector = connector.id(),
             applied = batch.applied,

@@ -154,11 +154,13 @@ pub trait ClusterStore {
     /// From now on, every write of this store checks these fences (empty: none).
     fn set_fences(&mut self, fences: Vec<Fence>);
 
-    /// Claims up to `limit` pending entries of a connector that nobody claims (or whose claim
-    /// expired), oldest first, skipping rows another replica is claiming at this moment.
+    /// Claims up to `limit` pending entries of a connector with an id above `after` that nobody
+    /// claims (or whose claim expired), oldest first, skipping rows another replica is claiming
+    /// at this moment.
     fn claim_pushes(
         &mut self,
         connector: &str,
+        after: i64,
         claim: &Claim,
         limit: usize,
     ) -> Result<Vec<OutboxEntry>, StoreError>;

@@ -614,7 +614,7 @@ pub(crate) fn a_replica_that_lost_its_lease_writes_nothing(fresh: Factory<'_>) {
     tx.commit().unwrap();
     store.set_fences(vec![lease.fence()]);
     let claim = Claim::new(&a, Duration::from_secs(60));
-    let claimed = store.claim_pushes("hubspot", &claim, 10).unwrap();
+    let claimed = store.claim_pushes("hubspot", 0, &claim, 10).unwrap();
     assert_eq!(claimed.len(), 1);
     let mut tx = store.begin().unwrap();
     tx.plan_push("hubspot", "102", 2, Tier::Mql).unwrap();
@@ -641,7 +641,7 @@ pub(crate) fn a_replica_that_lost_its_lease_writes_nothing(fresh: Factory<'_>) {
         .unwrap_err();
     assert_eq!(refused.kind(), StoreErrorKind::Fenced, "{refused}");
     let refused = store
-        .claim_pushes("hubspot", &Claim::new(&a, Duration::from_secs(60)), 10)
+        .claim_pushes("hubspot", 0, &Claim::new(&a, Duration::from_secs(60)), 10)
         .unwrap_err();
     assert_eq!(refused.kind(), StoreErrorKind::Fenced, "{refused}");
     assert_eq!(
@@ -688,16 +688,16 @@ pub(crate) fn claims_split_the_pending_pushes_and_an_outcome_needs_its_claim(fre
 
     // WHEN a claims three and b claims up to ten
     let claim_a = Claim::new(&a, long);
-    let got_a = store.claim_pushes("hubspot", &claim_a, 3).unwrap();
+    let got_a = store.claim_pushes("hubspot", 0, &claim_a, 3).unwrap();
     let claim_b = Claim::new(&b, long);
-    let got_b = other.claim_pushes("hubspot", &claim_b, 10).unwrap();
+    let got_b = other.claim_pushes("hubspot", 0, &claim_b, 10).unwrap();
 
     // THEN each entry is claimed once, oldest first, and nothing is left to claim
     assert_eq!(records(&got_a), ["101", "102", "103"]);
     assert_eq!(records(&got_b), ["104", "105"]);
     assert_eq!(
         store
-            .claim_pushes("hubspot", &Claim::new(&a, long), 10)
+            .claim_pushes("hubspot", 0, &Claim::new(&a, long), 10)
             .unwrap(),
         Vec::new()
     );
@@ -715,7 +715,7 @@ pub(crate) fn claims_split_the_pending_pushes_and_an_outcome_needs_its_claim(fre
     let ids_b: Vec<_> = got_b.iter().map(|e| (e.id, "done", None)).collect();
     assert_eq!(other.complete_pushes(&claim_b, &ids_b).unwrap(), 1);
     let again = store
-        .claim_pushes("hubspot", &Claim::new(&a, long), 10)
+        .claim_pushes("hubspot", 0, &Claim::new(&a, long), 10)
         .unwrap();
     assert_eq!(
         (records(&again), again[0].tier),
@@ -724,11 +724,11 @@ pub(crate) fn claims_split_the_pending_pushes_and_an_outcome_needs_its_claim(fre
 
     // THEN an expired claim is taken by the next claimant, and the first one's outcome is lost
     let short = Claim::new(&a, Duration::from_millis(200));
-    let got = store.claim_pushes("salesforce", &short, 10).unwrap();
+    let got = store.claim_pushes("salesforce", 0, &short, 10).unwrap();
     std::thread::sleep(Duration::from_millis(300));
     let late = Claim::new(&b, long);
     assert_eq!(
-        records(&other.claim_pushes("salesforce", &late, 10).unwrap()),
+        records(&other.claim_pushes("salesforce", 0, &late, 10).unwrap()),
         ["00Q1"]
     );
     let ids: Vec<_> = got

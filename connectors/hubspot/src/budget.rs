@@ -37,6 +37,11 @@ impl Budget {
         self.daily.check().map_err(|_| ApiError::DailyBudget)
     }
 
+    /// See [`Permits::share`].
+    pub(crate) fn share_pace(&self, pace: std::sync::Arc<dyn leadsync_pacing::SharedPace>) {
+        self.permits.share(pace);
+    }
+
     /// Waits for a permit; refuses once the daily reserve is reached, until the reset.
     pub(crate) async fn permit(&self) -> Result<(), ApiError> {
         self.check_daily()?;

@@ -69,6 +69,12 @@ impl HubspotConnector {
         self.client.budget().restore_stop(until);
     }
 
+    /// Spaces every request by the account's slots shared with other processes (replicas),
+    /// instead of this process's own limiter.
+    pub fn share_pace(&self, pace: std::sync::Arc<dyn leadsync_pacing::SharedPace>) {
+        self.client.budget().share_pace(pace);
+    }
+
     /// Whether `push = true`.
     pub fn pushes(&self) -> bool {
         self.cfg.push

@@ -34,5 +34,5 @@ pub struct RateBudget {
 
 pub use attempts::{Attempts, GaveUp};
 pub use ledger::{DailyLedger, DailyStop};
-pub use permits::Permits;
+pub use permits::{Permits, SharedPace};
 pub use retry::{Retry, Waits, backoff, classify};

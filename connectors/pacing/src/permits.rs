@@ -14,6 +14,17 @@ pub struct Permits {
     shape: Mutex<(u32, Duration)>,
     limiter: Mutex<Arc<DefaultDirectRateLimiter>>,
     pause_until: Mutex<Option<Instant>>,
+    /// Slots shared with the other processes on the account, when there are any.
+    shared: Mutex<Option<Arc<dyn SharedPace>>>,
+}
+
+/// Request slots of one account shared by several processes (replicas of one store): each
+/// request takes the account's next slot, whoever asks, so together they stay within the limit.
+pub trait SharedPace: Send + Sync {
+    /// Takes the account's next slot, `spacing` after the one before it; answers how long to
+    /// wait for it. An error (the shared ledger unreachable) falls back to this process's own
+    /// spacing.
+    fn take(&self, spacing: Duration) -> Result<Duration, String>;
 }
 
 impl Permits {
@@ -23,7 +34,13 @@ impl Permits {
             shape: Mutex::new((max, window)),
             limiter: Mutex::new(Arc::new(limiter(max, window))),
             pause_until: Mutex::new(None),
+            shared: Mutex::new(None),
         }
+    }
+
+    /// Takes every permit from `pace` from now on, instead of this process's own limiter.
+    pub fn share(&self, pace: Arc<dyn SharedPace>) {
+        *lock(&self.shared) = Some(pace);
     }
 
     /// Waits for a pause to end, then for a permit.
@@ -31,6 +48,21 @@ impl Permits {
         let pause = *lock(&self.pause_until);
         if let Some(until) = pause {
             tokio::time::sleep_until(until).await;
+        }
+        let shared = lock(&self.shared).clone();
+        let (max, window) = self.shape();
+        if let Some(pace) = shared
+            && max > 0
+        {
+            match pace.take(spacing(max, window)) {
+                Ok(wait) => {
+                    tokio::time::sleep(wait).await;
+                    return;
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "The shared request pace is out of reach; spacing this process's requests on its own.")
+                }
+            }
         }
         let limiter = Arc::clone(&lock(&self.limiter));
         limiter.until_ready().await;
@@ -93,6 +125,42 @@ pub(crate) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Slots kept in memory, as the store keeps them for replicas.
+    struct Slots(Mutex<Option<Instant>>);
+
+    impl SharedPace for Slots {
+        fn take(&self, spacing: Duration) -> Result<Duration, String> {
+            let now = Instant::now();
+            let mut next = lock(&self.0);
+            let slot = next.map_or(now, |n| n.max(now));
+            *next = Some(slot + spacing);
+            Ok(slot - now)
+        }
+    }
+
+    #[tokio::test]
+    async fn permits_that_share_a_pace_together_keep_its_spacing() {
+        // GIVEN two processes' permits on one account of 10 requests per 200 ms
+        let window = Duration::from_millis(200);
+        let pace: Arc<dyn SharedPace> = Arc::new(Slots(Mutex::new(None)));
+        let (a, b) = (Permits::new(10, window), Permits::new(10, window));
+        a.share(Arc::clone(&pace));
+        b.share(pace);
+        // WHEN each takes ten permits at once
+        let start = Instant::now();
+        let each = |p: &'static Permits| async move {
+            for _ in 0..10 {
+                p.acquire().await;
+            }
+        };
+        let (a, b): (&'static Permits, &'static Permits) =
+            (Box::leak(Box::new(a)), Box::leak(Box::new(b)));
+        tokio::join!(each(a), each(b));
+        // THEN the twenty permits took two windows (less one spacing), not one
+        let spacing = spacing(10, window);
+        assert!(start.elapsed() >= spacing * 19, "{:?}", start.elapsed());
+    }
 
     #[test]
     fn the_limiter_keeps_a_margin_below_the_budget() {

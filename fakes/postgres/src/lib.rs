@@ -73,6 +73,26 @@ impl Cluster {
             .map_or(self.base.as_str(), |(_, hp)| hp)
     }
 
+    /// Runs `sql` on the database at `url` with `psql` (a client independent of the store's):
+    /// the rows of its last statement, each a `|`-separated line. Panics with psql's message
+    /// on an error.
+    pub fn query(&self, url: &str, sql: &str) -> Vec<String> {
+        let out = Command::new(&self.psql)
+            .arg(url)
+            .args(["-v", "ON_ERROR_STOP=1", "-q", "-A", "-t", "-c", sql])
+            .output()
+            .unwrap_or_else(|e| panic!("cannot run {}: {e}", self.psql.display()));
+        assert!(
+            out.status.success(),
+            "psql failed on `{sql}`: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .map(str::to_string)
+            .collect()
+    }
+
     fn psql(&self, sql: &str) {
         let out = Command::new(&self.psql)
             .arg(format!("{}/{}", self.base, self.admin_db))

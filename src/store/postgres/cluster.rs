@@ -126,6 +126,7 @@ impl ClusterStore for PgStore {
     fn claim_pushes(
         &mut self,
         connector: &str,
+        after: i64,
         claim: &Claim,
         limit: usize,
     ) -> Result<Vec<OutboxEntry>, StoreError> {
@@ -137,12 +138,12 @@ impl ClusterStore for PgStore {
                    claimed_until = clock_timestamp() + $4::float8 * interval '1 second'
                  WHERE id IN (
                    SELECT id FROM outbox
-                   WHERE connector = $1 AND status = 'pending'
+                   WHERE connector = $1 AND status = 'pending' AND id > $6
                      AND (claimed_until IS NULL OR claimed_until <= clock_timestamp())
                    ORDER BY id LIMIT $5
                    FOR UPDATE SKIP LOCKED)
                  RETURNING id, connector, record_id, person_id, tier, status, attempts, reason, updated_at",
-                &[&connector, &claim.token, &claim.by, &ttl, &limit],
+                &[&connector, &claim.token, &claim.by, &ttl, &limit, &after],
             )?
             .into_iter()
             .map(super::outbox::outbox_entry)

@@ -144,6 +144,7 @@ impl ClusterStore for SqliteStore {
     fn claim_pushes(
         &mut self,
         connector: &str,
+        after: i64,
         claim: &Claim,
         limit: usize,
     ) -> Result<Vec<OutboxEntry>, StoreError> {
@@ -153,7 +154,7 @@ impl ClusterStore for SqliteStore {
                 "UPDATE outbox SET claim_token = ?2, claimed_by = ?3, claimed_until = ?4
                  WHERE id IN (
                    SELECT id FROM outbox
-                   WHERE connector = ?1 AND status = 'pending'
+                   WHERE connector = ?1 AND status = 'pending' AND id > ?7
                      AND (claimed_until IS NULL OR claimed_until <= ?5)
                    ORDER BY id LIMIT ?6)
                  RETURNING {OUTBOX_COLUMNS}"
@@ -166,7 +167,8 @@ impl ClusterStore for SqliteStore {
                         claim.by,
                         later(now, claim.ttl),
                         ts(&now),
-                        limit as i64
+                        limit as i64,
+                        after
                     ],
                     outbox_row,
                 )?
