@@ -54,13 +54,22 @@ impl Permits {
         if let Some(pace) = shared
             && max > 0
         {
-            match pace.take(spacing(max, window)) {
-                Ok(wait) => {
-                    tokio::time::sleep(wait).await;
-                    return;
-                }
-                Err(e) => {
-                    tracing::warn!(error = %e, "The shared request pace is out of reach; spacing this process's requests on its own.")
+            let spacing = spacing(max, window);
+            loop {
+                match pace.take(spacing) {
+                    Ok(wait) => {
+                        let slot = Instant::now() + wait;
+                        tokio::time::sleep_until(slot).await;
+                        // Woken long after the slot (the process was paused): the slot is
+                        // history, and sending now could crowd the next ones; take another.
+                        if Instant::now() < slot + spacing / 2 {
+                            return;
+                        }
+                    }
+                    Err(e) => {
+                        tracing::warn!(error = %e, "The shared request pace is out of reach; spacing this process's requests on its own.");
+                        break;
+                    }
                 }
             }
         }

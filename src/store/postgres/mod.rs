@@ -67,7 +67,9 @@ impl PgStore {
             config.password(p.expose_secret());
         }
         config.connect_timeout(Duration::from_secs(10));
-        config.application_name("leadsync");
+        // As psql does: PGAPPNAME names the connections (one per replica, say, in pg_stat_activity).
+        let name = std::env::var("PGAPPNAME").ok().filter(|n| !n.is_empty());
+        config.application_name(name.as_deref().unwrap_or("leadsync"));
         let location = describe(&config);
         let db = Db::connect(&config).map_err(|e| {
             let auth = e.code().is_some_and(|c| c.code().starts_with("28"));
