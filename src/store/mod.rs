@@ -22,6 +22,7 @@
 //!   `finish_run`) each commit at once, on their own.
 
 mod codec;
+pub(crate) mod copy;
 mod error;
 mod outbox;
 mod persons;

@@ -10,6 +10,7 @@
 //! transactions seeing the last committed state.
 
 mod conn;
+mod copy;
 mod error;
 mod outbox;
 mod persons;

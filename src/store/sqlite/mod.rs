@@ -1,6 +1,7 @@
 //! The embedded store: one SQLite file in WAL mode.
 
 mod codec;
+mod copy;
 mod error;
 mod keyfilter;
 mod outbox;
