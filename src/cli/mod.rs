@@ -12,6 +12,7 @@ mod explain;
 mod plan;
 mod report;
 mod run;
+mod store;
 mod sync;
 mod validate;
 
@@ -81,6 +82,11 @@ pub enum Command {
         #[command(subcommand)]
         report: ReportKind,
     },
+    /// Works on a whole store.
+    Store {
+        #[command(subcommand)]
+        store: StoreCommand,
+    },
     /// A self-contained demonstration: a fake HubSpot on loopback and sample drops that overlap
     /// it in a temporary inbox, two full cycles (pull, qualify, push), then the funnel, the stage
     /// updates HubSpot applied and the rate budget used. Nothing to configure.
@@ -109,6 +115,27 @@ pub enum ReportKind {
         /// (YYYY-MM-DD, UTC midnight): the share that reached the next tier and the median days.
         #[arg(long, value_name = "DATE", value_parser = date)]
         since: Option<chrono::NaiveDate>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum StoreCommand {
+    /// Copies a whole store into a new, empty one (e.g. SQLite into PostgreSQL), in one
+    /// transaction, then checks every table holds as many rows on both sides. Stop the daemon
+    /// first. A target that holds rows is refused (exit 2).
+    Copy {
+        /// The store to copy: sqlite://PATH or postgres://USER@HOST:PORT/DATABASE.
+        #[arg(long, value_name = "URL")]
+        from: String,
+        /// The empty store to fill (its schema is made if missing).
+        #[arg(long, value_name = "URL")]
+        to: String,
+        /// The variable holding the --from PostgreSQL password [default: PGPASSWORD].
+        #[arg(long, value_name = "NAME")]
+        from_password_env: Option<String>,
+        /// The variable holding the --to PostgreSQL password [default: PGPASSWORD].
+        #[arg(long, value_name = "NAME")]
+        to_password_env: Option<String>,
     },
 }
 
@@ -224,6 +251,20 @@ pub async fn run(args: Args) -> ExitCode {
                 since: *since,
             },
         ),
+        Command::Store {
+            store:
+                StoreCommand::Copy {
+                    from,
+                    to,
+                    from_password_env,
+                    to_password_env,
+                },
+        } => store::copy(store::CopyArgs {
+            from,
+            to,
+            from_password_env: from_password_env.as_deref(),
+            to_password_env: to_password_env.as_deref(),
+        }),
         #[cfg(feature = "demo")]
         Command::Demo { dir, contacts } => demo::run(dir.as_deref(), *contacts).await,
         #[cfg(not(feature = "demo"))]

@@ -26,6 +26,7 @@
 
 pub mod cluster;
 mod codec;
+pub(crate) mod copy;
 mod error;
 mod outbox;
 mod persons;

@@ -11,6 +11,7 @@
 
 mod cluster;
 mod conn;
+mod copy;
 mod error;
 mod outbox;
 mod persons;

@@ -2,6 +2,7 @@
 
 mod cluster;
 mod codec;
+mod copy;
 mod error;
 mod keyfilter;
 mod outbox;
