@@ -104,8 +104,8 @@ impl World {
             &self.config,
             &[
                 ("LEADSYNC_TEST_ADMIN_TOKEN", TOKEN),
-                ("LEADSYNC_DAEMON__REPLICA_ID", replica.name),
-                ("LEADSYNC_ADMIN__LISTEN", &listen),
+                ("LEADSYNC__DAEMON__REPLICA_ID", replica.name),
+                ("LEADSYNC__ADMIN__LISTEN", &listen),
                 ("PGAPPNAME", &app),
             ],
             Some(&self.log(replica.name)),
@@ -210,10 +210,10 @@ fn files_in(dir: &std::path::Path) -> BTreeMap<String, Vec<u8>> {
 
 #[test]
 fn three_replicas_survive_kills_and_a_pause_past_the_lease_without_double_work() {
-    // GIVEN 600 sample persons, two in three in HubSpot, and overlapping exports of all of
+    // GIVEN 1,500 sample persons, two in three in HubSpot, and overlapping exports of all of
     // them in the drop folder
     let world = World::new();
-    let persons = 600;
+    let persons = 1_500;
     sample::seed_hubspot(&world.fake, SEED, persons);
     let mut dropped = BTreeMap::new();
     for path in sample::write_drops(&world.inbox, SEED, persons).unwrap() {
@@ -257,9 +257,15 @@ fn three_replicas_survive_kills_and_a_pause_past_the_lease_without_double_work()
     std::thread::scope(|scope| {
         scope.spawn(|| {
             let mut rng = sample::Rng::new(seed ^ 0x5eed);
+            let mut scripted_at = 0;
             while faulting.load(Ordering::Relaxed) {
-                // At 10 requests a second, one fault every 2 s is one request in twenty.
-                std::thread::sleep(Duration::from_millis(2_000));
+                std::thread::sleep(Duration::from_millis(50));
+                // One fault per twenty requests the fake answered.
+                let total = world.fake.stats().total_requests();
+                if total < scripted_at + 20 {
+                    continue;
+                }
+                scripted_at = total;
                 world.fake.script(match rng.below(4) {
                     0 => Fault::ServerError {
                         status: 503,

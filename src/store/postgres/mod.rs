@@ -31,6 +31,11 @@ use std::time::Duration;
 /// How long a transaction waits for another writer before it gives up (`Busy`).
 const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// How long a session may sit idle inside a transaction before the server ends it (and its
+/// transaction, freeing its locks): well under [`BUSY_TIMEOUT`], so a writer waiting behind a
+/// stalled one gets the lock.
+const IDLE_IN_TRANSACTION: Duration = Duration::from_secs(5);
+
 pub struct PgStore {
     db: Db,
     /// What every write checks (see [`crate::store::cluster`]).
@@ -68,6 +73,14 @@ impl PgStore {
             config.password(p.expose_secret());
         }
         config.connect_timeout(Duration::from_secs(10));
+        // A transaction left open by a process that stopped running (paused, frozen, cut off)
+        // would hold the write lock for every replica: the server ends such a session once it
+        // has sat idle inside a transaction this long. A page's statements follow each other
+        // within milliseconds, so no live writer comes near it; waiters wait longer (Busy).
+        config.options(&format!(
+            "-c idle_in_transaction_session_timeout={}",
+            IDLE_IN_TRANSACTION.as_millis()
+        ));
         // As psql does: PGAPPNAME names the connections (one per replica, say, in pg_stat_activity).
         let name = std::env::var("PGAPPNAME").ok().filter(|n| !n.is_empty());
         config.application_name(name.as_deref().unwrap_or("leadsync"));
@@ -106,6 +119,15 @@ impl PgStore {
     /// at once migrate once between them.
     fn migrate(&mut self) -> Result<(), StoreError> {
         let known = schema::MIGRATIONS.len() as i64;
+        // An up-to-date store is only read: opening it never waits for a writer.
+        let current = self
+            .db
+            .query_opt("SELECT version FROM leadsync_schema", &[]);
+        if let Ok(Some(row)) = current
+            && row.get::<_, i64>(0) == known
+        {
+            return Ok(());
+        }
         let tx = tx::PgTx::begin(&self.db, &[])?;
         tx.db.batch(
             "CREATE TABLE IF NOT EXISTS leadsync_schema (version BIGINT NOT NULL);
