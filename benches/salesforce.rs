@@ -31,6 +31,7 @@ mod support;
 
 use support::child::spawn_fake;
 use support::hubspot::{self as hub, PullRun};
+use support::median;
 
 /// The argument that makes the bench binary serve a fake Salesforce (see [`serve_fake`]).
 const SERVE: &str = "serve-fake-salesforce";
@@ -154,16 +155,6 @@ fn line(run: &PullRun) -> String {
         run.mb_written,
         run.fake_cpu
     )
-}
-
-fn median(mut values: Vec<f64>) -> f64 {
-    values.sort_by(f64::total_cmp);
-    let n = values.len();
-    if n % 2 == 1 {
-        values[n / 2]
-    } else {
-        (values[n / 2 - 1] + values[n / 2]) / 2.0
-    }
 }
 
 /// Part 1: the two pulls, interleaved.

@@ -1,10 +1,12 @@
 //! What the benchmarks share: for ingest and re-qualification, a generated drop in a temp inbox,
 //! a fresh store, and the measurements; for the connector benchmarks, a fake CRM in a child
-//! process ([`child`]) and the HubSpot pull they compare against ([`hubspot`]).
+//! process ([`child`]) and the HubSpot pull they compare against ([`hubspot`]); for the
+//! PostgreSQL store beside SQLite, a fresh database and the server's CPU ([`postgres`]).
 #![allow(dead_code, unreachable_pub)]
 
 pub mod child;
 pub mod hubspot;
+pub mod postgres;
 
 use leadsync::config::{ConnectorConfig, Settings};
 use leadsync::pipeline::{AnyConnector, Cycle, run_once};
@@ -25,6 +27,17 @@ pub fn peak_rss_mib() -> f64 {
         .find_map(|l| l.strip_prefix("VmHWM:"))
         .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
         .map_or(f64::NAN, |kb| kb / 1024.0)
+}
+
+/// The median of `values` (the mean of the middle two for an even count).
+pub fn median(mut values: Vec<f64>) -> f64 {
+    values.sort_by(f64::total_cmp);
+    let n = values.len();
+    if n % 2 == 1 {
+        values[n / 2]
+    } else {
+        (values[n / 2 - 1] + values[n / 2]) / 2.0
+    }
 }
 
 /// The size given on the command line (`cargo bench --bench X -- 100000`), else `default`.

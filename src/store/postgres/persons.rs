@@ -11,6 +11,16 @@ use crate::store::{Conflict, PersonStore, PersonTx, StoreError, TierChange};
 const CRM_IDS_OF: &str = "SELECT value FROM identity_keys WHERE person_id = $1 \
      AND kind = $2 AND kind >= 'crm:' AND kind < 'crm;'";
 
+/// The persons holding keys, `$1` kinds and `$2` values side by side: one index probe per key,
+/// whatever the table's statistics. The `LIMIT` keeps the planner from flattening the lookup
+/// into a join, which, planned while the table was small or not yet analysed (and that plan
+/// cached), scanned every stored key for each chunk: 10.8 ms a chunk of 256 records at 100,000
+/// rows, against 1.5 ms.
+const FIND_KEYS: &str = "SELECT q.kind, q.value, k.person_id
+     FROM unnest($1::text[], $2::text[]) AS q(kind, value)
+     CROSS JOIN LATERAL (SELECT person_id FROM identity_keys
+                         WHERE kind = q.kind AND value = q.value LIMIT 1) k";
+
 /// Person ids taken from the sequence at once (ids of a transaction rolled back are skipped,
 /// never handed out twice).
 const ID_BLOCK: i64 = 256;
@@ -112,12 +122,7 @@ impl PersonTx for PgTx<'_> {
         kinds.dedup();
         let kind_col: Vec<&str> = keys.iter().map(|k| k.kind).collect();
         let value_col: Vec<&str> = keys.iter().map(|k| k.value.as_str()).collect();
-        let rows = self.db.query(
-            "SELECT k.kind, k.value, k.person_id FROM identity_keys k
-             JOIN unnest($1::text[], $2::text[]) AS q(kind, value)
-               ON k.kind = q.kind AND k.value = q.value",
-            &[&kind_col, &value_col],
-        )?;
+        let rows = self.db.query(FIND_KEYS, &[&kind_col, &value_col])?;
         for row in rows {
             let kind: &str = row.get(0);
             let Some(kind) = kinds.iter().find(|k| **k == kind) else {
@@ -257,5 +262,79 @@ impl PersonTx for PgTx<'_> {
             ],
         )?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::FIND_KEYS;
+    use crate::model::Key;
+    use crate::store::PgStore;
+    use crate::store::prelude::*;
+    use std::collections::BTreeMap;
+
+    fn email(value: &str) -> Key {
+        Key {
+            kind: "email",
+            value: value.into(),
+        }
+    }
+
+    #[test]
+    fn keys_are_found_by_index_probes_even_when_the_statistics_say_the_table_is_tiny() {
+        // GIVEN a store whose key table was analysed while it held one key, then grew to 3,001
+        let url = leadsync_test_postgres::Cluster::get().fresh_db();
+        let mut store = PgStore::open(&url, None).unwrap();
+        let mut tx = store.begin().unwrap();
+        tx.insert_keys(&[(email("a@x.io"), 1)]).unwrap();
+        tx.commit().unwrap();
+        store.db.batch("ANALYZE identity_keys").unwrap();
+        let many: Vec<(Key, i64)> = (0..3_000)
+            .map(|i| (email(&format!("p{i}@x.io")), i + 2))
+            .collect();
+        let mut tx = store.begin().unwrap();
+        tx.insert_keys(&many).unwrap();
+        tx.commit().unwrap();
+
+        // WHEN the lookup is planned once for every call: the generic plan a prepared
+        // statement keeps after its fifth use
+        store
+            .db
+            .batch(&format!(
+                "SET plan_cache_mode = force_generic_plan; PREPARE find_keys AS {FIND_KEYS}"
+            ))
+            .unwrap();
+        let plan: Vec<String> = store
+            .db
+            .query("EXPLAIN EXECUTE find_keys('{email}', '{a@x.io}')", &[])
+            .unwrap()
+            .into_iter()
+            .map(|r| r.get(0))
+            .collect();
+        let mut tx = store.begin().unwrap();
+        let phone = Key {
+            kind: "phone",
+            value: "p7@x.io".into(),
+        };
+        let found = tx
+            .find_keys(&[
+                email("p7@x.io"),
+                email("nobody@x.io"),
+                phone,
+                email("a@x.io"),
+            ])
+            .unwrap();
+
+        // THEN every key is an index probe, never a scan of the table, and exactly the held
+        // keys come back with their persons (a held value under another kind is not held)
+        assert!(
+            plan.iter().any(|l| l.contains("Index Scan"))
+                && !plan.iter().any(|l| l.contains("Seq Scan")),
+            "{plan:#?}"
+        );
+        assert_eq!(
+            found.into_iter().collect::<BTreeMap<_, _>>(),
+            BTreeMap::from([(email("a@x.io"), 1), (email("p7@x.io"), 9)])
+        );
     }
 }
