@@ -77,7 +77,7 @@ impl PgStore {
         // would hold the write lock for every replica: the server ends such a session once it
         // has sat idle inside a transaction this long. A page's statements follow each other
         // within milliseconds, so no live writer comes near it; waiters wait longer (Busy).
-        config.options(&format!(
+        config.options(format!(
             "-c idle_in_transaction_session_timeout={}",
             IDLE_IN_TRANSACTION.as_millis()
         ));
