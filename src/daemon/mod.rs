@@ -561,7 +561,7 @@ async fn push_turn(
 /// Makes every connector take its request slots from the account's pace shared in the store.
 fn share_pace(connectors: &[AnyConnector], pace: &Arc<std::sync::Mutex<Box<dyn Store>>>) {
     for c in connectors {
-        c.share_pace(Arc::new(cluster::StorePace::new(Arc::clone(pace), c.id())));
+        c.share_pace(|account| Arc::new(cluster::StorePace::new(Arc::clone(pace), account)));
     }
 }
 

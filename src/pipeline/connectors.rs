@@ -123,12 +123,18 @@ impl AnyConnector {
         }
     }
 
-    /// Spaces the connector's requests by its account's slots shared with other replicas. Only
-    /// HubSpot has a short window to share; Salesforce counts a daily allocation, shared through
-    /// the daily stop.
-    pub fn share_pace(&self, pace: std::sync::Arc<dyn leadsync_pacing::SharedPace>) {
+    /// Spaces the connector's requests by its account's slots shared with other replicas,
+    /// `pace(name)` giving the slots of one limit (the connector's id, `ID:search`). Only HubSpot
+    /// has short windows to share; Salesforce counts a daily allocation, shared through the
+    /// daily stop.
+    pub fn share_pace(
+        &self,
+        pace: impl Fn(&str) -> std::sync::Arc<dyn leadsync_pacing::SharedPace>,
+    ) {
         match self {
-            AnyConnector::Hubspot(c) => c.share_pace(pace),
+            AnyConnector::Hubspot(c) => {
+                c.share_pace(pace(self.id()), pace(&format!("{}:search", self.id())))
+            }
             AnyConnector::Spreadsheet(_) | AnyConnector::Salesforce(_) => {}
         }
     }

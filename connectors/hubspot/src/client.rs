@@ -7,9 +7,7 @@ use crate::config::HubspotConfig;
 use crate::error::ApiError;
 use crate::retry::classify;
 use crate::wire::{BatchAnswer, BatchError, ErrorBody, Page, Search, StageOption, StageProperty};
-use governor::DefaultDirectRateLimiter;
-use leadsync_pacing::permits::limiter;
-use leadsync_pacing::{Attempts, GaveUp, Retry};
+use leadsync_pacing::{Attempts, GaveUp, Permits, Retry, SharedPace};
 use secrecy::{ExposeSecret, SecretString};
 use serde::de::DeserializeOwned;
 use std::collections::HashMap;
@@ -30,7 +28,7 @@ pub(crate) struct Client {
     /// Non-search requests: follows HubSpot's rate-limit headers.
     general: Budget,
     /// Search has its own limit, and no headers.
-    search: DefaultDirectRateLimiter,
+    search: Permits,
     /// 429 answers received, whatever the limit that gave them.
     rate_limited: std::sync::atomic::AtomicU64,
 }
@@ -54,7 +52,7 @@ impl Client {
             token,
             window: r.window,
             general: Budget::new(r.requests_per_window, r.window, r.daily_reserve, r.zone()?),
-            search: limiter(r.search_per_second, Duration::from_secs(1)),
+            search: Permits::new(r.search_per_second, Duration::from_secs(1)),
             rate_limited: std::sync::atomic::AtomicU64::new(0),
         })
     }
@@ -145,6 +143,17 @@ impl Client {
         self.rate_limited.load(std::sync::atomic::Ordering::Relaxed)
     }
 
+    /// Takes the requests' slots from the account's shared paces (replicas): `general` for the
+    /// rolling window, `search` for the searches' own per-second limit.
+    pub(crate) fn share_pace(
+        &self,
+        general: std::sync::Arc<dyn SharedPace>,
+        search: std::sync::Arc<dyn SharedPace>,
+    ) {
+        self.general.share_pace(general);
+        self.search.share(search);
+    }
+
     pub(crate) fn budget(&self) -> &Budget {
         &self.general
     }
@@ -186,7 +195,7 @@ impl Client {
                 Lane::General => self.general.permit().await?,
                 Lane::Search => {
                     self.general.check_daily()?;
-                    self.search.until_ready().await
+                    self.search.acquire().await
                 }
             }
             let answer = request()

@@ -70,9 +70,14 @@ impl HubspotConnector {
     }
 
     /// Spaces every request by the account's slots shared with other processes (replicas),
-    /// instead of this process's own limiter.
-    pub fn share_pace(&self, pace: std::sync::Arc<dyn leadsync_pacing::SharedPace>) {
-        self.client.budget().share_pace(pace);
+    /// instead of this process's own limiters: `general` for the rolling window, `search` for
+    /// the searches' per-second limit.
+    pub fn share_pace(
+        &self,
+        general: std::sync::Arc<dyn leadsync_pacing::SharedPace>,
+        search: std::sync::Arc<dyn leadsync_pacing::SharedPace>,
+    ) {
+        self.client.share_pace(general, search);
     }
 
     /// Whether `push = true`.
