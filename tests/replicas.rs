@@ -71,7 +71,7 @@ impl World {
         let text = format!(
             "[store]\nurl = \"{url}\"\n\n\
              [admin]\ntoken = {{ env = \"LEADSYNC_TEST_ADMIN_TOKEN\" }}\n\n\
-             [daemon]\npush_interval = \"1s\"\nlease_ttl = \"{ttl}s\"\n\n\
+             [daemon]\npush_interval = \"1s\"\nlease_ttl = \"{ttl}s\"\nrequalify = \"*/3 * * * * *\"\n\n\
              [connectors.drops]\ntype = \"spreadsheet\"\ninbox = \"{inbox}\"\nsettle = \"0s\"\nschedule = \"*/2 * * * * *\"\n\n\
              [connectors.hubspot]\ntype = \"hubspot\"\nbase_url = \"{base}\"\ntoken = {{ file = \"{token}\" }}\npush = true\noverlap = \"60s\"\n\
              schedule = \"*/2 * * * * *\"\nrate_limit = {{ requests_per_window = 10, window = \"1s\" }}\n",
@@ -283,6 +283,7 @@ fn three_replicas_survive_kills_and_a_pause_past_the_lease_without_double_work()
 
         // WHEN three replicas start, r1 first (so it takes the connectors)
         let (mut r1, mut r2, mut r3) = (replica("r1"), replica("r2"), replica("r3"));
+        let started = Instant::now();
         world.start(&mut r1);
         wait_until(
             "r1 to hold both connectors",
@@ -412,6 +413,21 @@ fn three_replicas_survive_kills_and_a_pause_past_the_lease_without_double_work()
                 world.logs()
             );
         }
+
+        // THEN the daily pass (every 3 s here) ran once per firing of the schedule, not once per
+        // replica: the others skipped it
+        let slots = started.elapsed().as_secs_f64() / 3.0;
+        let logs = world.logs();
+        let (ran, skipped) = (
+            logs.matches("Everyone qualified again.").count(),
+            logs.matches("already done by another replica").count(),
+        );
+        println!("daily pass: {ran} run, {skipped} skipped, over {slots:.0} firings");
+        assert!(skipped > 0, "no replica ever skipped the daily pass");
+        assert!(
+            (ran as f64) <= slots * 1.5 + 2.0,
+            "{ran} passes for {slots:.0} firings of the schedule"
+        );
 
         // THEN the paused replica wrote nothing after it woke (its first process; the restarted
         // one is a new member)

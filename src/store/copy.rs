@@ -40,7 +40,7 @@ impl NotCopied {
         self.tables.contains(&table)
     }
 
-    fn column(&self, table: &str, column: &str) -> bool {
+    pub(crate) fn column(&self, table: &str, column: &str) -> bool {
         table == "outbox" && self.outbox_columns.contains(&column)
     }
 }

@@ -223,3 +223,56 @@ impl ClusterStore for PgStore {
         Ok(Some(rx))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::prelude::*;
+    use leadsync_connector_core::Tier;
+
+    #[test]
+    fn a_commit_that_plans_pushes_wakes_the_listeners_and_one_that_does_not_stays_quiet() {
+        // GIVEN a listening replica and another connection
+        let url = leadsync_test_postgres::Cluster::get().fresh_db();
+        let mut listener = PgStore::open(&url, None).unwrap();
+        let mut wakeups = listener.wakeups().unwrap().expect("PostgreSQL listens");
+        let mut writer = PgStore::open(&url, None).unwrap();
+        let wait = |rx: &mut tokio::sync::mpsc::UnboundedReceiver<()>| {
+            let started = std::time::Instant::now();
+            while started.elapsed() < Duration::from_secs(5) {
+                if rx.try_recv().is_ok() {
+                    return true;
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            false
+        };
+
+        // WHEN the other commits a page without pushes, THEN nothing arrives
+        let mut tx = writer.begin().unwrap();
+        tx.add_event(&crate::store::StoreEvent {
+            connector: "drops".into(),
+            stream: "a.csv".into(),
+            kind: "duplicate".into(),
+            detail: "seen before".into(),
+            at: chrono::Utc::now(),
+        })
+        .unwrap();
+        tx.commit().unwrap();
+        std::thread::sleep(Duration::from_millis(300));
+        assert!(wakeups.try_recv().is_err());
+
+        // WHEN it commits a page that plans a push, THEN the listener is woken
+        let mut tx = writer.begin().unwrap();
+        tx.plan_push("hubspot", "101", 1, Tier::Mql).unwrap();
+        tx.commit().unwrap();
+        assert!(wait(&mut wakeups), "no wake-up within 5 s");
+
+        // WHEN a page that planned a push is rolled back, THEN nothing arrives
+        let mut tx = writer.begin().unwrap();
+        tx.plan_push("hubspot", "102", 2, Tier::Mql).unwrap();
+        drop(tx);
+        std::thread::sleep(Duration::from_millis(300));
+        assert!(wakeups.try_recv().is_err());
+    }
+}

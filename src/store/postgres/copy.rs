@@ -97,8 +97,10 @@ fn columns(db: &Db, table: &str) -> Result<Vec<Column>, CopyError> {
         &[&table],
     )?
     .into_iter()
-    .map(|r| {
-        let (name, ty): (String, String) = (r.get(0), r.get(1));
+    .map(|r| -> (String, String) { (r.get(0), r.get(1)) })
+    // What is not copied needs no conversion (the claims' times are the server's own type).
+    .filter(|(name, _)| !crate::store::copy::NOT_COPIED.column(table, name))
+    .map(|(name, ty)| {
         let kind = match ty.as_str() {
             "bigint" | "integer" | "smallint" => Kind::Int,
             "boolean" => Kind::Bool,
