@@ -8,7 +8,7 @@ mod common;
 use common::daemon::{
     assert_running, free_port, get, get_as, poll_until, spawn, status, terminate, wait_until,
 };
-use leadsync::connector::{Stage, Tier};
+use leadsync::connector::Tier;
 use leadsync::store::{SqliteStore, prelude::*};
 use leadsync_fake_hubspot::{FakeConfig, FakeHubSpot, Fault, ServerHandle};
 use leadsync_sample as sample;
@@ -125,23 +125,7 @@ impl World {
     /// Contacts whose HubSpot stage is not the tier of the person they are linked to, or that
     /// are linked to no person: `(id, stage in HubSpot, tier in leadsync)`.
     fn stage_mismatches(&self) -> Vec<(String, Option<Tier>, Option<Tier>)> {
-        let mut store = self.store();
-        let mut wrong = Vec::new();
-        for c in self.fake.contacts().into_iter().filter(|c| !c.archived) {
-            let stage = c
-                .properties
-                .get("lifecyclestage")
-                .and_then(|s| Stage::parse(s).tier());
-            let tier = store
-                .person_by_key("crm:hubspot", &c.id)
-                .unwrap()
-                .and_then(|p| store.person(p).unwrap())
-                .and_then(|p| p.tier);
-            if tier.is_none() || stage != tier {
-                wrong.push((c.id, stage, tier));
-            }
-        }
-        wrong
+        common::hubspot::stage_mismatches(&self.fake, &mut self.store())
     }
 
     fn log(&self) -> String {
@@ -444,20 +428,6 @@ fn a_stop_mid_push_leaves_the_store_consistent_and_the_next_start_finishes() {
 }
 
 /// Everything in `dir` (not below), by name.
-fn files_in(dir: &std::path::Path) -> BTreeMap<String, Vec<u8>> {
-    std::fs::read_dir(dir)
-        .map(|entries| {
-            entries
-                .filter_map(Result::ok)
-                .filter(|e| e.path().is_file())
-                .map(|e| {
-                    let name = e.file_name().to_string_lossy().into_owned();
-                    (name, std::fs::read(e.path()).unwrap())
-                })
-                .collect()
-        })
-        .unwrap_or_default()
-}
 
 #[test]
 fn sigkill_at_random_moments_while_pulling_and_pushing_loses_nothing() {
@@ -539,7 +509,7 @@ fn sigkill_at_random_moments_while_pulling_and_pushing_loses_nothing() {
     let child = world.start();
     let mut state = String::new();
     let settled = poll_until(Duration::from_secs(180), || {
-        let inbox: Vec<String> = files_in(&world.inbox).into_keys().collect();
+        let inbox: Vec<String> = common::file_bytes(&world.inbox).into_keys().collect();
         let outbox = world.outbox();
         let wrong = world.stage_mismatches();
         let count = world.store().person_count().unwrap();
@@ -582,20 +552,9 @@ fn sigkill_at_random_moments_while_pulling_and_pushing_loses_nothing() {
     assert_eq!(outbox.get("dead"), None, "{outbox:?}");
     // THEN no input file is lost: each is in processed/ or failed/ (as `<time>_<name>`), byte
     // for byte, once
-    let processed = files_in(&world.inbox.join("processed"));
-    let failed = files_in(&world.inbox.join("failed"));
-    for (name, bytes) in &dropped {
-        let copies: Vec<(&String, bool)> = processed
-            .iter()
-            .chain(&failed)
-            .filter(|(moved, _)| moved.ends_with(&format!("_{name}")))
-            .map(|(moved, content)| (moved, content == bytes))
-            .collect();
-        assert!(
-            matches!(copies.as_slice(), [(_, true)]),
-            "{name}: copies (name, same bytes) {copies:?}"
-        );
-    }
+    common::assert_each_drop_moved_once(&world.inbox, &dropped);
+    let processed = common::file_bytes(&world.inbox.join("processed"));
+    let failed = common::file_bytes(&world.inbox.join("failed"));
     assert!(
         failed
             .keys()

@@ -10,7 +10,7 @@
 mod common;
 
 use common::daemon::{exit_code, free_port, poll_until, signal, spawn, status, wait_until};
-use leadsync::connector::{Stage, Tier};
+use leadsync::connector::Tier;
 use leadsync::store::{PgStore, prelude::*};
 use leadsync_fake_hubspot::{FakeConfig, FakeHubSpot, Fault, ServerHandle};
 use leadsync_sample as sample;
@@ -113,6 +113,17 @@ impl World {
         replica.child = Some(child);
     }
 
+    /// Lets `replica` run for `alive`, kills it (SIGKILL: a random moment of its work) and
+    /// starts it again, as its supervisor would.
+    fn kill_and_restart(&self, replica: &mut Replica, alive: Duration) {
+        std::thread::sleep(alive);
+        let mut child = replica.child.take().unwrap();
+        child.kill().unwrap();
+        child.wait().unwrap();
+        println!("{} killed after {alive:?}", replica.name);
+        self.start(replica);
+    }
+
     fn store(&self) -> PgStore {
         PgStore::open(&self.url, None).unwrap()
     }
@@ -127,23 +138,7 @@ impl World {
 
     /// Contacts whose stage is not their person's tier: `(id, stage, tier)`.
     fn stage_mismatches(&self) -> Vec<(String, Option<Tier>, Option<Tier>)> {
-        let mut store = self.store();
-        let mut wrong = Vec::new();
-        for c in self.fake.contacts().into_iter().filter(|c| !c.archived) {
-            let stage = c
-                .properties
-                .get("lifecyclestage")
-                .and_then(|s| Stage::parse(s).tier());
-            let tier = store
-                .person_by_key("crm:hubspot", &c.id)
-                .unwrap()
-                .and_then(|p| store.person(p).unwrap())
-                .and_then(|p| p.tier);
-            if tier.is_none() || stage != tier {
-                wrong.push((c.id, stage, tier));
-            }
-        }
-        wrong
+        common::hubspot::stage_mismatches(&self.fake, &mut self.store())
     }
 
     fn logs(&self) -> String {
@@ -190,23 +185,6 @@ const STATE_TABLES: &[&str] = &[
     "outbox",
     "connector_state",
 ];
-
-fn files_in(dir: &std::path::Path) -> BTreeMap<String, Vec<u8>> {
-    std::fs::read_dir(dir)
-        .map(|entries| {
-            entries
-                .filter_map(Result::ok)
-                .filter(|e| e.path().is_file())
-                .map(|e| {
-                    (
-                        e.file_name().to_string_lossy().into_owned(),
-                        std::fs::read(e.path()).unwrap(),
-                    )
-                })
-                .collect()
-        })
-        .unwrap_or_default()
-}
 
 #[test]
 fn three_replicas_survive_kills_and_a_pause_past_the_lease_without_double_work() {
@@ -308,13 +286,10 @@ fn three_replicas_survive_kills_and_a_pause_past_the_lease_without_double_work()
         println!("r1 paused after {before_pause:?}");
         let pause = LEASE_TTL * 3;
         while paused_at.elapsed() < pause {
-            let alive = Duration::from_millis(300 + rng.below(2_000) as u64);
-            std::thread::sleep(alive);
-            let mut child = r3.child.take().unwrap();
-            child.kill().unwrap();
-            child.wait().unwrap();
-            println!("r3 killed after {alive:?}");
-            world.start(&mut r3);
+            world.kill_and_restart(
+                &mut r3,
+                Duration::from_millis(300 + rng.below(2_000) as u64),
+            );
         }
         // THEN another replica took the connectors over meanwhile
         let holders = world.query(
@@ -369,13 +344,10 @@ fn three_replicas_survive_kills_and_a_pause_past_the_lease_without_double_work()
         // WHEN the work goes on with more kills of r3, then r1 comes back as a supervisor
         // would restart it
         for _ in 0..4 {
-            let alive = Duration::from_millis(500 + rng.below(2_500) as u64);
-            std::thread::sleep(alive);
-            let mut child = r3.child.take().unwrap();
-            child.kill().unwrap();
-            child.wait().unwrap();
-            println!("r3 killed after {alive:?}");
-            world.start(&mut r3);
+            world.kill_and_restart(
+                &mut r3,
+                Duration::from_millis(500 + rng.below(2_500) as u64),
+            );
         }
         world.start(&mut r1);
         faulting.store(false, Ordering::Relaxed);
@@ -383,7 +355,7 @@ fn three_replicas_survive_kills_and_a_pause_past_the_lease_without_double_work()
         // THEN the replicas finish the work between them
         let mut state = String::new();
         let settled = poll_until(Duration::from_secs(240), || {
-            let inbox: Vec<String> = files_in(&world.inbox).into_keys().collect();
+            let inbox: Vec<String> = common::file_bytes(&world.inbox).into_keys().collect();
             let outbox = world.outbox();
             let wrong = world.stage_mismatches();
             let count = world.store().person_count().unwrap();
@@ -474,20 +446,7 @@ fn three_replicas_survive_kills_and_a_pause_past_the_lease_without_double_work()
     );
     assert!(stats.faults_injected > 0, "{stats:?}");
     // THEN each drop is in processed/ or failed/ once, byte for byte
-    let processed = files_in(&world.inbox.join("processed"));
-    let failed = files_in(&world.inbox.join("failed"));
-    for (name, bytes) in &dropped {
-        let copies: Vec<(&String, bool)> = processed
-            .iter()
-            .chain(&failed)
-            .filter(|(moved, _)| moved.ends_with(&format!("_{name}")))
-            .map(|(moved, content)| (moved, content == bytes))
-            .collect();
-        assert!(
-            matches!(copies.as_slice(), [(_, true)]),
-            "{name}: copies (name, same bytes) {copies:?}"
-        );
-    }
+    common::assert_each_drop_moved_once(&world.inbox, &dropped);
     // THEN the connectors changed hands: their epochs rose at each takeover
     let epochs = world.query("SELECT epoch FROM leases WHERE name LIKE 'connector:%'");
     assert!(

@@ -269,3 +269,32 @@ impl BinaryWorld {
         self.fake.update(id, set(stage));
     }
 }
+
+/// Contacts of `fake` whose HubSpot stage is not the tier of the person they are linked to in
+/// `store`, or that are linked to no person: `(id, stage in HubSpot, tier in leadsync)`.
+pub fn stage_mismatches(
+    fake: &FakeHubSpot,
+    store: &mut dyn leadsync::store::Store,
+) -> Vec<(
+    String,
+    Option<leadsync::connector::Tier>,
+    Option<leadsync::connector::Tier>,
+)> {
+    use leadsync::connector::Stage;
+    let mut wrong = Vec::new();
+    for c in fake.contacts().into_iter().filter(|c| !c.archived) {
+        let stage = c
+            .properties
+            .get("lifecyclestage")
+            .and_then(|s| Stage::parse(s).tier());
+        let tier = store
+            .person_by_key("crm:hubspot", &c.id)
+            .unwrap()
+            .and_then(|p| store.person(p).unwrap())
+            .and_then(|p| p.tier);
+        if tier.is_none() || stage != tier {
+            wrong.push((c.id, stage, tier));
+        }
+    }
+    wrong
+}

@@ -152,3 +152,41 @@ impl Env {
             .collect()
     }
 }
+
+/// The files directly in `dir` with their bytes, by name (none when it does not exist).
+pub fn file_bytes(dir: &Path) -> std::collections::BTreeMap<String, Vec<u8>> {
+    fs::read_dir(dir)
+        .map(|entries| {
+            entries
+                .filter_map(Result::ok)
+                .filter(|e| e.path().is_file())
+                .map(|e| {
+                    let name = e.file_name().to_string_lossy().into_owned();
+                    (name, fs::read(e.path()).unwrap())
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Panics unless each of `dropped` (name → bytes) is in the inbox's `processed/` or `failed/`
+/// (as `<time>_<name>`), byte for byte, once.
+pub fn assert_each_drop_moved_once(
+    inbox: &Path,
+    dropped: &std::collections::BTreeMap<String, Vec<u8>>,
+) {
+    let processed = file_bytes(&inbox.join("processed"));
+    let failed = file_bytes(&inbox.join("failed"));
+    for (name, bytes) in dropped {
+        let copies: Vec<(&String, bool)> = processed
+            .iter()
+            .chain(&failed)
+            .filter(|(moved, _)| moved.ends_with(&format!("_{name}")))
+            .map(|(moved, content)| (moved, content == bytes))
+            .collect();
+        assert!(
+            matches!(copies.as_slice(), [(_, true)]),
+            "{name}: copies (name, same bytes) {copies:?}"
+        );
+    }
+}
