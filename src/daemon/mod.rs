@@ -182,7 +182,7 @@ pub async fn run(
         settings.connectors.keys().cloned().collect(),
         taken_tx,
     )?;
-    store.set_fences(membership.fences());
+    store.set_fences(membership.fences(), settings.daemon.lease_ttl);
     let pace = Arc::new(std::sync::Mutex::new(pace_store));
     share_pace(&connectors, &pace);
     let claimant = Claimant {
@@ -430,7 +430,7 @@ async fn cycles(
             continue;
         };
         let started = Instant::now();
-        store.set_fences(fences);
+        store.set_fences(fences, settings.daemon.lease_ttl);
         let cycle = pull_cycle(
             settings,
             store,
@@ -439,7 +439,7 @@ async fn cycles(
             Some(progress),
         )
         .await;
-        store.set_fences(followup.membership.fences());
+        store.set_fences(followup.membership.fences(), settings.daemon.lease_ttl);
         let cycle = cycle?;
         telemetry::record(
             &cycle,

@@ -102,6 +102,22 @@ pub struct Fence {
     pub epoch: i64,
 }
 
+/// What every write of a store checks, and how long a write that passes extends the leases.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Fencing {
+    pub fences: Vec<Fence>,
+    /// A writer that still holds its leases is alive: each write extends them to at least this
+    /// long from now, so a replica busy with long pages never depends on its heartbeat alone
+    /// (SQLite's one write lock can keep a heartbeat waiting for a long drop).
+    pub renew: Duration,
+}
+
+/// No fences: the writes of a one-off command, a migration, a copy.
+pub(crate) static NO_FENCING: Fencing = Fencing {
+    fences: Vec::new(),
+    renew: Duration::ZERO,
+};
+
 /// A batch of outbox entries taken by one replica for a while.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Claim {
@@ -151,8 +167,9 @@ pub trait ClusterStore {
     /// Deletes membership leases expired for longer than `age` (replicas gone for good).
     fn reap_leases(&mut self, age: Duration) -> Result<u64, StoreError>;
 
-    /// From now on, every write of this store checks these fences (empty: none).
-    fn set_fences(&mut self, fences: Vec<Fence>);
+    /// From now on, every write of this store checks these fences (empty: none) and extends
+    /// them by `renew` (see [`Fencing`]).
+    fn set_fences(&mut self, fences: Vec<Fence>, renew: Duration);
 
     /// Claims up to `limit` pending entries of a connector with an id above `after` that nobody
     /// claims (or whose claim expired), oldest first, skipping rows another replica is claiming

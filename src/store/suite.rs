@@ -586,12 +586,19 @@ pub(crate) fn a_lease_is_held_by_one_instance_until_it_expires_then_taken_with_a
 
     // WHEN b releases it, THEN a takes it at once
     other.release_lease(&taken.fence()).unwrap();
-    assert_eq!(
-        store
-            .take_lease("connector:hubspot", &a, ttl)
-            .unwrap()
-            .map(|l| l.epoch),
-        Some(3)
+    let again = store
+        .take_lease("connector:hubspot", &a, ttl)
+        .unwrap()
+        .unwrap();
+    assert_eq!(again.epoch, 3);
+
+    // WHEN a commits under the lease, THEN the commit extends it (a writer is alive)
+    store.set_fences(vec![again.fence()], Duration::from_secs(60));
+    store.begin().unwrap().commit().unwrap();
+    let extended = &other.leases().unwrap()[0];
+    assert!(
+        extended.expires_at > chrono::Utc::now() + chrono::Duration::seconds(50),
+        "{extended:?}"
     );
 }
 
@@ -612,7 +619,7 @@ pub(crate) fn a_replica_that_lost_its_lease_writes_nothing(fresh: Factory<'_>) {
     let mut tx = store.begin().unwrap();
     tx.plan_push("hubspot", "101", 1, Tier::Mql).unwrap();
     tx.commit().unwrap();
-    store.set_fences(vec![lease.fence()]);
+    store.set_fences(vec![lease.fence()], Duration::ZERO);
     let claim = Claim::new(&a, Duration::from_secs(60));
     let claimed = store.claim_pushes("hubspot", 0, &claim, 10).unwrap();
     assert_eq!(claimed.len(), 1);
@@ -656,7 +663,7 @@ pub(crate) fn a_replica_that_lost_its_lease_writes_nothing(fresh: Factory<'_>) {
     );
 
     // THEN without fences the same store writes again (a one-off command, say)
-    store.set_fences(Vec::new());
+    store.set_fences(Vec::new(), Duration::ZERO);
     store
         .set_connector_state("hubspot", "daily_stop_until", Some("x"))
         .unwrap();

@@ -119,8 +119,8 @@ impl ClusterStore for PgStore {
         )
     }
 
-    fn set_fences(&mut self, fences: Vec<Fence>) {
-        self.fences = fences;
+    fn set_fences(&mut self, fences: Vec<Fence>, renew: Duration) {
+        self.fences = crate::store::cluster::Fencing { fences, renew };
     }
 
     fn claim_pushes(

@@ -39,7 +39,7 @@ const IDLE_IN_TRANSACTION: Duration = Duration::from_secs(5);
 pub struct PgStore {
     db: Db,
     /// What every write checks (see [`crate::store::cluster`]).
-    fences: Vec<crate::store::cluster::Fence>,
+    fences: crate::store::cluster::Fencing,
     /// How this store connected, for the connection that listens for wake-ups.
     config: tokio_postgres::Config,
     /// That connection, once asked for.
@@ -101,7 +101,7 @@ impl PgStore {
         })?;
         let mut store = PgStore {
             db,
-            fences: Vec::new(),
+            fences: Default::default(),
             config,
             listener: None,
             location,
@@ -128,7 +128,7 @@ impl PgStore {
         {
             return Ok(());
         }
-        let tx = tx::PgTx::begin(&self.db, &[])?;
+        let tx = tx::PgTx::begin(&self.db, &crate::store::cluster::NO_FENCING)?;
         tx.db.batch(
             "CREATE TABLE IF NOT EXISTS leadsync_schema (version BIGINT NOT NULL);
              INSERT INTO leadsync_schema SELECT 0 WHERE NOT EXISTS (SELECT 1 FROM leadsync_schema)",

@@ -6,7 +6,7 @@
 //! `commit` rolls it back.
 
 use super::conn::Db;
-use crate::store::cluster::Fence;
+use crate::store::cluster::Fencing;
 use crate::store::{StoreError, StoreTx};
 
 /// The advisory lock key of the store's write lock (`leadsync` in ASCII).
@@ -17,14 +17,14 @@ pub(super) struct PgTx<'c> {
     /// Person ids taken from the sequence and not handed out yet.
     pub(super) ids: std::collections::VecDeque<i64>,
     /// Checked at commit (see [`check_fences`]).
-    fences: &'c [Fence],
+    fences: &'c Fencing,
     /// Whether the transaction planned a push: its commit then wakes the other replicas.
     pub(super) planned: bool,
     done: bool,
 }
 
 impl<'c> PgTx<'c> {
-    pub(super) fn begin(db: &'c Db, fences: &'c [Fence]) -> Result<Self, StoreError> {
+    pub(super) fn begin(db: &'c Db, fences: &'c Fencing) -> Result<Self, StoreError> {
         let locked = db.batch(&format!(
             "BEGIN; SET LOCAL lock_timeout = '{}s'; SELECT pg_advisory_xact_lock({WRITE_LOCK})",
             super::BUSY_TIMEOUT.as_secs()
@@ -73,14 +73,18 @@ impl Drop for PgTx<'_> {
 pub(super) const WAKEUP_CHANNEL: &str = "leadsync_outbox";
 
 /// Inside an open transaction: fails with [`StoreError::Fenced`] unless every fence still holds
-/// (same instance and epoch, not expired by the database's clock). The rows stay share-locked
-/// until the transaction ends, so no takeover can slip in between this check and the commit.
-pub(super) fn check_fences(db: &Db, fences: &[Fence]) -> Result<(), StoreError> {
-    for fence in fences {
+/// (same instance and epoch, not expired by the database's clock), and extends each by the
+/// fencing's `renew`. The rows stay locked until the transaction ends, so no takeover can slip
+/// in between this check and the commit.
+pub(super) fn check_fences(db: &Db, fencing: &Fencing) -> Result<(), StoreError> {
+    let renew = fencing.renew.as_secs_f64();
+    for fence in &fencing.fences {
         let held = db.query_opt(
-            "SELECT 1 FROM leases WHERE name = $1 AND instance = $2 AND epoch = $3
-               AND expires_at > clock_timestamp() FOR SHARE",
-            &[&fence.lease, &fence.instance, &fence.epoch],
+            "UPDATE leases
+             SET expires_at = greatest(expires_at, clock_timestamp() + $4::float8 * interval '1 second')
+             WHERE name = $1 AND instance = $2 AND epoch = $3 AND expires_at > clock_timestamp()
+             RETURNING 1",
+            &[&fence.lease, &fence.instance, &fence.epoch, &renew],
         )?;
         if held.is_none() {
             return Err(StoreError::Fenced {

@@ -137,8 +137,8 @@ impl ClusterStore for SqliteStore {
         })
     }
 
-    fn set_fences(&mut self, fences: Vec<Fence>) {
-        self.fences = fences;
+    fn set_fences(&mut self, fences: Vec<Fence>, renew: Duration) {
+        self.fences = crate::store::cluster::Fencing { fences, renew };
     }
 
     fn claim_pushes(

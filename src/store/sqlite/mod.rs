@@ -58,7 +58,7 @@ pub struct SqliteStore {
     path: PathBuf,
     keys: KeyState,
     /// What every write checks (see [`crate::store::cluster`]).
-    fences: Vec<crate::store::cluster::Fence>,
+    fences: crate::store::cluster::Fencing,
 }
 
 /// The filter of stored identity keys and the `data_version` it was valid at (see
@@ -115,7 +115,7 @@ impl SqliteStore {
             conn,
             path,
             keys: KeyState::default(),
-            fences: Vec::new(),
+            fences: Default::default(),
         };
         store.migrate()?;
         Ok(store)

@@ -3,7 +3,7 @@
 
 use super::KeyState;
 use crate::model::PersonId;
-use crate::store::cluster::Fence;
+use crate::store::cluster::Fencing;
 use crate::store::{StoreError, StoreTx};
 use rusqlite::{Connection, Transaction};
 
@@ -13,14 +13,14 @@ pub(super) struct SqliteTx<'c> {
     pub(super) next_id: Option<PersonId>,
     pub(super) keys: &'c mut KeyState,
     /// Checked at commit (see [`check_fences`]).
-    fences: &'c [Fence],
+    fences: &'c Fencing,
 }
 
 impl<'c> SqliteTx<'c> {
     pub(super) fn begin(
         conn: &'c mut Connection,
         keys: &'c mut KeyState,
-        fences: &'c [Fence],
+        fences: &'c Fencing,
     ) -> Result<Self, StoreError> {
         // IMMEDIATE: take the write lock now, so a concurrent writer waits here (busy_timeout)
         // rather than failing half-way through a page.
@@ -51,16 +51,28 @@ impl StoreTx for SqliteTx<'_> {
 
 /// Inside a write transaction (which holds SQLite's one write lock, so no takeover can commit
 /// before this one): fails with [`StoreError::Fenced`] unless every fence still holds by this
-/// machine's clock.
-pub(super) fn check_fences(conn: &Connection, fences: &[Fence]) -> Result<(), StoreError> {
-    let now = crate::store::codec::ts(&chrono::Utc::now());
-    for fence in fences {
+/// machine's clock, and extends each by the fencing's `renew`.
+pub(super) fn check_fences(conn: &Connection, fencing: &Fencing) -> Result<(), StoreError> {
+    let now = chrono::Utc::now();
+    let until = now + chrono::Duration::from_std(fencing.renew).unwrap_or_default();
+    let (now, until) = (
+        crate::store::codec::ts(&now),
+        crate::store::codec::ts(&until),
+    );
+    for fence in &fencing.fences {
         let held = conn
             .prepare_cached(
-                "SELECT 1 FROM leases WHERE name = ?1 AND instance = ?2 AND epoch = ?3 AND expires_at > ?4",
+                "UPDATE leases SET expires_at = max(expires_at, ?5)
+                 WHERE name = ?1 AND instance = ?2 AND epoch = ?3 AND expires_at > ?4",
             )?
-            .exists(rusqlite::params![fence.lease, fence.instance, fence.epoch, now])?;
-        if !held {
+            .execute(rusqlite::params![
+                fence.lease,
+                fence.instance,
+                fence.epoch,
+                now,
+                until
+            ])?;
+        if held == 0 {
             return Err(StoreError::Fenced {
                 lease: fence.lease.clone(),
             });
