@@ -3,6 +3,7 @@
 
 mod country;
 mod keys;
+pub mod matching;
 mod merge;
 mod normalize;
 pub mod phone;

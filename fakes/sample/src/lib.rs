@@ -5,6 +5,9 @@
 //! Every row knows which sample person it came from (`truth`), so a test can count the persons
 //! it expects without asking the code under test.
 
+mod febrl;
+pub use febrl::{FIELDS as FEBRL_FIELDS, FebrlRecord, febrl_set};
+
 use std::io::{self, Write};
 use std::path::Path;
 

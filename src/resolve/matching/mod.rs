@@ -1,0 +1,344 @@
+//! Probabilistic matching (Fellegi–Sunter), after the exact keys: records that no key joins but
+//! that agree on enough fields, weighted by how telling each agreement is.
+//!
+//! - A [`Model`] lists the compared fields, each with a [`Comparator`] and, per level, `m` (how
+//!   often true matches compare at that level) and `u` (how often random pairs do). A level's
+//!   weight is `log2(m/u)`; a pair's match weight is the prior's `log2(λ/(1−λ))` plus the
+//!   weights of its fields (a field missing on either side adds nothing); its probability is
+//!   `2^w / (1 + 2^w)`.
+//! - [`candidate_pairs`] keeps the comparisons near-linear: only records sharing a blocking key
+//!   are compared.
+//! - [`Model::train`] estimates `u` from random pairs and `m` and λ by expectation–maximisation
+//!   over the candidate pairs, from the records alone.
+//! - [`clusters`] links the pairs at or above a threshold, transitively.
+//!
+//! This module knows records as field maps only: which fields a store's persons offer, and what
+//! is done with a link, is decided by its caller.
+
+pub mod compare;
+
+pub use compare::{Comparator, soundex};
+
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+/// A record as matching sees it: normalised values by field name (absent: missing).
+pub type Fields = BTreeMap<String, String>;
+
+/// One compared field, and what its levels weigh.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FieldModel {
+    pub field: String,
+    pub comparator: Comparator,
+    /// P(level | match), per level.
+    pub m: Vec<f64>,
+    /// P(level | non-match), per level.
+    pub u: Vec<f64>,
+}
+
+impl FieldModel {
+    /// A field with untrained, plausible starting values: matches mostly equal, random pairs
+    /// mostly different.
+    pub fn new(field: &str, comparator: Comparator) -> FieldModel {
+        let n = comparator.levels();
+        let m = (0..n)
+            .map(|l| if l == 0 { 0.85 } else { 0.15 / (n - 1) as f64 })
+            .collect();
+        let u = (0..n)
+            .map(|l| {
+                if l == n - 1 {
+                    0.95
+                } else {
+                    0.05 / (n - 1) as f64
+                }
+            })
+            .collect();
+        FieldModel {
+            field: field.to_string(),
+            comparator,
+            m,
+            u,
+        }
+    }
+
+    /// The weight of a level, `log2(m/u)`.
+    pub fn weight(&self, level: usize) -> f64 {
+        (self.m[level] / self.u[level]).log2()
+    }
+}
+
+/// How one field of a pair compared.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct FieldScore {
+    pub field: String,
+    /// `None`: missing on a side.
+    pub level: Option<usize>,
+    pub weight: f64,
+}
+
+/// A pair's score: its match weight, probability and every field's part.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Score {
+    pub weight: f64,
+    pub probability: f64,
+    pub fields: Vec<FieldScore>,
+}
+
+/// The matching model: the prior and the compared fields.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Model {
+    /// λ: the share of candidate pairs that are matches.
+    pub prior: f64,
+    pub fields: Vec<FieldModel>,
+}
+
+/// Smallest probability a level may have (so no weight is infinite).
+const FLOOR: f64 = 1e-4;
+
+impl Model {
+    pub fn new(fields: Vec<FieldModel>) -> Model {
+        Model {
+            prior: 0.01,
+            fields,
+        }
+    }
+
+    /// Each field's level for a pair (`None` where a side misses it).
+    fn levels(&self, a: &Fields, b: &Fields) -> Vec<Option<usize>> {
+        self.fields
+            .iter()
+            .map(|f| match (a.get(&f.field), b.get(&f.field)) {
+                (Some(x), Some(y)) if !x.is_empty() && !y.is_empty() => {
+                    Some(f.comparator.level(x, y))
+                }
+                _ => None,
+            })
+            .collect()
+    }
+
+    fn weight_of(&self, levels: &[Option<usize>]) -> f64 {
+        let prior = (self.prior / (1.0 - self.prior)).log2();
+        prior
+            + self
+                .fields
+                .iter()
+                .zip(levels)
+                .filter_map(|(f, l)| l.map(|l| f.weight(l)))
+                .sum::<f64>()
+    }
+
+    /// The score of a pair, with every field's part.
+    pub fn score(&self, a: &Fields, b: &Fields) -> Score {
+        let levels = self.levels(a, b);
+        let weight = self.weight_of(&levels);
+        Score {
+            weight,
+            probability: probability(weight),
+            fields: self
+                .fields
+                .iter()
+                .zip(&levels)
+                .map(|(f, l)| FieldScore {
+                    field: f.field.clone(),
+                    level: *l,
+                    weight: l.map_or(0.0, |l| f.weight(l)),
+                })
+                .collect(),
+        }
+    }
+
+    /// Estimates `u` from `samples` random pairs of `records` (nearly all non-matches), then
+    /// `m` and the prior by expectation–maximisation over `pairs` (the candidate pairs), `u`
+    /// held fixed. Deterministic for a seed.
+    pub fn train(
+        &mut self,
+        records: &[Fields],
+        pairs: &[(usize, usize)],
+        samples: usize,
+        seed: u64,
+    ) {
+        if records.len() < 2 {
+            return;
+        }
+        // u: level frequencies among random pairs.
+        let mut state = seed | 1;
+        let mut next = |n: usize| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            (state % n as u64) as usize
+        };
+        let mut counts: Vec<Vec<f64>> = self.fields.iter().map(|f| vec![0.0; f.u.len()]).collect();
+        for _ in 0..samples {
+            let (i, j) = (next(records.len()), next(records.len()));
+            if i == j {
+                continue;
+            }
+            for (c, l) in counts.iter_mut().zip(self.levels(&records[i], &records[j])) {
+                if let Some(l) = l {
+                    c[l] += 1.0;
+                }
+            }
+        }
+        for (f, c) in self.fields.iter_mut().zip(&counts) {
+            f.u = normalised(c);
+        }
+        // m and λ: EM over the candidate pairs' levels.
+        let levels: Vec<Vec<Option<usize>>> = pairs
+            .iter()
+            .map(|&(i, j)| self.levels(&records[i], &records[j]))
+            .collect();
+        if levels.is_empty() {
+            return;
+        }
+        for _ in 0..25 {
+            let mut sums: Vec<Vec<f64>> =
+                self.fields.iter().map(|f| vec![0.0; f.m.len()]).collect();
+            let mut total = 0.0;
+            for ls in &levels {
+                let p = probability(self.weight_of(ls));
+                total += p;
+                for (s, l) in sums.iter_mut().zip(ls) {
+                    if let Some(l) = l {
+                        s[*l] += p;
+                    }
+                }
+            }
+            for (f, s) in self.fields.iter_mut().zip(&sums) {
+                f.m = normalised(s);
+            }
+            self.prior = (total / levels.len() as f64).clamp(FLOOR, 1.0 - FLOOR);
+        }
+    }
+}
+
+fn normalised(counts: &[f64]) -> Vec<f64> {
+    let total: f64 = counts.iter().sum();
+    if total <= 0.0 {
+        return vec![1.0 / counts.len() as f64; counts.len()];
+    }
+    let raw: Vec<f64> = counts.iter().map(|c| (c / total).max(FLOOR)).collect();
+    let sum: f64 = raw.iter().sum();
+    raw.iter().map(|r| r / sum).collect()
+}
+
+/// `2^w / (1 + 2^w)`.
+pub fn probability(weight: f64) -> f64 {
+    let x = weight.exp2();
+    if x.is_infinite() { 1.0 } else { x / (1.0 + x) }
+}
+
+/// A blocking rule: the fields whose values, joined, make a record's key (a record missing any
+/// has none); `Prefix(n)` keeps a value's first `n` characters, `Soundex` its Soundex code.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BlockingRule(pub Vec<(String, KeyPart)>);
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum KeyPart {
+    Whole,
+    Prefix(usize),
+    Soundex,
+}
+
+impl BlockingRule {
+    fn key(&self, record: &Fields) -> Option<String> {
+        let mut key = String::new();
+        for (field, part) in &self.0 {
+            let value = record.get(field).filter(|v| !v.is_empty())?;
+            match part {
+                KeyPart::Whole => key.push_str(value),
+                KeyPart::Prefix(n) => key.extend(value.chars().take(*n)),
+                KeyPart::Soundex => key.push_str(&soundex(value)?),
+            }
+            key.push('\u{1f}');
+        }
+        Some(key)
+    }
+}
+
+/// Blocks larger than this are skipped (a key shared by that many records tells nothing, and
+/// comparing all its pairs would be quadratic).
+pub const MAX_BLOCK: usize = 400;
+
+/// The pairs `(i, j)`, `i < j`, of records sharing a key of any rule, each once.
+pub fn candidate_pairs(records: &[Fields], rules: &[BlockingRule]) -> Vec<(usize, usize)> {
+    let mut pairs = HashSet::new();
+    for rule in rules {
+        let mut blocks: HashMap<String, Vec<usize>> = HashMap::new();
+        for (i, r) in records.iter().enumerate() {
+            if let Some(k) = rule.key(r) {
+                blocks.entry(k).or_default().push(i);
+            }
+        }
+        for members in blocks.values().filter(|m| m.len() <= MAX_BLOCK) {
+            for (x, &i) in members.iter().enumerate() {
+                for &j in &members[x + 1..] {
+                    pairs.insert((i.min(j), i.max(j)));
+                }
+            }
+        }
+    }
+    let mut pairs: Vec<_> = pairs.into_iter().collect();
+    pairs.sort_unstable();
+    pairs
+}
+
+/// The clusters of records linked, transitively, by the pairs scoring at least `threshold`:
+/// each record's cluster number (the smallest record index in it).
+pub fn clusters(
+    records: &[Fields],
+    pairs: &[(usize, usize)],
+    model: &Model,
+    threshold: f64,
+) -> Vec<usize> {
+    let mut parent: Vec<usize> = (0..records.len()).collect();
+    fn root(parent: &mut [usize], mut i: usize) -> usize {
+        while parent[i] != i {
+            parent[i] = parent[parent[i]];
+            i = parent[i];
+        }
+        i
+    }
+    for &(i, j) in pairs {
+        if model.score(&records[i], &records[j]).probability >= threshold {
+            let (a, b) = (root(&mut parent, i), root(&mut parent, j));
+            parent[a.max(b)] = a.min(b);
+        }
+    }
+    (0..records.len()).map(|i| root(&mut parent, i)).collect()
+}
+
+/// Precision and recall of the linked pairs (every pair within a cluster) against the true
+/// pairs (records with the same `truth`).
+pub fn pair_quality(cluster: &[usize], truth: &[String]) -> (f64, f64) {
+    let pairs_of = |group: &dyn Fn(usize) -> String| -> HashSet<(usize, usize)> {
+        let mut by: HashMap<String, Vec<usize>> = HashMap::new();
+        for i in 0..truth.len() {
+            by.entry(group(i)).or_default().push(i);
+        }
+        let mut out = HashSet::new();
+        for members in by.values() {
+            for (x, &i) in members.iter().enumerate() {
+                for &j in &members[x + 1..] {
+                    out.insert((i.min(j), i.max(j)));
+                }
+            }
+        }
+        out
+    };
+    let linked = pairs_of(&|i| cluster[i].to_string());
+    let true_pairs = pairs_of(&|i| truth[i].clone());
+    let right = linked.intersection(&true_pairs).count() as f64;
+    let precision = if linked.is_empty() {
+        1.0
+    } else {
+        right / linked.len() as f64
+    };
+    let recall = if true_pairs.is_empty() {
+        1.0
+    } else {
+        right / true_pairs.len() as f64
+    };
+    (precision, recall)
+}
