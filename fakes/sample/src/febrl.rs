@@ -72,10 +72,11 @@ fn pool(rng: &mut Rng, n: usize) -> Vec<String> {
     out
 }
 
-/// An index into a pool of `n` with a skew towards the start (about Zipf-like).
+/// An index into a pool of `n` with a mild skew towards the start: the commonest name is
+/// drawn about one time in 130 from a pool of 1,500, as common surnames are in a population.
 fn skewed(rng: &mut Rng, n: usize) -> usize {
     let u = (rng.below(1_000_000) as f64 + 0.5) / 1_000_000.0;
-    ((n as f64).powf(u) - 1.0).floor() as usize % n
+    ((n as f64) * u.powf(1.5)).floor() as usize % n
 }
 
 /// `originals` people and `duplicates` duplicates of them (each original gets at most
@@ -261,6 +262,107 @@ fn phonetic(value: &str) -> String {
         }
     }
     format!("{value}e")
+}
+
+/// The fields of a CRM-style record.
+pub const CRM_FIELDS: [&str; 5] = ["given_name", "surname", "email", "company", "phone"];
+
+const COMPANY_KINDS: [&str; 6] = ["ltd", "inc", "group", "labs", "systems", "partners"];
+const PERSONAL_DOMAINS: [&str; 4] = ["gmail.com", "outlook.com", "yahoo.com", "icloud.com"];
+
+/// A CRM-style set: people with given name, surname, a work email at their company's domain,
+/// company and phone; duplicates as they arise between a CRM, an event list and a purchased
+/// list: a personal address instead of the work one, a nickname, a typo, a missing phone or
+/// company, the phone written with its national prefix. Shuffled, with the truth in `original`.
+pub fn crm_set(seed: u64, originals: usize, duplicates: usize) -> Vec<FebrlRecord> {
+    let mut rng = Rng::new(seed ^ 0xc3a5);
+    let given = pool(&mut rng, 1_500);
+    let surnames = pool(&mut rng, 3_000);
+    let companies = pool(&mut rng, 800);
+    let mut records: Vec<FebrlRecord> = (0..originals)
+        .map(|i| {
+            let g = given[skewed(&mut rng, given.len())].clone();
+            let s = surnames[skewed(&mut rng, surnames.len())].clone();
+            let c = companies[skewed(&mut rng, companies.len())].clone();
+            let mut f = BTreeMap::new();
+            f.insert("email", format!("{}.{s}@{c}.com", &g[..1]));
+            f.insert("company", format!("{c} {}", rng.pick_str(&COMPANY_KINDS)));
+            f.insert(
+                "phone",
+                format!("+4420{}", 10_000_000 + rng.below(89_999_999)),
+            );
+            f.insert("given_name", g);
+            f.insert("surname", s);
+            FebrlRecord {
+                id: format!("crm-{i}-org"),
+                original: format!("crm-{i}-org"),
+                fields: f,
+            }
+        })
+        .collect();
+    for d in 0..duplicates {
+        let o = rng.below(originals);
+        let mut fields = records[o].fields.clone();
+        for _ in 0..1 + rng.below(3) {
+            match rng.below(7) {
+                0 => {
+                    // A personal address: the name at a webmail provider.
+                    let name = format!(
+                        "{}{}",
+                        fields.get("given_name").cloned().unwrap_or_default(),
+                        fields.get("surname").cloned().unwrap_or_default()
+                    );
+                    fields.insert(
+                        "email",
+                        format!(
+                            "{name}{}@{}",
+                            rng.below(100),
+                            rng.pick_str(&PERSONAL_DOMAINS)
+                        ),
+                    );
+                }
+                1 => {
+                    if let Some(g) = fields.get_mut("given_name") {
+                        *g = g.chars().take(NICKNAMES).collect();
+                    }
+                }
+                2 => {
+                    let field = *rng.pick(&CRM_FIELDS);
+                    if let Some(v) = fields.get_mut(field) {
+                        *v = typo(&mut rng, v);
+                    }
+                }
+                3 => {
+                    fields.remove(if rng.chance(0.5) { "phone" } else { "company" });
+                }
+                4 => {
+                    if let Some(p) = fields.get_mut("phone") {
+                        *p = format!("0{}", &p[3..]);
+                    }
+                }
+                5 => {
+                    if let Some(c) = fields.get_mut("company") {
+                        *c = c.split(' ').next().unwrap_or_default().to_string();
+                    }
+                }
+                _ => {
+                    if let Some(s) = fields.get_mut("surname") {
+                        *s = phonetic(s);
+                    }
+                }
+            }
+        }
+        records.push(FebrlRecord {
+            id: format!("crm-{o}-dup-{d}"),
+            original: format!("crm-{o}-org"),
+            fields,
+        });
+    }
+    for i in (1..records.len()).rev() {
+        let j = rng.below(i + 1);
+        records.swap(i, j);
+    }
+    records
 }
 
 #[cfg(test)]

@@ -6,7 +6,7 @@
 //! it expects without asking the code under test.
 
 mod febrl;
-pub use febrl::{FIELDS as FEBRL_FIELDS, FebrlRecord, febrl_set};
+pub use febrl::{CRM_FIELDS, FIELDS as FEBRL_FIELDS, FebrlRecord, crm_set, febrl_set};
 
 use std::io::{self, Write};
 use std::path::Path;

@@ -9,7 +9,7 @@
 //! - [`candidate_pairs`] keeps the comparisons near-linear: only records sharing a blocking key
 //!   are compared.
 //! - [`Model::train`] estimates `u` from random pairs and `m` and λ by expectation–maximisation
-//!   over the candidate pairs, from the records alone.
+//!   over each blocking rule's pairs, from the records alone.
 //! - [`clusters`] links the pairs at or above a threshold, transitively.
 //!
 //! This module knows records as field maps only: which fields a store's persons offer, and what
@@ -87,7 +87,7 @@ pub struct Score {
 /// The matching model: the prior and the compared fields.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Model {
-    /// λ: the share of candidate pairs that are matches.
+    /// λ: the chance that two records taken at random are a match.
     pub prior: f64,
     pub fields: Vec<FieldModel>,
 }
@@ -147,20 +147,63 @@ impl Model {
         }
     }
 
-    /// Estimates `u` from `samples` random pairs of `records` (nearly all non-matches), then
-    /// `m` and the prior by expectation–maximisation over `pairs` (the candidate pairs), `u`
-    /// held fixed. Deterministic for a seed.
-    pub fn train(
-        &mut self,
-        records: &[Fields],
-        pairs: &[(usize, usize)],
-        samples: usize,
-        seed: u64,
-    ) {
+    /// Estimates `u` from `samples` random pairs of `records` (nearly all non-matches); then
+    /// `m` by expectation–maximisation, once per blocking rule over that rule's pairs, `u` held
+    /// fixed, each field's `m` taken only from the rules that do not block on it (pairs blocked
+    /// on a field agree on it by construction, matches or not: Splink's way); then the prior
+    /// over all candidate pairs. Deterministic for a seed.
+    pub fn train(&mut self, records: &[Fields], rules: &[BlockingRule], samples: usize, seed: u64) {
         if records.len() < 2 {
             return;
         }
-        // u: level frequencies among random pairs.
+        self.estimate_u(records, samples, seed);
+        let mut estimates: Vec<Vec<Vec<f64>>> = vec![Vec::new(); self.fields.len()];
+        for rule in rules {
+            let blocked: HashSet<&str> = rule.0.iter().map(|(f, _)| f.as_str()).collect();
+            let free: Vec<bool> = self
+                .fields
+                .iter()
+                .map(|f| !blocked.contains(f.field.as_str()))
+                .collect();
+            let levels = self.pair_levels(
+                records,
+                &candidate_pairs(records, std::slice::from_ref(rule)),
+            );
+            if levels.is_empty() {
+                continue;
+            }
+            let mut trial = self.clone();
+            trial.em(&levels, &free, 25);
+            for (i, f) in trial.fields.iter().enumerate().filter(|(i, _)| free[*i]) {
+                estimates[i].push(f.m.clone());
+            }
+        }
+        for (f, found) in self.fields.iter_mut().zip(&estimates) {
+            if found.is_empty() {
+                continue;
+            }
+            let mut mean = vec![0.0; f.m.len()];
+            for m in found {
+                for (a, b) in mean.iter_mut().zip(m) {
+                    *a += b / found.len() as f64;
+                }
+            }
+            f.m = mean;
+        }
+        // The prior: the chance that two records taken at random are a match (Splink's λ),
+        // from the candidate pairs whose fields alone favour a match, among all pairs. Blocking
+        // only chose which pairs to score; it must not make a pair likelier.
+        self.prior = 0.5;
+        let likely = self
+            .pair_levels(records, &candidate_pairs(records, rules))
+            .iter()
+            .filter(|ls| self.weight_of(ls) > 0.0)
+            .count();
+        let n = records.len() as f64;
+        self.prior = (likely.max(1) as f64 / (n * (n - 1.0) / 2.0)).clamp(1e-12, 0.5);
+    }
+
+    fn estimate_u(&mut self, records: &[Fields], samples: usize, seed: u64) {
         let mut state = seed | 1;
         let mut next = |n: usize| {
             state ^= state << 13;
@@ -183,20 +226,36 @@ impl Model {
         for (f, c) in self.fields.iter_mut().zip(&counts) {
             f.u = normalised(c);
         }
-        // m and λ: EM over the candidate pairs' levels.
-        let levels: Vec<Vec<Option<usize>>> = pairs
+    }
+
+    fn pair_levels(&self, records: &[Fields], pairs: &[(usize, usize)]) -> Vec<Vec<Option<usize>>> {
+        pairs
             .iter()
             .map(|&(i, j)| self.levels(&records[i], &records[j]))
-            .collect();
-        if levels.is_empty() {
-            return;
-        }
-        for _ in 0..25 {
+            .collect()
+    }
+
+    /// `rounds` of EM over pairs' levels: the posterior of each pair from the fields (all of
+    /// them), then `m` of the fields marked in `learn` and the prior from the posteriors.
+    fn em(&mut self, levels: &[Vec<Option<usize>>], learn: &[bool], rounds: usize) {
+        for _ in 0..rounds {
             let mut sums: Vec<Vec<f64>> =
                 self.fields.iter().map(|f| vec![0.0; f.m.len()]).collect();
             let mut total = 0.0;
-            for ls in &levels {
-                let p = probability(self.weight_of(ls));
+            for ls in levels {
+                // Fields not learnt here (blocked on) say nothing about the pair.
+                let counted: Vec<Option<usize>> = ls
+                    .iter()
+                    .zip(learn)
+                    .map(|(l, &on)| {
+                        if on || learn.iter().all(|x| !x) {
+                            *l
+                        } else {
+                            None
+                        }
+                    })
+                    .collect();
+                let p = probability(self.weight_of(&counted));
                 total += p;
                 for (s, l) in sums.iter_mut().zip(ls) {
                     if let Some(l) = l {
@@ -204,8 +263,10 @@ impl Model {
                     }
                 }
             }
-            for (f, s) in self.fields.iter_mut().zip(&sums) {
-                f.m = normalised(s);
+            for ((f, s), &on) in self.fields.iter_mut().zip(&sums).zip(learn) {
+                if on {
+                    f.m = normalised(s);
+                }
             }
             self.prior = (total / levels.len() as f64).clamp(FLOOR, 1.0 - FLOOR);
         }
