@@ -1,10 +1,12 @@
 //! What the benchmarks share: for ingest and re-qualification, a generated drop in a temp inbox,
 //! a fresh store, and the measurements; for the connector benchmarks, a fake CRM in a child
 //! process ([`child`]) and the HubSpot pull they compare against ([`hubspot`]); for the
-//! PostgreSQL store beside SQLite, a fresh database and the server's CPU ([`postgres`]).
+//! PostgreSQL store beside SQLite, a fresh database and the server's CPU ([`postgres`]); for the
+//! outbox drain by `leadsync run` processes, the account, the store and the processes ([`drain`]).
 #![allow(dead_code, unreachable_pub)]
 
 pub mod child;
+pub mod drain;
 pub mod hubspot;
 pub mod postgres;
 

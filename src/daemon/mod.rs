@@ -149,8 +149,12 @@ enum Turn {
     Push,
 }
 
-/// How long one push turn may run before the loop looks at signals and schedules again.
+/// How long one push turn runs before it gives way to a cycle due or a reload (a stop is seen
+/// between any two batches).
 const PUSH_TURN: Duration = Duration::from_secs(5);
+/// How long one push turn runs at most, other work waiting or not: its metrics and the status
+/// are refreshed at its end.
+const LONGEST_PUSH_TURN: Duration = Duration::from_secs(60);
 
 /// Runs until `shutdown` resolves; the cycle or push batch in flight then finishes before this
 /// returns, or is abandoned (rolled back, still queued) after `daemon.shutdown_timeout`. Each
@@ -306,7 +310,15 @@ pub async fn run(
                 }
             }
             // Every turn ends with a push turn: what a cycle planned goes out at once.
-            push_again = push_turn(store.as_mut(), &mut connectors, &claimant, &stop_rx).await?;
+            let others_wait = || !due_rx.is_empty() || !reload.is_empty() || !taken_rx.is_empty();
+            push_again = push_turn(
+                store.as_mut(),
+                &mut connectors,
+                &claimant,
+                &stop_rx,
+                &others_wait,
+            )
+            .await?;
             Ok::<(), DaemonError>(())
         };
         match guarded(
@@ -540,19 +552,30 @@ fn requalify_everyone(
     Ok(())
 }
 
-/// Drains the outbox for up to [`PUSH_TURN`], stopping between batches when a stop is asked.
+/// Drains the outbox, stopping between batches when a stop is asked, once the turn has run
+/// [`PUSH_TURN`] and `others_wait` (a cycle due, a reload), or after [`LONGEST_PUSH_TURN`].
 /// Answers whether the turn ran out of time (entries are probably left).
+///
+/// A turn's end waits for its batches in flight to be answered before the next turn sends any:
+/// about one answer time of the account's requests left unused. Ending turns only for other
+/// work keeps a long drain at the limit: one process draining 30,000 pushes, answers 0.3 s
+/// late, used 89.0% of the limit with 5-s turns, 92.6% so (`benches/replicas.rs`).
 async fn push_turn(
     store: &mut dyn Store,
     connectors: &mut [AnyConnector],
     claimant: &Claimant,
     stop: &signal::Receiver<bool>,
+    others_wait: &(dyn Fn() -> bool + Sync),
 ) -> Result<bool, DaemonError> {
     if !connectors.iter().any(AnyConnector::pushes) {
         return Ok(false);
     }
-    let until = Instant::now() + PUSH_TURN;
-    let keep_going = || Instant::now() < until && !*stop.borrow();
+    let started = Instant::now();
+    let until = started + PUSH_TURN;
+    let keep_going = || {
+        let now = Instant::now();
+        !*stop.borrow() && (now < until || (now < started + LONGEST_PUSH_TURN && !others_wait()))
+    };
     let pushes = push_all(store, connectors, claimant, &keep_going).await?;
     telemetry::record_pushes(&pushes, store, connectors);
     Ok(Instant::now() >= until && !*stop.borrow())
