@@ -30,7 +30,7 @@ pub fn plan(
     person: PersonId,
     tier: Tier,
 ) -> Result<u64, StoreError> {
-    plan_for(tx, targets, person, None, tier)
+    plan_all(tx, targets, &[(person, None, tier)])
 }
 
 /// [`plan`], for a person whose golden record is at hand (after a pull merged it): its CRM
@@ -42,53 +42,84 @@ pub fn plan_with_golden(
     person: &Person,
     tier: Tier,
 ) -> Result<u64, StoreError> {
-    plan_for(tx, targets, person.id, Some(person), tier)
+    plan_all(tx, targets, &[(person.id, Some(person), tier)])
 }
 
-fn plan_for(
+/// [`plan`] for many persons at once, `(person, golden record if at hand, tier)`: each target's
+/// records of all of them are read in one call and the pushes written in one, so a backend with
+/// round trips (PostgreSQL) pays two per target, not two per person.
+pub fn plan_all(
     tx: &mut dyn StoreTx,
     targets: &[PushTarget],
-    person: PersonId,
-    golden: Option<&Person>,
-    tier: Tier,
+    wants: &[(PersonId, Option<&Person>, Tier)],
 ) -> Result<u64, StoreError> {
-    let mut planned = 0;
+    let persons: Vec<PersonId> = wants.iter().map(|w| w.0).collect();
+    let mut entries: Vec<(&str, String, PersonId, Tier)> = Vec::new();
     for target in targets {
-        for (record_id, stage) in tx.crm_records_of(person, &target.connector)? {
-            let reported = stage.as_deref().and_then(|s| Stage::parse(s).tier());
-            let wanted = match reported {
-                None => true,
-                Some(r) if target.allow_downgrade => r != tier,
-                Some(r) => r < tier,
-            };
-            if target.respect_downgrades && !target.allow_downgrade {
-                let lowered = match reported {
-                    Some(r) if r < tier => {
-                        golden.is_some_and(|p| held_by(p, target, &record_id) >= Some(tier))
-                            || lowered_below(tx, target, &record_id, tier)?
-                    }
-                    _ => false,
-                };
-                if lowered {
-                    let reason = format!(
-                        "stage lowered in {} to `{}`, below {tier}: kept, not restored (respect_downgrades)",
-                        target.connector,
-                        stage.as_deref().unwrap_or_default()
-                    );
-                    tx.keep_downgrade(&target.connector, &record_id, person, tier, &reason)?;
-                    continue;
+        let mut records = tx.crm_records_of_many(&persons, &target.connector)?;
+        for &(person, golden, tier) in wants {
+            for (record_id, stage) in records.remove(&person).unwrap_or_default() {
+                if wanted(
+                    tx,
+                    target,
+                    person,
+                    golden,
+                    tier,
+                    &record_id,
+                    stage.as_deref(),
+                )? {
+                    entries.push((&target.connector, record_id, person, tier));
                 }
-                if !wanted {
-                    tx.close_kept(&target.connector, &record_id)?;
-                }
-            }
-            if wanted {
-                tx.plan_push(&target.connector, &record_id, person, tier)?;
-                planned += 1;
             }
         }
     }
-    Ok(planned)
+    let batch: Vec<(&str, &str, PersonId, Tier)> = entries
+        .iter()
+        .map(|(c, r, p, t)| (*c, r.as_str(), *p, *t))
+        .collect();
+    tx.plan_pushes(&batch)?;
+    Ok(batch.len() as u64)
+}
+
+/// Whether a record reporting `stage` is to be asked for `tier`; records a kept downgrade (and
+/// closes one no longer needed) on the way, where the target respects downgrades.
+fn wanted(
+    tx: &mut dyn StoreTx,
+    target: &PushTarget,
+    person: PersonId,
+    golden: Option<&Person>,
+    tier: Tier,
+    record_id: &str,
+    stage: Option<&str>,
+) -> Result<bool, StoreError> {
+    let reported = stage.and_then(|s| Stage::parse(s).tier());
+    let wanted = match reported {
+        None => true,
+        Some(r) if target.allow_downgrade => r != tier,
+        Some(r) => r < tier,
+    };
+    if target.respect_downgrades && !target.allow_downgrade {
+        let lowered = match reported {
+            Some(r) if r < tier => {
+                golden.is_some_and(|p| held_by(p, target, record_id) >= Some(tier))
+                    || lowered_below(tx, target, record_id, tier)?
+            }
+            _ => false,
+        };
+        if lowered {
+            let reason = format!(
+                "stage lowered in {} to `{}`, below {tier}: kept, not restored (respect_downgrades)",
+                target.connector,
+                stage.unwrap_or_default()
+            );
+            tx.keep_downgrade(&target.connector, record_id, person, tier, &reason)?;
+            return Ok(false);
+        }
+        if !wanted {
+            tx.close_kept(&target.connector, record_id)?;
+        }
+    }
+    Ok(wanted)
 }
 
 /// Whether a record below `tier` held it before: leadsync set it there (or higher), or a

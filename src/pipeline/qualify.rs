@@ -33,11 +33,13 @@ pub fn merged_persons(
     for (person, decision) in persons.iter_mut().zip(decisions) {
         apply(person, &decision, rules);
         changes.extend(decision.change);
-        if let Some(tier) = person.tier
-            && !push_targets.is_empty()
-        {
-            outbox::plan_with_golden(tx, push_targets, person, tier)?;
-        }
+    }
+    if !push_targets.is_empty() {
+        let wants: Vec<_> = persons
+            .iter()
+            .filter_map(|p| Some((p.id, Some(p), p.tier?)))
+            .collect();
+        outbox::plan_all(tx, push_targets, &wants)?;
     }
     record(tx, &changes, &persons.iter().collect::<Vec<_>>())?;
     Ok(changes.len() as u64)
@@ -128,9 +130,8 @@ pub fn requalify(
             continue;
         }
         let mut tx = store.begin()?;
-        for change in &changes {
-            plan.pushes += outbox::plan(tx.as_mut(), push_targets, change.person, change.to)?;
-        }
+        let wants: Vec<_> = changes.iter().map(|c| (c.person, None, c.to)).collect();
+        plan.pushes += outbox::plan_all(tx.as_mut(), push_targets, &wants)?;
         if dry_run {
             drop(tx); // rolled back: the pushes were counted, nothing is written
         } else {

@@ -48,6 +48,14 @@ pub trait OutboxTx {
         person: PersonId,
         tier: Tier,
     ) -> Result<(), StoreError>;
+    /// [`Self::plan_push`] for many records at once: `(connector, record_id, person, tier)`,
+    /// each record at most once.
+    fn plan_pushes(&mut self, entries: &[(&str, &str, PersonId, Tier)]) -> Result<(), StoreError> {
+        for (connector, record_id, person, tier) in entries {
+            self.plan_push(connector, record_id, *person, *tier)?;
+        }
+        Ok(())
+    }
     /// The outbox entry of a CRM record, if any: its tier and status.
     fn push_entry(
         &mut self,

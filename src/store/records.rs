@@ -63,6 +63,23 @@ pub trait RecordTx {
         person: PersonId,
         connector: &str,
     ) -> Result<Vec<(String, Option<String>)>, StoreError>;
+    /// [`Self::crm_records_of`] for many persons at once (a backend with round trips answers
+    /// in one), by person; a person without records has no entry.
+    fn crm_records_of_many(
+        &mut self,
+        persons: &[PersonId],
+        connector: &str,
+    ) -> Result<std::collections::HashMap<PersonId, Vec<(String, Option<String>)>>, StoreError>
+    {
+        let mut out = std::collections::HashMap::new();
+        for &p in persons {
+            let records = self.crm_records_of(p, connector)?;
+            if !records.is_empty() {
+                out.insert(p, records);
+            }
+        }
+        Ok(out)
+    }
     /// Stores a reject; the same row rejected twice is kept once.
     fn add_reject(
         &mut self,

@@ -53,6 +53,7 @@ macro_rules! store_suite {
             claims_split_the_pending_pushes_and_an_outcome_needs_its_claim,
             the_pace_of_an_account_spaces_the_slots_of_every_replica,
             a_turn_is_taken_once_by_one_replica,
+            records_and_pushes_of_many_persons_at_once_match_one_at_a_time,
         );
     };
     (@cases $fresh:expr; $($case:ident),* $(,)?) => {
@@ -789,4 +790,66 @@ pub(crate) fn a_turn_is_taken_once_by_one_replica(fresh: Factory<'_>) {
     assert!(other.take_turn("other", gap).unwrap());
     std::thread::sleep(gap + Duration::from_millis(50));
     assert!(other.take_turn("requalify", gap).unwrap());
+}
+
+pub(crate) fn records_and_pushes_of_many_persons_at_once_match_one_at_a_time(fresh: Factory<'_>) {
+    // GIVEN three persons, two with CRM records (one with two), one with none
+    let Fresh {
+        mut store, _keep, ..
+    } = fresh();
+    let mut tx = store.begin().unwrap();
+    let ids: Vec<i64> = (0..3).map(|_| tx.next_person_id().unwrap()).collect();
+    tx.upsert_records(
+        "hubspot",
+        &[
+            (&crm_record("101"), ids[0]),
+            (&crm_record("102"), ids[0]),
+            (&crm_record("201"), ids[1]),
+        ],
+    )
+    .unwrap();
+    // WHEN their records are read at once, THEN they are what one-at-a-time reads give
+    let many = tx.crm_records_of_many(&ids, "hubspot").unwrap();
+    for id in &ids {
+        let mut one = tx.crm_records_of(*id, "hubspot").unwrap();
+        let mut got = many.get(id).cloned().unwrap_or_default();
+        one.sort();
+        got.sort();
+        assert_eq!(got, one, "person {id}");
+    }
+    assert!(!many.contains_key(&ids[2]));
+    assert_eq!(
+        tx.crm_records_of_many(&ids, "salesforce").unwrap(),
+        std::collections::HashMap::new()
+    );
+    // WHEN pushes are planned at once, THEN each is as `plan_push` makes it, and a second
+    // planning of the same tier leaves a done one asked again as one at a time would
+    tx.plan_pushes(&[
+        ("hubspot", "101", ids[0], Tier::Mql),
+        ("hubspot", "201", ids[1], Tier::Sql),
+    ])
+    .unwrap();
+    tx.commit().unwrap();
+    let entries = store.outbox_with_status("hubspot", "pending", 10).unwrap();
+    assert_eq!(
+        entries
+            .iter()
+            .map(|e| (e.record_id.as_str(), e.person, e.tier))
+            .collect::<Vec<_>>(),
+        vec![("101", ids[0], Tier::Mql), ("201", ids[1], Tier::Sql)]
+    );
+    store
+        .push_results(&[(entries[0].id, "done", None)])
+        .unwrap();
+    let mut tx = store.begin().unwrap();
+    tx.plan_pushes(&[("hubspot", "101", ids[0], Tier::Mql)])
+        .unwrap();
+    tx.commit().unwrap();
+    assert_eq!(
+        store
+            .outbox_with_status("hubspot", "pending", 10)
+            .unwrap()
+            .len(),
+        2
+    );
 }

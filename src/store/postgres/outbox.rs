@@ -137,6 +137,30 @@ impl OutboxTx for PgTx<'_> {
         Ok(())
     }
 
+    fn plan_pushes(&mut self, entries: &[(&str, &str, PersonId, Tier)]) -> Result<(), StoreError> {
+        if entries.is_empty() {
+            return Ok(());
+        }
+        let now = ts(&chrono::Utc::now());
+        let connectors: Vec<&str> = entries.iter().map(|e| e.0).collect();
+        let records: Vec<&str> = entries.iter().map(|e| e.1).collect();
+        let persons: Vec<PersonId> = entries.iter().map(|e| e.2).collect();
+        let tiers: Vec<&str> = entries.iter().map(|e| e.3.as_str()).collect();
+        // As `plan_push`, one statement for all.
+        self.planned |= self.db.execute(
+            "INSERT INTO outbox (connector, record_id, person_id, tier, status, attempts, created_at, updated_at)
+             SELECT c, r, p, t, 'pending', 0, $5, $5
+             FROM unnest($1::text[], $2::text[], $3::bigint[], $4::text[]) AS e(c, r, p, t)
+             ON CONFLICT (connector, record_id) DO UPDATE SET person_id = excluded.person_id,
+               tier = excluded.tier, status = 'pending', attempts = 0, reason = NULL,
+               updated_at = excluded.updated_at,
+               claim_token = NULL, claimed_by = NULL, claimed_until = NULL
+             WHERE outbox.tier != excluded.tier OR outbox.status IN ('done', 'kept')",
+            &[&connectors, &records, &persons, &tiers, &now],
+        )? > 0;
+        Ok(())
+    }
+
     fn push_entry(
         &mut self,
         connector: &str,

@@ -213,6 +213,34 @@ impl RecordTx for PgTx<'_> {
         Ok(())
     }
 
+    fn crm_records_of_many(
+        &mut self,
+        persons: &[PersonId],
+        connector: &str,
+    ) -> Result<std::collections::HashMap<PersonId, Vec<(String, Option<String>)>>, StoreError>
+    {
+        let rows = self.db.query(
+            "SELECT person_id, locator_key, fields, pushed_tier FROM source_records
+             WHERE person_id = ANY($1) AND connector = $2 AND NOT archived
+               AND locator LIKE '{\"kind\":\"crm\"%'
+             ORDER BY person_id, locator_key",
+            &[&persons, &connector],
+        )?;
+        let mut out: std::collections::HashMap<PersonId, Vec<(String, Option<String>)>> =
+            std::collections::HashMap::new();
+        for r in rows {
+            let stage = match r.get::<_, Option<String>>(3) {
+                Some(pushed) => Some(pushed),
+                None => json::<Vec<(Field, String)>>(r.get(2))?
+                    .into_iter()
+                    .find(|(f, _)| *f == Field::CrmStage)
+                    .map(|(_, v)| v),
+            };
+            out.entry(r.get(0)).or_default().push((r.get(1), stage));
+        }
+        Ok(out)
+    }
+
     fn crm_records_of(
         &mut self,
         person: PersonId,
