@@ -44,7 +44,7 @@ pub use error::{BackendError, Policy, StoreError, StoreErrorKind};
 pub use outbox::{OutboxStore, OutboxTx};
 pub use persons::{PersonStore, PersonTx};
 pub use postgres::PgStore;
-pub use records::{RecordStore, RecordTx};
+pub use records::{CrmRecordsByPerson, RecordStore, RecordTx};
 pub use reports::ReportStore;
 pub use runs::{RunStore, RunTx};
 pub use sqlite::SqliteStore;

@@ -6,6 +6,9 @@ use chrono::{DateTime, Utc};
 use leadsync_connector_core::{Cursor, RecordReject, SourceRecord};
 use std::collections::HashMap;
 
+/// CRM records by person: each record's id and the stage it holds as far as leadsync knows.
+pub type CrmRecordsByPerson = HashMap<PersonId, Vec<(String, Option<String>)>>;
+
 /// Reading records and cursors outside a transaction (read-only, each call a snapshot of the
 /// last committed state), and a connector's saved state.
 pub trait RecordStore {
@@ -69,8 +72,7 @@ pub trait RecordTx {
         &mut self,
         persons: &[PersonId],
         connector: &str,
-    ) -> Result<std::collections::HashMap<PersonId, Vec<(String, Option<String>)>>, StoreError>
-    {
+    ) -> Result<CrmRecordsByPerson, StoreError> {
         let mut out = std::collections::HashMap::new();
         for &p in persons {
             let records = self.crm_records_of(p, connector)?;

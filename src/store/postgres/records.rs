@@ -217,8 +217,7 @@ impl RecordTx for PgTx<'_> {
         &mut self,
         persons: &[PersonId],
         connector: &str,
-    ) -> Result<std::collections::HashMap<PersonId, Vec<(String, Option<String>)>>, StoreError>
-    {
+    ) -> Result<crate::store::CrmRecordsByPerson, StoreError> {
         let rows = self.db.query(
             "SELECT person_id, locator_key, fields, pushed_tier FROM source_records
              WHERE person_id = ANY($1) AND connector = $2 AND NOT archived
@@ -226,8 +225,7 @@ impl RecordTx for PgTx<'_> {
              ORDER BY person_id, locator_key",
             &[&persons, &connector],
         )?;
-        let mut out: std::collections::HashMap<PersonId, Vec<(String, Option<String>)>> =
-            std::collections::HashMap::new();
+        let mut out = crate::store::CrmRecordsByPerson::new();
         for r in rows {
             let stage = match r.get::<_, Option<String>>(3) {
                 Some(pushed) => Some(pushed),
