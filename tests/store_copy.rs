@@ -11,7 +11,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 /// Tables a copy leaves out (schema bookkeeping, SQLite's own).
-const NOT_COPIED: &[&str] = &["leadsync_schema", "sqlite_sequence"];
+/// Bookkeeping a new store holds already (`key_writes`: PostgreSQL's one row naming the last
+/// transaction that wrote keys).
+const NOT_COPIED: &[&str] = &["leadsync_schema", "sqlite_sequence", "key_writes"];
 
 /// Rules that want everyone with an email at opportunity: every HubSpot contact below it gets a
 /// stage push, so the outbox holds rows.

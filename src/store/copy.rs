@@ -25,6 +25,8 @@ pub(crate) const NOT_COPIED: NotCopied = NotCopied {
         "leases",
         "rate_ledger",
         "cluster_marks",
+        // PostgreSQL's record of the last transaction that wrote keys, kept by a trigger.
+        "key_writes",
     ],
     outbox_columns: &["claim_token", "claimed_until", "claimed_by"],
 };

@@ -12,7 +12,10 @@
 //!   [`RunTx`]) run inside the one transaction [`Store::begin`] opened. They see its own
 //!   writes; nobody else sees them before [`StoreTx::commit`]. Dropping the transaction rolls
 //!   everything back, also after a method failed half-way (a failed call may have written part
-//!   of its rows: the transaction must then be dropped, never committed).
+//!   of its rows: the transaction must then be dropped, never committed). A backend may send
+//!   a write of records, persons or tier history without waiting for its answer (PostgreSQL
+//!   does, so that the server writes while the page goes on): its failure then comes back from
+//!   a later call or from `commit`, which then commits nothing.
 //! - One write transaction at a time per store: `begin` waits (a bounded time, then
 //!   [`StoreError::Busy`]) while another connection or process writes.
 //! - Reading methods of [`Store`] run outside any transaction, are read-only and each sees a
@@ -28,6 +31,7 @@ pub mod cluster;
 mod codec;
 pub(crate) mod copy;
 mod error;
+mod keyfilter;
 mod outbox;
 mod persons;
 mod postgres;

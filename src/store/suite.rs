@@ -39,6 +39,7 @@ macro_rules! store_suite {
             a_backwards_cursor_is_refused_and_its_page_is_not_written,
             a_page_dropped_before_commit_leaves_neither_its_data_nor_its_cursor,
             a_key_held_twice_is_a_constraint_error_and_the_dropped_transaction_leaves_nothing,
+            keys_another_connection_writes_are_found_whatever_this_one_looked_up_or_rolled_back,
             holds_records_tells_whether_a_connector_has_any_record_stored,
             tier_changes_and_the_pushes_they_plan_commit_together,
             a_pending_push_of_the_same_tier_stays_and_a_done_one_is_asked_again,
@@ -205,6 +206,65 @@ pub(crate) fn a_key_held_twice_is_a_constraint_error_and_the_dropped_transaction
 
     assert_eq!(store.person_by_key("email", "kept@x.io").unwrap(), Some(1));
     assert_eq!(store.person_by_key("email", "a@x.io").unwrap(), None);
+}
+
+pub(crate) fn keys_another_connection_writes_are_found_whatever_this_one_looked_up_or_rolled_back(
+    fresh: Factory<'_>,
+) {
+    // GIVEN a connection that has looked keys up (a backend may then know which keys it holds)
+    let Fresh {
+        mut store,
+        _keep,
+        reopen,
+    } = fresh();
+    let mut tx = store.begin().unwrap();
+    tx.insert_keys(&[(email("a@x.io"), 1)]).unwrap();
+    assert_eq!(tx.find_keys(&[email("a@x.io")]).unwrap().len(), 1);
+    tx.commit().unwrap();
+    let mut other = reopen();
+    let found = |store: &mut Box<dyn Store>, keys: &[&str]| {
+        let mut tx = store.begin().unwrap();
+        let keys: Vec<Key> = keys.iter().map(|k| email(k)).collect();
+        let found = tx.find_keys(&keys).unwrap();
+        found.into_iter().collect::<BTreeMap<_, _>>()
+    };
+
+    // WHEN another connection (another replica) commits a key
+    let mut tx = other.begin().unwrap();
+    tx.insert_keys(&[(email("b@x.io"), 2)]).unwrap();
+    tx.commit().unwrap();
+    // THEN the first finds it, and finds no key nobody wrote
+    assert_eq!(
+        found(&mut store, &["a@x.io", "b@x.io", "c@x.io"]),
+        BTreeMap::from([(email("a@x.io"), 1), (email("b@x.io"), 2)])
+    );
+
+    // WHEN the first writes a key and rolls back, then the other commits one
+    let mut tx = store.begin().unwrap();
+    tx.insert_keys(&[(email("d@x.io"), 3)]).unwrap();
+    assert_eq!(tx.find_keys(&[email("d@x.io")]).unwrap().len(), 1);
+    drop(tx);
+    let mut tx = other.begin().unwrap();
+    tx.insert_keys(&[(email("e@x.io"), 4)]).unwrap();
+    tx.commit().unwrap();
+    // THEN the first finds the other's key and not its own rolled-back one
+    assert_eq!(
+        found(&mut store, &["d@x.io", "e@x.io"]),
+        BTreeMap::from([(email("e@x.io"), 4)])
+    );
+
+    // WHEN the first commits a key, then the other commits one
+    let mut tx = store.begin().unwrap();
+    tx.insert_keys(&[(email("f@x.io"), 5)]).unwrap();
+    tx.commit().unwrap();
+    let mut tx = other.begin().unwrap();
+    tx.insert_keys(&[(email("g@x.io"), 6)]).unwrap();
+    tx.commit().unwrap();
+    // THEN the first finds both
+    assert_eq!(
+        found(&mut store, &["f@x.io", "g@x.io"]),
+        BTreeMap::from([(email("f@x.io"), 5), (email("g@x.io"), 6)])
+    );
 }
 
 pub(crate) fn holds_records_tells_whether_a_connector_has_any_record_stored(fresh: Factory<'_>) {

@@ -6,13 +6,26 @@
 //! them with a plain executor, from any thread — also from inside the daemon's runtime, where a
 //! nested `block_on` of tokio would panic. The wait blocks the calling thread, as a SQLite call
 //! does.
+//!
+//! A write whose answer the caller does not need at once can be [sent](Db::send) instead: the
+//! server runs it while the caller goes on with its own work (a page's qualifying, say), and
+//! its answer is read before any later statement's.
 
 use crate::store::StoreError;
 use tokio_postgres::types::ToSql;
 use tokio_postgres::{Client, Row, Statement};
 
+/// A write sent and not answered yet.
+type InFlight =
+    std::pin::Pin<Box<dyn std::future::Future<Output = Result<u64, tokio_postgres::Error>> + Send>>;
+
+/// A statement's parameters, owned: a [sent](Db::send) write outlives its caller's borrows.
+pub(super) type Params = Vec<Box<dyn ToSql + Sync + Send>>;
+
 pub(super) struct Db {
-    client: Client,
+    client: std::sync::Arc<Client>,
+    /// Writes [sent](Db::send) and not answered yet, in the order sent.
+    in_flight: std::sync::Mutex<Vec<InFlight>>,
     /// Prepared statements by their text: each is parsed and planned once per connection.
     statements: std::sync::Mutex<std::collections::HashMap<String, Statement>>,
     /// The thread driving the connection; it ends when the client is dropped.
@@ -62,7 +75,8 @@ impl Db {
             .recv()
             .expect("the connection thread answers before it ends")?;
         Ok(Db {
-            client,
+            client: std::sync::Arc::new(client),
+            in_flight: Default::default(),
             statements: Default::default(),
             _driver: driver,
         })
@@ -92,6 +106,7 @@ impl Db {
         sql: &str,
         params: &[&(dyn ToSql + Sync)],
     ) -> Result<Vec<Row>, StoreError> {
+        self.flush()?;
         Ok(wait(async {
             let stmt = self.prepared(sql).await?;
             self.client.query(&stmt, params).await
@@ -103,6 +118,7 @@ impl Db {
         sql: &str,
         params: &[&(dyn ToSql + Sync)],
     ) -> Result<Option<Row>, StoreError> {
+        self.flush()?;
         Ok(wait(async {
             let stmt = self.prepared(sql).await?;
             self.client.query_opt(&stmt, params).await
@@ -114,6 +130,7 @@ impl Db {
         sql: &str,
         params: &[&(dyn ToSql + Sync)],
     ) -> Result<Row, StoreError> {
+        self.flush()?;
         Ok(wait(async {
             let stmt = self.prepared(sql).await?;
             self.client.query_one(&stmt, params).await
@@ -126,6 +143,7 @@ impl Db {
         sql: &str,
         params: &[&(dyn ToSql + Sync)],
     ) -> Result<u64, StoreError> {
+        self.flush()?;
         Ok(wait(async {
             let stmt = self.prepared(sql).await?;
             self.client.execute(&stmt, params).await
@@ -139,6 +157,7 @@ impl Db {
         sql: &str,
         visit: &mut dyn FnMut(Row) -> Result<(), StoreError>,
     ) -> Result<(), StoreError> {
+        self.flush()?;
         let stmt = wait(self.prepared(sql))?;
         let params: [&(dyn ToSql + Sync); 0] = [];
         let rows = wait(self.client.query_raw(&stmt, params))?;
@@ -150,7 +169,53 @@ impl Db {
 
     /// Runs statements separated by `;`, without parameters (migrations, `BEGIN`, `COMMIT`).
     pub(super) fn batch(&self, sql: &str) -> Result<(), StoreError> {
+        self.flush()?;
         Ok(wait(self.client.batch_execute(sql))?)
+    }
+
+    /// Sends a write without waiting for its answer: the server runs it while the caller goes
+    /// on. Statements run in the order sent, so later ones see its rows; its answer is read
+    /// before any later statement's, and a failure comes back from that later call (or from
+    /// [`Db::flush`]). Only for writes whose failure dooms the whole transaction anyway.
+    pub(super) fn send(&self, sql: &str, params: Params) -> Result<(), StoreError> {
+        self.flush()?;
+        let stmt = wait(self.prepared(sql))?;
+        let client = self.client.clone();
+        let mut write: InFlight = Box::pin(async move {
+            let params: Vec<&(dyn ToSql + Sync)> = params.iter().map(|p| &**p as _).collect();
+            client.execute(&stmt, &params).await
+        });
+        // The first poll encodes the statement and hands it to the connection's thread, which
+        // sends it; then it waits for the answer, read in `flush`.
+        let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+        match std::future::Future::poll(write.as_mut(), &mut cx) {
+            std::task::Poll::Ready(done) => done.map(drop).map_err(StoreError::from),
+            std::task::Poll::Pending => {
+                self.in_flight
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner)
+                    .push(write);
+                Ok(())
+            }
+        }
+    }
+
+    /// Waits for every write [sent](Db::send) and not answered yet; the first failure among
+    /// them, if any.
+    pub(super) fn flush(&self) -> Result<(), StoreError> {
+        let sent = std::mem::take(
+            &mut *self
+                .in_flight
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner),
+        );
+        let mut failed = None;
+        for write in sent {
+            if let Err(e) = wait(write) {
+                failed.get_or_insert(e);
+            }
+        }
+        failed.map_or(Ok(()), |e| Err(e.into()))
     }
 }
 

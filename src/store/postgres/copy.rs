@@ -32,7 +32,7 @@ impl Backend for PgStore {
     /// The store's own write transaction, under its write lock.
     fn import(&mut self) -> Result<Box<dyn Import + '_>, StoreError> {
         Ok(Box::new(Writer {
-            tx: PgTx::begin(&self.db, &crate::store::cluster::NO_FENCING)?,
+            tx: PgTx::begin(&self.db, &crate::store::cluster::NO_FENCING, &mut self.keys)?,
         }))
     }
 }

@@ -13,6 +13,7 @@ mod cluster;
 mod conn;
 mod copy;
 mod error;
+mod keyfilter;
 mod outbox;
 mod persons;
 mod records;
@@ -40,6 +41,8 @@ pub struct PgStore {
     db: Db,
     /// What every write checks (see [`crate::store::cluster`]).
     fences: crate::store::cluster::Fencing,
+    /// The filter of stored identity keys, built at the first lookup of keys.
+    keys: keyfilter::KeyState,
     /// How this store connected, for the connection that listens for wake-ups.
     config: tokio_postgres::Config,
     /// That connection, once asked for.
@@ -102,6 +105,7 @@ impl PgStore {
         let mut store = PgStore {
             db,
             fences: Default::default(),
+            keys: Default::default(),
             config,
             listener: None,
             location,
@@ -128,7 +132,7 @@ impl PgStore {
         {
             return Ok(());
         }
-        let tx = tx::PgTx::begin(&self.db, &crate::store::cluster::NO_FENCING)?;
+        let tx = tx::PgTx::begin(&self.db, &crate::store::cluster::NO_FENCING, &mut self.keys)?;
         tx.db.batch(
             "CREATE TABLE IF NOT EXISTS leadsync_schema (version BIGINT NOT NULL);
              INSERT INTO leadsync_schema SELECT 0 WHERE NOT EXISTS (SELECT 1 FROM leadsync_schema)",
@@ -209,7 +213,11 @@ fn redact(url: &str) -> String {
 
 impl Store for PgStore {
     fn begin(&mut self) -> Result<Box<dyn StoreTx + '_>, StoreError> {
-        Ok(Box::new(tx::PgTx::begin(&self.db, &self.fences)?))
+        Ok(Box::new(tx::PgTx::begin(
+            &self.db,
+            &self.fences,
+            &mut self.keys,
+        )?))
     }
 
     /// PostgreSQL checkpoints on its own.

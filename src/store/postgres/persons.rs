@@ -116,12 +116,21 @@ impl PersonTx for PgTx<'_> {
         if keys.is_empty() {
             return Ok(found);
         }
+        // Only keys the store may hold are looked up: most keys of a new drop are new.
+        let filter = self.key_filter()?;
+        let asked: Vec<&Key> = keys
+            .iter()
+            .filter(|k| filter.may_contain(k.kind, &k.value))
+            .collect();
+        if asked.is_empty() {
+            return Ok(found);
+        }
         // The kinds asked for, to hand back the same `&'static str`s.
-        let mut kinds: Vec<&'static str> = keys.iter().map(|k| k.kind).collect();
+        let mut kinds: Vec<&'static str> = asked.iter().map(|k| k.kind).collect();
         kinds.sort_unstable();
         kinds.dedup();
-        let kind_col: Vec<&str> = keys.iter().map(|k| k.kind).collect();
-        let value_col: Vec<&str> = keys.iter().map(|k| k.value.as_str()).collect();
+        let kind_col: Vec<&str> = asked.iter().map(|k| k.kind).collect();
+        let value_col: Vec<&str> = asked.iter().map(|k| k.value.as_str()).collect();
         let rows = self.db.query(FIND_KEYS, &[&kind_col, &value_col])?;
         for row in rows {
             let kind: &str = row.get(0);
@@ -144,6 +153,11 @@ impl PersonTx for PgTx<'_> {
         if keys.is_empty() {
             return Ok(());
         }
+        let filter = self.key_filter()?;
+        for (key, _) in keys {
+            filter.insert(key.kind, &key.value);
+        }
+        self.writing_keys();
         let kinds: Vec<&str> = keys.iter().map(|(k, _)| k.kind).collect();
         let values: Vec<&str> = keys.iter().map(|(k, _)| k.value.as_str()).collect();
         let persons: Vec<PersonId> = keys.iter().map(|(_, p)| *p).collect();
@@ -174,7 +188,9 @@ impl PersonTx for PgTx<'_> {
             self.ids
                 .extend(rows.into_iter().map(|r| r.get::<_, i64>(0)));
         }
-        Ok(self.ids.pop_front().expect("refilled above"))
+        let id = self.ids.pop_front().expect("refilled above");
+        self.new_ids.insert(id);
+        Ok(id)
     }
 
     fn load_persons(&mut self, ids: &[PersonId]) -> Result<Vec<Person>, StoreError> {
@@ -191,28 +207,17 @@ impl PersonTx for PgTx<'_> {
             .collect()
     }
 
+    /// Persons new in this transaction (their ids handed out by it and not saved yet) by a
+    /// plain `INSERT`, the others by an upsert: a third cheaper for the server per new person
+    /// (0.35 s against 0.54 s per 100,000 in `psql`), and a new drop's persons are almost all
+    /// new. Both [sent](super::conn::Db::send): a failure comes back from a later call.
     fn save_persons(&mut self, persons: &[&Person]) -> Result<(), StoreError> {
-        if persons.is_empty() {
-            return Ok(());
-        }
-        let ids: Vec<PersonId> = persons.iter().map(|p| p.id).collect();
-        let golden: Vec<String> = persons
+        let (new, stored): (Vec<&Person>, Vec<&Person>) = persons
             .iter()
-            .map(|p| crate::model::json::person(p))
-            .collect();
-        let tiers: Vec<Option<&str>> = persons.iter().map(|p| p.tier.map(|t| t.as_str())).collect();
-        let created: Vec<String> = persons.iter().map(|p| ts(&p.created_at)).collect();
-        let updated: Vec<String> = persons.iter().map(|p| ts(&p.updated_at)).collect();
-        let versions: Vec<Option<&str>> =
-            persons.iter().map(|p| p.rules_version.as_deref()).collect();
-        self.db.execute(
-            "INSERT INTO persons (id, golden, tier, created_at, updated_at, rules_version)
-             SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[])
-             ON CONFLICT (id) DO UPDATE SET golden = excluded.golden, tier = excluded.tier,
-               updated_at = excluded.updated_at, rules_version = excluded.rules_version",
-            &[&ids, &golden, &tiers, &created, &updated, &versions],
-        )?;
-        Ok(())
+            .copied()
+            .partition(|p| self.new_ids.remove(&p.id));
+        write_persons(self.db, &new, INSERT_PERSONS)?;
+        write_persons(self.db, &stored, UPSERT_PERSONS)
     }
 
     fn mark_qualified(&mut self, ids: &[PersonId], version: &str) -> Result<(), StoreError> {
@@ -226,23 +231,32 @@ impl PersonTx for PgTx<'_> {
         Ok(())
     }
 
+    /// [Sent](super::conn::Db::send): the server writes the history while the page goes on.
     fn add_tier_changes(&mut self, changes: &[TierChange]) -> Result<(), StoreError> {
         if changes.is_empty() {
             return Ok(());
         }
         let persons: Vec<PersonId> = changes.iter().map(|c| c.person).collect();
-        let from: Vec<Option<&str>> = changes.iter().map(|c| c.from.map(|t| t.as_str())).collect();
-        let to: Vec<&str> = changes.iter().map(|c| c.to.as_str()).collect();
-        let rules: Vec<&str> = changes.iter().map(|c| c.rule.as_str()).collect();
-        let versions: Vec<&str> = changes.iter().map(|c| c.rules_version.as_str()).collect();
+        let from: Vec<Option<&'static str>> =
+            changes.iter().map(|c| c.from.map(|t| t.as_str())).collect();
+        let to: Vec<&'static str> = changes.iter().map(|c| c.to.as_str()).collect();
+        let rules: Vec<String> = changes.iter().map(|c| c.rule.clone()).collect();
+        let versions: Vec<String> = changes.iter().map(|c| c.rules_version.clone()).collect();
         let evidence: Vec<String> = changes.iter().map(|c| to_json(&c.evidence)).collect();
         let at: Vec<String> = changes.iter().map(|c| ts(&c.at)).collect();
-        self.db.execute(
+        self.db.send(
             "INSERT INTO tier_history (person_id, from_tier, to_tier, rule, rules_version, evidence, at)
              SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[])",
-            &[&persons, &from, &to, &rules, &versions, &evidence, &at],
-        )?;
-        Ok(())
+            vec![
+                Box::new(persons),
+                Box::new(from),
+                Box::new(to),
+                Box::new(rules),
+                Box::new(versions),
+                Box::new(evidence),
+                Box::new(at),
+            ],
+        )
     }
 
     fn add_conflict(&mut self, c: &Conflict) -> Result<(), StoreError> {
@@ -263,6 +277,46 @@ impl PersonTx for PgTx<'_> {
         )?;
         Ok(())
     }
+}
+
+/// New persons: a plain insert.
+const INSERT_PERSONS: &str = "INSERT INTO persons (id, golden, tier, created_at, updated_at, rules_version)
+     SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[])";
+
+/// Persons that may be stored already.
+const UPSERT_PERSONS: &str =
+    "INSERT INTO persons (id, golden, tier, created_at, updated_at, rules_version)
+     SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[])
+     ON CONFLICT (id) DO UPDATE SET golden = excluded.golden, tier = excluded.tier,
+       updated_at = excluded.updated_at, rules_version = excluded.rules_version";
+
+/// Sends `persons` with `sql` (one of [`INSERT_PERSONS`], [`UPSERT_PERSONS`]): the server writes
+/// them while the page goes on.
+fn write_persons(db: &super::conn::Db, persons: &[&Person], sql: &str) -> Result<(), StoreError> {
+    if persons.is_empty() {
+        return Ok(());
+    }
+    let ids: Vec<PersonId> = persons.iter().map(|p| p.id).collect();
+    let golden: Vec<String> = persons
+        .iter()
+        .map(|p| crate::model::json::person(p))
+        .collect();
+    let tiers: Vec<Option<&'static str>> =
+        persons.iter().map(|p| p.tier.map(|t| t.as_str())).collect();
+    let created: Vec<String> = persons.iter().map(|p| ts(&p.created_at)).collect();
+    let updated: Vec<String> = persons.iter().map(|p| ts(&p.updated_at)).collect();
+    let versions: Vec<Option<String>> = persons.iter().map(|p| p.rules_version.clone()).collect();
+    db.send(
+        sql,
+        vec![
+            Box::new(ids),
+            Box::new(golden),
+            Box::new(tiers),
+            Box::new(created),
+            Box::new(updated),
+            Box::new(versions),
+        ],
+    )
 }
 
 #[cfg(test)]
@@ -335,6 +389,32 @@ mod tests {
         assert_eq!(
             found.into_iter().collect::<BTreeMap<_, _>>(),
             BTreeMap::from([(email("a@x.io"), 1), (email("p7@x.io"), 9)])
+        );
+    }
+
+    #[test]
+    fn keys_written_by_any_statement_of_another_session_are_found() {
+        // GIVEN a store that has looked keys up (its filter built)
+        let url = leadsync_test_postgres::Cluster::get().fresh_db();
+        let mut store = PgStore::open(&url, None).unwrap();
+        let mut tx = store.begin().unwrap();
+        assert!(tx.find_keys(&[email("a@x.io")]).unwrap().is_empty());
+        tx.commit().unwrap();
+
+        // WHEN another session writes keys by plain SQL, without the store's write lock (as
+        // `store copy` into this database, or an operator in psql, would)
+        let other = PgStore::open(&url, None).unwrap();
+        other
+            .db
+            .batch("INSERT INTO identity_keys VALUES ('email', 'a@x.io', 7)")
+            .unwrap();
+
+        // THEN the store finds them
+        let mut tx = store.begin().unwrap();
+        let found = tx.find_keys(&[email("a@x.io")]).unwrap();
+        assert_eq!(
+            found.into_iter().collect::<BTreeMap<_, _>>(),
+            BTreeMap::from([(email("a@x.io"), 7)])
         );
     }
 }

@@ -168,8 +168,9 @@ impl RecordTx for PgTx<'_> {
         Ok(())
     }
 
-    /// One statement over arrays. A record offered twice in one call is written once, as it was
-    /// offered last (PostgreSQL refuses to upsert one row twice in a statement).
+    /// One statement over arrays, [sent](Db::send): a failure comes back from a later call or
+    /// the commit. A record offered twice in one call is written once, as it was offered last
+    /// (PostgreSQL refuses to upsert one row twice in a statement).
     fn upsert_records(
         &mut self,
         connector: &str,
@@ -202,15 +203,23 @@ impl RecordTx for PgTx<'_> {
             archived.push(r.archived);
             fields.push(crate::model::json::values(&r.values));
         }
-        self.db.execute(
+        // Sent: the server writes the records while the page is qualified.
+        self.db.send(
             "INSERT INTO source_records (connector, locator_key, locator, person_id, observed_at, archived, fields)
              SELECT $1, * FROM unnest($2::text[], $3::text[], $4::bigint[], $5::text[], $6::bool[], $7::text[])
              ON CONFLICT (connector, locator_key) DO UPDATE SET locator = excluded.locator,
                person_id = excluded.person_id, observed_at = excluded.observed_at,
                archived = excluded.archived, fields = excluded.fields, pushed_tier = NULL",
-            &[&connector, &keys, &locators, &persons, &observed, &archived, &fields],
-        )?;
-        Ok(())
+            vec![
+                Box::new(connector.to_string()),
+                Box::new(keys),
+                Box::new(locators),
+                Box::new(persons),
+                Box::new(observed),
+                Box::new(archived),
+                Box::new(fields),
+            ],
+        )
     }
 
     fn crm_records_of_many(

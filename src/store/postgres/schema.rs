@@ -157,4 +157,18 @@ pub(super) const MIGRATIONS: &[&str] = &[
         at    TIMESTAMPTZ NOT NULL
     );
     "#,
+    // 3: which transaction last wrote identity keys, kept by the database itself whoever
+    // writes: a connection's filter of stored keys is whole while no other transaction has
+    // written keys since its own last look (see keyfilter.rs).
+    r#"
+    CREATE TABLE key_writes (last_xact BIGINT NOT NULL);
+    INSERT INTO key_writes VALUES (0);
+    CREATE FUNCTION note_key_write() RETURNS trigger LANGUAGE plpgsql AS $$
+    BEGIN
+        UPDATE key_writes SET last_xact = txid_current();
+        RETURN NULL;
+    END $$;
+    CREATE TRIGGER identity_keys_written AFTER INSERT OR UPDATE ON identity_keys
+        FOR EACH STATEMENT EXECUTE FUNCTION note_key_write();
+    "#,
 ];

@@ -6,6 +6,7 @@
 //! `commit` rolls it back.
 
 use super::conn::Db;
+use super::keyfilter::{KeyState, TxKeys};
 use crate::store::cluster::Fencing;
 use crate::store::{StoreError, StoreTx};
 
@@ -16,6 +17,12 @@ pub(super) struct PgTx<'c> {
     pub(super) db: &'c Db,
     /// Person ids taken from the sequence and not handed out yet.
     pub(super) ids: std::collections::VecDeque<i64>,
+    /// Ids handed out by this transaction and not saved yet: their persons are new, written by
+    /// a plain `INSERT`.
+    pub(super) new_ids: std::collections::HashSet<i64>,
+    /// The store's filter of stored keys (see [`super::keyfilter`]).
+    pub(super) keys: &'c mut KeyState,
+    pub(super) tx_keys: TxKeys,
     /// Checked at commit (see [`check_fences`]).
     fences: &'c Fencing,
     /// Whether the transaction planned a push: its commit then wakes the other replicas.
@@ -24,7 +31,11 @@ pub(super) struct PgTx<'c> {
 }
 
 impl<'c> PgTx<'c> {
-    pub(super) fn begin(db: &'c Db, fences: &'c Fencing) -> Result<Self, StoreError> {
+    pub(super) fn begin(
+        db: &'c Db,
+        fences: &'c Fencing,
+        keys: &'c mut KeyState,
+    ) -> Result<Self, StoreError> {
         let locked = db.batch(&format!(
             "BEGIN; SET LOCAL lock_timeout = '{}s'; SELECT pg_advisory_xact_lock({WRITE_LOCK})",
             super::BUSY_TIMEOUT.as_secs()
@@ -38,6 +49,9 @@ impl<'c> PgTx<'c> {
         Ok(PgTx {
             db,
             ids: Default::default(),
+            new_ids: Default::default(),
+            keys,
+            tx_keys: TxKeys::default(),
             fences,
             planned: false,
             done: false,
@@ -47,6 +61,9 @@ impl<'c> PgTx<'c> {
 
 impl StoreTx for PgTx<'_> {
     fn commit(mut self: Box<Self>) -> Result<(), StoreError> {
+        // Writes still in flight answer first: a failed one fails the commit (and the drop then
+        // rolls back).
+        self.db.flush()?;
         check_fences(self.db, self.fences)?;
         if self.planned {
             // Delivered at commit, to every connection listening.
@@ -54,6 +71,7 @@ impl StoreTx for PgTx<'_> {
         }
         self.done = true;
         self.db.batch("COMMIT")?;
+        self.committed_keys();
         Ok(())
     }
 }
@@ -61,6 +79,9 @@ impl StoreTx for PgTx<'_> {
 impl Drop for PgTx<'_> {
     fn drop(&mut self) {
         if !self.done {
+            // Writes still in flight are waited for whatever they answer: the transaction ends
+            // here.
+            let _ = self.db.flush();
             // A failed statement already aborted the transaction; ROLLBACK ends it either way.
             if let Err(e) = self.db.batch("ROLLBACK") {
                 tracing::warn!(error = %e, "Rolling back a PostgreSQL transaction failed.");
@@ -93,4 +114,49 @@ pub(super) fn check_fences(db: &Db, fencing: &Fencing) -> Result<(), StoreError>
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::model::Key;
+    use crate::store::PgStore;
+    use crate::store::prelude::*;
+    use leadsync_connector_core::{Field, Locator, SourceRecord};
+
+    #[test]
+    fn a_sent_write_the_server_refuses_fails_the_commit_and_nothing_of_the_transaction_stays() {
+        // GIVEN a transaction that inserted a key, then sent records one of which has a NUL in
+        // its id (which PostgreSQL's text refuses)
+        let url = leadsync_test_postgres::Cluster::get().fresh_db();
+        let mut store = PgStore::open(&url, None).unwrap();
+        let key = Key {
+            kind: "email",
+            value: "a@x.io".into(),
+        };
+        let record = |id: &str, email: &str| SourceRecord {
+            locator: Locator::Crm { id: id.into() },
+            observed_at: chrono::Utc::now(),
+            values: vec![(Field::Email, email.into())],
+            archived: false,
+        };
+        let (good, bad) = (record("1", "a@x.io"), record("2\0", "b@x.io"));
+        let mut tx = store.begin().unwrap();
+        tx.insert_keys(&[(key, 1)]).unwrap();
+        tx.upsert_records("hubspot", &[(&good, 1), (&bad, 1)])
+            .unwrap();
+
+        // WHEN it is committed
+        let committed = tx.commit();
+
+        // THEN the commit fails with the server's answer, nothing of the transaction is
+        // stored, and the store takes the next transaction
+        let err = committed.unwrap_err();
+        assert!(err.to_string().contains("0x00"), "{err}");
+        assert_eq!(store.person_by_key("email", "a@x.io").unwrap(), None);
+        assert!(!store.holds_records("hubspot").unwrap());
+        let mut tx = store.begin().unwrap();
+        tx.upsert_records("hubspot", &[(&good, 1)]).unwrap();
+        tx.commit().unwrap();
+        assert!(store.holds_records("hubspot").unwrap());
+    }
 }

@@ -4,7 +4,6 @@ mod cluster;
 mod codec;
 mod copy;
 mod error;
-mod keyfilter;
 mod outbox;
 mod persons;
 mod records;
@@ -62,10 +61,10 @@ pub struct SqliteStore {
 }
 
 /// The filter of stored identity keys and the `data_version` it was valid at (see
-/// [`keyfilter`]); built at the first lookup of keys.
+/// [`crate::store::keyfilter`]); built at the first lookup of keys.
 #[derive(Default)]
 pub(super) struct KeyState {
-    filter: Option<keyfilter::KeyFilter>,
+    filter: Option<crate::store::keyfilter::KeyFilter>,
     data_version: i64,
 }
 

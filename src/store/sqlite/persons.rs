@@ -5,10 +5,10 @@ use super::codec::{
     ROWS_PER_STATEMENT, insert_rows, json, parse_tier, parse_ts, placeholders, query_all, to_json,
     ts,
 };
-use super::keyfilter::KeyFilter;
 use super::tx::SqliteTx;
 use crate::model::{Key, KeyMap, Person, PersonId};
 use crate::store::codec::person_from;
+use crate::store::keyfilter::KeyFilter;
 use crate::store::{Conflict, PersonStore, PersonTx, StoreError, TierChange};
 use rusqlite::{Connection, OptionalExtension, ToSql, params, params_from_iter};
 use std::collections::BTreeMap;
@@ -121,7 +121,7 @@ impl PersonStore for SqliteStore {
 impl PersonTx for SqliteTx<'_> {
     fn find_keys(&mut self, keys: &[Key]) -> Result<KeyMap<PersonId>, StoreError> {
         if self.keys.filter.as_ref().is_none_or(KeyFilter::is_full) {
-            self.keys.filter = Some(KeyFilter::build(&self.tx)?);
+            self.keys.filter = Some(build_filter(&self.tx)?);
         }
         let filter = self.keys.filter.as_ref().expect("built above");
         let mut by_kind: BTreeMap<&'static str, Vec<&str>> = BTreeMap::new();
@@ -281,6 +281,20 @@ impl PersonTx for SqliteTx<'_> {
     }
 }
 
+/// A filter of every key in `identity_keys`, sized for twice as many.
+fn build_filter(tx: &rusqlite::Transaction<'_>) -> Result<KeyFilter, StoreError> {
+    let stored: i64 = tx.query_row("SELECT count(*) FROM identity_keys", [], |r| r.get(0))?;
+    let mut filter = KeyFilter::with_capacity(2 * stored as usize);
+    let mut stmt = tx.prepare("SELECT kind, value FROM identity_keys")?;
+    let mut rows = stmt.query([])?;
+    let text = |e: rusqlite::types::FromSqlError| StoreError::Corrupt(format!("identity key: {e}"));
+    while let Some(row) = rows.next()? {
+        let kind = row.get_ref(0)?.as_str().map_err(text)?;
+        filter.insert(kind, row.get_ref(1)?.as_str().map_err(text)?);
+    }
+    Ok(filter)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -376,7 +390,7 @@ mod tests {
     fn a_filter_that_fills_up_is_built_again_bigger_and_loses_no_key() {
         let dir = tempfile::tempdir().unwrap();
         let mut store = SqliteStore::open(dir.path().join("t.db")).unwrap();
-        let n = super::super::keyfilter::MIN_KEYS + 1_000;
+        let n = crate::store::keyfilter::MIN_KEYS + 1_000;
         let keys: Vec<_> = (0..n).map(|i| email(&format!("p{i}@x.io"))).collect();
         let mut tx = store.begin().unwrap();
         assert!(tx.find_keys(&keys[..1]).unwrap().is_empty()); // builds the filter

@@ -1,20 +1,18 @@
 //! Which identity keys the store may hold: a Bloom filter over every stored key, so that linking
-//! a page asks SQLite only about keys it may hold. Most keys of a first backfill or of a new
-//! drop are new, and an index lookup that finds nothing costs as much as one that finds a row.
+//! a page asks the database only about keys it may hold. Most keys of a first backfill or of a
+//! new drop are new, and an index lookup that finds nothing costs as much as one that finds a
+//! row.
 //!
-//! The filter answers "certainly absent" or "maybe present", never wrongly "absent":
-//! - it is built from a scan of `identity_keys`, and every key this connection inserts is added
-//!   (keys of a transaction that rolls back stay in it: they only cost a lookup);
+//! The filter answers "certainly absent" or "maybe present", never wrongly "absent", as long as
+//! the backend keeps it whole:
+//! - it is built from a scan of `identity_keys`, and every key the store's connection inserts is
+//!   added (keys of a transaction that rolls back stay in it: they only cost a lookup);
 //! - keys are never deleted or re-keyed, only inserted;
-//! - a commit by any other connection (another process, another store in this one) changes
-//!   SQLite's `data_version`, checked as each write transaction begins: the filter is then
-//!   dropped and built again when next needed.
+//! - a backend drops its filter as soon as it cannot rule out that another connection inserted
+//!   keys since (SQLite: `data_version`, in `sqlite/tx.rs`; PostgreSQL: the last transaction
+//!   that wrote keys, in `postgres/keyfilter.rs`), and builds it again when next needed.
 
 use std::hash::BuildHasher;
-
-use rusqlite::Transaction;
-
-use crate::store::StoreError;
 
 /// Bits per key the filter is sized for: with four probes, about 0.2% of absent keys are
 /// looked up anyway.
@@ -22,9 +20,9 @@ const BITS_PER_KEY: usize = 16;
 /// Probes per key.
 const PROBES: u64 = 4;
 /// The fewest keys a filter is sized for (128 KiB of bits).
-pub(super) const MIN_KEYS: usize = 1 << 16;
+pub(crate) const MIN_KEYS: usize = 1 << 16;
 
-pub(super) struct KeyFilter {
+pub(crate) struct KeyFilter {
     bits: Vec<u64>,
     /// The number of bits minus one (a power of two minus one).
     mask: u64,
@@ -35,7 +33,7 @@ pub(super) struct KeyFilter {
 }
 
 impl KeyFilter {
-    pub(super) fn with_capacity(keys: usize) -> Self {
+    pub(crate) fn with_capacity(keys: usize) -> Self {
         let capacity = keys.max(MIN_KEYS);
         let bits = (capacity * BITS_PER_KEY).next_power_of_two();
         KeyFilter {
@@ -47,21 +45,6 @@ impl KeyFilter {
         }
     }
 
-    /// A filter of every key in `identity_keys`, sized for twice as many.
-    pub(super) fn build(tx: &Transaction<'_>) -> Result<Self, StoreError> {
-        let stored: i64 = tx.query_row("SELECT count(*) FROM identity_keys", [], |r| r.get(0))?;
-        let mut filter = KeyFilter::with_capacity(2 * stored as usize);
-        let mut stmt = tx.prepare("SELECT kind, value FROM identity_keys")?;
-        let mut rows = stmt.query([])?;
-        let text =
-            |e: rusqlite::types::FromSqlError| StoreError::Corrupt(format!("identity key: {e}"));
-        while let Some(row) = rows.next()? {
-            let kind = row.get_ref(0)?.as_str().map_err(text)?;
-            filter.insert(kind, row.get_ref(1)?.as_str().map_err(text)?);
-        }
-        Ok(filter)
-    }
-
     /// Probe positions: double hashing over the two halves of one 64-bit hash.
     fn probes(&self, kind: &str, value: &str) -> impl Iterator<Item = u64> + use<> {
         let h = self.hasher.hash_one((kind, value));
@@ -70,7 +53,7 @@ impl KeyFilter {
         (0..PROBES).map(move |i| a.wrapping_add(i.wrapping_mul(b)) & mask)
     }
 
-    pub(super) fn insert(&mut self, kind: &str, value: &str) {
+    pub(crate) fn insert(&mut self, kind: &str, value: &str) {
         for bit in self.probes(kind, value) {
             self.bits[(bit / 64) as usize] |= 1 << (bit % 64);
         }
@@ -78,13 +61,13 @@ impl KeyFilter {
     }
 
     /// `false` only for keys never inserted.
-    pub(super) fn may_contain(&self, kind: &str, value: &str) -> bool {
+    pub(crate) fn may_contain(&self, kind: &str, value: &str) -> bool {
         self.probes(kind, value)
             .all(|bit| self.bits[(bit / 64) as usize] & (1 << (bit % 64)) != 0)
     }
 
     /// More keys than it was sized for: false positives grow; time to build a bigger one.
-    pub(super) fn is_full(&self) -> bool {
+    pub(crate) fn is_full(&self) -> bool {
         self.added > self.capacity
     }
 }
