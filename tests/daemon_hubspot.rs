@@ -509,19 +509,13 @@ fn sigkill_at_random_moments_while_pulling_and_pushing_loses_nothing() {
     let child = world.start();
     let mut state = String::new();
     let settled = poll_until(Duration::from_secs(180), || {
-        let inbox: Vec<String> = common::file_bytes(&world.inbox).into_keys().collect();
-        let outbox = world.outbox();
-        let wrong = world.stage_mismatches();
-        let count = world.store().person_count().unwrap();
-        state = format!(
-            "inbox {inbox:?}, outbox {outbox:?}, {count} persons, {} wrong stages (first {:?})",
-            wrong.len(),
-            wrong.first()
-        );
-        inbox.is_empty()
-            && !outbox.contains_key("pending")
-            && wrong.is_empty()
-            && count >= (persons + 2 * late) as u64
+        common::hubspot::work_done(
+            &world.inbox,
+            &world.fake,
+            &mut world.store(),
+            (persons + 2 * late) as u64,
+            &mut state,
+        )
     });
     assert!(
         settled,

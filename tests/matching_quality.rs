@@ -9,15 +9,9 @@ use leadsync::resolve::matching::{
     pair_quality,
 };
 
-fn rule(parts: &[(&str, KeyPart)]) -> BlockingRule {
-    BlockingRule(parts.iter().map(|(f, p)| (f.to_string(), *p)).collect())
-}
-
-#[test]
-fn a_febrl_style_set_links_with_high_precision_and_recall() {
-    // GIVEN 5,000 records, 3,000 of them duplicates of 2,000 people
-    let set = leadsync_sample::febrl_set(42, 2_000, 3_000, 5);
-    let records: Vec<Fields> = set
+/// The records as matching sees them, and each one's original (the truth).
+fn fields_and_truth(set: &[leadsync_sample::FebrlRecord]) -> (Vec<Fields>, Vec<String>) {
+    let records = set
         .iter()
         .map(|r| {
             r.fields
@@ -26,7 +20,18 @@ fn a_febrl_style_set_links_with_high_precision_and_recall() {
                 .collect()
         })
         .collect();
-    let truth: Vec<String> = set.iter().map(|r| r.original.clone()).collect();
+    (records, set.iter().map(|r| r.original.clone()).collect())
+}
+
+fn rule(parts: &[(&str, KeyPart)]) -> BlockingRule {
+    BlockingRule(parts.iter().map(|(f, p)| (f.to_string(), *p)).collect())
+}
+
+#[test]
+fn a_febrl_style_set_links_with_high_precision_and_recall() {
+    // GIVEN 5,000 records, 3,000 of them duplicates of 2,000 people
+    let set = leadsync_sample::febrl_set(42, 2_000, 3_000, 5);
+    let (records, truth) = fields_and_truth(&set);
 
     // WHEN blocked, trained on the records alone and linked at 0.95
     let rules = [
@@ -102,16 +107,7 @@ fn measure(
 fn a_crm_style_set_links_personal_addresses_nicknames_and_typos() {
     // GIVEN 3,000 CRM people and 2,000 duplicates from event and purchased lists
     let set = leadsync_sample::crm_set(11, 3_000, 2_000);
-    let records: Vec<Fields> = set
-        .iter()
-        .map(|r| {
-            r.fields
-                .iter()
-                .map(|(k, v)| (k.to_string(), v.clone()))
-                .collect()
-        })
-        .collect();
-    let truth: Vec<String> = set.iter().map(|r| r.original.clone()).collect();
+    let (records, truth) = fields_and_truth(&set);
     let rules = [
         rule(&[
             ("surname", KeyPart::Soundex),

@@ -355,19 +355,13 @@ fn three_replicas_survive_kills_and_a_pause_past_the_lease_without_double_work()
         // THEN the replicas finish the work between them
         let mut state = String::new();
         let settled = poll_until(Duration::from_secs(240), || {
-            let inbox: Vec<String> = common::file_bytes(&world.inbox).into_keys().collect();
-            let outbox = world.outbox();
-            let wrong = world.stage_mismatches();
-            let count = world.store().person_count().unwrap();
-            state = format!(
-                "inbox {inbox:?}, outbox {outbox:?}, {count} persons, {} wrong stages (first {:?})",
-                wrong.len(),
-                wrong.first()
-            );
-            inbox.is_empty()
-                && !outbox.contains_key("pending")
-                && wrong.is_empty()
-                && count >= persons as u64
+            common::hubspot::work_done(
+                &world.inbox,
+                &world.fake,
+                &mut world.store(),
+                persons as u64,
+                &mut state,
+            )
         });
         assert!(
             settled,

@@ -298,3 +298,33 @@ pub fn stage_mismatches(
     }
     wrong
 }
+
+/// Whether a daemon's work is done: the inbox holds no file, nothing of `connector` is pending
+/// in the outbox, every contact holds its person's tier and the store has at least `persons`
+/// persons. `state` is set to what is left, for the message of a wait that timed out.
+pub fn work_done(
+    inbox: &std::path::Path,
+    fake: &FakeHubSpot,
+    store: &mut dyn leadsync::store::Store,
+    persons: u64,
+    state: &mut String,
+) -> bool {
+    let inbox: Vec<String> = std::fs::read_dir(inbox)
+        .map(|entries| {
+            entries
+                .filter_map(Result::ok)
+                .filter(|e| e.path().is_file())
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .collect()
+        })
+        .unwrap_or_default();
+    let outbox = store.outbox_counts("hubspot").unwrap();
+    let wrong = stage_mismatches(fake, store);
+    let count = store.person_count().unwrap();
+    *state = format!(
+        "inbox {inbox:?}, outbox {outbox:?}, {count} persons, {} wrong stages (first {:?})",
+        wrong.len(),
+        wrong.first()
+    );
+    inbox.is_empty() && !outbox.contains_key("pending") && wrong.is_empty() && count >= persons
+}
