@@ -525,20 +525,7 @@ fn sigkill_at_random_moments_while_pulling_and_pushing_loses_nothing() {
     world.stop(child);
 
     // THEN every expected person exists exactly once
-    let mut store = world.store();
-    assert_eq!(store.person_count().unwrap(), (persons + 2 * late) as u64);
-    let identity = leadsync::config::IdentityConfig::default();
-    let mut seen = std::collections::HashSet::new();
-    for i in 0..persons + 2 * late {
-        let email = sample::person(SEED, i).email;
-        let id = leadsync::explain::find(&mut store, &identity, &email)
-            .unwrap()
-            .unwrap_or_else(|| panic!("sample person {i} ({email}) is missing"));
-        assert!(
-            seen.insert(id),
-            "sample person {i} shares person {id} with another"
-        );
-    }
+    common::assert_each_sample_person_once(&mut world.store(), SEED, persons + 2 * late);
     // THEN every desired stage is in HubSpot, and no push is lost or left behind
     assert_eq!(world.stage_mismatches(), []);
     let outbox = world.outbox();

@@ -410,20 +410,7 @@ fn three_replicas_survive_kills_and_a_pause_past_the_lease_without_double_work()
     });
 
     // THEN every expected person exists exactly once
-    let mut store = world.store();
-    assert_eq!(store.person_count().unwrap(), persons as u64);
-    let identity = leadsync::config::IdentityConfig::default();
-    let mut seen = std::collections::HashSet::new();
-    for i in 0..persons {
-        let email = sample::person(SEED, i).email;
-        let id = leadsync::explain::find(&mut store, &identity, &email)
-            .unwrap()
-            .unwrap_or_else(|| panic!("sample person {i} ({email}) is missing"));
-        assert!(
-            seen.insert(id),
-            "sample person {i} shares person {id} with another"
-        );
-    }
+    common::assert_each_sample_person_once(&mut world.store(), SEED, persons);
     // THEN every contact holds its person's tier, and no push is pending or dead
     assert_eq!(world.stage_mismatches(), []);
     let outbox = world.outbox();

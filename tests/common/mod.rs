@@ -190,3 +190,25 @@ pub fn assert_each_drop_moved_once(
         );
     }
 }
+
+/// Panics unless the store holds exactly `persons` persons and each of the first `persons`
+/// sample persons of `seed` is found (by email, as identity matches it) as a person of its own.
+pub fn assert_each_sample_person_once(
+    store: &mut dyn leadsync::store::Store,
+    seed: u64,
+    persons: usize,
+) {
+    assert_eq!(store.person_count().unwrap(), persons as u64);
+    let identity = leadsync::config::IdentityConfig::default();
+    let mut seen = std::collections::HashSet::new();
+    for i in 0..persons {
+        let email = leadsync_sample::person(seed, i).email;
+        let id = leadsync::explain::find(store, &identity, &email)
+            .unwrap()
+            .unwrap_or_else(|| panic!("sample person {i} ({email}) is missing"));
+        assert!(
+            seen.insert(id),
+            "sample person {i} shares person {id} with another"
+        );
+    }
+}
