@@ -9,6 +9,7 @@ use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::str::FromStr;
 use std::time::Duration;
 
 /// Where the config comes from when `--config` and `$LEADSYNC_CONFIG` are both absent.
@@ -165,6 +166,190 @@ pub struct IdentityConfig {
     /// Mail domains that ignore dots in the local part.
     #[serde(default = "default_dot_domains")]
     pub dot_folding_domains: Vec<String>,
+    /// `[identity.matching]`: probabilistic matching after the exact keys.
+    #[serde(default)]
+    pub matching: MatchingConfig,
+}
+
+/// `[identity.matching]`: persons no exact key joins, linked when enough of their fields agree
+/// (Fellegi–Sunter weights), or put to a reviewer when the score is in between.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct MatchingConfig {
+    /// Off by default: exact keys only.
+    #[serde(default)]
+    pub enabled: bool,
+    /// At or above this match probability, two persons are merged automatically.
+    #[serde(default = "default_link_at")]
+    pub link_at: f64,
+    /// At or above this (and below `link_at`), the pair goes to the review queue.
+    #[serde(default = "default_review_at")]
+    pub review_at: f64,
+    /// The compared fields, each with its comparison (and optionally its `m`/`u` per level).
+    #[serde(default = "default_match_fields")]
+    pub fields: Vec<MatchField>,
+    /// Blocking rules: only persons sharing the key of some rule are compared.
+    #[serde(default = "default_blocking")]
+    pub blocking: Vec<BlockingConfig>,
+}
+
+/// `[[identity.matching.fields]]`
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct MatchField {
+    /// A built-in field (`first_name`) or a custom one (`custom.postcode`).
+    pub field: Field,
+    /// `exact`, `name`, `text`, `email`, `phone` or `digits`.
+    pub compare: crate::resolve::matching::Comparator,
+    /// P(level | match), per level; with `u`, this field is not trained.
+    #[serde(default)]
+    pub m: Option<Vec<f64>>,
+    /// P(level | non-match), per level.
+    #[serde(default)]
+    pub u: Option<Vec<f64>>,
+}
+
+/// `[[identity.matching.blocking]]`: `keys = ["last_name:prefix3", "first_name:soundex"]`.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct BlockingConfig {
+    pub keys: Vec<BlockKey>,
+}
+
+/// One part of a blocking key: a field and what of its value counts (`whole`, `prefixN`,
+/// `soundex`, `domain` for an email's domain).
+#[derive(Debug, Clone, PartialEq)]
+pub struct BlockKey {
+    pub field: Field,
+    pub part: crate::resolve::matching::KeyPart,
+}
+
+impl<'de> Deserialize<'de> for BlockKey {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(d)?;
+        text.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+impl FromStr for BlockKey {
+    type Err = String;
+    fn from_str(text: &str) -> Result<Self, String> {
+        use crate::resolve::matching::KeyPart;
+        let (field, part) = text.split_once(':').unwrap_or((text, "whole"));
+        let field: Field = field.parse().map_err(|e| format!("`{text}`: {e}"))?;
+        let part = match part {
+            "whole" => KeyPart::Whole,
+            "soundex" => KeyPart::Soundex,
+            "domain" => KeyPart::Domain,
+            p => match p
+                .strip_prefix("prefix")
+                .and_then(|n| n.parse::<usize>().ok())
+            {
+                Some(n) if n > 0 => KeyPart::Prefix(n),
+                _ => {
+                    return Err(format!(
+                        "`{text}`: the part after `:` is one of whole, prefixN (e.g. prefix3), soundex, domain"
+                    ));
+                }
+            },
+        };
+        Ok(BlockKey { field, part })
+    }
+}
+
+fn default_link_at() -> f64 {
+    0.95
+}
+
+fn default_review_at() -> f64 {
+    0.60
+}
+
+fn default_match_fields() -> Vec<MatchField> {
+    use crate::resolve::matching::Comparator;
+    let field = |field: Field, compare| MatchField {
+        field,
+        compare,
+        m: None,
+        u: None,
+    };
+    vec![
+        field(Field::FirstName, Comparator::Name),
+        field(Field::LastName, Comparator::Name),
+        field(Field::Email, Comparator::Email),
+        field(Field::Phone, Comparator::Phone),
+        field(Field::Company, Comparator::Text),
+    ]
+}
+
+fn default_blocking() -> Vec<BlockingConfig> {
+    let rule = |keys: &[&str]| BlockingConfig {
+        keys: keys
+            .iter()
+            .map(|k| k.parse().expect("built-in key"))
+            .collect(),
+    };
+    vec![
+        rule(&["last_name:soundex", "first_name:prefix3"]),
+        rule(&["first_name:soundex", "last_name:prefix3"]),
+        rule(&["email"]),
+        rule(&["phone"]),
+    ]
+}
+
+impl Default for MatchingConfig {
+    fn default() -> Self {
+        MatchingConfig {
+            enabled: false,
+            link_at: default_link_at(),
+            review_at: default_review_at(),
+            fields: default_match_fields(),
+            blocking: default_blocking(),
+        }
+    }
+}
+
+impl MatchingConfig {
+    fn check(&self) -> Result<(), String> {
+        let at = "key identity.matching";
+        if !(self.review_at > 0.0 && self.review_at <= self.link_at && self.link_at < 1.0) {
+            return Err(format!(
+                "{at}: thresholds must satisfy 0 < review_at <= link_at < 1 (review_at = {}, link_at = {})",
+                self.review_at, self.link_at
+            ));
+        }
+        if self.fields.is_empty() {
+            return Err(format!("{at}.fields: list at least one field to compare"));
+        }
+        for (i, f) in self.fields.iter().enumerate() {
+            let levels = f.compare.levels();
+            for (name, given) in [("m", &f.m), ("u", &f.u)] {
+                let Some(p) = given else { continue };
+                let sum: f64 = p.iter().sum();
+                if p.len() != levels
+                    || p.iter().any(|x| !(*x > 0.0 && *x <= 1.0))
+                    || (sum - 1.0).abs() > 0.01
+                {
+                    return Err(format!(
+                        "{at}.fields[{i}] ({}): `{name}` must hold {levels} probabilities above 0 that sum to 1, one per level of `{:?}`",
+                        f.field, f.compare
+                    ));
+                }
+            }
+            if f.m.is_some() != f.u.is_some() {
+                return Err(format!(
+                    "{at}.fields[{i}] ({}): set both `m` and `u`, or neither (then `leadsync identity train` estimates them)",
+                    f.field
+                ));
+            }
+        }
+        if self.blocking.is_empty() || self.blocking.iter().any(|b| b.keys.is_empty()) {
+            return Err(format!(
+                "{at}.blocking: list at least one rule, each with at least one key"
+            ));
+        }
+        Ok(())
+    }
 }
 
 fn default_region() -> String {
@@ -198,6 +383,7 @@ impl Default for IdentityConfig {
             default_region: default_region(),
             plus_folding_domains: default_plus_domains(),
             dot_folding_domains: default_dot_domains(),
+            matching: MatchingConfig::default(),
         }
     }
 }
@@ -473,6 +659,7 @@ fn check(s: &Settings) -> Result<(), String> {
         return Err("key daemon.push_interval: must be longer than 0s".into());
     }
     check_cron(&s.daemon.requalify).map_err(|e| format!("key daemon.requalify: {e}"))?;
+    s.identity.matching.check()?;
     if crate::model::region::region(&s.identity.default_region).is_none() {
         return Err(format!(
             "key identity.default_region: `{}` is not a known ISO 3166 region code (e.g. US, GB, DE)",

@@ -37,6 +37,9 @@ pub struct ExplainView {
     pub pushes: Vec<OutboxEntry>,
     pub records: Vec<StoredRecord>,
     pub conflicts: Vec<Conflict>,
+    /// Persons merged into this one by matching or a reviewer: the score and every compared
+    /// field's level and weight.
+    pub merged: Vec<crate::store::Merge>,
 }
 
 /// Where a person's tier comes from.
@@ -85,10 +88,14 @@ pub fn find(
     who: &str,
 ) -> Result<Option<PersonId>, StoreError> {
     let who = who.trim();
-    if let Ok(id) = who.parse::<PersonId>()
-        && store.person(id)?.is_some()
-    {
-        return Ok(Some(id));
+    if let Ok(id) = who.parse::<PersonId>() {
+        if store.person(id)?.is_some() {
+            return Ok(Some(id));
+        }
+        // A merged-away id leads to the person it was merged into.
+        if let Some(survivor) = store.merged_into(id)? {
+            return Ok(Some(survivor));
+        }
     }
     if who.contains('@') {
         return match email::normalize(who) {
@@ -157,6 +164,7 @@ pub fn view(
         pushes: store.outbox_of(id)?,
         records: store.records_of(id)?,
         conflicts: store.conflicts_of(id)?,
+        merged: store.merges_into(id)?,
         person,
     }))
 }
@@ -288,6 +296,31 @@ impl ExplainView {
                     "  {} record {}: {} {} (attempts {}){reason}",
                     p.connector, p.record_id, p.tier, p.status, p.attempts
                 );
+            }
+        }
+        if !self.merged.is_empty() {
+            let _ = writeln!(out, "\nMerged into this person ({})", self.merged.len());
+            for m in &self.merged {
+                let _ = writeln!(
+                    out,
+                    "  person {} ({}), {}:",
+                    m.person,
+                    m.how,
+                    m.at.format("%Y-%m-%d %H:%M")
+                );
+                for f in m.detail["fields"].as_array().into_iter().flatten() {
+                    let level = match f["level"].as_u64() {
+                        Some(l) => format!("level {l}"),
+                        None => "missing".into(),
+                    };
+                    let _ = writeln!(
+                        out,
+                        "    {:<16} {:<9} weight {:+.2}",
+                        f["field"].as_str().unwrap_or("?"),
+                        level,
+                        f["weight"].as_f64().unwrap_or(0.0)
+                    );
+                }
             }
         }
         if !self.conflicts.is_empty() {

@@ -9,6 +9,7 @@ mod output;
 #[cfg(feature = "demo")]
 mod demo;
 mod explain;
+mod identity;
 mod plan;
 mod report;
 mod run;
@@ -87,6 +88,22 @@ pub enum Command {
         #[command(subcommand)]
         store: StoreCommand,
     },
+    /// Probabilistic identity: `train` estimates the match weights on the stored persons,
+    /// stores the model and matches every person with it.
+    Identity {
+        #[command(subcommand)]
+        identity: IdentityCommand,
+    },
+    /// The review queue: pairs that scored between `review_at` and `link_at`.
+    Review {
+        #[command(subcommand)]
+        review: ReviewCommand,
+    },
+    /// Exports the store's data for joining elsewhere.
+    Export {
+        #[command(subcommand)]
+        export: ExportCommand,
+    },
     /// A self-contained demonstration: a fake HubSpot on loopback and sample drops that overlap
     /// it in a temporary inbox, two full cycles (pull, qualify, push), then the funnel, the stage
     /// updates HubSpot applied and the rate budget used. Nothing to configure.
@@ -115,6 +132,45 @@ pub enum ReportKind {
         /// (YYYY-MM-DD, UTC midnight): the share that reached the next tier and the median days.
         #[arg(long, value_name = "DATE", value_parser = date)]
         since: Option<chrono::NaiveDate>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum IdentityCommand {
+    /// Estimates `u` from random pairs and `m` by expectation-maximisation on the stored
+    /// persons, stores the model (versioned), then matches every stored person.
+    Train,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ReviewCommand {
+    /// Pairs waiting for a decision (every pair with --all).
+    List {
+        #[arg(long)]
+        all: bool,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Both persons of a pair, the score and every field's comparison with its weight.
+    Show {
+        id: i64,
+        #[arg(long)]
+        json: bool,
+    },
+    /// The two are one person: merge them.
+    Accept { id: i64 },
+    /// The two are different persons: never merge them automatically.
+    Reject { id: i64 },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ExportCommand {
+    /// One row per source record: person_id, connector, source (file and row, or CRM id) and
+    /// how it was linked (crm_id, email, phone, new, match:<score>, review). JSON lines, or
+    /// CSV with --csv.
+    Links {
+        #[arg(long)]
+        csv: bool,
     },
 }
 
@@ -265,6 +321,18 @@ pub async fn run(args: Args) -> ExitCode {
             from_password_env: from_password_env.as_deref(),
             to_password_env: to_password_env.as_deref(),
         }),
+        Command::Identity {
+            identity: IdentityCommand::Train,
+        } => identity::train(&args),
+        Command::Review { review } => match review {
+            ReviewCommand::List { all, json } => identity::list(&args, *all, *json),
+            ReviewCommand::Show { id, json } => identity::show(&args, *id, *json),
+            ReviewCommand::Accept { id } => identity::decide(&args, *id, true),
+            ReviewCommand::Reject { id } => identity::decide(&args, *id, false),
+        },
+        Command::Export {
+            export: ExportCommand::Links { csv },
+        } => identity::links(&args, *csv),
         #[cfg(feature = "demo")]
         Command::Demo { dir, contacts } => demo::run(dir.as_deref(), *contacts).await,
         #[cfg(not(feature = "demo"))]

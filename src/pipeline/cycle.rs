@@ -3,6 +3,7 @@
 
 use super::connectors::{AnyConnector, crm_id_columns, push_targets};
 use super::ingest::{PageIngest, PageStats, Progress, StoreSink};
+use super::matcher::Matcher;
 use super::outbox::{self, Claimant, DrainError, PushStats};
 use super::plan::Plan;
 use super::qualify;
@@ -150,7 +151,8 @@ async fn pull_all(
 ) -> Result<Vec<ConnectorRun>, StoreError> {
     let ingest = PageIngest::new(&settings.identity, &settings.merge, Arc::clone(rules))
         .with_push_targets(push_targets(settings))
-        .with_crm_ids(crm_id_columns(settings));
+        .with_crm_ids(crm_id_columns(settings))
+        .with_matcher(Matcher::load(&settings.identity.matching, store)?);
     let mut runs = Vec::new();
     for connector in connectors.iter_mut() {
         let id = connector.id().to_string();

@@ -2,6 +2,7 @@
 //! merged into persons, the persons qualified, rejects, and the cursor — in one transaction.
 
 use super::connectors::PushTarget;
+use super::matcher::{MatchStats, Matcher};
 use super::qualify;
 use crate::config::{IdentityConfig, MergeConfig};
 use crate::model::number::group;
@@ -22,6 +23,9 @@ pub struct PageStats {
     pub persons_created: u64,
     pub conflicts: u64,
     pub tier_changes: u64,
+    /// Persons merged by probabilistic matching, and pairs queued for review.
+    pub matched: u64,
+    pub queued: u64,
 }
 
 /// A page's records into persons: linked and merged (the resolver), then qualified with their
@@ -31,6 +35,8 @@ pub struct PageIngest {
     rules: Arc<Rules>,
     /// Connectors whose linked records get stage pushes planned.
     push_targets: Vec<PushTarget>,
+    /// Probabilistic matching, when enabled and trained.
+    matcher: Option<Arc<Matcher>>,
 }
 
 impl PageIngest {
@@ -39,7 +45,29 @@ impl PageIngest {
             resolver: Resolver::new(identity, merge),
             rules,
             push_targets: Vec::new(),
+            matcher: None,
         }
+    }
+
+    /// Matches each page's persons with the stored ones after the exact keys.
+    pub fn with_matcher(mut self, matcher: Option<Matcher>) -> Self {
+        self.matcher = matcher.map(Arc::new);
+        self
+    }
+
+    /// The resolver (for matching passes outside a page).
+    pub fn resolver(&self) -> &Resolver {
+        &self.resolver
+    }
+
+    /// The rules and push targets persons are qualified with.
+    pub fn qualify(
+        &self,
+        tx: &mut dyn StoreTx,
+        persons: &mut [crate::model::Person],
+        now: DateTime<Utc>,
+    ) -> Result<u64, StoreError> {
+        qualify::merged_persons(tx, &self.rules, &self.push_targets, persons, now)
     }
 
     /// Links file rows of these connectors by the CRM record ids in one of their fields:
@@ -73,6 +101,10 @@ impl PageIngest {
         now: DateTime<Utc>,
     ) -> Result<PageStats, StoreError> {
         let mut page = self.resolver.apply_page(tx, connector, records, now)?;
+        let matched = match &self.matcher {
+            Some(m) => m.apply(tx, &self.resolver, &mut page.persons, now)?,
+            None => MatchStats::default(),
+        };
         // Inputs changed: qualify, in the same transaction as the data that changed them.
         let tier_changes =
             qualify::merged_persons(tx, &self.rules, &self.push_targets, &mut page.persons, now)?;
@@ -81,6 +113,8 @@ impl PageIngest {
             persons_created: page.stats.persons_created,
             conflicts: page.stats.conflicts,
             tier_changes,
+            matched: matched.merged,
+            queued: matched.queued,
         })
     }
 }
@@ -178,6 +212,8 @@ impl PageSink for StoreSink<'_> {
         self.stats.persons_created += stats.persons_created;
         self.stats.conflicts += stats.conflicts;
         self.stats.tier_changes += stats.tier_changes;
+        self.stats.matched += stats.matched;
+        self.stats.queued += stats.queued;
         Ok(())
     }
 

@@ -6,6 +6,7 @@
 pub mod connectors;
 pub mod cycle;
 pub mod ingest;
+pub mod matcher;
 pub mod outbox;
 pub mod plan;
 pub mod qualify;

@@ -63,6 +63,28 @@ impl Resolver {
         self
     }
 
+    /// The identity keys a record carries, as linking derives them.
+    pub fn keys_of(&self, connector: &str, record: &SourceRecord) -> Vec<Key> {
+        self.normalizer.normalize(connector, record).keys
+    }
+
+    /// Folds `other`'s golden record into `into` by the merge policies, as if `other`'s source
+    /// records had been merged into `into` one by one (each value with its own provenance).
+    pub fn fold(&self, into: &mut Person, other: &Person) {
+        for source in &other.sources {
+            into.source_index(source.clone());
+        }
+        for (field, values) in &other.fields {
+            for v in values {
+                let from = other.source_of(v).clone();
+                self.merger
+                    .merge(into, [(field.clone(), v.value.clone())], from);
+            }
+        }
+        into.created_at = into.created_at.min(other.created_at);
+        into.updated_at = into.updated_at.max(other.updated_at);
+    }
+
     /// Links, stores and merges every record of a page inside `tx`, and answers each touched
     /// person once, merged; qualifying and writing them is the caller's (the pipeline's).
     ///

@@ -32,6 +32,7 @@ mod codec;
 pub(crate) mod copy;
 mod error;
 mod keyfilter;
+pub mod matching;
 mod outbox;
 mod persons;
 mod postgres;
@@ -45,6 +46,7 @@ mod types;
 
 pub use cluster::{Claim, ClusterStore, Fence, Lease, Replica};
 pub use error::{BackendError, Policy, StoreError, StoreErrorKind};
+pub use matching::{MatchStore, MatchTx, Merge, ReviewDraft, ReviewItem, ReviewStatus};
 pub use outbox::{OutboxStore, OutboxTx};
 pub use persons::{PersonStore, PersonTx};
 pub use postgres::PgStore;
@@ -61,8 +63,8 @@ pub use types::{
 /// through `dyn Store`: `use leadsync::store::prelude::*;`.
 pub mod prelude {
     pub use super::{
-        ClusterStore, OutboxStore, OutboxTx, PersonStore, PersonTx, RecordStore, RecordTx,
-        ReportStore, RunStore, RunTx, Store, StoreTx,
+        ClusterStore, MatchStore, MatchTx, OutboxStore, OutboxTx, PersonStore, PersonTx,
+        RecordStore, RecordTx, ReportStore, RunStore, RunTx, Store, StoreTx,
     };
 }
 
@@ -86,7 +88,7 @@ pub fn open(
 /// The store: every role's reads and out-of-transaction writes, and the transaction that
 /// changes go through.
 pub trait Store:
-    PersonStore + RecordStore + OutboxStore + RunStore + ReportStore + ClusterStore + Send
+    PersonStore + RecordStore + OutboxStore + RunStore + ReportStore + ClusterStore + MatchStore + Send
 {
     /// Starts the one transaction a page (or any other unit of change) is written in. Takes
     /// the store's write lock now (waiting for another writer a bounded time), so a page never
@@ -104,7 +106,7 @@ pub trait Store:
 }
 
 /// One open transaction. Dropping it without [`StoreTx::commit`] rolls everything back.
-pub trait StoreTx: PersonTx + RecordTx + OutboxTx + RunTx {
+pub trait StoreTx: PersonTx + RecordTx + OutboxTx + RunTx + MatchTx {
     /// Makes every write of the transaction visible at once, durably enough to survive the
     /// process being killed.
     fn commit(self: Box<Self>) -> Result<(), StoreError>;

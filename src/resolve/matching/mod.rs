@@ -290,7 +290,8 @@ pub fn probability(weight: f64) -> f64 {
 }
 
 /// A blocking rule: the fields whose values, joined, make a record's key (a record missing any
-/// has none); `Prefix(n)` keeps a value's first `n` characters, `Soundex` its Soundex code.
+/// has none); `Prefix(n)` keeps a value's first `n` characters, `Soundex` its Soundex code,
+/// `Domain` what follows the last `@` (an email's domain).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct BlockingRule(pub Vec<(String, KeyPart)>);
 
@@ -300,10 +301,12 @@ pub enum KeyPart {
     Whole,
     Prefix(usize),
     Soundex,
+    Domain,
 }
 
 impl BlockingRule {
-    fn key(&self, record: &Fields) -> Option<String> {
+    /// The key of `record` (`None` when it lacks a field of the rule).
+    pub fn key(&self, record: &Fields) -> Option<String> {
         let mut key = String::new();
         for (field, part) in &self.0 {
             let value = record.get(field).filter(|v| !v.is_empty())?;
@@ -311,6 +314,7 @@ impl BlockingRule {
                 KeyPart::Whole => key.push_str(value),
                 KeyPart::Prefix(n) => key.extend(value.chars().take(*n)),
                 KeyPart::Soundex => key.push_str(&soundex(value)?),
+                KeyPart::Domain => key.push_str(value.rsplit_once('@')?.1),
             }
             key.push('\u{1f}');
         }

@@ -14,6 +14,7 @@ mod conn;
 mod copy;
 mod error;
 mod keyfilter;
+mod matching;
 mod outbox;
 mod persons;
 mod records;

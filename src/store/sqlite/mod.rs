@@ -4,6 +4,7 @@ mod cluster;
 mod codec;
 mod copy;
 mod error;
+mod matching;
 mod outbox;
 mod persons;
 mod records;

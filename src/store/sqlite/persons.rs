@@ -18,6 +18,10 @@ use std::collections::BTreeMap;
 pub(super) const CRM_IDS_OF: &str = "SELECT value FROM identity_keys WHERE person_id = ?1 \
      AND kind = ?2 AND kind >= 'crm:' AND kind < 'crm;'";
 
+/// Every CRM id a person holds, as `(kind, value)`, through the same partial index.
+pub(super) const CRM_IDS_OF_ANY: &str = "SELECT kind, value FROM identity_keys WHERE person_id = ?1 \
+     AND kind >= 'crm:' AND kind < 'crm;'";
+
 fn read_person(conn: &Connection, id: PersonId) -> Result<Option<Person>, StoreError> {
     let mut stmt =
         conn.prepare_cached("SELECT golden, rules_version FROM persons WHERE id = ?1")?;

@@ -61,30 +61,7 @@ impl RecordStore for SqliteStore {
     }
 
     fn records_of(&mut self, person: PersonId) -> Result<Vec<StoredRecord>, StoreError> {
-        query_all(
-            &self.conn,
-            "SELECT connector, locator, observed_at, archived, fields FROM source_records
-             WHERE person_id = ?1 ORDER BY observed_at, id",
-            [person],
-            |r| {
-                Ok((
-                    r.get(0)?,
-                    r.get::<_, String>(1)?,
-                    r.get::<_, String>(2)?,
-                    r.get(3)?,
-                    r.get::<_, String>(4)?,
-                ))
-            },
-            |(connector, locator, observed_at, archived, fields)| {
-                Ok(StoredRecord {
-                    connector,
-                    locator: json(&locator)?,
-                    observed_at: parse_ts(&observed_at)?,
-                    archived,
-                    values: json(&fields)?,
-                })
-            },
-        )
+        records_of(&self.conn, person)
     }
 
     fn observed_at(
@@ -281,4 +258,35 @@ impl RecordTx for SqliteTx<'_> {
         ])?;
         Ok(())
     }
+}
+
+/// A person's source records, oldest observation first.
+pub(super) fn records_of(
+    conn: &rusqlite::Connection,
+    person: PersonId,
+) -> Result<Vec<StoredRecord>, StoreError> {
+    query_all(
+        conn,
+        "SELECT connector, locator, observed_at, archived, fields FROM source_records
+         WHERE person_id = ?1 ORDER BY observed_at, id",
+        [person],
+        |r| {
+            Ok((
+                r.get(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, String>(2)?,
+                r.get(3)?,
+                r.get::<_, String>(4)?,
+            ))
+        },
+        |(connector, locator, observed_at, archived, fields)| {
+            Ok(StoredRecord {
+                connector,
+                locator: json(&locator)?,
+                observed_at: parse_ts(&observed_at)?,
+                archived,
+                values: json(&fields)?,
+            })
+        },
+    )
 }

@@ -173,4 +173,49 @@ pub(super) const MIGRATIONS: &[&str] = &[
         at    TEXT NOT NULL
     );
     "#,
+    // 8: probabilistic matching: each person's blocking keys, merges (tombstones of merged-away
+    // persons, with what a split needs), the review queue and the trained models.
+    r#"
+    CREATE TABLE match_blocks (
+        block      TEXT NOT NULL,
+        person_id  INTEGER NOT NULL
+    );
+    CREATE INDEX match_blocks_block ON match_blocks(block);
+    CREATE INDEX match_blocks_person ON match_blocks(person_id);
+    CREATE TABLE merges (
+        id         INTEGER PRIMARY KEY,
+        person_id  INTEGER NOT NULL,
+        into_id    INTEGER NOT NULL,
+        how        TEXT NOT NULL,
+        score      REAL NOT NULL,
+        detail     TEXT NOT NULL,
+        before     TEXT NOT NULL,
+        records    TEXT NOT NULL,
+        keys       TEXT NOT NULL,
+        history    TEXT NOT NULL,
+        at         TEXT NOT NULL,
+        split_at   TEXT
+    );
+    CREATE INDEX merges_person ON merges(person_id);
+    CREATE INDEX merges_into ON merges(into_id);
+    CREATE TABLE review_items (
+        id             INTEGER PRIMARY KEY,
+        a              INTEGER NOT NULL,
+        b              INTEGER NOT NULL,
+        score          REAL NOT NULL,
+        detail         TEXT NOT NULL,
+        fingerprint    TEXT NOT NULL,
+        status         TEXT NOT NULL,
+        ever_rejected  INTEGER NOT NULL DEFAULT 0,
+        created_at     TEXT NOT NULL,
+        decided_at     TEXT,
+        UNIQUE (a, b)
+    );
+    CREATE INDEX review_items_status ON review_items(status, id);
+    CREATE TABLE match_models (
+        version     INTEGER PRIMARY KEY,
+        model       TEXT NOT NULL,
+        trained_at  TEXT NOT NULL
+    );
+    "#,
 ];
