@@ -200,7 +200,7 @@ pub struct MatchField {
     /// A built-in field (`first_name`) or a custom one (`custom.postcode`).
     pub field: Field,
     /// `exact`, `name`, `text`, `email`, `phone` or `digits`.
-    pub compare: crate::resolve::matching::Comparator,
+    pub compare: crate::model::matching::Comparator,
     /// P(level | match), per level; with `u`, this field is not trained.
     #[serde(default)]
     pub m: Option<Vec<f64>>,
@@ -221,7 +221,7 @@ pub struct BlockingConfig {
 #[derive(Debug, Clone, PartialEq)]
 pub struct BlockKey {
     pub field: Field,
-    pub part: crate::resolve::matching::KeyPart,
+    pub part: crate::model::matching::KeyPart,
 }
 
 impl<'de> Deserialize<'de> for BlockKey {
@@ -234,7 +234,7 @@ impl<'de> Deserialize<'de> for BlockKey {
 impl FromStr for BlockKey {
     type Err = String;
     fn from_str(text: &str) -> Result<Self, String> {
-        use crate::resolve::matching::KeyPart;
+        use crate::model::matching::KeyPart;
         let (field, part) = text.split_once(':').unwrap_or((text, "whole"));
         let field: Field = field.parse().map_err(|e| format!("`{text}`: {e}"))?;
         let part = match part {
@@ -266,7 +266,7 @@ fn default_review_at() -> f64 {
 }
 
 fn default_match_fields() -> Vec<MatchField> {
-    use crate::resolve::matching::Comparator;
+    use crate::model::matching::Comparator;
     let field = |field: Field, compare| MatchField {
         field,
         compare,

@@ -1,6 +1,7 @@
 //! The canonical person: one golden record per human, every value with where it came from.
 
 pub mod json;
+pub mod matching;
 pub(crate) mod number;
 mod person;
 pub mod region;

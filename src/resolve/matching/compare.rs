@@ -1,28 +1,7 @@
 //! How two values of a field compare, as a level: 0 is the closest (equal), the last is
 //! "different". A value missing on either side has no level: it says nothing either way.
 
-use serde::{Deserialize, Serialize};
-
-/// A field's way of comparing, and so its levels.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Comparator {
-    /// Equal, or not (ids, states, codes).
-    Exact,
-    /// Names: equal; Jaro–Winkler ≥ 0.92; ≥ 0.80, or one is the other's initial or start (a
-    /// nickname such as `chri` for `christine`); different.
-    Name,
-    /// Free text (streets, suburbs, companies): equal; Jaro–Winkler ≥ 0.90; ≥ 0.75; different.
-    Text,
-    /// Emails: equal; the same local part at another domain; local parts within Jaro–Winkler
-    /// 0.88 at the same domain; different.
-    Email,
-    /// Phones (digits): equal; the same last 7 digits; different.
-    Phone,
-    /// Codes of digits (postcodes, dates as YYYYMMDD): equal; one digit off or two neighbouring
-    /// digits swapped, or day and month swapped; different.
-    Digits,
-}
+pub use crate::model::matching::Comparator;
 
 impl Comparator {
     /// How many levels it has.

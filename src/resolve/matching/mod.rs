@@ -17,6 +17,7 @@
 
 pub mod compare;
 
+pub use crate::model::matching::KeyPart;
 pub use compare::{Comparator, soundex};
 
 use serde::{Deserialize, Serialize};
@@ -294,15 +295,6 @@ pub fn probability(weight: f64) -> f64 {
 /// `Domain` what follows the last `@` (an email's domain).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct BlockingRule(pub Vec<(String, KeyPart)>);
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum KeyPart {
-    Whole,
-    Prefix(usize),
-    Soundex,
-    Domain,
-}
 
 impl BlockingRule {
     /// The key of `record` (`None` when it lacks a field of the rule).
