@@ -267,6 +267,25 @@ fn pairs_between_the_thresholds_wait_for_a_reviewer_whose_decisions_hold() {
     assert!(!rows_of(a1).is_empty() && !rows_of(b1).is_empty());
     let _ = truth;
 
+    // AND splitting the accepted merge gives the merged-away person its own records back
+    let gone = a0.max(b0);
+    let gone_rows: Vec<u64> = before
+        .iter()
+        .filter(|(_, p)| **p == gone)
+        .map(|(r, _)| *r)
+        .collect();
+    assert!(!gone_rows.is_empty());
+    let said = ok(&env, &["review", "split", &gone.to_string()]);
+    assert!(said.contains("remembered as rejected"), "{said}");
+    let (split, _) = links(&env);
+    for r in &gone_rows {
+        assert_eq!(split[r], gone, "row {r} went back");
+    }
+    assert!(split.values().any(|p| *p == survivor));
+    let out = env.run(&["review", "split", &gone.to_string()]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("is not merged"));
+
     // AND training and matching again, even with automatic linking on, never merges the
     // rejected pair, nor re-raises it while its data is unchanged
     env.write_config(&NAMES_MATCHING.replace("LINK_AT", "0.61"));
@@ -278,6 +297,12 @@ fn pairs_between_the_thresholds_wait_for_a_reviewer_whose_decisions_hold() {
         .map(|(_, p)| *p)
         .collect();
     assert_eq!(p1.len(), 2, "the rejected pair stayed two persons");
+    let p0: HashSet<i64> = after
+        .iter()
+        .filter(|(r, _)| before[r] == a0 || before[r] == b0)
+        .map(|(_, p)| *p)
+        .collect();
+    assert_eq!(p0.len(), 2, "the split pair stayed two persons");
     let all: serde_json::Value =
         serde_json::from_str(&ok(&env, &["review", "list", "--all", "--json"])).unwrap();
     let rejected = all
@@ -293,4 +318,138 @@ fn pairs_between_the_thresholds_wait_for_a_reviewer_whose_decisions_hold() {
     let out = env.run(&["review", "accept", "999999"]);
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("no review item 999999"));
+}
+
+#[test]
+fn the_review_queue_is_served_and_decided_over_the_admin_api() {
+    use common::daemon::{self, get, post, wait_until};
+    use std::time::Duration;
+    // GET a store with pairs queued for review, and the daemon on a free loopback port
+    let set = leadsync_sample::febrl_set(9, 100, 100, 3);
+    let (csv, _) = febrl_csv(&set);
+    let port = daemon::free_port();
+    let env = Env::new(&format!(
+        "{}\n[admin]\nlisten = \"127.0.0.1:{port}\"\n",
+        NAMES_MATCHING.replace("LINK_AT", "0.9999999")
+    ));
+    env.drop_file("febrl.csv", csv.as_bytes());
+    env.sync();
+    ok(&env, &["identity", "train"]);
+    let child = daemon::spawn(&env.config, &[], None);
+    let addr: std::net::SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+    wait_until("the admin API", Duration::from_secs(30), || {
+        get(addr, "/api/v1/status").is_some_and(|(c, _)| c == 200)
+    });
+
+    // WHEN the queue is read, THEN it holds the pending pairs with their field comparisons
+    let (code, body) = get(addr, "/api/v1/review").unwrap();
+    assert_eq!(code, 200, "{body}");
+    let list: serde_json::Value = serde_json::from_str(&body).unwrap();
+    let items = list["items"].as_array().unwrap().clone();
+    assert!(!items.is_empty(), "{body}");
+    let id = items[0]["id"].as_i64().unwrap();
+    let (code, body) = get(addr, &format!("/api/v1/review/{id}")).unwrap();
+    assert_eq!(code, 200);
+    let item: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert!(
+        item["detail"]["fields"].as_array().unwrap().len() == 3,
+        "{body}"
+    );
+
+    // WHEN one is accepted over the API, THEN it is accepted and its pair is one person
+    let (code, body) = post(addr, &format!("/api/v1/review/{id}/accept")).unwrap();
+    assert_eq!(code, 200, "{body}");
+    let (_, body) = get(addr, "/api/v1/review?status=accepted").unwrap();
+    assert!(body.contains(&format!("\"id\":{id}")), "{body}");
+    let gone = items[0]["a"]
+        .as_i64()
+        .unwrap()
+        .max(items[0]["b"].as_i64().unwrap());
+    let (code, body) = get(addr, &format!("/api/v1/persons/{gone}")).unwrap();
+    assert_eq!(code, 200);
+    let view: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_ne!(
+        view["id"].as_i64(),
+        Some(gone),
+        "the old id leads to the survivor"
+    );
+
+    // AND bad requests say what is wrong
+    assert_eq!(post(addr, "/api/v1/review/999999/reject").unwrap().0, 404);
+    assert_eq!(
+        post(addr, &format!("/api/v1/review/{id}/maybe")).unwrap().0,
+        404
+    );
+    assert_eq!(get(addr, "/api/v1/review?status=soon").unwrap().0, 400);
+    let (code, _) = daemon::terminate(child, Duration::from_secs(30));
+    assert_eq!(code, Some(0));
+}
+
+#[test]
+fn rows_holding_different_ids_of_one_crm_are_never_merged_automatically() {
+    // GIVEN a FEBRL-style drop whose rows of the first 40 people carry each a different
+    // HubSpot record id (an export joined by `crm_ids`), the rest none
+    let set = leadsync_sample::febrl_set(5, 400, 400, 3);
+    let (csv, truth) = febrl_csv(&set);
+    let mut lines = csv.lines();
+    let mut with_ids = format!("{},Record ID\n", lines.next().unwrap());
+    let firsts: HashSet<String> = set.iter().take(40).map(|r| r.original.clone()).collect();
+    let mut ids: HashMap<u64, String> = HashMap::new();
+    for (i, line) in lines.enumerate() {
+        let row = i as u64 + 2;
+        let id = if firsts.contains(&truth[&row]) {
+            let id = format!("{}", 90_000 + i);
+            ids.insert(row, id.clone());
+            id
+        } else {
+            String::new()
+        };
+        with_ids.push_str(&format!("{line},{id}\n"));
+    }
+    let extra = format!(
+        "crm_ids = {{ connector = \"hubspot\", column = \"Record ID\" }}\n\
+         [connectors.hubspot]\ntype = \"hubspot\"\nbase_url = \"http://127.0.0.1:9\"\n\
+         token = {{ env = \"LEADSYNC_TEST_UNUSED_TOKEN\" }}\n{}",
+        FEBRL_MATCHING.replace("LINK_AT", "0.95")
+    );
+    let env = Env::new(&extra);
+    env.drop_file("febrl.csv", with_ids.as_bytes());
+    let out = env.run(&["sync", "--once", "--connector", "drops"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    // WHEN the store is trained and matched
+    ok(&env, &["identity", "train"]);
+
+    // THEN no person holds two rows with different record ids, the pairs wait for review,
+    // and the rows without ids still link
+    let (person, how) = links(&env);
+    let mut by_person: HashMap<i64, HashSet<&String>> = HashMap::new();
+    for (row, id) in &ids {
+        by_person.entry(person[row]).or_default().insert(id);
+    }
+    assert!(
+        by_person.values().all(|ids| ids.len() == 1),
+        "{by_person:?}"
+    );
+    assert_eq!(
+        ids.keys().filter(|r| how[*r] == "crm_id").count(),
+        ids.len()
+    );
+    let queued: serde_json::Value =
+        serde_json::from_str(&ok(&env, &["review", "list", "--json"])).unwrap();
+    assert!(!queued.as_array().unwrap().is_empty());
+    let rest: HashMap<u64, i64> = person
+        .iter()
+        .filter(|(r, _)| !ids.contains_key(*r))
+        .map(|(r, p)| (*r, *p))
+        .collect();
+    let (p, r) = quality(&rest, &truth);
+    assert!(
+        p >= 0.99 && r >= 0.95,
+        "rows without ids: precision {p:.4}, recall {r:.4}"
+    );
 }

@@ -169,6 +169,20 @@ pub(super) fn decide(args: &Args, id: i64, accept: bool) -> Result<(), Failure> 
     }
 }
 
+/// `review split PERSON`
+pub(super) fn split(args: &Args, person: i64) -> Result<(), Failure> {
+    let (settings, ingest) = ingest(args)?;
+    let mut store = super::open_store(&settings)?;
+    let matcher = Matcher::load(&settings.identity.matching, store.as_mut())?;
+    match matcher::split(store.as_mut(), &ingest, matcher.as_ref(), person)? {
+        Ok(message) => {
+            outln!("{message}");
+            Ok(())
+        }
+        Err(message) => Err(Failure::usage(message)),
+    }
+}
+
 /// `export links [--csv]`: one row per source record: its person, connector, source and how
 /// it was linked.
 pub(super) fn links(args: &Args, csv: bool) -> Result<(), Failure> {
@@ -186,6 +200,11 @@ pub(super) fn links(args: &Args, csv: bool) -> Result<(), Failure> {
             merged.entry(key).or_insert_with(|| m.how.clone());
         }
     }
+    // Drops that carry a CRM's record ids link by them first.
+    let id_columns: HashMap<String, leadsync_connector_core::Field> = crm_id_columns(&settings)
+        .into_iter()
+        .map(|(drop, (_, field))| (drop, field))
+        .collect();
     if csv {
         outln!("person_id,connector,source,how");
     }
@@ -201,7 +220,7 @@ pub(super) fn links(args: &Args, csv: bool) -> Result<(), Failure> {
             let how = merged
                 .get(&(record.connector.clone(), source.clone()))
                 .cloned()
-                .unwrap_or_else(|| exact_how(&record));
+                .unwrap_or_else(|| exact_how(&record, &id_columns));
             if csv {
                 outln!(
                     "{person},{},{},{}",
@@ -226,12 +245,23 @@ pub(super) fn links(args: &Args, csv: bool) -> Result<(), Failure> {
 }
 
 /// How a record not moved by a merge is linked: by its strongest exact key.
-fn exact_how(record: &crate::store::StoredRecord) -> String {
+fn exact_how(
+    record: &crate::store::StoredRecord,
+    id_columns: &HashMap<String, leadsync_connector_core::Field>,
+) -> String {
     use leadsync_connector_core::Field;
-    if matches!(record.locator, Locator::Crm { .. }) {
+    let has = |f: &Field| {
+        record
+            .values
+            .iter()
+            .any(|(k, v)| k == f && !v.trim().is_empty())
+    };
+    if matches!(record.locator, Locator::Crm { .. })
+        || id_columns.get(&record.connector).is_some_and(has)
+    {
         return "crm_id".into();
     }
-    let has = |f: Field| record.values.iter().any(|(k, _)| *k == f);
+    let has = |f: Field| has(&f);
     if has(Field::Email) {
         "email".into()
     } else if has(Field::Phone) {

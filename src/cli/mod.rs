@@ -161,6 +161,9 @@ pub enum ReviewCommand {
     Accept { id: i64 },
     /// The two are different persons: never merge them automatically.
     Reject { id: i64 },
+    /// Undoes a wrong merge: PERSON (the merged-away id) gets its own records back, and the
+    /// pair is remembered as rejected.
+    Split { person: i64 },
 }
 
 #[derive(Debug, Subcommand)]
@@ -329,6 +332,7 @@ pub async fn run(args: Args) -> ExitCode {
             ReviewCommand::Show { id, json } => identity::show(&args, *id, *json),
             ReviewCommand::Accept { id } => identity::decide(&args, *id, true),
             ReviewCommand::Reject { id } => identity::decide(&args, *id, false),
+            ReviewCommand::Split { person } => identity::split(&args, *person),
         },
         Command::Export {
             export: ExportCommand::Links { csv },

@@ -14,7 +14,7 @@ use axum::extract::{Path, Request, State};
 use axum::http::{StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::{Json, Router};
 use secrecy::{ExposeSecret, SecretString};
 use std::net::SocketAddr;
@@ -31,6 +31,8 @@ pub(super) struct Shared {
     pub(super) store: Box<dyn Store>,
     pub(super) rules: Arc<Rules>,
     pub(super) identity: IdentityConfig,
+    /// How persons are merged and qualified, for review decisions.
+    pub(super) ingest: Arc<crate::pipeline::PageIngest>,
     pub(super) metrics: Option<metrics_exporter_prometheus::PrometheusHandle>,
     pub(super) live: Live,
     pub(super) ready: Readiness,
@@ -44,6 +46,7 @@ struct AdminState {
     store: Mutex<Box<dyn Store>>,
     rules: Arc<Rules>,
     identity: IdentityConfig,
+    ingest: Arc<crate::pipeline::PageIngest>,
     live: Live,
     ready: Readiness,
     token: Option<SecretString>,
@@ -82,6 +85,7 @@ pub(super) async fn serve(listen: SocketAddr, shared: Shared) -> Result<Admin, D
         store: Mutex::new(shared.store),
         rules: shared.rules,
         identity: shared.identity,
+        ingest: shared.ingest,
         live: shared.live,
         ready: shared.ready,
         token: shared.token,
@@ -91,6 +95,9 @@ pub(super) async fn serve(listen: SocketAddr, shared: Shared) -> Result<Admin, D
         .route("/metrics", get(prometheus))
         .route("/api/v1/status", get(status))
         .route("/api/v1/persons/{who}", get(person))
+        .route("/api/v1/review", get(review_list))
+        .route("/api/v1/review/{id}", get(review_item))
+        .route("/api/v1/review/{id}/{decision}", post(review_decide))
         .route_layer(middleware::from_fn_with_state(
             Arc::clone(&state),
             authorised,
@@ -206,6 +213,71 @@ async fn ready(State(state): State<Handle>) -> Answer<String> {
             format!("last run failed: {}\n", failing.join(", ")),
         ))
     }
+}
+
+/// `?status=pending|accepted|rejected|all` (default `pending`).
+#[derive(serde::Deserialize)]
+struct ReviewQuery {
+    status: Option<String>,
+}
+
+/// The review queue: pairs with their scores and every field's comparison.
+async fn review_list(
+    State(state): State<Handle>,
+    axum::extract::Query(q): axum::extract::Query<ReviewQuery>,
+) -> Answer<Response> {
+    let status = match q.status.as_deref().unwrap_or("pending") {
+        "all" => None,
+        s => Some(crate::store::ReviewStatus::parse(s).ok_or_else(|| {
+            (
+                StatusCode::BAD_REQUEST,
+                format!("status `{s}`: one of pending, accepted, rejected, all\n"),
+            )
+        })?),
+    };
+    off_runtime(state, move |_, store| {
+        let items = store.reviews(status).map_err(internal)?;
+        Ok(Json(serde_json::json!({ "items": items })))
+    })
+    .await
+}
+
+async fn review_item(State(state): State<Handle>, Path(id): Path<i64>) -> Answer<Response> {
+    off_runtime(state, move |_, store| {
+        let item = store
+            .review(id)
+            .map_err(internal)?
+            .ok_or_else(|| (StatusCode::NOT_FOUND, format!("no review item {id}\n")))?;
+        Ok(Json(serde_json::to_value(item).expect("items serialise")))
+    })
+    .await
+}
+
+/// `POST /api/v1/review/{id}/accept` or `…/reject`.
+async fn review_decide(
+    State(state): State<Handle>,
+    Path((id, decision)): Path<(i64, String)>,
+) -> Answer<Response> {
+    let accept = match decision.as_str() {
+        "accept" => true,
+        "reject" => false,
+        other => {
+            return Err((
+                StatusCode::NOT_FOUND,
+                format!("`{other}`: a decision is accept or reject\n"),
+            ));
+        }
+    };
+    off_runtime(
+        state,
+        move |state, store| match crate::pipeline::matcher::decide(store, &state.ingest, id, accept)
+            .map_err(internal)?
+        {
+            Ok(message) => Ok(Json(serde_json::json!({ "id": id, "message": message }))),
+            Err(message) => Err((StatusCode::NOT_FOUND, format!("{message}\n"))),
+        },
+    )
+    .await
 }
 
 /// The explain view of a person, found by id, email or phone.

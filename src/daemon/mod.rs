@@ -208,6 +208,15 @@ pub async fn run(
             store: admin_store,
             rules: Arc::clone(&rules),
             identity: settings.identity.clone(),
+            ingest: Arc::new(
+                crate::pipeline::PageIngest::new(
+                    &settings.identity,
+                    &settings.merge,
+                    Arc::clone(&rules),
+                )
+                .with_push_targets(crate::pipeline::push_targets(&settings))
+                .with_crm_ids(crate::pipeline::crm_id_columns(&settings)),
+            ),
             metrics,
             live: live.clone(),
             ready: readiness.clone(),

@@ -206,7 +206,7 @@ impl Matcher {
             blocks_of.push((p.id, blocks));
         }
         let all: Vec<String> = members.keys().cloned().collect();
-        for (block, person) in tx.match_candidates(&all)? {
+        for (block, person) in tx.match_candidates(&all, MAX_BLOCK + 1)? {
             members.entry(block).or_default().insert(person);
         }
         // The pairs: a page person and anyone sharing a block not too large to tell anything.
@@ -453,8 +453,8 @@ fn fingerprint(a: &Fields, b: &Fields) -> String {
 const TRAIN_MAX: usize = 200_000;
 
 /// Trains the model of `cfg` on the stored persons (their profiles in a canonical order, so
-/// the model does not depend on the order records arrived in) and stores it; answers its
-/// version and the model.
+/// the model does not depend on the order records arrived in; above 200,000 persons an even
+/// sample of them) and stores it; answers its version and the model.
 pub fn train(
     cfg: &MatchingConfig,
     store: &mut dyn Store,
@@ -466,21 +466,24 @@ pub fn train(
         .iter()
         .map(|f| (field_key(&f.field), f.field.clone()))
         .collect();
+    // Above TRAIN_MAX persons, an even sample by id (memory stays bounded); the profiles are
+    // then put in a canonical order, so the model does not depend on arrival order.
+    let step = (store.person_count()? as usize).div_ceil(TRAIN_MAX).max(1);
     let mut profiles = Vec::new();
     let mut after = 0;
+    let mut seen = 0usize;
     loop {
         let batch = store.persons_after(after, 5_000, None)?;
         let Some(last) = batch.last() else { break };
         after = last.id;
-        profiles.extend(batch.iter().map(|p| profile(&model, &fields, p)));
+        for p in &batch {
+            if seen.is_multiple_of(step) {
+                profiles.push(profile(&model, &fields, p));
+            }
+            seen += 1;
+        }
     }
     profiles.sort();
-    if profiles.len() > TRAIN_MAX {
-        let step = profiles.len() as f64 / TRAIN_MAX as f64;
-        profiles = (0..TRAIN_MAX)
-            .map(|i| profiles[(i as f64 * step) as usize].clone())
-            .collect();
-    }
     let trained_on = profiles.len();
     model.train(&profiles, &Matcher::blocking_rules(cfg), 200_000, 7);
     let stored = StoredModel { trained_on, model };
@@ -591,6 +594,69 @@ pub fn decide(
     tx.commit()?;
     Ok(Ok(format!(
         "review {id}: accepted; person {gone} merged into {keep}"
+    )))
+}
+
+/// Undoes the merge that took `person` away: its records, keys and history go back to it,
+/// both golden records are built again from their own records, and the pair is remembered as
+/// rejected, so it never merges automatically again. Tiers stay as they are (never lowered).
+pub fn split(
+    store: &mut dyn Store,
+    ingest: &super::PageIngest,
+    matcher: Option<&Matcher>,
+    person: PersonId,
+) -> Result<Result<String, String>, StoreError> {
+    let Some(merge) = store.active_merge(person)? else {
+        return Ok(Err(format!(
+            "person {person} is not merged into another (see `leadsync explain {person}`)"
+        )));
+    };
+    let now = Utc::now();
+    let mut restored: Person = serde_json::from_value(merge.before.clone())
+        .map_err(|e| StoreError::Corrupt(format!("merge of person {person}: {e}")))?;
+    let mut tx = store.begin()?;
+    tx.split_merge(&merge, now)?;
+    let mut survivors = tx.load_persons(&[merge.into])?;
+    let Some(mut survivor) = survivors.pop() else {
+        return Ok(Err(format!(
+            "person {} (that {person} was merged into) was itself merged away; split that first",
+            merge.into
+        )));
+    };
+    ingest
+        .resolver()
+        .rebuild(&mut restored, &tx.person_records(person)?);
+    ingest
+        .resolver()
+        .rebuild(&mut survivor, &tx.person_records(merge.into)?);
+    restored.updated_at = now;
+    survivor.updated_at = now;
+    let (a, b) = (person.min(merge.into), person.max(merge.into));
+    let draft = ReviewDraft {
+        a,
+        b,
+        score: merge.score,
+        detail: merge.detail.clone(),
+        fingerprint: format!("split {}", now.to_rfc3339()),
+    };
+    tx.raise_review(&draft, now)?;
+    let item = tx
+        .review_of(a, b)?
+        .ok_or_else(|| StoreError::Corrupt(format!("review item of {a} and {b} vanished")))?;
+    tx.decide_review(item, crate::store::ReviewStatus::Rejected, now)?;
+    let mut persons = vec![restored, survivor];
+    if let Some(m) = matcher {
+        let blocks: Vec<(PersonId, Vec<String>)> = persons
+            .iter()
+            .map(|p| (p.id, m.blocks(&m.profile(p))))
+            .collect();
+        tx.set_match_blocks(&blocks)?;
+    }
+    ingest.qualify(tx.as_mut(), &mut persons, now)?;
+    tx.commit()?;
+    Ok(Ok(format!(
+        "person {person} split from {}: each has its own records again; the pair is remembered as rejected",
+        merge.into
     )))
 }
 

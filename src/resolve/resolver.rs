@@ -68,6 +68,37 @@ impl Resolver {
         self.normalizer.normalize(connector, record).keys
     }
 
+    /// Builds a person's golden record again from its source records (oldest observation
+    /// first), as linking them one by one would have: after a split, each side keeps only the
+    /// values of its own records. The tier and history stay as they are.
+    pub fn rebuild(&self, person: &mut Person, records: &[crate::store::StoredRecord]) {
+        person.fields.clear();
+        person.sources.clear();
+        for r in records {
+            let record = SourceRecord {
+                locator: r.locator.clone(),
+                observed_at: r.observed_at,
+                values: r.values.clone(),
+                archived: r.archived,
+            };
+            let norm = self.normalizer.normalize(&r.connector, &record);
+            let from = Provenance {
+                connector: r.connector.clone(),
+                locator: r.locator.to_string(),
+                observed_at: r.observed_at,
+            };
+            if self.unmerged_stages.contains(&r.connector) {
+                let values = norm
+                    .values
+                    .into_iter()
+                    .filter(|(f, _)| *f != Field::CrmStage);
+                self.merger.merge(person, values, from);
+            } else {
+                self.merger.merge(person, norm.values, from);
+            }
+        }
+    }
+
     /// Folds `other`'s golden record into `into` by the merge policies, as if `other`'s source
     /// records had been merged into `into` one by one (each value with its own provenance).
     pub fn fold(&self, into: &mut Person, other: &Person) {

@@ -109,10 +109,12 @@ pub trait MatchStore {
 
 /// Writing matching state, inside a [`StoreTx`](super::StoreTx).
 pub trait MatchTx {
-    /// The persons holding any of `blocks`, as `(block, person)`.
+    /// The persons holding any of `blocks`, as `(block, person)`: at most `limit` per block
+    /// (a block larger than matching compares needs only to be known as too large).
     fn match_candidates(
         &mut self,
         blocks: &[String],
+        limit: usize,
     ) -> Result<Vec<(String, PersonId)>, StoreError>;
     /// Replaces the blocking keys of each of these persons.
     fn set_match_blocks(&mut self, persons: &[(PersonId, Vec<String>)]) -> Result<(), StoreError>;
@@ -145,6 +147,8 @@ pub trait MatchTx {
     /// Answers whether the queue changed.
     fn raise_review(&mut self, draft: &ReviewDraft, now: DateTime<Utc>)
     -> Result<bool, StoreError>;
+    /// The id of the review item of a pair (`a < b`), if any.
+    fn review_of(&mut self, a: PersonId, b: PersonId) -> Result<Option<i64>, StoreError>;
     /// Records a reviewer's decision.
     fn decide_review(
         &mut self,

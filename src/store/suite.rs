@@ -55,6 +55,9 @@ macro_rules! store_suite {
             the_pace_of_an_account_spaces_the_slots_of_every_replica,
             a_turn_is_taken_once_by_one_replica,
             records_and_pushes_of_many_persons_at_once_match_one_at_a_time,
+            blocking_keys_are_replaced_per_person_and_found_by_key,
+            a_merge_moves_everything_of_a_person_and_a_split_moves_it_back,
+            a_review_decision_stands_until_the_fingerprint_changes_and_a_rejection_is_remembered,
         );
     };
     (@cases $fresh:expr; $($case:ident),* $(,)?) => {
@@ -912,4 +915,190 @@ pub(crate) fn records_and_pushes_of_many_persons_at_once_match_one_at_a_time(fre
             .len(),
         2
     );
+}
+
+pub(crate) fn blocking_keys_are_replaced_per_person_and_found_by_key(fresh: Factory<'_>) {
+    let Fresh {
+        mut store, _keep, ..
+    } = fresh();
+    let mut tx = store.begin().unwrap();
+    tx.set_match_blocks(&[(1, vec!["a".into(), "b".into()]), (2, vec!["b".into()])])
+        .unwrap();
+    tx.set_match_blocks(&[(1, vec!["c".into()])]).unwrap();
+    let mut found = tx
+        .match_candidates(&["a".into(), "b".into(), "c".into()], 10)
+        .unwrap();
+    found.sort();
+    assert_eq!(found, vec![("b".to_string(), 2), ("c".to_string(), 1)]);
+    tx.set_match_blocks(&[(3, vec!["b".into()]), (4, vec!["b".into()])])
+        .unwrap();
+    assert_eq!(
+        tx.match_candidates(&["b".into()], 2).unwrap().len(),
+        2,
+        "at most the limit"
+    );
+    tx.commit().unwrap();
+    assert!(store.match_model().unwrap().is_none());
+    let mut tx = store.begin().unwrap();
+    let v1 = tx.save_match_model("{\"v\":1}", at(2)).unwrap();
+    let v2 = tx.save_match_model("{\"v\":2}", at(3)).unwrap();
+    tx.commit().unwrap();
+    assert!(v2 > v1);
+    assert_eq!(
+        store.match_model().unwrap(),
+        Some((v2, "{\"v\":2}".to_string()))
+    );
+}
+
+pub(crate) fn a_merge_moves_everything_of_a_person_and_a_split_moves_it_back(fresh: Factory<'_>) {
+    use super::Merge;
+    let Fresh {
+        mut store, _keep, ..
+    } = fresh();
+    // GIVEN two persons, each with a record, a key, a CRM id, history and a pushed stage
+    let mut tx = store.begin().unwrap();
+    let (a, b) = (tx.next_person_id().unwrap(), tx.next_person_id().unwrap());
+    let crm = |v: &str| Key {
+        kind: "crm:hubspot",
+        value: v.into(),
+    };
+    tx.insert_keys(&[(email("a@x.io"), a), (email("b@x.io"), b), (crm("9"), b)])
+        .unwrap();
+    let (ra, rb) = (crm_record("1"), crm_record("9"));
+    tx.upsert_records("hubspot", &[(&ra, a), (&rb, b)]).unwrap();
+    tx.save_persons(&[&person(a, Some(Tier::Lead)), &person(b, Some(Tier::Mql))])
+        .unwrap();
+    tx.add_tier_changes(&[
+        change(a, None, Tier::Lead, 1),
+        change(b, None, Tier::Mql, 1),
+    ])
+    .unwrap();
+    tx.set_match_blocks(&[(b, vec!["k".into()])]).unwrap();
+    assert_eq!(
+        tx.crm_keys_of(&[a, b]).unwrap(),
+        vec![(b, "crm:hubspot".to_string(), "9".to_string())]
+    );
+    tx.commit().unwrap();
+
+    // WHEN b merges into a
+    let merge = Merge {
+        person: b,
+        into: a,
+        how: "match:0.990".into(),
+        score: 0.99,
+        detail: serde_json::json!({"fields": []}),
+        before: serde_json::to_value(person(b, Some(Tier::Mql))).unwrap(),
+        at: at(4),
+        split_at: None,
+    };
+    let mut tx = store.begin().unwrap();
+    tx.merge_persons(&merge, &[email("b@x.io")]).unwrap();
+    assert_eq!(tx.person_records(a).unwrap().len(), 2);
+    assert!(tx.match_candidates(&["k".into()], 10).unwrap().is_empty());
+    tx.commit().unwrap();
+
+    // THEN every lookup of b leads to a, and a holds b's record, keys and history
+    assert!(store.person(b).unwrap().is_none());
+    assert_eq!(store.merged_into(b).unwrap(), Some(a));
+    assert_eq!(store.merged_into(a).unwrap(), None);
+    assert_eq!(store.person_by_key("email", "b@x.io").unwrap(), Some(a));
+    assert_eq!(store.person_by_key("crm:hubspot", "9").unwrap(), Some(a));
+    assert_eq!(store.tier_history(a).unwrap().len(), 2);
+    assert_eq!(store.records_of(a).unwrap().len(), 2);
+    let merges = store.merges_into(a).unwrap();
+    assert_eq!(merges.len(), 1);
+    assert_eq!(
+        (merges[0].person, merges[0].how.as_str()),
+        (b, "match:0.990")
+    );
+    assert_eq!(store.merges().unwrap().len(), 1);
+    assert_eq!(store.active_merge(b).unwrap().map(|m| m.into), Some(a));
+    let rows = store.records_after(0, 10).unwrap();
+    assert_eq!(
+        rows.iter().map(|(_, p, _)| *p).collect::<Vec<_>>(),
+        vec![a, a]
+    );
+
+    // WHEN the merge is split
+    let mut tx = store.begin().unwrap();
+    tx.split_merge(&merge, at(5)).unwrap();
+    tx.save_persons(&[&person(b, Some(Tier::Mql))]).unwrap();
+    tx.commit().unwrap();
+
+    // THEN b has its own record, keys and history again, and the tombstone is gone
+    assert_eq!(store.merged_into(b).unwrap(), None);
+    assert!(store.active_merge(b).unwrap().is_none());
+    assert_eq!(store.person_by_key("email", "b@x.io").unwrap(), Some(b));
+    assert_eq!(store.person_by_key("crm:hubspot", "9").unwrap(), Some(b));
+    assert_eq!(store.person_by_key("email", "a@x.io").unwrap(), Some(a));
+    assert_eq!(store.records_of(b).unwrap().len(), 1);
+    assert_eq!(store.tier_history(b).unwrap().len(), 1);
+    assert!(store.merges_into(a).unwrap().is_empty());
+}
+
+pub(crate) fn a_review_decision_stands_until_the_fingerprint_changes_and_a_rejection_is_remembered(
+    fresh: Factory<'_>,
+) {
+    use super::{Merge, ReviewDraft, ReviewStatus};
+    let Fresh {
+        mut store, _keep, ..
+    } = fresh();
+    let draft = |fingerprint: &str| ReviewDraft {
+        a: 1,
+        b: 2,
+        score: 0.8,
+        detail: serde_json::json!({"fields": []}),
+        fingerprint: fingerprint.into(),
+    };
+    let mut tx = store.begin().unwrap();
+    assert!(tx.raise_review(&draft("f1"), at(1)).unwrap());
+    assert!(!tx.raise_review(&draft("f1"), at(2)).unwrap());
+    let id = tx.review_of(1, 2).unwrap().unwrap();
+    tx.decide_review(id, ReviewStatus::Rejected, at(3)).unwrap();
+    assert!(
+        !tx.raise_review(&draft("f1"), at(4)).unwrap(),
+        "unchanged data: the decision stands"
+    );
+    assert_eq!(tx.rejected_pairs(&[(1, 2), (1, 3)]).unwrap(), vec![(1, 2)]);
+    assert_eq!(
+        tx.decide_review(999, ReviewStatus::Accepted, at(3))
+            .unwrap_err()
+            .kind(),
+        StoreErrorKind::Corrupt
+    );
+    tx.commit().unwrap();
+    assert_eq!(
+        store.reviews(Some(ReviewStatus::Pending)).unwrap(),
+        Vec::new()
+    );
+    let item = store.review(id).unwrap().unwrap();
+    assert_eq!(
+        (item.status, item.ever_rejected),
+        (ReviewStatus::Rejected, true)
+    );
+
+    // WHEN the data changes, THEN the pair is asked again, its rejection remembered
+    let mut tx = store.begin().unwrap();
+    assert!(tx.raise_review(&draft("f2"), at(5)).unwrap());
+    // AND a rejection holds for whoever is merged into either side later
+    tx.merge_persons(
+        &Merge {
+            person: 2,
+            into: 7,
+            how: "review".into(),
+            score: 1.0,
+            detail: serde_json::json!({}),
+            before: serde_json::json!({}),
+            at: at(6),
+            split_at: None,
+        },
+        &[],
+    )
+    .unwrap();
+    assert_eq!(tx.rejected_pairs(&[(1, 7)]).unwrap(), vec![(1, 7)]);
+    tx.commit().unwrap();
+    let pending = store.reviews(Some(ReviewStatus::Pending)).unwrap();
+    assert_eq!(pending.len(), 1);
+    assert!(pending[0].ever_rejected);
+    assert_eq!(store.reviews(None).unwrap().len(), 1);
 }

@@ -26,11 +26,20 @@ pub fn get_as(addr: SocketAddr, path: &str, token: Option<&str>) -> Option<(u16,
 /// A plain HTTP/1.1 GET with extra header lines (each ending in `\r\n`): (status, body);
 /// `None` while nothing listens.
 pub fn get_with(addr: SocketAddr, path: &str, headers: &str) -> Option<(u16, String)> {
+    request(addr, "GET", path, headers)
+}
+
+/// A plain HTTP/1.1 POST without a body: (status, body); `None` while nothing listens.
+pub fn post(addr: SocketAddr, path: &str) -> Option<(u16, String)> {
+    request(addr, "POST", path, "Content-Length: 0\r\n")
+}
+
+fn request(addr: SocketAddr, method: &str, path: &str, headers: &str) -> Option<(u16, String)> {
     let mut s = TcpStream::connect_timeout(&addr, Duration::from_millis(200)).ok()?;
     s.set_read_timeout(Some(Duration::from_secs(10))).ok()?;
     write!(
         s,
-        "GET {path} HTTP/1.1\r\nHost: localhost\r\n{headers}Connection: close\r\n\r\n"
+        "{method} {path} HTTP/1.1\r\nHost: localhost\r\n{headers}Connection: close\r\n\r\n"
     )
     .ok()?;
     let mut answer = String::new();

@@ -169,6 +169,7 @@ impl MatchTx for PgTx<'_> {
     fn match_candidates(
         &mut self,
         blocks: &[String],
+        limit: usize,
     ) -> Result<Vec<(String, PersonId)>, StoreError> {
         if blocks.is_empty() {
             return Ok(Vec::new());
@@ -176,8 +177,10 @@ impl MatchTx for PgTx<'_> {
         Ok(self
             .db
             .query(
-                "SELECT block, person_id FROM match_blocks WHERE block = ANY($1)",
-                &[&blocks],
+                "SELECT q.block, m.person_id FROM unnest($1::text[]) AS q(block)
+                 CROSS JOIN LATERAL (SELECT person_id FROM match_blocks
+                                     WHERE block = q.block LIMIT $2) m",
+                &[&blocks, &(limit as i64)],
             )?
             .iter()
             .map(|r| (r.get(0), r.get(1)))
@@ -433,6 +436,16 @@ impl MatchTx for PgTx<'_> {
                 Ok(true)
             }
         }
+    }
+
+    fn review_of(&mut self, a: PersonId, b: PersonId) -> Result<Option<i64>, StoreError> {
+        Ok(self
+            .db
+            .query_opt(
+                "SELECT id FROM review_items WHERE a = $1 AND b = $2",
+                &[&a, &b],
+            )?
+            .map(|r| r.get(0)))
     }
 
     fn decide_review(

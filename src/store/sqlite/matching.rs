@@ -229,13 +229,14 @@ impl MatchTx for SqliteTx<'_> {
     fn match_candidates(
         &mut self,
         blocks: &[String],
+        limit: usize,
     ) -> Result<Vec<(String, PersonId)>, StoreError> {
         let mut stmt = self
             .tx
-            .prepare_cached("SELECT person_id FROM match_blocks WHERE block = ?1")?;
+            .prepare_cached("SELECT person_id FROM match_blocks WHERE block = ?1 LIMIT ?2")?;
         let mut out = Vec::new();
         for block in blocks {
-            let rows = stmt.query_map([block], |r| r.get::<_, PersonId>(0))?;
+            let rows = stmt.query_map(params![block, limit as i64], |r| r.get::<_, PersonId>(0))?;
             for person in rows {
                 out.push((block.clone(), person?));
             }
@@ -484,6 +485,14 @@ impl MatchTx for SqliteTx<'_> {
                 Ok(true)
             }
         }
+    }
+
+    fn review_of(&mut self, a: PersonId, b: PersonId) -> Result<Option<i64>, StoreError> {
+        Ok(self
+            .tx
+            .prepare_cached("SELECT id FROM review_items WHERE a = ?1 AND b = ?2")?
+            .query_row([a, b], |r| r.get(0))
+            .optional()?)
     }
 
     fn decide_review(
