@@ -44,12 +44,21 @@ fn main() {
     );
 
     let t = Instant::now();
-    let (_, model) = matcher::train(&cfg, &mut exact.store, chrono::Utc::now()).unwrap();
+    let resolver =
+        leadsync::resolve::Resolver::new(&exact.settings.identity, &exact.settings.merge);
+    let (_, model) = matcher::train(&cfg, &resolver, &mut exact.store, chrono::Utc::now()).unwrap();
     println!(
         "trained on {} persons in {:.2}s (not part of either ingest)",
         model.trained_on,
         t.elapsed().as_secs_f64()
     );
+    println!("  prior {:.3e}", model.model.prior);
+    for f in &model.model.fields {
+        let w: Vec<String> = (0..f.m.len())
+            .map(|l| format!("{:+.1}", f.weight(l)))
+            .collect();
+        println!("  {:<12} {:?}: {}", f.field, f.comparator, w.join(" "));
+    }
     drop(exact);
 
     let mut matched = Bench::drop(rows, 0.1);

@@ -14,8 +14,8 @@ pub enum Comparator {
     Name,
     /// Free text (streets, suburbs, companies): equal; Jaro–Winkler ≥ 0.90; ≥ 0.75; different.
     Text,
-    /// Emails: equal; the same local part at another domain; local parts within Jaro–Winkler
-    /// 0.88 at the same domain; different.
+    /// Emails: equal; the same local part at another domain; at the same domain, local parts
+    /// one slip of the keyboard apart (two for long ones), not only in digits; different.
     Email,
     /// Phones (digits): equal; the same last 7 digits; different.
     Phone,

@@ -35,6 +35,9 @@ pub struct Matcher {
     review_at: f64,
     fields: Vec<(String, Field)>,
     rules: Vec<BlockingRule>,
+    /// Blocks seen holding more than [`MAX_BLOCK`] persons: never looked up again (blocks only
+    /// grow), so a common name costs one lookup per process, not one per page.
+    oversized: std::sync::Mutex<HashSet<i64>>,
 }
 
 /// What matching did to a page (or a pass).
@@ -164,6 +167,7 @@ impl Matcher {
                 .map(|f| (field_key(&f.field), f.field.clone()))
                 .collect(),
             rules: Matcher::blocking_rules(cfg),
+            oversized: std::sync::Mutex::new(HashSet::new()),
         })
     }
 
@@ -172,13 +176,14 @@ impl Matcher {
         profile(&self.model, &self.fields, person)
     }
 
-    /// A record's blocking keys, one per rule it has every field of (prefixed by the rule's
-    /// number, so two rules never share a key by chance).
-    pub fn blocks(&self, fields: &Fields) -> Vec<String> {
+    /// A record's blocking keys, one per rule it has every field of, each the 64-bit FNV-1a
+    /// hash of the rule's number and key (two keys sharing a hash only bring a candidate that
+    /// scores for itself).
+    pub fn blocks(&self, fields: &Fields) -> Vec<i64> {
         self.rules
             .iter()
             .enumerate()
-            .filter_map(|(i, r)| r.key(fields).map(|k| format!("{i}\u{1e}{k}")))
+            .filter_map(|(i, r)| r.key(fields).map(|k| block_hash(i, &k)))
             .collect()
     }
 
@@ -194,21 +199,36 @@ impl Matcher {
     ) -> Result<MatchStats, StoreError> {
         let mut stats = MatchStats::default();
         let mut profiles: HashMap<PersonId, Fields> = HashMap::new();
-        let mut blocks_of: Vec<(PersonId, Vec<String>)> = Vec::with_capacity(persons.len());
-        let mut members: BTreeMap<String, BTreeSet<PersonId>> = BTreeMap::new();
+        let mut blocks_of: Vec<(PersonId, Vec<i64>)> = Vec::with_capacity(persons.len());
+        let mut members: BTreeMap<i64, BTreeSet<PersonId>> = BTreeMap::new();
         for p in persons.iter() {
             let fields = self.profile(p);
             let blocks = self.blocks(&fields);
             for b in &blocks {
-                members.entry(b.clone()).or_default().insert(p.id);
+                members.entry(*b).or_default().insert(p.id);
             }
             profiles.insert(p.id, fields);
             blocks_of.push((p.id, blocks));
         }
-        let all: Vec<String> = members.keys().cloned().collect();
+        let mut oversized = self
+            .oversized
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let all: Vec<i64> = members
+            .keys()
+            .filter(|b| !oversized.contains(*b))
+            .copied()
+            .collect();
         for (block, person) in tx.match_candidates(&all, MAX_BLOCK + 1)? {
             members.entry(block).or_default().insert(person);
         }
+        for (block, ids) in &members {
+            if ids.len() > MAX_BLOCK {
+                oversized.insert(*block);
+            }
+        }
+        members.retain(|b, _| !oversized.contains(b));
+        drop(oversized);
         // The pairs: a page person and anyone sharing a block not too large to tell anything.
         let page: HashSet<PersonId> = persons.iter().map(|p| p.id).collect();
         let mut pairs: BTreeSet<(PersonId, PersonId)> = BTreeSet::new();
@@ -223,7 +243,7 @@ impl Matcher {
             }
         }
         if pairs.is_empty() {
-            tx.set_match_blocks(&blocks_of)?;
+            tx.add_match_blocks(&blocks_of)?;
             return Ok(stats);
         }
         let stored: Vec<PersonId> = pairs
@@ -314,12 +334,12 @@ impl Matcher {
             stats.merged += 1;
         }
         // Blocking keys of the persons that remain, the survivors' from their merged records.
-        let mut blocks: Vec<(PersonId, Vec<String>)> = Vec::new();
+        let mut blocks: Vec<(PersonId, Vec<i64>)> = Vec::new();
         for p in persons.iter() {
             let fields = self.profile(p);
             blocks.push((p.id, self.blocks(&fields)));
         }
-        tx.set_match_blocks(&blocks)?;
+        tx.add_match_blocks(&blocks)?;
         Ok(stats)
     }
 }
@@ -422,6 +442,17 @@ fn profile(model: &Model, fields: &[(String, Field)], person: &Person) -> Fields
     out
 }
 
+/// The 64-bit FNV-1a hash of a blocking rule's number and key: stable across processes and
+/// versions (it is stored).
+fn block_hash(rule: usize, key: &str) -> i64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in (rule as u32).to_le_bytes().iter().chain(key.as_bytes()) {
+        h ^= u64::from(*b);
+        h = h.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    h as i64
+}
+
 /// Whether two persons hold different ids of one CRM.
 fn clash(a: Option<&BTreeSet<(String, String)>>, b: Option<&BTreeSet<(String, String)>>) -> bool {
     let (Some(a), Some(b)) = (a, b) else {
@@ -457,6 +488,7 @@ const TRAIN_MAX: usize = 200_000;
 /// sample of them) and stores it; answers its version and the model.
 pub fn train(
     cfg: &MatchingConfig,
+    resolver: &Resolver,
     store: &mut dyn Store,
     now: DateTime<Utc>,
 ) -> Result<(i64, StoredModel), StoreError> {
@@ -485,13 +517,124 @@ pub fn train(
     }
     profiles.sort();
     let trained_on = profiles.len();
-    model.train(&profiles, &Matcher::blocking_rules(cfg), 200_000, 7);
+    let rules = Matcher::blocking_rules(cfg);
+    model.train(&profiles, &rules, 200_000, 7);
+    // Where exact keys already joined records of one person, those pairs are true matches:
+    // `m` from them is sounder than EM's, which, on a store whose duplicates the keys already
+    // joined, would take look-alikes (namesakes at one company) for the match class.
+    let labels = labelled_pairs(store, resolver, &model, &fields, step)?;
+    let labelled = model.estimate_m_from_matches(&labels, MIN_LABELS);
+    // Key fields (emails, phones) without enough known matches keep their starting `m`: the
+    // duplicates that shared them were joined by the keys, so what EM sees there are mostly
+    // look-alikes.
+    let start = Matcher::untrained(cfg);
+    let mut reset = false;
+    for (f, s) in model.fields.iter_mut().zip(&start.fields) {
+        let key_field = matches!(
+            f.comparator,
+            crate::resolve::matching::Comparator::Email
+                | crate::resolve::matching::Comparator::Phone
+        );
+        if key_field && !labelled.contains(&f.field) {
+            f.m = s.m.clone();
+            reset = true;
+        }
+    }
+    if !labelled.is_empty() || reset {
+        model.estimate_prior(&profiles, &rules);
+    }
     let stored = StoredModel { trained_on, model };
     let json = serde_json::to_string(&stored).expect("models serialise");
     let mut tx = store.begin()?;
     let version = tx.save_match_model(&json, now)?;
     tx.commit()?;
     Ok((version, stored))
+}
+
+/// Fields compared in fewer known matches than this keep the `m` EM estimated.
+const MIN_LABELS: usize = 30;
+/// Known matches read at most.
+const MAX_LABELS: usize = 20_000;
+
+/// Pairs of source records that exact keys joined into one person (each person's records in
+/// observation order, taken two by two), as profiles, each with the key fields it shares
+/// (those agree by construction and must not count).
+fn labelled_pairs(
+    store: &mut dyn Store,
+    resolver: &Resolver,
+    model: &Model,
+    fields: &[(String, Field)],
+    step: usize,
+) -> Result<Vec<(Fields, Fields, Vec<String>)>, StoreError> {
+    let mut out = Vec::new();
+    let mut after = 0;
+    let mut seen = 0usize;
+    'persons: loop {
+        let batch = store.persons_after(after, 5_000, None)?;
+        let Some(last) = batch.last() else { break };
+        after = last.id;
+        for p in &batch {
+            seen += 1;
+            if p.sources.len() < 2 || !(seen - 1).is_multiple_of(step) {
+                continue;
+            }
+            let records = store.records_of(p.id)?;
+            let profiles: Vec<(Fields, Vec<crate::model::Key>)> = records
+                .iter()
+                .map(|r| {
+                    let mut one = Person::new(p.id, r.observed_at);
+                    for (field, value) in &r.values {
+                        one.fields.entry(field.clone()).or_insert_with(|| {
+                            vec![crate::model::FieldValue {
+                                value: value.clone(),
+                                source: 0,
+                            }]
+                        });
+                    }
+                    let record = SourceRecord {
+                        locator: r.locator.clone(),
+                        observed_at: r.observed_at,
+                        values: r.values.clone(),
+                        archived: r.archived,
+                    };
+                    (
+                        profile(model, fields, &one),
+                        resolver.keys_of(&r.connector, &record),
+                    )
+                })
+                .collect();
+            for w in profiles.windows(2) {
+                // The kinds of key the two share: the fields those keys come from agree (or
+                // were folded to agree) by construction.
+                let kinds: Vec<&str> = w[0]
+                    .1
+                    .iter()
+                    .filter(|k| w[1].1.contains(k))
+                    .map(|k| k.kind)
+                    .collect();
+                let shared: Vec<String> = model
+                    .fields
+                    .iter()
+                    .filter(|f| match f.comparator {
+                        crate::resolve::matching::Comparator::Email => {
+                            kinds.contains(&crate::resolve::EMAIL)
+                        }
+                        crate::resolve::matching::Comparator::Phone => {
+                            kinds.contains(&crate::resolve::PHONE)
+                        }
+                        _ => false,
+                    })
+                    .map(|f| f.field.clone())
+                    .collect();
+                let (a, b) = (w[0].0.clone(), w[1].0.clone());
+                out.push((a, b, shared));
+                if out.len() >= MAX_LABELS {
+                    break 'persons;
+                }
+            }
+        }
+    }
+    Ok(out)
 }
 
 /// Persons matched per transaction in a whole-store pass.
@@ -646,11 +789,11 @@ pub fn split(
     tx.decide_review(item, crate::store::ReviewStatus::Rejected, now)?;
     let mut persons = vec![restored, survivor];
     if let Some(m) = matcher {
-        let blocks: Vec<(PersonId, Vec<String>)> = persons
+        let blocks: Vec<(PersonId, Vec<i64>)> = persons
             .iter()
             .map(|p| (p.id, m.blocks(&m.profile(p))))
             .collect();
-        tx.set_match_blocks(&blocks)?;
+        tx.add_match_blocks(&blocks)?;
     }
     ingest.qualify(tx.as_mut(), &mut persons, now)?;
     tx.commit()?;

@@ -113,11 +113,13 @@ pub trait MatchTx {
     /// (a block larger than matching compares needs only to be known as too large).
     fn match_candidates(
         &mut self,
-        blocks: &[String],
+        blocks: &[i64],
         limit: usize,
-    ) -> Result<Vec<(String, PersonId)>, StoreError>;
-    /// Replaces the blocking keys of each of these persons.
-    fn set_match_blocks(&mut self, persons: &[(PersonId, Vec<String>)]) -> Result<(), StoreError>;
+    ) -> Result<Vec<(i64, PersonId)>, StoreError>;
+    /// Adds blocking keys (hashes) of persons; a key already held is kept once. Keys are never
+    /// removed: a key a person no longer has, or of a person merged away, only brings a
+    /// candidate that scores low or no longer exists.
+    fn add_match_blocks(&mut self, persons: &[(PersonId, Vec<i64>)]) -> Result<(), StoreError>;
     /// A person's source records, oldest observation first (this transaction's writes seen).
     fn person_records(&mut self, person: PersonId) -> Result<Vec<StoredRecord>, StoreError>;
     /// The CRM ids these persons hold, as `(person, kind, value)`.
@@ -135,7 +137,7 @@ pub trait MatchTx {
     ) -> Result<Vec<(PersonId, PersonId)>, StoreError>;
     /// Moves everything of `merge.person` to `merge.into`: its records, those of `keys` it
     /// holds (the keys of its records) and its CRM ids, its tier history, outbox entries and
-    /// conflicts; removes the person and its blocking keys, and records the merge with what
+    /// conflicts; removes the person, and records the merge with what
     /// moved. The survivor's merged golden record is the caller's to save.
     fn merge_persons(&mut self, merge: &Merge, keys: &[Key]) -> Result<(), StoreError>;
     /// Undoes the merge of `merge.person`: the records, keys and tier history that moved go

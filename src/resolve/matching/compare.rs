@@ -47,7 +47,7 @@ impl Comparator {
                 let ((la, da), (lb, db)) = (split(a), split(b));
                 if la == lb {
                     1
-                } else if da == db && strsim::jaro_winkler(&la, &lb) >= 0.88 {
+                } else if da == db && typo(&la, &lb) {
                     2
                 } else {
                     3
@@ -80,6 +80,19 @@ impl Comparator {
 }
 
 /// Soundex (American): a letter and three digits, so names that sound alike share a block.
+/// Whether two local parts differ as a slip of the keyboard does: one edit (two for long ones;
+/// a swap of neighbours is one), and not only in their digits (`smith1`, `smith2` are two
+/// people of one name).
+fn typo(a: &str, b: &str) -> bool {
+    let letters = |s: &str| -> String { s.chars().filter(|c| !c.is_ascii_digit()).collect() };
+    if letters(a) == letters(b) {
+        return false;
+    }
+    let longest = a.chars().count().max(b.chars().count());
+    let allowed = if longest >= 8 { 2 } else { 1 };
+    strsim::osa_distance(a, b) <= allowed
+}
+
 pub fn soundex(name: &str) -> Option<String> {
     let code = |c: char| match c {
         'b' | 'f' | 'p' | 'v' => Some('1'),
@@ -135,6 +148,15 @@ mod tests {
         assert_eq!(
             Comparator::Email.level("jsmith@acme.com", "jsmiht@acme.com"),
             2
+        );
+        // Numbered addresses tell people of one name apart: not a typo.
+        assert_eq!(
+            Comparator::Email.level("john.smith.12@gmail.com", "john.smith.4567@gmail.com"),
+            3
+        );
+        assert_eq!(
+            Comparator::Email.level("john.smith1@acme.com", "john.smith2@acme.com"),
+            3
         );
         assert_eq!(Comparator::Phone.level("+442071234567", "02071234567"), 1);
         assert_eq!(Comparator::Digits.level("19850304", "19850403"), 1);

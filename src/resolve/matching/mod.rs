@@ -191,9 +191,16 @@ impl Model {
             }
             f.m = mean;
         }
-        // The prior: the chance that two records taken at random are a match (Splink's λ),
-        // from the candidate pairs whose fields alone favour a match, among all pairs. Blocking
-        // only chose which pairs to score; it must not make a pair likelier.
+        self.estimate_prior(records, rules);
+    }
+
+    /// The prior: the chance that two records taken at random are a match (Splink's λ), from
+    /// the candidate pairs whose fields alone favour a match, among all pairs. Blocking only
+    /// chose which pairs to score; it must not make a pair likelier.
+    pub fn estimate_prior(&mut self, records: &[Fields], rules: &[BlockingRule]) {
+        if records.len() < 2 {
+            return;
+        }
         self.prior = 0.5;
         let likely = self
             .pair_levels(records, &candidate_pairs(records, rules))
@@ -202,6 +209,38 @@ impl Model {
             .count();
         let n = records.len() as f64;
         self.prior = (likely.max(1) as f64 / (n * (n - 1.0) / 2.0)).clamp(1e-12, 0.5);
+    }
+
+    /// Sets `m` from pairs known to be matches (labels), for each field compared in at least
+    /// `min` of them: each pair is `(a, b, skip)`, `skip` naming fields that must not count
+    /// (those the pair is known to match on by construction). Answers the fields set.
+    pub fn estimate_m_from_matches(
+        &mut self,
+        pairs: &[(Fields, Fields, Vec<String>)],
+        min: usize,
+    ) -> Vec<String> {
+        let mut set = Vec::new();
+        for f in &mut self.fields {
+            let mut counts = vec![0.0; f.m.len()];
+            let mut n = 0;
+            for (a, b, skip) in pairs {
+                if skip.contains(&f.field) {
+                    continue;
+                }
+                if let (Some(x), Some(y)) = (a.get(&f.field), b.get(&f.field))
+                    && !x.is_empty()
+                    && !y.is_empty()
+                {
+                    counts[f.comparator.level(x, y)] += 1.0;
+                    n += 1;
+                }
+            }
+            if n >= min {
+                f.m = normalised(&counts);
+                set.push(f.field.clone());
+            }
+        }
+        set
     }
 
     fn estimate_u(&mut self, records: &[Fields], samples: usize, seed: u64) {
@@ -316,7 +355,7 @@ impl BlockingRule {
 
 /// Blocks larger than this are skipped (a key shared by that many records tells nothing, and
 /// comparing all its pairs would be quadratic).
-pub const MAX_BLOCK: usize = 400;
+pub const MAX_BLOCK: usize = 100;
 
 /// The pairs `(i, j)`, `i < j`, of records sharing a key of any rule, each once.
 pub fn candidate_pairs(records: &[Fields], rules: &[BlockingRule]) -> Vec<(usize, usize)> {

@@ -168,16 +168,16 @@ impl MatchStore for PgStore {
 impl MatchTx for PgTx<'_> {
     fn match_candidates(
         &mut self,
-        blocks: &[String],
+        blocks: &[i64],
         limit: usize,
-    ) -> Result<Vec<(String, PersonId)>, StoreError> {
+    ) -> Result<Vec<(i64, PersonId)>, StoreError> {
         if blocks.is_empty() {
             return Ok(Vec::new());
         }
         Ok(self
             .db
             .query(
-                "SELECT q.block, m.person_id FROM unnest($1::text[]) AS q(block)
+                "SELECT q.block, m.person_id FROM unnest($1::bigint[]) AS q(block)
                  CROSS JOIN LATERAL (SELECT person_id FROM match_blocks
                                      WHERE block = q.block LIMIT $2) m",
                 &[&blocks, &(limit as i64)],
@@ -187,24 +187,20 @@ impl MatchTx for PgTx<'_> {
             .collect())
     }
 
-    fn set_match_blocks(&mut self, persons: &[(PersonId, Vec<String>)]) -> Result<(), StoreError> {
+    fn add_match_blocks(&mut self, persons: &[(PersonId, Vec<i64>)]) -> Result<(), StoreError> {
         if persons.is_empty() {
             return Ok(());
         }
-        let ids: Vec<PersonId> = persons.iter().map(|(p, _)| *p).collect();
-        self.db.execute(
-            "DELETE FROM match_blocks WHERE person_id = ANY($1)",
-            &[&ids],
-        )?;
         let (mut owners, mut blocks) = (Vec::new(), Vec::new());
         for (person, keys) in persons {
             for block in keys {
                 owners.push(*person);
-                blocks.push(block.as_str());
+                blocks.push(*block);
             }
         }
         self.db.execute(
-            "INSERT INTO match_blocks (block, person_id) SELECT * FROM unnest($1::text[], $2::bigint[])",
+            "INSERT INTO match_blocks (block, person_id) SELECT * FROM unnest($1::bigint[], $2::bigint[])
+             ON CONFLICT DO NOTHING",
             &[&blocks, &owners],
         )?;
         Ok(())
@@ -337,7 +333,6 @@ impl MatchTx for PgTx<'_> {
              WHERE person_id = $1 AND other_person_id = $1 AND resolved_at IS NULL",
             &[&into, &now],
         )?;
-        db.execute("DELETE FROM match_blocks WHERE person_id = $1", &[&from])?;
         db.execute("DELETE FROM persons WHERE id = $1", &[&from])?;
         self.new_ids.remove(&from);
         db.execute(

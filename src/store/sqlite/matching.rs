@@ -228,9 +228,9 @@ impl MatchStore for SqliteStore {
 impl MatchTx for SqliteTx<'_> {
     fn match_candidates(
         &mut self,
-        blocks: &[String],
+        blocks: &[i64],
         limit: usize,
-    ) -> Result<Vec<(String, PersonId)>, StoreError> {
+    ) -> Result<Vec<(i64, PersonId)>, StoreError> {
         let mut stmt = self
             .tx
             .prepare_cached("SELECT person_id FROM match_blocks WHERE block = ?1 LIMIT ?2")?;
@@ -238,22 +238,16 @@ impl MatchTx for SqliteTx<'_> {
         for block in blocks {
             let rows = stmt.query_map(params![block, limit as i64], |r| r.get::<_, PersonId>(0))?;
             for person in rows {
-                out.push((block.clone(), person?));
+                out.push((*block, person?));
             }
         }
         Ok(out)
     }
 
-    fn set_match_blocks(&mut self, persons: &[(PersonId, Vec<String>)]) -> Result<(), StoreError> {
-        let mut clear = self
-            .tx
-            .prepare_cached("DELETE FROM match_blocks WHERE person_id = ?1")?;
-        for (person, _) in persons {
-            clear.execute([person])?;
-        }
-        let mut add = self
-            .tx
-            .prepare_cached("INSERT INTO match_blocks (block, person_id) VALUES (?1, ?2)")?;
+    fn add_match_blocks(&mut self, persons: &[(PersonId, Vec<i64>)]) -> Result<(), StoreError> {
+        let mut add = self.tx.prepare_cached(
+            "INSERT OR IGNORE INTO match_blocks (block, person_id) VALUES (?1, ?2)",
+        )?;
         for (person, blocks) in persons {
             for block in blocks {
                 add.execute(params![block, person])?;
@@ -380,8 +374,6 @@ impl MatchTx for SqliteTx<'_> {
              WHERE person_id = ?1 AND other_person_id = ?1 AND resolved_at IS NULL",
         )?
         .execute(params![into, now])?;
-        tx.prepare_cached("DELETE FROM match_blocks WHERE person_id = ?1")?
-            .execute([from])?;
         tx.prepare_cached("DELETE FROM persons WHERE id = ?1")?
             .execute([from])?;
         tx.prepare_cached(

@@ -177,11 +177,10 @@ pub(super) const MIGRATIONS: &[&str] = &[
     // persons, with what a split needs), the review queue and the trained models.
     r#"
     CREATE TABLE match_blocks (
-        block      TEXT NOT NULL,
-        person_id  INTEGER NOT NULL
-    );
-    CREATE INDEX match_blocks_block ON match_blocks(block);
-    CREATE INDEX match_blocks_person ON match_blocks(person_id);
+        block      INTEGER NOT NULL,
+        person_id  INTEGER NOT NULL,
+        PRIMARY KEY (block, person_id)
+    ) WITHOUT ROWID;
     CREATE TABLE merges (
         id         INTEGER PRIMARY KEY,
         person_id  INTEGER NOT NULL,
