@@ -308,18 +308,8 @@ impl ExplainView {
                     m.how,
                     m.at.format("%Y-%m-%d %H:%M")
                 );
-                for f in m.detail["fields"].as_array().into_iter().flatten() {
-                    let level = match f["level"].as_u64() {
-                        Some(l) => format!("level {l}"),
-                        None => "missing".into(),
-                    };
-                    let _ = writeln!(
-                        out,
-                        "    {:<16} {:<9} weight {:+.2}",
-                        f["field"].as_str().unwrap_or("?"),
-                        level,
-                        f["weight"].as_f64().unwrap_or(0.0)
-                    );
+                for line in field_scores(&m.detail) {
+                    let _ = writeln!(out, "{line}");
                 }
             }
         }
@@ -335,6 +325,27 @@ impl ExplainView {
         }
         out
     }
+}
+
+/// A match score's fields as text lines, one per compared field: its level and weight.
+pub fn field_scores(detail: &serde_json::Value) -> Vec<String> {
+    detail["fields"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|f| {
+            let level = match f["level"].as_u64() {
+                Some(l) => format!("level {l}"),
+                None => "missing".into(),
+            };
+            format!(
+                "    {:<16} {:<9} weight {:+.2}",
+                f["field"].as_str().unwrap_or("?"),
+                level,
+                f["weight"].as_f64().unwrap_or(0.0)
+            )
+        })
+        .collect()
 }
 
 /// Longer values are cut in the text (the JSON keeps them whole): a pasted document in a cell

@@ -142,17 +142,8 @@ fn render(store: &mut dyn Store, item: &ReviewItem) -> Result<(), Failure> {
         }
     }
     outln!("  fields compared (level 0 = equal; weight = log2(m/u)):");
-    for f in item.detail["fields"].as_array().into_iter().flatten() {
-        let level = match f["level"].as_u64() {
-            Some(l) => format!("level {l}"),
-            None => "missing".into(),
-        };
-        outln!(
-            "    {:<16} {:<9} weight {:+.2}",
-            f["field"].as_str().unwrap_or("?"),
-            level,
-            f["weight"].as_f64().unwrap_or(0.0)
-        );
+    for line in crate::explain::field_scores(&item.detail) {
+        outln!("{line}");
     }
     Ok(())
 }

@@ -311,12 +311,7 @@ impl Matcher {
                 }
                 continue;
             }
-            // The survivor: pushed to a CRM, else the older.
-            let (keep, gone) = match (pushed.contains(&ra), pushed.contains(&rb)) {
-                (false, true) => (rb, ra),
-                (true, false) => (ra, rb),
-                _ => (ra.min(rb), ra.max(rb)),
-            };
+            let (keep, gone) = survivor_first(&pushed, ra, rb);
             merge_pair(
                 tx,
                 resolver,
@@ -333,11 +328,16 @@ impl Matcher {
             crm_ids.entry(keep).or_default().extend(moved);
             stats.merged += 1;
         }
-        // Blocking keys of the persons that remain, the survivors' from their merged records.
-        let mut blocks: Vec<(PersonId, Vec<i64>)> = Vec::new();
-        for p in persons.iter() {
-            let fields = self.profile(p);
-            blocks.push((p.id, self.blocks(&fields)));
+        // Blocking keys of the persons that remain: those computed above, the survivors' from
+        // their merged records.
+        let survivors: HashSet<PersonId> = into.values().copied().collect();
+        let remaining: HashSet<PersonId> = persons.iter().map(|p| p.id).collect();
+        let mut blocks: Vec<(PersonId, Vec<i64>)> = blocks_of
+            .into_iter()
+            .filter(|(id, _)| remaining.contains(id) && !survivors.contains(id))
+            .collect();
+        for p in persons.iter().filter(|p| survivors.contains(&p.id)) {
+            blocks.push((p.id, self.blocks(&self.profile(p))));
         }
         tx.add_match_blocks(&blocks)?;
         Ok(stats)
@@ -440,6 +440,15 @@ fn profile(model: &Model, fields: &[(String, Field)], person: &Person) -> Fields
         }
     }
     out
+}
+
+/// The pair as (survivor, merged away): the one already pushed to a CRM, else the older id.
+fn survivor_first(pushed: &HashSet<PersonId>, a: PersonId, b: PersonId) -> (PersonId, PersonId) {
+    match (pushed.contains(&a), pushed.contains(&b)) {
+        (false, true) => (b, a),
+        (true, false) => (a, b),
+        _ => (a.min(b), a.max(b)),
+    }
 }
 
 /// The 64-bit FNV-1a hash of a blocking rule's number and key: stable across processes and
@@ -716,11 +725,7 @@ pub fn decide(
         )));
     }
     let pushed: HashSet<PersonId> = tx.pushed_persons(&[a, b])?.into_iter().collect();
-    let (keep, gone) = match (pushed.contains(&a), pushed.contains(&b)) {
-        (false, true) => (b, a),
-        (true, false) => (a, b),
-        _ => (a.min(b), a.max(b)),
-    };
+    let (keep, gone) = survivor_first(&pushed, a, b);
     merge_pair(
         tx.as_mut(),
         ingest.resolver(),

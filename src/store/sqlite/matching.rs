@@ -359,7 +359,6 @@ impl MatchTx for SqliteTx<'_> {
             Ok,
         )?;
         let now = ts(&merge.at);
-        tx.execute_batch("")?;
         for sql in [
             "UPDATE tier_history SET person_id = ?2 WHERE person_id = ?1",
             "UPDATE outbox SET person_id = ?2 WHERE person_id = ?1",
