@@ -453,3 +453,140 @@ fn rows_holding_different_ids_of_one_crm_are_never_merged_automatically() {
         "rows without ids: precision {p:.4}, recall {r:.4}"
     );
 }
+
+/// The record pairs a store links, each record named by its place in `files` (file name and
+/// the records written to it, in row order): `(i, j)`, `i < j`, indexes into their
+/// concatenation.
+fn linked_pairs(env: &Env, files: &[(&str, Vec<usize>)]) -> HashSet<(usize, usize)> {
+    let out = ok(env, &["export", "links", "--csv"]);
+    let mut by_person: HashMap<i64, Vec<usize>> = HashMap::new();
+    for line in out.lines().skip(1) {
+        let cells: Vec<&str> = line.split(',').collect();
+        let (name, row) = cells[2].rsplit_once(" row ").unwrap();
+        let (_, records) = files
+            .iter()
+            .find(|(f, _)| *f == name)
+            .unwrap_or_else(|| panic!("unknown source {}", cells[2]));
+        let row: usize = row.parse().unwrap();
+        by_person
+            .entry(cells[0].parse().unwrap())
+            .or_default()
+            .push(records[row - 2]);
+    }
+    let mut pairs = HashSet::new();
+    for records in by_person.values() {
+        for (x, &a) in records.iter().enumerate() {
+            for &b in &records[x + 1..] {
+                pairs.insert((a.min(b), a.max(b)));
+            }
+        }
+    }
+    pairs
+}
+
+#[test]
+fn the_same_records_in_another_order_and_split_into_several_drops_join_the_same_clusters() {
+    // GIVEN 3,000 records (1,200 people, 1,800 duplicates) and two stores trained alike on the
+    // first 1,000 of them
+    let set = leadsync_sample::febrl_set(7, 1_200, 1_800, 5);
+    let config = FEBRL_MATCHING.replace("LINK_AT", "0.95");
+    let (one, split) = (Env::new(&config), Env::new(&config));
+    let base: Vec<usize> = (0..1_000).collect();
+    let csv_of = |records: &[usize]| {
+        let rows: Vec<_> = records.iter().map(|&i| set[i].clone()).collect();
+        febrl_csv(&rows).0
+    };
+    for env in [&one, &split] {
+        env.drop_file("base.csv", csv_of(&base).as_bytes());
+        env.sync();
+        ok(env, &["identity", "train"]);
+    }
+
+    // WHEN the other 2,000 reach the first store as one drop, and the second in three drops,
+    // in reverse order and interleaved
+    let rest: Vec<usize> = (1_000..set.len()).collect();
+    one.drop_file("rest.csv", csv_of(&rest).as_bytes());
+    one.sync();
+    let reversed: Vec<usize> = rest.iter().rev().copied().collect();
+    let parts: Vec<(String, Vec<usize>)> = (0..3)
+        .map(|k| {
+            let records = reversed.iter().skip(k).step_by(3).copied().collect();
+            (format!("rest-{k}.csv"), records)
+        })
+        .collect();
+    for (name, records) in &parts {
+        split.drop_file(name, csv_of(records).as_bytes());
+        split.sync();
+    }
+
+    // THEN both stores link the same pairs of records
+    let mut one_files = vec![("base.csv", base.clone()), ("rest.csv", rest.clone())];
+    let a = linked_pairs(&one, &one_files);
+    one_files.truncate(1);
+    one_files.extend(parts.iter().map(|(n, r)| (n.as_str(), r.clone())));
+    let b = linked_pairs(&split, &one_files);
+    let truth: HashSet<(usize, usize)> = (0..set.len())
+        .flat_map(|i| (i + 1..set.len()).map(move |j| (i, j)))
+        .filter(|&(i, j)| set[i].original == set[j].original)
+        .collect();
+    println!(
+        "one drop: {} pairs linked ({} true); three drops: {} ({} true); {} in one only, {} in the other only",
+        a.len(),
+        a.intersection(&truth).count(),
+        b.len(),
+        b.intersection(&truth).count(),
+        a.difference(&b).count(),
+        b.difference(&a).count()
+    );
+    assert!(a.len() > 2_000, "linked pairs: {}", a.len());
+    assert_eq!(a, b);
+}
+
+/// `env` with its store in a fresh PostgreSQL database of the tests' cluster.
+fn on_postgres(env: Env) -> Env {
+    let url = leadsync_test_postgres::Cluster::get().fresh_db();
+    let text = std::fs::read_to_string(&env.config).unwrap();
+    let line = text.lines().find(|l| l.starts_with("url = ")).unwrap();
+    let text = text.replace(line, &format!("url = \"{url}\""));
+    std::fs::write(&env.config, text).unwrap();
+    env
+}
+
+#[test]
+fn matching_on_postgres_links_the_same_pairs_as_on_sqlite() {
+    // GIVEN 1,200 records (500 people, 700 duplicates), a SQLite store and a PostgreSQL store
+    let set = leadsync_sample::febrl_set(11, 500, 700, 5);
+    let config = FEBRL_MATCHING.replace("LINK_AT", "0.95");
+    let sqlite = Env::new(&config);
+    let postgres = on_postgres(Env::new(&config));
+    let files: Vec<(&str, Vec<usize>)> = vec![
+        ("first.csv", (0..600).collect()),
+        ("then.csv", (600..set.len()).collect()),
+    ];
+    // WHEN each is trained on the first half, then the second half is matched as it is synced
+    for env in [&sqlite, &postgres] {
+        for (k, (name, records)) in files.iter().enumerate() {
+            let rows: Vec<_> = records.iter().map(|&i| set[i].clone()).collect();
+            env.drop_file(name, febrl_csv(&rows).0.as_bytes());
+            env.sync();
+            if k == 0 {
+                ok(env, &["identity", "train"]);
+            }
+        }
+    }
+    // THEN PostgreSQL links the pairs SQLite links, and they are the true ones
+    let on_sqlite = linked_pairs(&sqlite, &files);
+    let on_postgres = linked_pairs(&postgres, &files);
+    let right = on_postgres
+        .iter()
+        .filter(|&&(i, j)| set[i].original == set[j].original)
+        .count();
+    println!(
+        "postgres: {} pairs linked, {right} true; sqlite: {}",
+        on_postgres.len(),
+        on_sqlite.len()
+    );
+    assert!(on_postgres.len() > 500, "{}", on_postgres.len());
+    assert!(right as f64 >= 0.99 * on_postgres.len() as f64);
+    assert_eq!(on_sqlite, on_postgres);
+}

@@ -11,13 +11,16 @@
 use crate::config::MatchingConfig;
 use crate::model::{Person, PersonId, TierChange};
 use crate::resolve::Resolver;
-use crate::resolve::matching::{BlockingRule, FieldModel, Fields, MAX_BLOCK, Model, Score};
+use crate::resolve::matching::{BlockingRule, FieldModel, Fields, MAX_BLOCK, Model, Scorer};
 use crate::store::{Merge, ReviewDraft, Store, StoreError, StoreTx};
 use chrono::{DateTime, Utc};
 use leadsync_connector_core::{Field, SourceRecord};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+
+type FastMap<K, V> = foldhash::HashMap<K, V>;
+type FastSet<K> = foldhash::HashSet<K>;
 
 /// A trained model as stored: the fields it was trained for (so a config edit is noticed) and
 /// the weights.
@@ -173,7 +176,7 @@ impl Matcher {
 
     /// A person as matching sees it: the preferred value of each compared field, normalised.
     pub fn profile(&self, person: &Person) -> Fields {
-        profile(&self.model, &self.fields, person)
+        profile(&self.model, &self.fields, |f| person.get(f))
     }
 
     /// A record's blocking keys, one per rule it has every field of, each the 64-bit FNV-1a
@@ -198,77 +201,129 @@ impl Matcher {
         now: DateTime<Utc>,
     ) -> Result<MatchStats, StoreError> {
         let mut stats = MatchStats::default();
-        let mut profiles: HashMap<PersonId, Fields> = HashMap::new();
+        let mut profiles: FastMap<PersonId, Fields> = FastMap::default();
         let mut blocks_of: Vec<(PersonId, Vec<i64>)> = Vec::with_capacity(persons.len());
-        let mut members: BTreeMap<i64, BTreeSet<PersonId>> = BTreeMap::new();
-        for p in persons.iter() {
-            let fields = self.profile(p);
-            let blocks = self.blocks(&fields);
-            for b in &blocks {
-                members.entry(*b).or_default().insert(p.id);
-            }
-            profiles.insert(p.id, fields);
-            blocks_of.push((p.id, blocks));
-        }
+        let mut members: FastMap<i64, Vec<PersonId>> = FastMap::default();
         let mut oversized = self
             .oversized
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        let all: Vec<i64> = members
-            .keys()
-            .filter(|b| !oversized.contains(*b))
-            .copied()
-            .collect();
-        for (block, person) in tx.match_candidates(&all, MAX_BLOCK + 1)? {
-            members.entry(block).or_default().insert(person);
+        for p in persons.iter() {
+            let fields = self.profile(p);
+            // A block known to be oversized is neither looked up nor added to: it never brings
+            // a candidate again.
+            let mut blocks = self.blocks(&fields);
+            blocks.retain(|b| !oversized.contains(b));
+            for b in &blocks {
+                members.entry(*b).or_default().push(p.id);
+            }
+            profiles.insert(p.id, fields);
+            blocks_of.push((p.id, blocks));
         }
-        for (block, ids) in &members {
-            if ids.len() > MAX_BLOCK {
-                oversized.insert(*block);
+        let mut all: Vec<i64> = members.keys().copied().collect();
+        all.sort_unstable();
+        for (block, person) in tx.match_candidates(&all, MAX_BLOCK + 1)? {
+            if let Some(ids) = members.get_mut(&block) {
+                ids.push(person);
             }
         }
-        members.retain(|b, _| !oversized.contains(b));
+        members.retain(|block, ids| {
+            ids.sort_unstable();
+            ids.dedup();
+            if ids.len() > MAX_BLOCK {
+                oversized.insert(*block);
+                return false;
+            }
+            ids.len() > 1
+        });
         drop(oversized);
         // The pairs: a page person and anyone sharing a block not too large to tell anything.
-        let page: HashSet<PersonId> = persons.iter().map(|p| p.id).collect();
-        let mut pairs: BTreeSet<(PersonId, PersonId)> = BTreeSet::new();
-        for ids in members
-            .values()
-            .filter(|m| m.len() > 1 && m.len() <= MAX_BLOCK)
-        {
+        let page: FastSet<PersonId> = persons.iter().map(|p| p.id).collect();
+        let mut pairs: Vec<(PersonId, PersonId)> = Vec::new();
+        for ids in members.values() {
             for &a in ids.iter().filter(|a| page.contains(a)) {
                 for &b in ids.iter().filter(|&&b| b != a) {
-                    pairs.insert((a.min(b), a.max(b)));
+                    pairs.push((a.min(b), a.max(b)));
                 }
             }
         }
+        pairs.sort_unstable();
+        pairs.dedup();
         if pairs.is_empty() {
             tx.add_match_blocks(&blocks_of)?;
             return Ok(stats);
         }
-        let stored: Vec<PersonId> = pairs
-            .iter()
-            .flat_map(|&(a, b)| [a, b])
-            .filter(|id| !page.contains(id))
-            .collect::<BTreeSet<_>>()
-            .into_iter()
-            .collect();
-        let mut others: HashMap<PersonId, Person> = HashMap::new();
-        for p in tx.load_persons(&stored)? {
-            profiles.insert(p.id, self.profile(&p));
-            others.insert(p.id, p);
-        }
-        let mut scored: Vec<(f64, PersonId, PersonId, Score)> = Vec::new();
+        // Scored from profiles: the page's at hand, stored persons' loaded a chunk at a time
+        // and kept only where a pair of theirs scores, so memory is bounded by the chunk and
+        // not by how many persons share the page's blocks.
+        let scorer = Scorer::new(&self.model, self.review_at);
+        let mut scored: Vec<(f64, PersonId, PersonId)> = Vec::new();
+        // Pairs with a stored person, as (stored, page), in the order they are loaded.
+        let mut by_stored: Vec<(PersonId, PersonId)> = Vec::new();
         for &(a, b) in &pairs {
-            let (Some(fa), Some(fb)) = (profiles.get(&a), profiles.get(&b)) else {
-                continue; // a stored block of a person merged away meanwhile
-            };
-            stats.compared += 1;
-            let score = self.model.score(fa, fb);
-            if score.probability >= self.review_at {
-                scored.push((score.probability, a, b, score));
+            match (page.contains(&a), page.contains(&b)) {
+                (true, true) => {
+                    stats.compared += 1;
+                    if let Some(p) = scorer.at_least(&profiles[&a], &profiles[&b]) {
+                        scored.push((p, a, b));
+                    }
+                }
+                (false, _) => by_stored.push((a, b)),
+                (_, false) => by_stored.push((b, a)),
             }
         }
+        drop(pairs);
+        by_stored.sort_unstable();
+        let (mut keep, mut kept): (Vec<PersonId>, usize) = (Vec::new(), 0);
+        let mut at = 0;
+        while at < by_stored.len() {
+            let mut ids: Vec<PersonId> = Vec::new();
+            let mut end = at;
+            while let Some(&(s, _)) = by_stored.get(end) {
+                if ids.last() != Some(&s) {
+                    if ids.len() == LOAD_CHUNK {
+                        break;
+                    }
+                    ids.push(s);
+                }
+                end += 1;
+            }
+            let mut loaded: FastMap<PersonId, Fields> = tx
+                .person_values(&ids)?
+                .into_iter()
+                .map(|(id, values)| {
+                    let fields = profile(&self.model, &self.fields, |f| {
+                        values.get(f).map(String::as_str)
+                    });
+                    (id, fields)
+                })
+                .collect();
+            for &(s, o) in &by_stored[at..end] {
+                let Some(fs) = loaded.get(&s) else {
+                    continue; // a stored block of a person merged away meanwhile
+                };
+                stats.compared += 1;
+                if let Some(p) = scorer.at_least(fs, &profiles[&o]) {
+                    scored.push((p, s.min(o), s.max(o)));
+                    keep.push(s);
+                }
+            }
+            for &id in &keep[kept..] {
+                if let Some(fields) = loaded.remove(&id) {
+                    profiles.insert(id, fields);
+                }
+            }
+            kept = keep.len();
+            at = end;
+        }
+        // The stored persons of scoring pairs, whole: they may merge.
+        keep.sort_unstable();
+        keep.dedup();
+        let mut others: HashMap<PersonId, Person> = tx
+            .load_persons(&keep)?
+            .into_iter()
+            .map(|p| (p.id, p))
+            .collect();
         // Strongest first, so a person joins the cluster it matches best.
         scored.sort_by(|x, y| y.0.total_cmp(&x.0).then((x.1, x.2).cmp(&(y.1, y.2))));
         let involved: Vec<PersonId> = scored
@@ -289,12 +344,13 @@ impl Matcher {
             }
             p
         };
-        for (probability, a, b, score) in scored {
+        for (probability, a, b) in scored {
             let (ra, rb) = (root(&into, a), root(&into, b));
             if ra == rb {
                 continue;
             }
             let fingerprint = fingerprint(&profiles[&a], &profiles[&b]);
+            let score = self.model.score(&profiles[&a], &profiles[&b]);
             let detail = serde_json::to_value(&score).unwrap_or_default();
             let crm_clash = clash(crm_ids.get(&ra), crm_ids.get(&rb));
             let rejected = !tx.rejected_pairs(&[(ra.min(rb), ra.max(rb))])?.is_empty();
@@ -423,8 +479,12 @@ pub fn merge_pair(
     Ok(())
 }
 
-/// The profile of `person` for `model`'s fields.
-fn profile(model: &Model, fields: &[(String, Field)], person: &Person) -> Fields {
+/// The profile for `model`'s fields of a person whose preferred values `get` answers.
+fn profile<'a>(
+    model: &Model,
+    fields: &[(String, Field)],
+    get: impl Fn(&Field) -> Option<&'a str>,
+) -> Fields {
     let mut out = Fields::new();
     for ((key, field), fm) in fields.iter().zip(&model.fields) {
         let digits = matches!(
@@ -432,7 +492,7 @@ fn profile(model: &Model, fields: &[(String, Field)], person: &Person) -> Fields
             crate::resolve::matching::Comparator::Digits
                 | crate::resolve::matching::Comparator::Phone
         );
-        if let Some(v) = person.get(field) {
+        if let Some(v) = get(field) {
             let v = normalise(v, digits);
             if !v.is_empty() {
                 out.insert(key.clone(), v);
@@ -489,6 +549,9 @@ fn fingerprint(a: &Fields, b: &Fields) -> String {
         .collect()
 }
 
+/// Stored persons loaded at once to be scored against a page's.
+const LOAD_CHUNK: usize = 2_000;
+
 /// Profiles sampled for training at most: enough for stable weights, bounded memory.
 const TRAIN_MAX: usize = 200_000;
 
@@ -519,7 +582,7 @@ pub fn train(
         after = last.id;
         for p in &batch {
             if seen.is_multiple_of(step) {
-                profiles.push(profile(&model, &fields, p));
+                profiles.push(profile(&model, &fields, |f| p.get(f)));
             }
             seen += 1;
         }
@@ -607,7 +670,7 @@ fn labelled_pairs(
                         archived: r.archived,
                     };
                     (
-                        profile(model, fields, &one),
+                        profile(model, fields, |f| one.get(f)),
                         resolver.keys_of(&r.connector, &record),
                     )
                 })

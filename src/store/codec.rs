@@ -29,6 +29,29 @@ pub(in crate::store) fn to_json<T: serde::Serialize>(v: &T) -> String {
     serde_json::to_string(v).expect("store values serialise to JSON")
 }
 
+/// A person's id and the preferred value of each field, read from its stored JSON without
+/// building the person (provenance and the rest are skipped).
+pub(in crate::store) fn values_from(
+    golden: &str,
+) -> Result<(crate::model::PersonId, crate::store::matching::PersonValues), StoreError> {
+    #[derive(serde::Deserialize)]
+    struct Golden {
+        id: crate::model::PersonId,
+        fields: std::collections::BTreeMap<leadsync_connector_core::Field, Vec<Value>>,
+    }
+    #[derive(serde::Deserialize)]
+    struct Value {
+        v: String,
+    }
+    let golden: Golden = json(golden)?;
+    let values = golden
+        .fields
+        .into_iter()
+        .filter_map(|(field, values)| Some((field, values.into_iter().next()?.v)))
+        .collect();
+    Ok((golden.id, values))
+}
+
 /// A person from its stored JSON and its `rules_version` column (the column is authoritative:
 /// `mark_qualified` updates it alone).
 pub(in crate::store) fn person_from(

@@ -107,6 +107,9 @@ pub trait MatchStore {
     ) -> Result<Vec<(i64, PersonId, StoredRecord)>, StoreError>;
 }
 
+/// A person's preferred value of each field of its golden record.
+pub type PersonValues = std::collections::BTreeMap<leadsync_connector_core::Field, String>;
+
 /// Writing matching state, inside a [`StoreTx`](super::StoreTx).
 pub trait MatchTx {
     /// The persons holding any of `blocks`, as `(block, person)`: at most `limit` per block
@@ -120,6 +123,12 @@ pub trait MatchTx {
     /// removed: a key a person no longer has, or of a person merged away, only brings a
     /// candidate that scores low or no longer exists.
     fn add_match_blocks(&mut self, persons: &[(PersonId, Vec<i64>)]) -> Result<(), StoreError>;
+    /// Each of these persons' golden values, the preferred one per field (no provenance, no
+    /// tier): what matching compares, a fraction of the cost of loading the persons.
+    fn person_values(
+        &mut self,
+        ids: &[PersonId],
+    ) -> Result<Vec<(PersonId, PersonValues)>, StoreError>;
     /// A person's source records, oldest observation first (this transaction's writes seen).
     fn person_records(&mut self, person: PersonId) -> Result<Vec<StoredRecord>, StoreError>;
     /// The CRM ids these persons hold, as `(person, kind, value)`.

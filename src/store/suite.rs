@@ -6,7 +6,9 @@
 use super::{Conflict, RunStats, Store, StoreErrorKind, StoreEvent, TierChange, TierCounts};
 use crate::model::{Key, Person};
 use chrono::{DateTime, TimeZone, Utc};
-use leadsync_connector_core::{Cursor, CursorPosition, Locator, RecordReject, SourceRecord, Tier};
+use leadsync_connector_core::{
+    Cursor, CursorPosition, Field, Locator, RecordReject, SourceRecord, Tier,
+};
 use std::collections::BTreeMap;
 
 /// A new, empty store, and whatever must live as long as it (its temporary folder).
@@ -55,7 +57,7 @@ macro_rules! store_suite {
             the_pace_of_an_account_spaces_the_slots_of_every_replica,
             a_turn_is_taken_once_by_one_replica,
             records_and_pushes_of_many_persons_at_once_match_one_at_a_time,
-            blocking_keys_are_added_once_and_found_by_key_up_to_a_limit,
+            blocking_keys_are_added_once_and_found_by_key_up_to_a_limit_and_values_read_alone,
             a_merge_moves_everything_of_a_person_and_a_split_moves_it_back,
             a_review_decision_stands_until_the_fingerprint_changes_and_a_rejection_is_remembered,
         );
@@ -917,7 +919,9 @@ pub(crate) fn records_and_pushes_of_many_persons_at_once_match_one_at_a_time(fre
     );
 }
 
-pub(crate) fn blocking_keys_are_added_once_and_found_by_key_up_to_a_limit(fresh: Factory<'_>) {
+pub(crate) fn blocking_keys_are_added_once_and_found_by_key_up_to_a_limit_and_values_read_alone(
+    fresh: Factory<'_>,
+) {
     let Fresh {
         mut store, _keep, ..
     } = fresh();
@@ -934,6 +938,31 @@ pub(crate) fn blocking_keys_are_added_once_and_found_by_key_up_to_a_limit(fresh:
         tx.match_candidates(&[20], 2).unwrap().len(),
         2,
         "at most the limit"
+    );
+    // A person's values: the preferred one of each field, without the rest of the person.
+    let mut p = person(tx.next_person_id().unwrap(), Some(Tier::Lead));
+    let from = p.source_index(crate::model::Provenance {
+        connector: "drops".into(),
+        locator: "a.csv row 2".into(),
+        observed_at: at(1),
+    });
+    let value = |v: &str| crate::model::FieldValue {
+        value: v.into(),
+        source: from,
+    };
+    p.fields.insert(Field::FirstName, vec![value("Ana")]);
+    p.fields
+        .insert(Field::Email, vec![value("ana@x.io"), value("a@y.io")]);
+    tx.save_persons(&[&p]).unwrap();
+    assert_eq!(
+        tx.person_values(&[p.id, p.id + 1000]).unwrap(),
+        vec![(
+            p.id,
+            BTreeMap::from([
+                (Field::FirstName, "Ana".to_string()),
+                (Field::Email, "ana@x.io".to_string()),
+            ])
+        )]
     );
     tx.commit().unwrap();
     assert!(store.match_model().unwrap().is_none());

@@ -128,6 +128,20 @@ impl Model {
                 .sum::<f64>()
     }
 
+    /// The match probability of a pair (what [`Model::score`] answers, without the parts).
+    pub fn probability(&self, a: &Fields, b: &Fields) -> f64 {
+        let mut fields = 0.0;
+        for f in &self.fields {
+            if let (Some(x), Some(y)) = (a.get(&f.field), b.get(&f.field))
+                && !x.is_empty()
+                && !y.is_empty()
+            {
+                fields += f.weight(f.comparator.level(x, y));
+            }
+        }
+        probability((self.prior / (1.0 - self.prior)).log2() + fields)
+    }
+
     /// The score of a pair, with every field's part.
     pub fn score(&self, a: &Fields, b: &Fields) -> Score {
         let levels = self.levels(a, b);
@@ -323,6 +337,77 @@ fn normalised(counts: &[f64]) -> Vec<f64> {
     raw.iter().map(|r| r / sum).collect()
 }
 
+/// A model laid out for scoring many pairs against one threshold: the fields in the order
+/// they can move a weight most, and after each the most the rest can add, so a pair that
+/// cannot reach the threshold is known after a field or two.
+pub struct Scorer<'m> {
+    model: &'m Model,
+    order: Vec<usize>,
+    weights: Vec<Vec<f64>>,
+    /// `rest[k]`: the most the fields after position `k` of `order` can add.
+    rest: Vec<f64>,
+    /// The weight a pair needs to reach the threshold (`None`: no bound, every pair scored).
+    need: Option<f64>,
+    at: f64,
+    prior: f64,
+}
+
+impl<'m> Scorer<'m> {
+    /// A scorer of `model` against the probability `at`.
+    pub fn new(model: &'m Model, at: f64) -> Scorer<'m> {
+        let weights: Vec<Vec<f64>> = model
+            .fields
+            .iter()
+            .map(|f| (0..f.m.len()).map(|l| f.weight(l)).collect())
+            .collect();
+        let spread = |w: &Vec<f64>| {
+            let max = w.iter().copied().fold(f64::MIN, f64::max);
+            let min = w.iter().copied().fold(f64::MAX, f64::min);
+            max - min
+        };
+        let mut order: Vec<usize> = (0..weights.len()).collect();
+        order.sort_by(|&x, &y| spread(&weights[y]).total_cmp(&spread(&weights[x])));
+        let mut rest = vec![0.0; order.len()];
+        for k in (0..order.len().saturating_sub(1)).rev() {
+            let next = &weights[order[k + 1]];
+            rest[k] = rest[k + 1] + next.iter().copied().fold(0.0, f64::max);
+        }
+        let need = (at > 0.0 && at < 1.0).then(|| (at / (1.0 - at)).log2());
+        Scorer {
+            model,
+            order,
+            weights,
+            rest,
+            need,
+            at,
+            prior: (model.prior / (1.0 - model.prior)).log2(),
+        }
+    }
+
+    /// The pair's probability (as [`Model::probability`] answers it) when it is at least the
+    /// scorer's threshold, else `None`.
+    pub fn at_least(&self, a: &Fields, b: &Fields) -> Option<f64> {
+        if let Some(need) = self.need {
+            let mut weight = self.prior;
+            for (k, &i) in self.order.iter().enumerate() {
+                let f = &self.model.fields[i];
+                if let (Some(x), Some(y)) = (a.get(&f.field), b.get(&f.field))
+                    && !x.is_empty()
+                    && !y.is_empty()
+                {
+                    weight += self.weights[i][f.comparator.level(x, y)];
+                }
+                // A margin for the rounding of another summing order.
+                if weight + self.rest[k] < need - 1e-9 {
+                    return None;
+                }
+            }
+        }
+        let p = self.model.probability(a, b);
+        (p >= self.at).then_some(p)
+    }
+}
+
 /// `2^w / (1 + 2^w)`.
 pub fn probability(weight: f64) -> f64 {
     let x = weight.exp2();
@@ -437,4 +522,43 @@ pub fn pair_quality(cluster: &[usize], truth: &[String]) -> (f64, f64) {
         right / true_pairs.len() as f64
     };
     (precision, recall)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fields(pairs: &[(&str, &str)]) -> Fields {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn a_pairs_probability_is_its_scores() {
+        let model = Model::new(vec![
+            FieldModel::new("first_name", Comparator::Name),
+            FieldModel::new("email", Comparator::Email),
+            FieldModel::new("phone", Comparator::Phone),
+        ]);
+        let a = fields(&[("first_name", "jon"), ("email", "jon@acme.io")]);
+        let pairs = [
+            fields(&[("first_name", "jon"), ("email", "jon@acme.io")]),
+            fields(&[("first_name", "jonathan"), ("email", "jon@acme.io")]),
+            fields(&[("first_name", "ana"), ("phone", "4420")]),
+            fields(&[("email", "")]),
+            fields(&[]),
+        ];
+        for b in &pairs {
+            let score = model.score(&a, b);
+            assert_eq!(model.probability(&a, b), score.probability, "{b:?}");
+            // The scorer stops early only for pairs that fall short.
+            for at in [0.0, 1e-9, 0.01, 0.5, 0.6, 0.95, 0.999_999, 1.0] {
+                let scorer = Scorer::new(&model, at);
+                let want = (score.probability >= at).then_some(score.probability);
+                assert_eq!(scorer.at_least(&a, b), want, "{b:?} at {at}");
+            }
+        }
+    }
 }

@@ -4,8 +4,10 @@
 use super::PgStore;
 use super::tx::PgTx;
 use crate::model::{Key, PersonId};
-use crate::store::codec::{json, parse_ts, to_json, ts};
-use crate::store::matching::{MatchStore, MatchTx, Merge, ReviewDraft, ReviewItem, ReviewStatus};
+use crate::store::codec::{json, parse_ts, to_json, ts, values_from};
+use crate::store::matching::{
+    MatchStore, MatchTx, Merge, PersonValues, ReviewDraft, ReviewItem, ReviewStatus,
+};
 use crate::store::{StoreError, StoredRecord};
 use chrono::{DateTime, Utc};
 use tokio_postgres::Row;
@@ -185,6 +187,20 @@ impl MatchTx for PgTx<'_> {
             .iter()
             .map(|r| (r.get(0), r.get(1)))
             .collect())
+    }
+
+    fn person_values(
+        &mut self,
+        ids: &[PersonId],
+    ) -> Result<Vec<(PersonId, PersonValues)>, StoreError> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        self.db
+            .query("SELECT golden FROM persons WHERE id = ANY($1)", &[&ids])?
+            .iter()
+            .map(|r| values_from(r.get(0)))
+            .collect()
     }
 
     fn add_match_blocks(&mut self, persons: &[(PersonId, Vec<i64>)]) -> Result<(), StoreError> {

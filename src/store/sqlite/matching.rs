@@ -1,10 +1,13 @@
 //! Matching state in SQLite: blocking keys, merges, the review queue, models.
 
 use super::SqliteStore;
-use super::codec::{json, parse_ts, query_all, to_json, ts};
+use super::codec::{ROWS_PER_STATEMENT, json, parse_ts, placeholders, query_all, to_json, ts};
 use super::tx::SqliteTx;
 use crate::model::{Key, PersonId};
-use crate::store::matching::{MatchStore, MatchTx, Merge, ReviewDraft, ReviewItem, ReviewStatus};
+use crate::store::codec::values_from;
+use crate::store::matching::{
+    MatchStore, MatchTx, Merge, PersonValues, ReviewDraft, ReviewItem, ReviewStatus,
+};
 use crate::store::{StoreError, StoredRecord};
 use chrono::{DateTime, Utc};
 use rusqlite::{Connection, OptionalExtension, Row, params};
@@ -254,6 +257,25 @@ impl MatchTx for SqliteTx<'_> {
             }
         }
         Ok(())
+    }
+
+    fn person_values(
+        &mut self,
+        ids: &[PersonId],
+    ) -> Result<Vec<(PersonId, PersonValues)>, StoreError> {
+        let mut out = Vec::with_capacity(ids.len());
+        for chunk in ids.chunks(ROWS_PER_STATEMENT) {
+            let sql = format!(
+                "SELECT golden FROM persons WHERE id IN ({})",
+                placeholders(chunk.len())
+            );
+            let mut stmt = self.tx.prepare_cached(&sql)?;
+            let mut rows = stmt.query(rusqlite::params_from_iter(chunk.iter()))?;
+            while let Some(row) = rows.next()? {
+                out.push(values_from(&row.get::<_, String>(0)?)?);
+            }
+        }
+        Ok(out)
     }
 
     fn person_records(&mut self, person: PersonId) -> Result<Vec<StoredRecord>, StoreError> {
