@@ -274,7 +274,7 @@ impl Matcher {
         }
         drop(pairs);
         by_stored.sort_unstable();
-        let (mut keep, mut kept): (Vec<PersonId>, usize) = (Vec::new(), 0);
+        let mut keep: Vec<PersonId> = Vec::new();
         let mut at = 0;
         while at < by_stored.len() {
             let mut ids: Vec<PersonId> = Vec::new();
@@ -298,6 +298,7 @@ impl Matcher {
                     (id, fields)
                 })
                 .collect();
+            let mut hits: Vec<PersonId> = Vec::new();
             for &(s, o) in &by_stored[at..end] {
                 let Some(fs) = loaded.get(&s) else {
                     continue; // a stored block of a person merged away meanwhile
@@ -305,20 +306,19 @@ impl Matcher {
                 stats.compared += 1;
                 if let Some(p) = scorer.at_least(fs, &profiles[&o]) {
                     scored.push((p, s.min(o), s.max(o)));
-                    keep.push(s);
+                    hits.push(s);
                 }
             }
-            for &id in &keep[kept..] {
+            for id in hits {
                 if let Some(fields) = loaded.remove(&id) {
                     profiles.insert(id, fields);
+                    keep.push(id);
                 }
             }
-            kept = keep.len();
             at = end;
         }
         // The stored persons of scoring pairs, whole: they may merge.
         keep.sort_unstable();
-        keep.dedup();
         let mut others: HashMap<PersonId, Person> = tx
             .load_persons(&keep)?
             .into_iter()

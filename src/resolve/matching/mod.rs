@@ -62,6 +62,16 @@ impl FieldModel {
         }
     }
 
+    /// The level at which a pair compares on this field (`None` where a side misses it).
+    pub fn level_of(&self, a: &Fields, b: &Fields) -> Option<usize> {
+        match (a.get(&self.field), b.get(&self.field)) {
+            (Some(x), Some(y)) if !x.is_empty() && !y.is_empty() => {
+                Some(self.comparator.level(x, y))
+            }
+            _ => None,
+        }
+    }
+
     /// The weight of a level, `log2(m/u)`.
     pub fn weight(&self, level: usize) -> f64 {
         (self.m[level] / self.u[level]).log2()
@@ -106,15 +116,7 @@ impl Model {
 
     /// Each field's level for a pair (`None` where a side misses it).
     fn levels(&self, a: &Fields, b: &Fields) -> Vec<Option<usize>> {
-        self.fields
-            .iter()
-            .map(|f| match (a.get(&f.field), b.get(&f.field)) {
-                (Some(x), Some(y)) if !x.is_empty() && !y.is_empty() => {
-                    Some(f.comparator.level(x, y))
-                }
-                _ => None,
-            })
-            .collect()
+        self.fields.iter().map(|f| f.level_of(a, b)).collect()
     }
 
     fn weight_of(&self, levels: &[Option<usize>]) -> f64 {
@@ -130,16 +132,7 @@ impl Model {
 
     /// The match probability of a pair (what [`Model::score`] answers, without the parts).
     pub fn probability(&self, a: &Fields, b: &Fields) -> f64 {
-        let mut fields = 0.0;
-        for f in &self.fields {
-            if let (Some(x), Some(y)) = (a.get(&f.field), b.get(&f.field))
-                && !x.is_empty()
-                && !y.is_empty()
-            {
-                fields += f.weight(f.comparator.level(x, y));
-            }
-        }
-        probability((self.prior / (1.0 - self.prior)).log2() + fields)
+        probability(self.weight_of(&self.levels(a, b)))
     }
 
     /// The score of a pair, with every field's part.
@@ -241,11 +234,8 @@ impl Model {
                 if skip.contains(&f.field) {
                     continue;
                 }
-                if let (Some(x), Some(y)) = (a.get(&f.field), b.get(&f.field))
-                    && !x.is_empty()
-                    && !y.is_empty()
-                {
-                    counts[f.comparator.level(x, y)] += 1.0;
+                if let Some(l) = f.level_of(a, b) {
+                    counts[l] += 1.0;
                     n += 1;
                 }
             }
@@ -390,12 +380,8 @@ impl<'m> Scorer<'m> {
         if let Some(need) = self.need {
             let mut weight = self.prior;
             for (k, &i) in self.order.iter().enumerate() {
-                let f = &self.model.fields[i];
-                if let (Some(x), Some(y)) = (a.get(&f.field), b.get(&f.field))
-                    && !x.is_empty()
-                    && !y.is_empty()
-                {
-                    weight += self.weights[i][f.comparator.level(x, y)];
+                if let Some(l) = self.model.fields[i].level_of(a, b) {
+                    weight += self.weights[i][l];
                 }
                 // A margin for the rounding of another summing order.
                 if weight + self.rest[k] < need - 1e-9 {

@@ -1,7 +1,7 @@
 //! Matching state in SQLite: blocking keys, merges, the review queue, models.
 
 use super::SqliteStore;
-use super::codec::{ROWS_PER_STATEMENT, json, parse_ts, placeholders, query_all, to_json, ts};
+use super::codec::{json, parse_ts, query_all, to_json, ts};
 use super::tx::SqliteTx;
 use crate::model::{Key, PersonId};
 use crate::store::codec::values_from;
@@ -263,19 +263,7 @@ impl MatchTx for SqliteTx<'_> {
         &mut self,
         ids: &[PersonId],
     ) -> Result<Vec<(PersonId, PersonValues)>, StoreError> {
-        let mut out = Vec::with_capacity(ids.len());
-        for chunk in ids.chunks(ROWS_PER_STATEMENT) {
-            let sql = format!(
-                "SELECT golden FROM persons WHERE id IN ({})",
-                placeholders(chunk.len())
-            );
-            let mut stmt = self.tx.prepare_cached(&sql)?;
-            let mut rows = stmt.query(rusqlite::params_from_iter(chunk.iter()))?;
-            while let Some(row) = rows.next()? {
-                out.push(values_from(&row.get::<_, String>(0)?)?);
-            }
-        }
-        Ok(out)
+        super::persons::goldens_of(&self.tx, ids, |golden, _| values_from(golden))
     }
 
     fn person_records(&mut self, person: PersonId) -> Result<Vec<StoredRecord>, StoreError> {

@@ -194,19 +194,7 @@ impl PersonTx for SqliteTx<'_> {
     }
 
     fn load_persons(&mut self, ids: &[PersonId]) -> Result<Vec<Person>, StoreError> {
-        let mut out = Vec::with_capacity(ids.len());
-        for chunk in ids.chunks(ROWS_PER_STATEMENT) {
-            let sql = format!(
-                "SELECT golden, rules_version FROM persons WHERE id IN ({})",
-                placeholders(chunk.len())
-            );
-            let mut stmt = self.tx.prepare_cached(&sql)?;
-            let mut rows = stmt.query(params_from_iter(chunk.iter()))?;
-            while let Some(row) = rows.next()? {
-                out.push(person_from(&row.get::<_, String>(0)?, row.get(1)?)?);
-            }
-        }
-        Ok(out)
+        goldens_of(&self.tx, ids, person_from)
     }
 
     fn save_persons(&mut self, persons: &[&Person]) -> Result<(), StoreError> {
@@ -297,6 +285,27 @@ fn build_filter(tx: &rusqlite::Transaction<'_>) -> Result<KeyFilter, StoreError>
         filter.insert(kind, row.get_ref(1)?.as_str().map_err(text)?);
     }
     Ok(filter)
+}
+
+/// The persons of `ids` that exist, each decoded from its golden JSON and `rules_version`.
+pub(super) fn goldens_of<T>(
+    tx: &rusqlite::Transaction<'_>,
+    ids: &[PersonId],
+    decode: impl Fn(&str, Option<String>) -> Result<T, StoreError>,
+) -> Result<Vec<T>, StoreError> {
+    let mut out = Vec::with_capacity(ids.len());
+    for chunk in ids.chunks(ROWS_PER_STATEMENT) {
+        let sql = format!(
+            "SELECT golden, rules_version FROM persons WHERE id IN ({})",
+            placeholders(chunk.len())
+        );
+        let mut stmt = tx.prepare_cached(&sql)?;
+        let mut rows = stmt.query(params_from_iter(chunk.iter()))?;
+        while let Some(row) = rows.next()? {
+            out.push(decode(&row.get::<_, String>(0)?, row.get(1)?)?);
+        }
+    }
+    Ok(out)
 }
 
 #[cfg(test)]
