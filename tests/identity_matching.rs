@@ -590,3 +590,119 @@ fn matching_on_postgres_links_the_same_pairs_as_on_sqlite() {
     assert!(right as f64 >= 0.99 * on_postgres.len() as f64);
     assert_eq!(on_sqlite, on_postgres);
 }
+
+#[test]
+fn a_person_already_pushed_to_a_crm_keeps_its_id_when_it_merges_with_an_older_one() {
+    use leadsync::store::prelude::*;
+    // GIVEN a FEBRL-style drop synced first (its persons are the oldest; no emails, so no tier
+    // and nothing pushed)
+    let world = common::hubspot::BinaryWorld::new(
+        "[[rules]]\nname = \"everyone\"\ntier = \"lead\"\nwhen = \"has_email\"\n",
+        "",
+    );
+    let inbox = world.dir.path().join("inbox");
+    std::fs::create_dir_all(&inbox).unwrap();
+    let hubspot_and_drops = format!(
+        "\n[connectors.drops]\ntype = \"spreadsheet\"\ninbox = \"{}\"\nsettle = \"0s\"\n{}",
+        inbox.display(),
+        FEBRL_MATCHING.replace("LINK_AT", "0.95")
+    );
+    world.write_config(
+        "[[rules]]\nname = \"everyone\"\ntier = \"lead\"\nwhen = \"has_email\"\n",
+        &hubspot_and_drops,
+    );
+    let set = leadsync_sample::febrl_set(5, 150, 150, 3);
+    let (csv, _) = febrl_csv(&set);
+    let drop = |name: &str, text: &str| {
+        let staged = world.dir.path().join(name);
+        std::fs::write(&staged, text).unwrap();
+        std::fs::rename(&staged, inbox.join(name)).unwrap();
+    };
+    drop("people.csv", &csv);
+    world.ok(&["sync", "--once"]);
+    let line_of = |stdout: &str, needle: &str| -> i64 {
+        stdout
+            .lines()
+            .find(|l| l.contains(needle))
+            .unwrap_or_else(|| panic!("no `{needle}` in\n{stdout}"))
+            .split(',')
+            .next()
+            .unwrap()
+            .parse()
+            .unwrap()
+    };
+    let (links, _) = world.ok(&["export", "links", "--csv"]);
+    let older = line_of(&links, "people.csv row 2,");
+
+    // AND then the same person arriving in HubSpot, with an email, pushed to lead: a younger id
+    let field = |name: &str| set[0].fields.get(name).cloned().unwrap_or_default();
+    let contact = world.fake.insert(
+        [
+            ("email".to_string(), "first.person@acme.io".to_string()),
+            ("firstname".to_string(), field("given_name")),
+            ("lastname".to_string(), field("surname")),
+            ("lifecyclestage".to_string(), "subscriber".to_string()),
+        ]
+        .into(),
+    );
+    world.ok(&["sync", "--once"]);
+    assert_eq!(world.stage(&contact).as_deref(), Some("lead"), "pushed");
+    let mut store = leadsync::store::SqliteStore::open(&world.db).unwrap();
+    let pushed = store
+        .person_by_key("crm:hubspot", &contact)
+        .unwrap()
+        .unwrap();
+    assert!(
+        older < pushed,
+        "the drop's person is the older: {older} < {pushed}"
+    );
+
+    // AND a sheet row giving that contact (joined by its email) the drop row's details
+    let (header, row) = csv.split_once('\n').unwrap();
+    let row = row.lines().next().unwrap();
+    drop(
+        "event.csv",
+        &format!("{header},Email\n{row},first.person@acme.io\n"),
+    );
+    world.ok(&["sync", "--once"]);
+    let (links, _) = world.ok(&["export", "links", "--csv"]);
+    assert_eq!(line_of(&links, "event.csv row 2,"), pushed);
+    assert_eq!(
+        line_of(&links, "people.csv row 2,"),
+        older,
+        "not linked yet"
+    );
+
+    // WHEN the weights are trained and every stored person matched
+    world.ok(&["identity", "train"]);
+
+    // THEN the two are one person under the pushed id, the older id a tombstone that explain
+    // follows to it, and the contact keeps its person and its stage
+    let (links, _) = world.ok(&["export", "links", "--csv"]);
+    assert_eq!(line_of(&links, "people.csv row 2,"), pushed, "{links}");
+    assert_eq!(line_of(&links, "event.csv row 2,"), pushed);
+    assert!(
+        !links
+            .lines()
+            .skip(1)
+            .any(|l| l.starts_with(&format!("{older},"))),
+        "the older id holds no record"
+    );
+    let (out, _) = world.ok(&["explain", &older.to_string(), "--json"]);
+    let view: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(view["id"].as_i64(), Some(pushed), "{out}");
+    assert!(
+        view["merged"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|m| m["person"].as_i64() == Some(older)),
+        "{out}"
+    );
+    assert_eq!(
+        store.person_by_key("crm:hubspot", &contact).unwrap(),
+        Some(pushed)
+    );
+    world.ok(&["sync", "--once"]);
+    assert_eq!(world.stage(&contact).as_deref(), Some("lead"));
+}

@@ -176,7 +176,8 @@ impl Db {
     /// Sends a write without waiting for its answer: the server runs it while the caller goes
     /// on. Statements run in the order sent, so later ones see its rows; its answer is read
     /// before any later statement's, and a failure comes back from that later call (or from
-    /// [`Db::flush`]). Only for writes whose failure dooms the whole transaction anyway.
+    /// [`Db::flush`]), or from this one when the answer arrived before it returned. Only for
+    /// writes whose failure dooms the whole transaction anyway.
     pub(super) fn send(&self, sql: &str, params: Params) -> Result<(), StoreError> {
         self.flush()?;
         let stmt = wait(self.prepared(sql))?;

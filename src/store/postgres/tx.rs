@@ -124,7 +124,7 @@ mod tests {
     use leadsync_connector_core::{Field, Locator, SourceRecord};
 
     #[test]
-    fn a_sent_write_the_server_refuses_fails_the_commit_and_nothing_of_the_transaction_stays() {
+    fn a_sent_write_the_server_refuses_fails_the_transaction_and_nothing_of_it_stays() {
         // GIVEN a transaction that inserted a key, then sent records one of which has a NUL in
         // its id (which PostgreSQL's text refuses)
         let url = leadsync_test_postgres::Cluster::get().fresh_db();
@@ -142,15 +142,20 @@ mod tests {
         let (good, bad) = (record("1", "a@x.io"), record("2\0", "b@x.io"));
         let mut tx = store.begin().unwrap();
         tx.insert_keys(&[(key, 1)]).unwrap();
-        tx.upsert_records("hubspot", &[(&good, 1), (&bad, 1)])
-            .unwrap();
 
-        // WHEN it is committed
-        let committed = tx.commit();
+        // WHEN the records are sent and the transaction committed
+        let sent = tx.upsert_records("hubspot", &[(&good, 1), (&bad, 1)]);
 
-        // THEN the commit fails with the server's answer, nothing of the transaction is
-        // stored, and the store takes the next transaction
-        let err = committed.unwrap_err();
+        // THEN the server's answer fails the transaction: at commit, or already at the send
+        // when the answer arrived before the send returned (the connection's thread can be
+        // that quick); nothing of the transaction is stored, and the store takes the next one
+        let err = match sent {
+            Ok(()) => tx.commit().unwrap_err(),
+            Err(e) => {
+                drop(tx);
+                e
+            }
+        };
         assert!(err.to_string().contains("0x00"), "{err}");
         assert_eq!(store.person_by_key("email", "a@x.io").unwrap(), None);
         assert!(!store.holds_records("hubspot").unwrap());
