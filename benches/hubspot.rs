@@ -91,7 +91,7 @@ async fn push_bench(answer_delay_ms: u64) {
         },
     );
     c.cycle().await;
-    c.plan_everyone(Tier::Customer);
+    c.plan_everyone(Tier::CUSTOMER);
     c.store.checkpoint().unwrap();
     let t = Instant::now();
     let stats = leadsync::pipeline::outbox::drain(

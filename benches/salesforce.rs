@@ -232,7 +232,7 @@ async fn push_bench() {
     let mut planned = 0;
     for person in 1..=persons {
         planned +=
-            leadsync::pipeline::outbox::plan(tx.as_mut(), &target, person, Tier::Mql).unwrap();
+            leadsync::pipeline::outbox::plan(tx.as_mut(), &target, person, Tier::MQL).unwrap();
     }
     tx.commit().unwrap();
     assert_eq!(planned, PUSHES as u64, "pushes planned");

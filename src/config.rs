@@ -567,6 +567,15 @@ fn load_from(path: &Path, with_env: bool) -> Result<Settings, String> {
         );
     }
     let layered = builder.build().map_err(|e| e.to_string())?;
+    // Connectors' settings name tiers: the rules file's ladder is made current before they are
+    // read. A rules file that cannot be read or has no valid ladder is reported when the rules
+    // are loaded; until then the current ladder stays.
+    let rules_file = layered.get_string("rules.file").ok().map(PathBuf::from);
+    if let Ok(ladder) =
+        crate::rules::RulesSource::from_config(rules_file.as_deref()).and_then(|s| s.ladder())
+    {
+        ladder.install().map_err(|e| e.to_string())?;
+    }
     let settings: Settings = layered.clone().try_deserialize().map_err(|e| {
         let message = e.to_string();
         let message = connector_of(&message)

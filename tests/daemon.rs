@@ -249,8 +249,8 @@ fn the_daily_pass_moves_persons_whose_facts_changed_with_time_alone() {
     assert_eq!(
         (last.from, last.to, last.rule.as_str()),
         (
-            Some(leadsync::connector::Tier::Subscriber),
-            leadsync::connector::Tier::Sql,
+            Some(leadsync::connector::Tier::SUBSCRIBER),
+            leadsync::connector::Tier::SQL,
             "a_week_old"
         )
     );

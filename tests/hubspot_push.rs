@@ -60,7 +60,7 @@ async fn twenty_thousand_pushes_stay_within_the_window_and_survive_faults() {
     let expected_pushes = before
         .iter()
         .filter(|c| {
-            tier_of(c.properties.get("lifecyclestage")).is_none_or(|t| t < Tier::Opportunity)
+            tier_of(c.properties.get("lifecyclestage")).is_none_or(|t| t < Tier::OPPORTUNITY)
         })
         .count();
     assert!(expected_pushes > 10_000, "{expected_pushes}");
@@ -95,10 +95,10 @@ async fn twenty_thousand_pushes_stay_within_the_window_and_survive_faults() {
         let was = tier_of(old.properties.get("lifecyclestage"));
         let is = tier_of(now.properties.get("lifecyclestage"));
         match was {
-            Some(t) if t >= Tier::Opportunity => {
+            Some(t) if t >= Tier::OPPORTUNITY => {
                 assert_eq!(is, was, "{} was {t}, never pushed down", old.id)
             }
-            _ => assert_eq!(is, Some(Tier::Opportunity), "{}", old.id),
+            _ => assert_eq!(is, Some(Tier::OPPORTUNITY), "{}", old.id),
         }
     }
     // AND the outbox says so: everything done, nothing pending or dead
@@ -307,7 +307,7 @@ async fn stages_only_move_forward_unless_the_connector_allows_downgrades() {
     assert_eq!(stats.requests.get("batch_update"), Some(&1));
     assert_eq!(stats.requests.get("batch_read"), None);
     let tiers = s.store.tier_counts().unwrap().tiers;
-    assert_eq!(tiers.get(&Tier::Customer), Some(&1));
+    assert_eq!(tiers.get(&Tier::CUSTOMER), Some(&1));
 
     // WHEN the connector allows downgrades
     let (stages, stats, mut s, _server) = lead_for_everyone(true).await;
@@ -329,7 +329,7 @@ async fn stages_only_move_forward_unless_the_connector_allows_downgrades() {
     assert_eq!(outbox.get("done"), Some(&3), "{outbox:?}");
     // THEN HubSpot's stages no longer floor the tiers: everyone is a lead
     assert_eq!(
-        s.store.tier_counts().unwrap().tiers.get(&Tier::Lead),
+        s.store.tier_counts().unwrap().tiers.get(&Tier::LEAD),
         Some(&3)
     );
 
@@ -347,7 +347,7 @@ async fn pushes_overlap_while_answers_are_slow_but_never_more_than_four_at_once(
     let (fake, server) = unlimited_fake(2_000, 5).await;
     let mut s = unlimited_pushing(&server.base_url, EVERYONE_OPPORTUNITY);
     cycle(&mut s).await;
-    let planned = s.plan_everyone(Tier::Customer);
+    let planned = s.plan_everyone(Tier::CUSTOMER);
     assert!(planned > 1_000, "{planned}");
     fake.reset_stats();
     fake.script(Fault::Slow {
@@ -380,7 +380,7 @@ async fn pushes_overlap_while_answers_are_slow_but_never_more_than_four_at_once(
     assert!(
         fake.contacts()
             .iter()
-            .all(|c| { tier_of(c.properties.get("lifecyclestage")) == Some(Tier::Customer) })
+            .all(|c| { tier_of(c.properties.get("lifecyclestage")) == Some(Tier::CUSTOMER) })
     );
 }
 
@@ -455,7 +455,7 @@ fn a_stage_lowered_in_hubspot_is_restored_once_and_not_pushed_again() {
     let mut tx = store.begin().unwrap();
     for person in persons {
         let planned =
-            leadsync::pipeline::outbox::plan(tx.as_mut(), &target, person, Tier::Lead).unwrap();
+            leadsync::pipeline::outbox::plan(tx.as_mut(), &target, person, Tier::LEAD).unwrap();
         assert_eq!(planned, 0, "person {person}");
     }
     drop(tx);

@@ -273,3 +273,41 @@ fn json_lists_tiers_and_conversions_in_ladder_order() {
         }
     }
 }
+
+#[test]
+fn the_default_ladder_reports_the_funnel_byte_for_byte_as_the_fixed_tiers_did() {
+    // GIVEN the ten persons, qualified on the default ladder
+    let env = synced();
+    let fixture = |name: &str| {
+        std::fs::read(format!(
+            "{}/tests/fixtures/funnel/{name}",
+            env!("CARGO_MANIFEST_DIR")
+        ))
+        .unwrap()
+    };
+
+    // WHEN the funnel is reported as JSON, by source with cohorts, and as text
+    let out = |args: &[&str]| {
+        let out = env.run(args);
+        assert!(out.status.success());
+        out.stdout
+    };
+    let cohorts = ["--by", "source", "--since", "2000-01-01"];
+
+    // THEN each is the bytes written before tiers came from a ladder
+    let json = out(&["report", "funnel", "--json"]);
+    assert_eq!(
+        String::from_utf8(json).unwrap(),
+        String::from_utf8(fixture("funnel.json")).unwrap()
+    );
+    let with_cohorts = out(&[&["report", "funnel", "--json"][..], &cohorts].concat());
+    assert_eq!(
+        String::from_utf8(with_cohorts).unwrap(),
+        String::from_utf8(fixture("funnel-cohorts.json")).unwrap()
+    );
+    let text = out(&[&["report", "funnel"][..], &cohorts].concat());
+    assert_eq!(
+        String::from_utf8(text).unwrap(),
+        String::from_utf8(fixture("funnel.txt")).unwrap()
+    );
+}

@@ -276,6 +276,27 @@ pub(crate) fn load_settings(args: &Args) -> Result<Settings, Failure> {
     config::load(&path).map_err(|e| Failure::usage(e.to_string()))
 }
 
+/// The stored tier names against the current ladder: those it maps to other tiers, or exit 2
+/// naming those it cannot read (a tier removed from the ladder without a mapping).
+pub(crate) fn check_ladder(
+    store: &mut dyn crate::store::Store,
+) -> Result<Vec<crate::pipeline::plan::LadderMove>, Failure> {
+    let check = crate::pipeline::plan::check_ladder(store)?;
+    match check.orphans.as_slice() {
+        [] => Ok(check.moves),
+        orphans => {
+            let names: Vec<String> = orphans
+                .iter()
+                .map(|(name, persons)| format!("`{name}` ({persons} person(s) at it now)"))
+                .collect();
+            Err(Failure::usage(format!(
+                "the store holds tiers the ladder does not have: {}; put them back in the rules file's [ladder] tiers, or map each under [ladder.removed] to the tier it counts as from now on (`sal = \"mql\"`), or under [ladder.renamed] to its new name",
+                names.join(", ")
+            )))
+        }
+    }
+}
+
 /// Loads and compiles the configured rules (exit 2 when they cannot be used).
 pub(crate) fn load_rules(
     settings: &Settings,

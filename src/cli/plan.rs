@@ -12,6 +12,7 @@ pub(super) fn run(
     let settings = load_settings(args)?;
     let rules = load_rules(&settings, rules_file)?;
     let mut store = super::open_store(&settings)?;
+    let ladder = super::check_ladder(store.as_mut())?;
     let targets = pipeline::push_targets(&settings);
     let mut plan = pipeline::requalify(
         store.as_mut(),
@@ -25,6 +26,7 @@ pub(super) fn run(
         true,
     )?;
     plan.downgrades_kept = pipeline::kept_downgrades(store.as_mut(), &targets, sample)?;
+    plan.ladder = ladder;
     if json {
         outln!(
             "{}",

@@ -14,8 +14,11 @@ pub(super) async fn run(args: &Args) -> Result<(), Failure> {
         None => None,
     };
     let rules = load_rules(&settings, None)?;
+    // A reload keeps the ladder: stored tiers, pushes in flight and the funnel stand on it.
+    leadsync_connector_core::Ladder::freeze();
     let connectors = select(&settings, None).map_err(Failure::usage)?;
-    let store = super::open_store(&settings)?;
+    let mut store = super::open_store(&settings)?;
+    super::check_ladder(store.as_mut())?;
     let admin_store = super::open_store(&settings)?;
     let heartbeat_store = super::open_store(&settings)?;
     let pace_store = super::open_store(&settings)?;

@@ -36,6 +36,22 @@ pub(super) async fn run(args: &Args) -> Result<(), Failure> {
         store.schema_version()?,
         store.person_count()?
     );
+    let moves = match super::check_ladder(store.as_mut()) {
+        Ok(moves) => moves,
+        Err(f) => {
+            outln!("ladder: FAILED");
+            return Err(f);
+        }
+    };
+    let ladder = leadsync_connector_core::Ladder::current();
+    outln!(
+        "ladder: ok ({}{})",
+        ladder.names().collect::<Vec<_>>().join(", "),
+        moves
+            .iter()
+            .map(|m| format!("; stored `{}` counts as `{}`", m.name, m.now))
+            .collect::<String>()
+    );
     let connectors = select(&settings, None).map_err(Failure::usage)?;
     let mut worst: Option<Failure> = None;
     for c in &connectors {

@@ -128,7 +128,7 @@ pub(super) fn record(
         gauge!(PERSONS).set(n as f64);
     }
     if let Ok(counts) = store.tier_counts() {
-        for tier in leadsync_connector_core::Tier::ALL {
+        for tier in leadsync_connector_core::Ladder::current().tiers() {
             let n = counts.tiers.get(&tier).copied().unwrap_or(0);
             gauge!(PERSONS_BY_TIER, "tier" => tier.as_str()).set(n as f64);
         }

@@ -256,7 +256,7 @@ mod tests {
     }
 
     fn any_tier() -> impl Strategy<Value = Option<Tier>> {
-        proptest::option::of(proptest::sample::select(Tier::ALL.to_vec()))
+        proptest::option::of(proptest::sample::select(Tier::STANDARD.to_vec()))
     }
 
     fn any_person() -> impl Strategy<Value = Person> {
@@ -278,7 +278,7 @@ mod tests {
         );
         let demotion = proptest::option::of(
             (
-                proptest::sample::select(Tier::ALL.to_vec()),
+                proptest::sample::select(Tier::STANDARD.to_vec()),
                 any_tier(),
                 text(),
                 when(),

@@ -36,6 +36,41 @@ pub struct Plan {
     /// CRM records whose stage a person lowered, kept by `respect_downgrades` (see
     /// [`kept_downgrades`]).
     pub downgrades_kept: Moves,
+    /// Stored tiers the ladder no longer has, and the tier each now counts as.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub ladder: Vec<LadderMove>,
+}
+
+/// A stored tier name the ladder renamed or removed: `persons` now at it count as `now`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct LadderMove {
+    pub name: String,
+    pub now: Tier,
+    pub persons: u64,
+}
+
+/// The tier names the store holds, checked against the current ladder.
+#[derive(Debug, Default)]
+pub struct LadderCheck {
+    /// Names the ladder maps to another tier (`[ladder.renamed]`, `[ladder.removed]`).
+    pub moves: Vec<LadderMove>,
+    /// Names it cannot read at all, each with the persons at it now.
+    pub orphans: Vec<(String, u64)>,
+}
+
+pub fn check_ladder(store: &mut dyn Store) -> Result<LadderCheck, StoreError> {
+    let ladder = leadsync_connector_core::Ladder::current();
+    let mut check = LadderCheck::default();
+    for (name, persons) in store.stored_tier_names()? {
+        if ladder.get(&name).is_some() {
+            continue;
+        }
+        match name.parse::<Tier>() {
+            Ok(now) => check.moves.push(LadderMove { name, now, persons }),
+            Err(_) => check.orphans.push((name, persons)),
+        }
+    }
+    Ok(check)
 }
 
 impl Plan {
@@ -73,6 +108,14 @@ impl Plan {
             self.rules_version,
             group(self.evaluated)
         );
+        for m in &self.ladder {
+            out.push_str(&format!(
+                "ladder: `{}` is no longer on the ladder: {} person(s) at it count as `{}`\n",
+                m.name,
+                group(m.persons),
+                m.now
+            ));
+        }
         if self.moves.is_empty() {
             out.push_str("tier moves: none\n");
         }

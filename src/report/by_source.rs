@@ -133,19 +133,19 @@ mod tests {
 
     fn sample() -> Vec<FunnelFact> {
         vec![
-            fact(1, Some("google"), &[(Tier::Subscriber, day(1))]),
+            fact(1, Some("google"), &[(Tier::SUBSCRIBER, day(1))]),
             fact(
                 2,
                 Some("google"),
-                &[(Tier::Subscriber, day(1)), (Tier::Lead, day(3))],
+                &[(Tier::SUBSCRIBER, day(1)), (Tier::LEAD, day(3))],
             ),
-            fact(3, Some("google"), &[(Tier::Mql, day(2))]),
+            fact(3, Some("google"), &[(Tier::MQL, day(2))]),
             fact(
                 4,
                 Some("linkedin"),
-                &[(Tier::Lead, day(2)), (Tier::Customer, day(9))],
+                &[(Tier::LEAD, day(2)), (Tier::CUSTOMER, day(9))],
             ),
-            fact(5, None, &[(Tier::Subscriber, day(4))]),
+            fact(5, None, &[(Tier::SUBSCRIBER, day(4))]),
             fact(6, None, &[]), // unqualified
         ]
     }
@@ -228,23 +228,23 @@ mod tests {
         let c = f.cohorts.as_ref().unwrap();
         // Subscriber reached on or after the 2nd: 3 (mql on the 2nd), 4 (lead on the 2nd),
         // 5 (the 4th). Advanced to lead: 3 and 4, both in no time.
-        let s = c.step(Tier::Subscriber).unwrap();
+        let s = c.step(Tier::SUBSCRIBER).unwrap();
         assert_eq!((s.entered, s.advanced, s.share), (3, 2, Some(0.6667)));
         assert_eq!(s.median_days, Some(0.0));
         // Lead since the 2nd: 2 (the 3rd), 3 (the 2nd), 4 (the 2nd). To mql: 3 (0 d), 4 (7 d).
-        let l = c.step(Tier::Lead).unwrap();
+        let l = c.step(Tier::LEAD).unwrap();
         assert_eq!((l.entered, l.advanced), (3, 2));
         assert_eq!(l.median_days, Some(3.5));
 
         let sources = f.by_source.as_ref().unwrap();
         let g = sources["google"].cohorts.as_ref().unwrap();
-        assert_eq!(g.step(Tier::Subscriber).unwrap().entered, 1);
-        assert_eq!(g.step(Tier::Lead).unwrap().entered, 2);
-        assert_eq!(g.step(Tier::Lead).unwrap().advanced, 1);
+        assert_eq!(g.step(Tier::SUBSCRIBER).unwrap().entered, 1);
+        assert_eq!(g.step(Tier::LEAD).unwrap().entered, 2);
+        assert_eq!(g.step(Tier::LEAD).unwrap().advanced, 1);
         let li = sources["linkedin"].cohorts.as_ref().unwrap();
-        let o = li.step(Tier::Opportunity).unwrap();
+        let o = li.step(Tier::OPPORTUNITY).unwrap();
         assert_eq!((o.entered, o.advanced, o.median_days), (1, 1, Some(0.0)));
-        assert_eq!(li.step(Tier::Lead).unwrap().median_days, Some(7.0));
+        assert_eq!(li.step(Tier::LEAD).unwrap().median_days, Some(7.0));
 
         let json = serde_json::to_value(&f).unwrap();
         assert_eq!(json["cohorts"]["since"], "2026-03-02");

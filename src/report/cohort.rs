@@ -2,14 +2,14 @@
 //! on to the next tier, and the median time it took.
 
 use chrono::{DateTime, NaiveDate, NaiveTime, Utc};
-use leadsync_connector_core::Tier;
+use leadsync_connector_core::{Ladder, Tier};
 use serde::ser::{Serialize, SerializeMap, Serializer};
 use std::collections::BTreeMap;
 
 const SECONDS_PER_DAY: f64 = 86_400.0;
 
-/// When a person first reached each tier, indexed like [`Tier::ALL`].
-pub type ReachedAt = [Option<DateTime<Utc>>; Tier::ALL.len()];
+/// When a person first reached each tier, indexed like the ladder's tiers.
+pub type ReachedAt = Vec<Option<DateTime<Utc>>>;
 
 /// When a person first reached each tier, from the first move to each tier in their history
 /// (`FunnelFact::moved_to`).
@@ -18,10 +18,11 @@ pub type ReachedAt = [Option<DateTime<Utc>>; Tier::ALL.len()];
 /// that skips tiers (subscriber → mql) reached the skipped ones (lead) at that same moment. `None`
 /// when the history never reached `X`.
 pub fn reached_at(moved_to: &[(Tier, DateTime<Utc>)]) -> ReachedAt {
-    let mut reached: ReachedAt = [None; Tier::ALL.len()];
+    let ladder = Ladder::current();
+    let mut reached: ReachedAt = vec![None; ladder.tiers().len()];
     let mut earliest: Option<DateTime<Utc>> = None;
-    for (i, tier) in Tier::ALL.iter().enumerate().rev() {
-        for (_, at) in moved_to.iter().filter(|(t, _)| t == tier) {
+    for (i, tier) in ladder.tiers().enumerate().rev() {
+        for (_, at) in moved_to.iter().filter(|(t, _)| *t == tier) {
             earliest = Some(earliest.map_or(*at, |e| e.min(*at)));
         }
         reached[i] = earliest;
@@ -49,8 +50,8 @@ pub struct CohortStep {
     pub median_days: Option<f64>,
 }
 
-/// Cohort conversion for every step of the funnel (five: subscriber → lead … opportunity →
-/// customer), in funnel order.
+/// Cohort conversion for every step of the ladder (on the standard one, five: subscriber →
+/// lead … opportunity → customer), in ladder order.
 ///
 /// JSON: `{"since": "2026-01-01", "subscriber_to_lead": {"entered": …, "advanced": …, "share": …,
 /// "median_days": …}, …}`, steps in funnel order.
@@ -101,7 +102,7 @@ impl CohortAcc {
         CohortAcc {
             date,
             since: date.and_time(NaiveTime::MIN).and_utc(),
-            steps: vec![StepAcc::default(); Tier::ALL.len() - 1],
+            steps: vec![StepAcc::default(); Ladder::current().tiers().len() - 1],
         }
     }
 
@@ -123,13 +124,14 @@ impl CohortAcc {
     }
 
     pub(crate) fn finish(self) -> Cohorts {
+        let ladder: Vec<Tier> = Ladder::current().tiers().collect();
         let steps = self
             .steps
             .into_iter()
             .enumerate()
             .map(|(i, s)| CohortStep {
-                from: Tier::ALL[i],
-                to: Tier::ALL[i + 1],
+                from: ladder[i],
+                to: ladder[i + 1],
                 entered: s.entered,
                 advanced: s.advanced,
                 share: (s.entered > 0)
@@ -207,9 +209,9 @@ mod tests {
     fn a_skip_reaches_the_skipped_tiers_at_the_same_time() {
         // subscriber on the 1st, then straight to mql on the 5th, sql on the 9th.
         let r = reached_at(&[
-            (Tier::Subscriber, day(1)),
-            (Tier::Mql, day(5)),
-            (Tier::Sql, day(9)),
+            (Tier::SUBSCRIBER, day(1)),
+            (Tier::MQL, day(5)),
+            (Tier::SQL, day(9)),
         ]);
         assert_eq!(
             r,
@@ -223,10 +225,10 @@ mod tests {
             ]
         );
         // A CRM stage of customer straight away: every tier at once.
-        assert_eq!(reached_at(&[(Tier::Customer, day(3))]), [Some(day(3)); 6]);
+        assert_eq!(reached_at(&[(Tier::CUSTOMER, day(3))]), [Some(day(3)); 6]);
         // A later move to a lower tier (not possible today, but harmless): the earlier higher
         // one still counts for the tiers below it.
-        let r = reached_at(&[(Tier::Lead, day(7)), (Tier::Sql, day(2))]);
+        let r = reached_at(&[(Tier::LEAD, day(7)), (Tier::SQL, day(2))]);
         assert_eq!(r[0], Some(day(2)));
         assert_eq!(r[1], Some(day(2)));
         assert_eq!(reached_at(&[]), [None; 6]);
@@ -265,47 +267,47 @@ mod tests {
         // Before the cohort date: not counted as entering subscriber, but its lead move on the
         // 12th enters the lead cohort.
         acc.add(&reached_at(&[
-            (Tier::Subscriber, day(1)),
-            (Tier::Lead, day(12)),
+            (Tier::SUBSCRIBER, day(1)),
+            (Tier::LEAD, day(12)),
         ]));
         // Subscriber on the 10th (exactly midnight: included), lead 2 days later.
         acc.add(&reached_at(&[
-            (Tier::Subscriber, day(10)),
-            (Tier::Lead, day(12)),
+            (Tier::SUBSCRIBER, day(10)),
+            (Tier::LEAD, day(12)),
         ]));
         // Subscriber on the 11th, lead 5 days later, mql 1.5 days after that.
         acc.add(&reached_at(&[
-            (Tier::Subscriber, day(11)),
-            (Tier::Lead, day(16)),
-            (Tier::Mql, day(17) + chrono::Duration::hours(12)),
+            (Tier::SUBSCRIBER, day(11)),
+            (Tier::LEAD, day(16)),
+            (Tier::MQL, day(17) + chrono::Duration::hours(12)),
         ]));
         // Subscriber on the 20th, never further.
-        acc.add(&reached_at(&[(Tier::Subscriber, day(20))]));
+        acc.add(&reached_at(&[(Tier::SUBSCRIBER, day(20))]));
         // Straight to mql on the 15th: subscriber → lead and lead → mql in no time.
-        acc.add(&reached_at(&[(Tier::Mql, day(15))]));
+        acc.add(&reached_at(&[(Tier::MQL, day(15))]));
         // No history at all: in no cohort.
         acc.add(&reached_at(&[]));
         let c = acc.finish();
 
-        let s = c.step(Tier::Subscriber).unwrap();
+        let s = c.step(Tier::SUBSCRIBER).unwrap();
         assert_eq!((s.entered, s.advanced), (4, 3));
         assert_eq!(s.share, Some(0.75));
         // durations 2, 5, 0 days → median 2.
         assert_eq!(s.median_days, Some(2.0));
 
-        let l = c.step(Tier::Lead).unwrap();
+        let l = c.step(Tier::LEAD).unwrap();
         // leads on the 12th, 12th, 16th, 15th; mql from the 16th one (1.5 d) and the skip (0).
         assert_eq!((l.entered, l.advanced), (4, 2));
         assert_eq!(l.share, Some(0.5));
         assert_eq!(l.median_days, Some(0.8)); // (0 + 1.5) / 2 = 0.75 → 0.8
 
-        let m = c.step(Tier::Mql).unwrap();
+        let m = c.step(Tier::MQL).unwrap();
         assert_eq!((m.entered, m.advanced), (2, 0));
         assert_eq!((m.share, m.median_days), (Some(0.0), None));
 
-        let o = c.step(Tier::Opportunity).unwrap();
+        let o = c.step(Tier::OPPORTUNITY).unwrap();
         assert_eq!((o.entered, o.share, o.median_days), (0, None, None));
-        assert!(c.step(Tier::Customer).is_none());
+        assert!(c.step(Tier::CUSTOMER).is_none());
 
         let json = serde_json::to_value(&c).unwrap();
         assert_eq!(json["since"], "2026-01-10");
@@ -323,7 +325,7 @@ mod tests {
     #[test]
     fn a_future_date_leaves_every_cohort_empty() {
         let mut acc = CohortAcc::new(date(31));
-        acc.add(&reached_at(&[(Tier::Customer, day(3))]));
+        acc.add(&reached_at(&[(Tier::CUSTOMER, day(3))]));
         let c = acc.finish();
         assert_eq!(c.steps.len(), 5);
         for s in &c.steps {

@@ -1,7 +1,7 @@
 use super::cohort::Cohorts;
 use super::ratio::round4;
 use crate::store::TierCounts;
-use leadsync_connector_core::Tier;
+use leadsync_connector_core::{Ladder, Tier};
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -16,7 +16,7 @@ use std::fmt::Write as _;
 /// for; the other fields are the JSON contract of `report funnel --json`.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Funnel {
-    /// The contract: all six tiers, always present.
+    /// The contract: every tier of the ladder, always present.
     #[serde(serialize_with = "in_ladder_order")]
     pub tiers: BTreeMap<&'static str, u64>,
     /// Persons with no tier (not even a subscriber, e.g. no email).
@@ -39,20 +39,18 @@ pub struct Funnel {
 
 impl Funnel {
     pub fn from_counts(counts: &TierCounts) -> Self {
+        let ladder: Vec<Tier> = Ladder::current().tiers().collect();
         let count = |t: Tier| counts.tiers.get(&t).copied().unwrap_or(0);
-        let tiers = Tier::ALL.iter().map(|t| (t.as_str(), count(*t))).collect();
+        let tiers = ladder.iter().map(|t| (t.as_str(), count(*t))).collect();
         let reached_n = |t: Tier| {
-            Tier::ALL
+            ladder
                 .iter()
                 .filter(|u| **u >= t)
                 .map(|u| count(*u))
                 .sum::<u64>()
         };
-        let reached = Tier::ALL
-            .iter()
-            .map(|t| (t.as_str(), reached_n(*t)))
-            .collect();
-        let conversions = Tier::ALL
+        let reached = ladder.iter().map(|t| (t.as_str(), reached_n(*t))).collect();
+        let conversions = ladder
             .iter()
             .filter_map(|t| t.next().map(|n| (*t, n)))
             .map(|(t, n)| {
@@ -96,7 +94,7 @@ impl Funnel {
             "{:<13} {:>9} {:>9}  conversion to next",
             "tier", "persons", "reached"
         );
-        for t in Tier::ALL {
+        for t in Ladder::current().tiers() {
             let conv = t
                 .next()
                 .and_then(|n| {
@@ -127,8 +125,8 @@ impl Funnel {
 
 /// Where a tier key (`lead`) or a step key (`lead_to_mql`) stands on the ladder.
 fn ladder_rank(key: &str) -> usize {
-    Tier::ALL
-        .iter()
+    Ladder::current()
+        .tiers()
         .position(|t| {
             key.strip_prefix(t.as_str())
                 .is_some_and(|rest| rest.is_empty() || rest.starts_with("_to_"))
@@ -183,25 +181,27 @@ fn render_by_source(out: &mut String, sources: &BTreeMap<String, Funnel>) {
         out,
         "by source: per tier, persons who reached it and the share of them that reached the next"
     );
+    let ladder: Vec<Tier> = Ladder::current().tiers().collect();
+    let (top, below) = ladder.split_last().expect("a ladder has tiers");
     let _ = write!(out, "{:<13} {:>7}", "", "");
-    for t in &Tier::ALL[..Tier::ALL.len() - 1] {
-        let _ = write!(out, " {:^13}", t.as_str());
+    for t in below {
+        let _ = write!(out, " {:^13}", fit(t.as_str(), 13));
     }
-    let _ = writeln!(out, " {:>8}", "customer");
+    let _ = writeln!(out, " {:>8}", fit(top.as_str(), 8));
     let _ = write!(out, "{:<13} {:>7}", "source", "persons");
-    for _ in &Tier::ALL[..Tier::ALL.len() - 1] {
+    for _ in below {
         let _ = write!(out, " {:>6} {:>6}", "reach", "→next");
     }
     let _ = writeln!(out, " {:>8}", "reach");
     for (name, f) in by_size(sources) {
         let _ = write!(out, "{:<13} {:>7}", fit(name, 13), f.total);
-        for t in &Tier::ALL[..Tier::ALL.len() - 1] {
+        for t in below {
             let conv = t
                 .next()
                 .and_then(|n| f.conversions.get(&format!("{t}_to_{n}")).copied().flatten());
             let _ = write!(out, " {:>6} {:>6}", f.reached[t.as_str()], percent(conv));
         }
-        let _ = writeln!(out, " {:>8}", f.reached["customer"]);
+        let _ = writeln!(out, " {:>8}", f.reached[top.as_str()]);
     }
 }
 
@@ -256,10 +256,10 @@ mod tests {
     fn conversions_are_shares_of_those_who_reached_the_lower_tier() {
         let counts = TierCounts {
             tiers: [
-                (Tier::Subscriber, 50),
-                (Tier::Lead, 30),
-                (Tier::Mql, 15),
-                (Tier::Customer, 5),
+                (Tier::SUBSCRIBER, 50),
+                (Tier::LEAD, 30),
+                (Tier::MQL, 15),
+                (Tier::CUSTOMER, 5),
             ]
             .into(),
             unqualified: 3,

@@ -106,7 +106,14 @@ pub struct Evaluation {
 impl Rules {
     /// Reads, parses and compiles the rules; every invalid condition is reported, not only the
     /// first.
+    ///
+    /// The file's ladder becomes the process's current one ([`leadsync_connector_core::Ladder::install`]).
     pub fn load(source: RulesSource) -> Result<Rules, RulesError> {
+        source
+            .ladder()
+            .map_err(RulesError::File)?
+            .install()
+            .map_err(|e| RulesError::File(format!("{}: {e}", source.name())))?;
         let file = source.parse().map_err(RulesError::File)?;
         let version = source.version();
         let constants = Constants::of(&file);

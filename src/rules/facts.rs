@@ -76,7 +76,7 @@ pub const FACTS: &[(&str, Kind, &str)] = &[
     (
         "crm_rank",
         Kind::Int,
-        "crm_tier as a number: 0 none, 1 subscriber … 6 customer",
+        "crm_tier as its place on the ladder: 0 none, 1 the lowest (subscriber … 6 customer on the standard ladder)",
     ),
     (
         "lead_status",
@@ -453,12 +453,10 @@ impl VariableResolver for Facts<'_> {
     }
 }
 
-/// A tier as a number: 1 subscriber … 6 customer.
+/// A tier as a number: its place on the ladder, 1 for the lowest (on the standard ladder 1
+/// subscriber … 6 customer).
 pub fn rank(tier: Tier) -> i64 {
-    Tier::ALL
-        .iter()
-        .position(|t| *t == tier)
-        .map_or(0, |i| i as i64 + 1)
+    leadsync_connector_core::Ladder::current().rank(tier) as i64
 }
 
 /// `text` lower-cased, borrowed when it already is (ASCII without capitals: most values).

@@ -1,7 +1,7 @@
 //! The rules file: named rules per tier (CEL conditions), scoring and thresholds, owned by the
 //! admins. See `config/rules.toml` for the documented default.
 
-use leadsync_connector_core::Tier;
+use leadsync_connector_core::{Ladder, RungSpec, Tier};
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
@@ -13,6 +13,9 @@ pub const DEFAULT_RULES: &str = include_str!("../../config/rules.toml");
 #[derive(Debug, Clone, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct RulesFile {
+    /// The tiers, lowest first; the six standard ones when absent.
+    #[serde(default)]
+    pub ladder: Option<LadderConfig>,
     #[serde(default)]
     pub temperature: TemperatureConfig,
     /// Numbers usable in conditions as `thresholds.NAME`.
@@ -26,6 +29,20 @@ pub struct RulesFile {
     /// Tier rules: a person is in the highest tier one of whose rules holds.
     #[serde(default)]
     pub rules: Vec<RuleDef>,
+}
+
+/// `[ladder]`: the admins' tiers.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct LadderConfig {
+    /// Lowest first: `{ name = "sal", label = "Sales accepted lead", description = "…" }`.
+    pub tiers: Vec<RungSpec>,
+    /// `[ladder.renamed]`: old name → new name.
+    #[serde(default)]
+    pub renamed: BTreeMap<String, String>,
+    /// `[ladder.removed]`: a tier no longer on the ladder → the tier it now counts as.
+    #[serde(default)]
+    pub removed: BTreeMap<String, String>,
 }
 
 /// Hot, warm or cold, by days since the last activity.
@@ -145,6 +162,26 @@ impl RulesSource {
         digest.iter().take(6).map(|b| format!("{b:02x}")).collect()
     }
 
+    /// The file's ladder (`[ladder] tiers`; the standard one when it has none), read apart from
+    /// the rest: the rules and the connectors' settings name its tiers, so it is current
+    /// before they are read.
+    pub fn ladder(&self) -> Result<Ladder, String> {
+        #[derive(Deserialize)]
+        struct LadderOnly {
+            #[serde(default)]
+            ladder: Option<LadderConfig>,
+        }
+        let only: LadderOnly =
+            toml::from_str(&self.text).map_err(|e| format!("{}: {e}", self.name()))?;
+        match only.ladder {
+            None => Ok(Ladder::standard()),
+            Some(l) => Ladder::new(&l.tiers)
+                .and_then(|ladder| ladder.with_aliases(&l.renamed, &l.removed))
+                .map_err(|e| format!("{}: [ladder]: {e}", self.name())),
+        }
+    }
+
+    /// Parses the file; its tiers are read on the current ladder (see [`RulesSource::ladder`]).
     pub fn parse(&self) -> Result<RulesFile, String> {
         toml::from_str(&self.text).map_err(|e| format!("{}: {e}", self.name()))
     }

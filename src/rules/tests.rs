@@ -68,11 +68,11 @@ fn subscriber_is_an_opted_in_email() {
     let r = defaults();
     assert_eq!(
         tier_of(&r, &[(Field::Email, "a@acme.io")]),
-        (Some(Tier::Subscriber), "newsletter_opt_in".into())
+        (Some(Tier::SUBSCRIBER), "newsletter_opt_in".into())
     );
     assert_eq!(
         tier_of(&r, &[(Field::Email, "a@acme.io"), (Field::Consent, "true")]).0,
-        Some(Tier::Subscriber)
+        Some(Tier::SUBSCRIBER)
     );
     // Just missed: opted out, or no email at all.
     assert_eq!(
@@ -98,7 +98,7 @@ fn lead_is_name_email_and_phone() {
     let r = defaults();
     assert_eq!(
         tier_of(&r, LEAD),
-        (Some(Tier::Lead), "contact_details".into())
+        (Some(Tier::LEAD), "contact_details".into())
     );
     assert_eq!(
         tier_of(
@@ -110,10 +110,10 @@ fn lead_is_name_email_and_phone() {
             ]
         )
         .0,
-        Some(Tier::Lead)
+        Some(Tier::LEAD)
     );
     // Just missed: no phone.
-    assert_eq!(tier_of(&r, &LEAD[..2]).0, Some(Tier::Subscriber));
+    assert_eq!(tier_of(&r, &LEAD[..2]).0, Some(Tier::SUBSCRIBER));
 }
 
 #[test]
@@ -129,7 +129,7 @@ fn mql_by_qualifying_answers() {
     );
     assert_eq!(
         tier_of(&r, &fits),
-        (Some(Tier::Mql), "qualifying_answers_fit".into())
+        (Some(Tier::MQL), "qualifying_answers_fit".into())
     );
     let owner = with(
         LEAD,
@@ -141,7 +141,7 @@ fn mql_by_qualifying_answers() {
     );
     assert_eq!(
         tier_of(&r, &owner).0,
-        Some(Tier::Mql),
+        Some(Tier::MQL),
         "size at the top of the range"
     );
     // Just missed, one answer at a time.
@@ -153,7 +153,7 @@ fn mql_by_qualifying_answers() {
             (Field::CompanySize, "51-200"),
         ],
     );
-    assert_eq!(tier_of(&r, &staff).0, Some(Tier::Lead));
+    assert_eq!(tier_of(&r, &staff).0, Some(Tier::LEAD));
     let retail = with(
         LEAD,
         &[
@@ -162,7 +162,7 @@ fn mql_by_qualifying_answers() {
             (Field::CompanySize, "51-200"),
         ],
     );
-    assert_eq!(tier_of(&r, &retail).0, Some(Tier::Lead));
+    assert_eq!(tier_of(&r, &retail).0, Some(Tier::LEAD));
     let small = with(
         LEAD,
         &[
@@ -171,7 +171,7 @@ fn mql_by_qualifying_answers() {
             (Field::CompanySize, "49"),
         ],
     );
-    assert_eq!(tier_of(&r, &small).0, Some(Tier::Lead));
+    assert_eq!(tier_of(&r, &small).0, Some(Tier::LEAD));
     let huge = with(
         LEAD,
         &[
@@ -180,14 +180,14 @@ fn mql_by_qualifying_answers() {
             (Field::CompanySize, "5001"),
         ],
     );
-    assert_eq!(tier_of(&r, &huge).0, Some(Tier::Lead));
+    assert_eq!(tier_of(&r, &huge).0, Some(Tier::LEAD));
     // The same answers without a phone are not a lead, so not an MQL.
     let no_phone: Vec<_> = fits
         .iter()
         .filter(|(f, _)| *f != Field::Phone)
         .cloned()
         .collect();
-    assert_eq!(tier_of(&r, &no_phone).0, Some(Tier::Subscriber));
+    assert_eq!(tier_of(&r, &no_phone).0, Some(Tier::SUBSCRIBER));
 }
 
 #[test]
@@ -211,7 +211,7 @@ fn mql_by_score_at_the_threshold() {
     );
     assert_eq!(
         eval.tier.unwrap(),
-        (Tier::Mql, "score_threshold".to_string())
+        (Tier::MQL, "score_threshold".to_string())
     );
     // 5 points short: contact-us (20) instead of demo (30) → 55.
     let contact = with(
@@ -224,7 +224,7 @@ fn mql_by_score_at_the_threshold() {
     );
     let eval = r.evaluator().evaluate(&person(&contact), now(), false);
     assert_eq!(eval.score, 55);
-    assert_eq!(eval.tier.unwrap().0, Tier::Lead);
+    assert_eq!(eval.tier.unwrap().0, Tier::LEAD);
 }
 
 #[test]
@@ -277,7 +277,7 @@ fn sql_needs_all_three_answers_from_sales() {
     );
     assert_eq!(
         tier_of(&r, &verified),
-        (Some(Tier::Sql), "sales_verified".into())
+        (Some(Tier::SQL), "sales_verified".into())
     );
     let two = with(
         LEAD,
@@ -287,12 +287,12 @@ fn sql_needs_all_three_answers_from_sales() {
             (custom("agreed_to_talk"), "no"),
         ],
     );
-    assert_eq!(tier_of(&r, &two).0, Some(Tier::Lead));
+    assert_eq!(tier_of(&r, &two).0, Some(Tier::LEAD));
     // A CRM stage of SQL set by sales is enough.
     let crm = with(LEAD, &[(Field::CrmStage, "salesqualifiedlead")]);
     assert_eq!(
         tier_of(&r, &crm),
-        (Some(Tier::Sql), "crm_sales_stage".into())
+        (Some(Tier::SQL), "crm_sales_stage".into())
     );
 }
 
@@ -301,23 +301,23 @@ fn opportunity_and_customer() {
     let r = defaults();
     assert_eq!(
         tier_of(&r, &with(LEAD, &[(Field::LeadStatus, "Open Deal")])),
-        (Some(Tier::Opportunity), "open_deal".into())
+        (Some(Tier::OPPORTUNITY), "open_deal".into())
     );
     assert_eq!(
         tier_of(&r, &with(LEAD, &[(Field::CrmStage, "opportunity")])).0,
-        Some(Tier::Opportunity)
+        Some(Tier::OPPORTUNITY)
     );
     assert_eq!(
         tier_of(&r, &with(LEAD, &[(Field::LeadStatus, "In Progress")])).0,
-        Some(Tier::Lead)
+        Some(Tier::LEAD)
     );
     assert_eq!(
         tier_of(&r, &with(LEAD, &[(Field::CrmStage, "customer")])),
-        (Some(Tier::Customer), "deal_won".into())
+        (Some(Tier::CUSTOMER), "deal_won".into())
     );
     assert_eq!(
         tier_of(&r, &with(LEAD, &[(custom("deal_won"), "yes")])).0,
-        Some(Tier::Customer)
+        Some(Tier::CUSTOMER)
     );
 }
 
@@ -453,7 +453,7 @@ fn the_crm_stage_is_a_floor_and_tiers_never_drop() {
     let change = d.change.unwrap();
     assert_eq!(
         (change.from, change.to, change.rule.as_str()),
-        (None, Tier::Opportunity, "open_deal")
+        (None, Tier::OPPORTUNITY, "open_deal")
     );
     assert_eq!(change.rules_version, r.version);
     assert_eq!(
@@ -466,11 +466,11 @@ fn the_crm_stage_is_a_floor_and_tiers_never_drop() {
     p.fields.remove(&Field::CrmStage);
     let d = qualify(&mut p, &ev, &r, now());
     assert!(d.change.is_none());
-    assert_eq!(p.tier, Some(Tier::Opportunity));
+    assert_eq!(p.tier, Some(Tier::OPPORTUNITY));
     let demotion = p.demotion.clone().unwrap();
     assert_eq!(
         (demotion.from, demotion.to),
-        (Tier::Opportunity, Some(Tier::Subscriber))
+        (Tier::OPPORTUNITY, Some(Tier::SUBSCRIBER))
     );
 
     // A floor above every rule: the CRM decides and says so.
@@ -485,7 +485,7 @@ fn the_crm_stage_is_a_floor_and_tiers_never_drop() {
         .unwrap();
     assert_eq!(
         (change.to, change.rule.as_str()),
-        (Tier::Customer, CRM_STAGE_RULE)
+        (Tier::CUSTOMER, CRM_STAGE_RULE)
     );
 }
 

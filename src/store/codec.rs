@@ -17,8 +17,14 @@ pub(in crate::store) fn parse_ts(s: &str) -> Result<DateTime<Utc>, StoreError> {
 }
 
 pub(in crate::store) fn parse_tier(s: Option<String>) -> Result<Option<Tier>, StoreError> {
-    s.map(|s| Tier::from_str(&s).map_err(|e| StoreError::Corrupt(e.to_string())))
-        .transpose()
+    s.map(|s| {
+        Tier::from_str(&s).map_err(|e| {
+            StoreError::Corrupt(format!(
+                "the store holds tier `{s}`, which the ladder does not have ({e}): put it back in the rules file's [ladder] tiers, or map it under [ladder.removed] or [ladder.renamed] (`leadsync validate` lists every such tier)"
+            ))
+        })
+    })
+    .transpose()
 }
 
 pub(in crate::store) fn json<T: serde::de::DeserializeOwned>(s: &str) -> Result<T, StoreError> {

@@ -48,7 +48,7 @@ macro_rules! store_suite {
             rejects_come_back_in_row_order_and_a_row_rejected_twice_is_kept_once,
             a_conflict_recorded_twice_is_kept_once_and_shown_to_both_persons,
             persons_page_in_id_order_and_stale_ones_are_those_not_qualified_by_a_version,
-            the_funnel_sees_each_persons_tier_and_the_first_time_each_tier_was_reached,
+            the_funnel_sees_each_persons_tier_the_first_time_each_was_reached_and_every_tier_name,
             runs_and_events_come_back_newest_first,
             persons_in_both_crms_count_live_records_of_each,
             a_lease_is_held_by_one_instance_until_it_expires_then_taken_with_a_higher_epoch,
@@ -299,13 +299,13 @@ pub(crate) fn tier_changes_and_the_pushes_they_plan_commit_together(fresh: Facto
         let id = tx.next_person_id().unwrap();
         tx.upsert_records("hubspot", &[(&crm_record("101"), id)])
             .unwrap();
-        tx.save_persons(&[&person(id, Some(Tier::Lead))]).unwrap();
-        tx.add_tier_changes(&[change(id, None, Tier::Lead, 2)])
+        tx.save_persons(&[&person(id, Some(Tier::LEAD))]).unwrap();
+        tx.add_tier_changes(&[change(id, None, Tier::LEAD, 2)])
             .unwrap();
-        tx.plan_push("hubspot", "101", id, Tier::Lead).unwrap();
+        tx.plan_push("hubspot", "101", id, Tier::LEAD).unwrap();
         assert_eq!(
             tx.push_entry("hubspot", "101").unwrap(),
-            Some((Tier::Lead, "pending".to_string()))
+            Some((Tier::LEAD, "pending".to_string()))
         );
         if commit {
             tx.commit().unwrap();
@@ -319,10 +319,10 @@ pub(crate) fn tier_changes_and_the_pushes_they_plan_commit_together(fresh: Facto
     assert_eq!(store.outbox_of(id).unwrap(), Vec::new());
 
     let id = qualify(&mut store, true);
-    assert_eq!(store.person(id).unwrap().unwrap().tier, Some(Tier::Lead));
+    assert_eq!(store.person(id).unwrap().unwrap().tier, Some(Tier::LEAD));
     assert_eq!(
         store.tier_history(id).unwrap(),
-        vec![change(id, None, Tier::Lead, 2)]
+        vec![change(id, None, Tier::LEAD, 2)]
     );
     let pending = store.pending_pushes("hubspot", 0, 10).unwrap();
     assert_eq!(pending.len(), 1);
@@ -332,7 +332,7 @@ pub(crate) fn tier_changes_and_the_pushes_they_plan_commit_together(fresh: Facto
             pending[0].tier,
             pending[0].person
         ),
-        ("101", Tier::Lead, id)
+        ("101", Tier::LEAD, id)
     );
     assert_eq!(store.outbox_of(id).unwrap(), pending);
 
@@ -362,13 +362,13 @@ pub(crate) fn a_pending_push_of_the_same_tier_stays_and_a_done_one_is_asked_agai
         tx.plan_push("hubspot", "101", 1, tier).unwrap();
         tx.commit().unwrap();
     };
-    plan(&mut store, Tier::Mql);
+    plan(&mut store, Tier::MQL);
     let first = store.pending_pushes("hubspot", 0, 10).unwrap();
     // A failed attempt keeps it pending, with its reason and the attempt counted.
     store
         .push_results(&[(first[0].id, "pending", Some("HTTP 502".into()))])
         .unwrap();
-    plan(&mut store, Tier::Mql);
+    plan(&mut store, Tier::MQL);
     let again = store.outbox_with_status("hubspot", "pending", 10).unwrap();
     assert_eq!(
         (again[0].attempts, again[0].reason.as_deref()),
@@ -377,7 +377,7 @@ pub(crate) fn a_pending_push_of_the_same_tier_stays_and_a_done_one_is_asked_agai
 
     store.push_results(&[(first[0].id, "done", None)]).unwrap();
     assert_eq!(store.pending_pushes("hubspot", 0, 10).unwrap(), Vec::new());
-    plan(&mut store, Tier::Mql);
+    plan(&mut store, Tier::MQL);
     let asked = store.pending_pushes("hubspot", 0, 10).unwrap();
     assert_eq!(
         (asked[0].id, asked[0].attempts, asked[0].status.as_str()),
@@ -472,7 +472,7 @@ pub(crate) fn persons_page_in_id_order_and_stale_ones_are_those_not_qualified_by
     assert!(tx.next_person_id().unwrap() > ids[3]);
 }
 
-pub(crate) fn the_funnel_sees_each_persons_tier_and_the_first_time_each_tier_was_reached(
+pub(crate) fn the_funnel_sees_each_persons_tier_the_first_time_each_was_reached_and_every_tier_name(
     fresh: Factory<'_>,
 ) {
     let Fresh {
@@ -480,17 +480,17 @@ pub(crate) fn the_funnel_sees_each_persons_tier_and_the_first_time_each_tier_was
     } = fresh();
     let mut tx = store.begin().unwrap();
     tx.save_persons(&[
-        &person(1, Some(Tier::Mql)),
+        &person(1, Some(Tier::MQL)),
         &person(2, None),
-        &person(3, Some(Tier::Lead)),
+        &person(3, Some(Tier::LEAD)),
     ])
     .unwrap();
     tx.add_tier_changes(&[
-        change(1, None, Tier::Subscriber, 2),
-        change(1, Some(Tier::Subscriber), Tier::Mql, 5),
-        change(3, None, Tier::Lead, 4),
+        change(1, None, Tier::SUBSCRIBER, 2),
+        change(1, Some(Tier::SUBSCRIBER), Tier::MQL, 5),
+        change(3, None, Tier::LEAD, 4),
         // A later move to a tier already reached does not move its first time.
-        change(3, Some(Tier::Lead), Tier::Lead, 9),
+        change(3, Some(Tier::LEAD), Tier::LEAD, 9),
     ])
     .unwrap();
     tx.commit().unwrap();
@@ -506,19 +506,28 @@ pub(crate) fn the_funnel_sees_each_persons_tier_and_the_first_time_each_tier_was
         vec![
             (
                 1,
-                Some(Tier::Mql),
-                vec![(Tier::Subscriber, at(2)), (Tier::Mql, at(5))]
+                Some(Tier::MQL),
+                vec![(Tier::SUBSCRIBER, at(2)), (Tier::MQL, at(5))]
             ),
             (2, None, vec![]),
-            (3, Some(Tier::Lead), vec![(Tier::Lead, at(4))]),
+            (3, Some(Tier::LEAD), vec![(Tier::LEAD, at(4))]),
         ]
     );
     assert_eq!(
         store.tier_counts().unwrap(),
         TierCounts {
-            tiers: BTreeMap::from([(Tier::Lead, 1), (Tier::Mql, 1)]),
+            tiers: BTreeMap::from([(Tier::LEAD, 1), (Tier::MQL, 1)]),
             unqualified: 1,
         }
+    );
+    // Every name held, with the persons at it now (subscriber only in the history).
+    assert_eq!(
+        store.stored_tier_names().unwrap(),
+        vec![
+            ("lead".to_string(), 1),
+            ("mql".to_string(), 1),
+            ("subscriber".to_string(), 0)
+        ]
     );
 }
 
@@ -683,14 +692,14 @@ pub(crate) fn a_replica_that_lost_its_lease_writes_nothing(fresh: Factory<'_>) {
         .unwrap()
         .unwrap();
     let mut tx = store.begin().unwrap();
-    tx.plan_push("hubspot", "101", 1, Tier::Mql).unwrap();
+    tx.plan_push("hubspot", "101", 1, Tier::MQL).unwrap();
     tx.commit().unwrap();
     store.set_fences(vec![lease.fence()], Duration::ZERO);
     let claim = Claim::new(&a, Duration::from_secs(60));
     let claimed = store.claim_pushes("hubspot", 0, &claim, 10).unwrap();
     assert_eq!(claimed.len(), 1);
     let mut tx = store.begin().unwrap();
-    tx.plan_push("hubspot", "102", 2, Tier::Mql).unwrap();
+    tx.plan_push("hubspot", "102", 2, Tier::MQL).unwrap();
     tx.commit().unwrap();
 
     // WHEN a is paused past its lease and b takes it over
@@ -702,7 +711,7 @@ pub(crate) fn a_replica_that_lost_its_lease_writes_nothing(fresh: Factory<'_>) {
 
     // THEN none of a's writes goes through: a page, an outcome, a connector state, a claim
     let mut tx = store.begin().unwrap();
-    tx.plan_push("hubspot", "103", 3, Tier::Mql).unwrap();
+    tx.plan_push("hubspot", "103", 3, Tier::MQL).unwrap();
     let refused = tx.commit().unwrap_err();
     assert_eq!(refused.kind(), StoreErrorKind::Fenced, "{refused}");
     let refused = store
@@ -745,10 +754,10 @@ pub(crate) fn claims_split_the_pending_pushes_and_an_outcome_needs_its_claim(fre
     let mut other = reopen();
     let mut tx = store.begin().unwrap();
     for i in 1..=5 {
-        tx.plan_push("hubspot", &format!("10{i}"), i, Tier::Mql)
+        tx.plan_push("hubspot", &format!("10{i}"), i, Tier::MQL)
             .unwrap();
     }
-    tx.plan_push("salesforce", "00Q1", 1, Tier::Mql).unwrap();
+    tx.plan_push("salesforce", "00Q1", 1, Tier::MQL).unwrap();
     tx.commit().unwrap();
     let (a, b) = (replica("a"), replica("b"));
     let long = Duration::from_secs(60);
@@ -783,7 +792,7 @@ pub(crate) fn claims_split_the_pending_pushes_and_an_outcome_needs_its_claim(fre
     // THEN an entry planned again at another tier while claimed loses the claim: the old push's
     // outcome is not recorded, and it is pushed again
     let mut tx = other.begin().unwrap();
-    tx.plan_push("hubspot", "104", 4, Tier::Sql).unwrap();
+    tx.plan_push("hubspot", "104", 4, Tier::SQL).unwrap();
     tx.commit().unwrap();
     let ids_b: Vec<_> = got_b.iter().map(|e| (e.id, "done", None)).collect();
     assert_eq!(other.complete_pushes(&claim_b, &ids_b).unwrap(), 1);
@@ -792,7 +801,7 @@ pub(crate) fn claims_split_the_pending_pushes_and_an_outcome_needs_its_claim(fre
         .unwrap();
     assert_eq!(
         (records(&again), again[0].tier),
-        (vec!["104".to_string()], Tier::Sql)
+        (vec!["104".to_string()], Tier::SQL)
     );
 
     // THEN an expired claim is taken by the next claimant, and the first one's outcome is lost
@@ -890,8 +899,8 @@ pub(crate) fn records_and_pushes_of_many_persons_at_once_match_one_at_a_time(fre
     // WHEN pushes are planned at once, THEN each is as `plan_push` makes it, and a second
     // planning of the same tier leaves a done one asked again as one at a time would
     tx.plan_pushes(&[
-        ("hubspot", "101", ids[0], Tier::Mql),
-        ("hubspot", "201", ids[1], Tier::Sql),
+        ("hubspot", "101", ids[0], Tier::MQL),
+        ("hubspot", "201", ids[1], Tier::SQL),
     ])
     .unwrap();
     tx.commit().unwrap();
@@ -901,13 +910,13 @@ pub(crate) fn records_and_pushes_of_many_persons_at_once_match_one_at_a_time(fre
             .iter()
             .map(|e| (e.record_id.as_str(), e.person, e.tier))
             .collect::<Vec<_>>(),
-        vec![("101", ids[0], Tier::Mql), ("201", ids[1], Tier::Sql)]
+        vec![("101", ids[0], Tier::MQL), ("201", ids[1], Tier::SQL)]
     );
     store
         .push_results(&[(entries[0].id, "done", None)])
         .unwrap();
     let mut tx = store.begin().unwrap();
-    tx.plan_pushes(&[("hubspot", "101", ids[0], Tier::Mql)])
+    tx.plan_pushes(&[("hubspot", "101", ids[0], Tier::MQL)])
         .unwrap();
     tx.commit().unwrap();
     assert_eq!(
@@ -940,7 +949,7 @@ pub(crate) fn blocking_keys_are_added_once_and_found_by_key_up_to_a_limit_and_va
         "at most the limit"
     );
     // A person's values: the preferred one of each field, without the rest of the person.
-    let mut p = person(tx.next_person_id().unwrap(), Some(Tier::Lead));
+    let mut p = person(tx.next_person_id().unwrap(), Some(Tier::LEAD));
     let from = p.source_index(crate::model::Provenance {
         connector: "drops".into(),
         locator: "a.csv row 2".into(),
@@ -993,11 +1002,11 @@ pub(crate) fn a_merge_moves_everything_of_a_person_and_a_split_moves_it_back(fre
         .unwrap();
     let (ra, rb) = (crm_record("1"), crm_record("9"));
     tx.upsert_records("hubspot", &[(&ra, a), (&rb, b)]).unwrap();
-    tx.save_persons(&[&person(a, Some(Tier::Lead)), &person(b, Some(Tier::Mql))])
+    tx.save_persons(&[&person(a, Some(Tier::LEAD)), &person(b, Some(Tier::MQL))])
         .unwrap();
     tx.add_tier_changes(&[
-        change(a, None, Tier::Lead, 1),
-        change(b, None, Tier::Mql, 1),
+        change(a, None, Tier::LEAD, 1),
+        change(b, None, Tier::MQL, 1),
     ])
     .unwrap();
     tx.add_match_blocks(&[(b, vec![7])]).unwrap();
@@ -1014,7 +1023,7 @@ pub(crate) fn a_merge_moves_everything_of_a_person_and_a_split_moves_it_back(fre
         how: "match:0.990".into(),
         score: 0.99,
         detail: serde_json::json!({"fields": []}),
-        before: serde_json::to_value(person(b, Some(Tier::Mql))).unwrap(),
+        before: serde_json::to_value(person(b, Some(Tier::MQL))).unwrap(),
         at: at(4),
         split_at: None,
     };
@@ -1048,7 +1057,7 @@ pub(crate) fn a_merge_moves_everything_of_a_person_and_a_split_moves_it_back(fre
     // WHEN the merge is split
     let mut tx = store.begin().unwrap();
     tx.split_merge(&merge, at(5)).unwrap();
-    tx.save_persons(&[&person(b, Some(Tier::Mql))]).unwrap();
+    tx.save_persons(&[&person(b, Some(Tier::MQL))]).unwrap();
     tx.commit().unwrap();
 
     // THEN b has its own record, keys and history again, and the tombstone is gone

@@ -20,4 +20,4 @@ pub use connector::{
 pub use cursor::{Cursor, CursorPosition};
 pub use field::{Field, FieldParseError};
 pub use record::{Locator, Page, RecordReject, SourceRecord};
-pub use tier::{Stage, Tier, TierParseError};
+pub use tier::{Ladder, LadderError, Rung, RungSpec, Stage, Tier, TierParseError};

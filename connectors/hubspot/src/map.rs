@@ -188,7 +188,7 @@ mod tests {
             updated_at: Some("2026-11-30T10:00:00Z".into()),
             archived: false,
         };
-        let mut c = cfg(&[("1234", Tier::Mql)]);
+        let mut c = cfg(&[("1234", Tier::MQL)]);
         c.properties = vec!["favourite_colour".into(), "email".into()];
         let stages = stage_tiers(&c, &[]);
         let record = to_record(&contact, &c, &stages);
@@ -225,11 +225,11 @@ mod tests {
         .map(String::from)
         .to_vec();
         let tiers = stage_tiers(&cfg(&[]), &order);
-        assert_eq!(tiers["1234"], Tier::Mql);
-        assert_eq!(tiers["5678"], Tier::Sql);
-        assert_eq!(tiers["customer"], Tier::Customer);
+        assert_eq!(tiers["1234"], Tier::MQL);
+        assert_eq!(tiers["5678"], Tier::SQL);
+        assert_eq!(tiers["customer"], Tier::CUSTOMER);
         // A configured mapping wins.
-        let tiers = stage_tiers(&cfg(&[("5678", Tier::Opportunity)]), &order);
-        assert_eq!(tiers["5678"], Tier::Opportunity);
+        let tiers = stage_tiers(&cfg(&[("5678", Tier::OPPORTUNITY)]), &order);
+        assert_eq!(tiers["5678"], Tier::OPPORTUNITY);
     }
 }

@@ -9,24 +9,35 @@ use crate::client::Client;
 use crate::config::HubspotConfig;
 use crate::error::ApiError;
 use crate::wire::BatchError;
-use leadsync_connector_core::{PushItem, PushOutcome, Stage, Tier};
+use leadsync_connector_core::{Ladder, PushItem, PushOutcome, Stage, Tier};
 use std::collections::HashMap;
 
 /// The lifecycle stage value for a tier: a configured custom stage if one means this tier,
-/// else HubSpot's standard internal name.
+/// else HubSpot's standard internal name; a custom tier of the ladder with neither takes the
+/// stage of the nearest tier below it that has one (its own name when none has).
 pub(crate) fn stage_value(cfg: &HubspotConfig, tier: Tier) -> String {
+    let ladder = Ladder::current();
+    let below = ladder.tiers().rev().filter(|t| *t < tier);
+    std::iter::once(tier)
+        .chain(below)
+        .find_map(|t| mapped_stage(cfg, t))
+        .unwrap_or_else(|| tier.as_str().to_string())
+}
+
+fn mapped_stage(cfg: &HubspotConfig, tier: Tier) -> Option<String> {
     if let Some((name, _)) = cfg.stages.iter().find(|(_, t)| **t == tier) {
-        return name.clone();
+        return Some(name.clone());
     }
-    match tier {
-        Tier::Subscriber => "subscriber",
-        Tier::Lead => "lead",
-        Tier::Mql => "marketingqualifiedlead",
-        Tier::Sql => "salesqualifiedlead",
-        Tier::Opportunity => "opportunity",
-        Tier::Customer => "customer",
-    }
-    .to_string()
+    let standard = match tier {
+        Tier::SUBSCRIBER => "subscriber",
+        Tier::LEAD => "lead",
+        Tier::MQL => "marketingqualifiedlead",
+        Tier::SQL => "salesqualifiedlead",
+        Tier::OPPORTUNITY => "opportunity",
+        Tier::CUSTOMER => "customer",
+        _ => return None,
+    };
+    Some(standard.to_string())
 }
 
 /// 207 error categories that will fail the same way again.

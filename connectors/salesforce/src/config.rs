@@ -276,7 +276,7 @@ mod tests {
         )
         .unwrap();
         cfg.check().unwrap();
-        assert_eq!(cfg.lead_status[&Tier::Mql], "Marketing Qualified");
+        assert_eq!(cfg.lead_status[&Tier::MQL], "Marketing Qualified");
         assert_eq!(cfg.lead_status.len(), 3);
         assert!(cfg.push && cfg.allow_downgrade);
         assert_eq!(cfg.rate_limit.daily_reserve, 2500);
@@ -300,7 +300,7 @@ mod tests {
 
         let err = parse(&format!("{MINIMAL}\n[lead_status]\nhot = \"Working\"")).unwrap_err();
         assert!(
-            err.contains("unknown variant `hot`, expected one of `subscriber`"),
+            err.contains("`hot` is not a tier; expected one of subscriber, lead"),
             "{err}"
         );
 
@@ -317,8 +317,8 @@ mod tests {
     #[test]
     fn checks_catch_what_the_types_cannot() {
         let mut cfg = parse(MINIMAL).unwrap();
-        cfg.lead_status.insert(Tier::Mql, "Working".into());
-        cfg.lead_status.insert(Tier::Sql, "Working".into());
+        cfg.lead_status.insert(Tier::MQL, "Working".into());
+        cfg.lead_status.insert(Tier::SQL, "Working".into());
         assert_eq!(
             cfg.check().unwrap_err(),
             "`lead_status.mql` and `lead_status.sql` are both \"Working\"; a status can mean one tier only"

@@ -65,7 +65,7 @@ impl StatusMap {
         let tier = status.and_then(|s| self.tier_of(s));
         let converted = lead.is_converted || status.is_some_and(|s| self.converted.contains(s));
         if converted {
-            Some(tier.map_or(Tier::Sql, |t| t.max(Tier::Sql)))
+            Some(tier.map_or(Tier::SQL, |t| t.max(Tier::SQL)))
         } else {
             tier
         }
@@ -117,9 +117,9 @@ impl OpportunityEvidence {
     /// `customer` once one is won, `opportunity` while one is open.
     pub fn tier(self) -> Option<Tier> {
         if self.won > 0 {
-            Some(Tier::Customer)
+            Some(Tier::CUSTOMER)
         } else if self.open > 0 {
-            Some(Tier::Opportunity)
+            Some(Tier::OPPORTUNITY)
         } else {
             None
         }
@@ -299,9 +299,9 @@ mod tests {
     fn unmapped_statuses_take_the_tier_of_the_nearest_mapped_one_below() {
         let map = StatusMap::new(
             &config(&[
-                (Tier::Lead, "Working - Contacted"),
-                (Tier::Mql, "Marketing Qualified"),
-                (Tier::Sql, "Sales Qualified"),
+                (Tier::LEAD, "Working - Contacted"),
+                (Tier::MQL, "Marketing Qualified"),
+                (Tier::SQL, "Sales Qualified"),
             ]),
             &org(),
         );
@@ -310,10 +310,10 @@ mod tests {
             None,
             "below every mapped one"
         );
-        assert_eq!(map.tier_of("Working - Contacted"), Some(Tier::Lead));
-        assert_eq!(map.tier_of("Nurturing"), Some(Tier::Mql));
-        assert_eq!(map.tier_of("Sales Qualified"), Some(Tier::Sql));
-        assert_eq!(map.tier_of("Closed - Not Converted"), Some(Tier::Sql));
+        assert_eq!(map.tier_of("Working - Contacted"), Some(Tier::LEAD));
+        assert_eq!(map.tier_of("Nurturing"), Some(Tier::MQL));
+        assert_eq!(map.tier_of("Sales Qualified"), Some(Tier::SQL));
+        assert_eq!(map.tier_of("Closed - Not Converted"), Some(Tier::SQL));
         assert_eq!(map.tier_of("Not In The Org"), None);
     }
 
@@ -327,51 +327,51 @@ mod tests {
             .unwrap()
             .sort_order = 6;
         let cfg = config(&[
-            (Tier::Mql, "Marketing Qualified"),
-            (Tier::Sql, "Sales Qualified"),
+            (Tier::MQL, "Marketing Qualified"),
+            (Tier::SQL, "Sales Qualified"),
         ]);
         assert_eq!(
             StatusMap::new(&cfg, &org()).tier_of("Nurturing"),
-            Some(Tier::Mql)
+            Some(Tier::MQL)
         );
         assert_eq!(
             StatusMap::new(&cfg, &reordered).tier_of("Nurturing"),
-            Some(Tier::Sql)
+            Some(Tier::SQL)
         );
         // A mapped status the picklist lacks still counts.
         assert_eq!(
             StatusMap::new(&cfg, &[]).tier_of("Sales Qualified"),
-            Some(Tier::Sql)
+            Some(Tier::SQL)
         );
     }
 
     #[test]
     fn a_converted_lead_is_at_least_sql() {
         let map = StatusMap::new(
-            &config(&[(Tier::Mql, "Marketing Qualified"), (Tier::Customer, "Won")]),
+            &config(&[(Tier::MQL, "Marketing Qualified"), (Tier::CUSTOMER, "Won")]),
             &org(),
         );
         assert_eq!(
             map.lead_tier(&lead("Marketing Qualified", false)),
-            Some(Tier::Mql)
+            Some(Tier::MQL)
         );
         assert_eq!(
             map.lead_tier(&lead("Marketing Qualified", true)),
-            Some(Tier::Sql)
+            Some(Tier::SQL)
         );
         assert_eq!(
             map.lead_tier(&lead("Open - Not Contacted", true)),
-            Some(Tier::Sql)
+            Some(Tier::SQL)
         );
         assert_eq!(
             map.lead_tier(&lead("Won", true)),
-            Some(Tier::Customer),
+            Some(Tier::CUSTOMER),
             "never lowered"
         );
         // A status the org marks as converted counts even before IsConverted is read back.
         assert_eq!(
             map.lead_tier(&lead("Closed - Converted", false)),
-            Some(Tier::Sql)
+            Some(Tier::SQL)
         );
         assert_eq!(map.lead_tier(&lead("Open - Not Contacted", false)), None);
     }
@@ -380,15 +380,15 @@ mod tests {
     fn a_tier_without_a_status_pushes_the_nearest_mapped_tier_below() {
         let map = StatusMap::new(
             &config(&[
-                (Tier::Lead, "Working - Contacted"),
-                (Tier::Mql, "Marketing Qualified"),
+                (Tier::LEAD, "Working - Contacted"),
+                (Tier::MQL, "Marketing Qualified"),
             ]),
             &org(),
         );
-        assert_eq!(map.status_for(Tier::Subscriber), None);
-        assert_eq!(map.status_for(Tier::Lead), Some("Working - Contacted"));
-        assert_eq!(map.status_for(Tier::Mql), Some("Marketing Qualified"));
-        assert_eq!(map.status_for(Tier::Customer), Some("Marketing Qualified"));
+        assert_eq!(map.status_for(Tier::SUBSCRIBER), None);
+        assert_eq!(map.status_for(Tier::LEAD), Some("Working - Contacted"));
+        assert_eq!(map.status_for(Tier::MQL), Some("Marketing Qualified"));
+        assert_eq!(map.status_for(Tier::CUSTOMER), Some("Marketing Qualified"));
     }
 
     #[test]
@@ -402,7 +402,7 @@ mod tests {
             .insert("Lifecycle_Stage__c".into(), "Sales Qualified Lead".into());
         assert_eq!(
             contact_tier(&contact, Some("Lifecycle_Stage__c")),
-            Some(Tier::Sql)
+            Some(Tier::SQL)
         );
         assert_eq!(contact_tier(&contact, None), None, "no field configured");
         contact
@@ -422,14 +422,14 @@ mod tests {
         let lost = [opp(true, false)];
         assert_eq!(OpportunityEvidence::of(&lost).tier(), None);
         assert_eq!(
-            stage_values(Some(Tier::Mql), OpportunityEvidence::of(&lost)),
+            stage_values(Some(Tier::MQL), OpportunityEvidence::of(&lost)),
             [(Field::CrmStage, "mql".to_string())]
         );
 
         let open = OpportunityEvidence::of(&[opp(false, false), opp(true, false)]);
         assert_eq!(open, OpportunityEvidence { open: 1, won: 0 });
         assert_eq!(
-            stage_values(Some(Tier::Sql), open),
+            stage_values(Some(Tier::SQL), open),
             [
                 (Field::CrmStage, "opportunity".to_string()),
                 (Field::Custom("open_deal".into()), "true".to_string()),
@@ -437,7 +437,7 @@ mod tests {
         );
 
         let won = OpportunityEvidence::of(&[opp(true, true), opp(false, false)]);
-        assert_eq!(won.tier(), Some(Tier::Customer));
+        assert_eq!(won.tier(), Some(Tier::CUSTOMER));
         assert_eq!(
             stage_values(None, won),
             [

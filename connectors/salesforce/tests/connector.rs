@@ -367,12 +367,12 @@ async fn a_push_sets_statuses_forward_only_and_reports_each_record_apart() {
     let outcomes = org
         .connector()
         .push(&[
-            item(1, &open, Tier::Mql),
-            item(2, &ahead, Tier::Mql),
-            item(3, &there, Tier::Mql),
-            item(4, &gone, Tier::Mql),
-            item(5, &contact, Tier::Sql),
-            item(6, "001000000000001AAA", Tier::Sql),
+            item(1, &open, Tier::MQL),
+            item(2, &ahead, Tier::MQL),
+            item(3, &there, Tier::MQL),
+            item(4, &gone, Tier::MQL),
+            item(5, &contact, Tier::SQL),
+            item(6, "001000000000001AAA", Tier::SQL),
         ])
         .await
         .unwrap();
@@ -413,7 +413,7 @@ async fn with_allow_downgrade_a_status_moves_down() {
     let ahead = org.lead(1, "Sales Qualified");
     let out = org
         .connector()
-        .push(&[item(1, &ahead, Tier::Mql)])
+        .push(&[item(1, &ahead, Tier::MQL)])
         .await
         .unwrap();
     assert!(matches!(out[0], PushOutcome::Applied { .. }));
@@ -427,7 +427,7 @@ async fn a_push_to_a_converted_lead_goes_to_its_contact() {
     let contact = org.fake.convert_lead(&lead, None);
     let out = org
         .connector()
-        .push(&[item(9, &lead, Tier::Opportunity)])
+        .push(&[item(9, &lead, Tier::OPPORTUNITY)])
         .await
         .unwrap();
     assert!(
@@ -455,7 +455,7 @@ async fn a_refused_value_is_dead_lettered_with_salesforces_reason() {
     let lead = org.lead(1, "Open - Not Contacted");
     let out = org
         .connector()
-        .push(&[item(1, &lead, Tier::Mql)])
+        .push(&[item(1, &lead, Tier::MQL)])
         .await
         .unwrap();
     match &out[0] {
@@ -486,7 +486,7 @@ async fn an_expired_token_is_renewed_and_after_faults_every_status_lands_exactly
     let items: Vec<PushItem> = leads
         .iter()
         .enumerate()
-        .map(|(i, id)| item(i as i64, id, Tier::Mql))
+        .map(|(i, id)| item(i as i64, id, Tier::MQL))
         .collect();
     let out = c.push(&items).await.unwrap();
     assert!(
@@ -566,7 +566,7 @@ async fn concurrent_pushes_stay_well_under_the_orgs_cap() {
         .map(|ids| {
             ids.iter()
                 .enumerate()
-                .map(|(i, id)| item(i as i64, id, Tier::Mql))
+                .map(|(i, id)| item(i as i64, id, Tier::MQL))
                 .collect()
         })
         .collect();

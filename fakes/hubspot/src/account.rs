@@ -56,6 +56,18 @@ impl FakeHubSpot {
         }
     }
 
+    /// Adds a custom lifecycle stage (`value` is its internal name, numeric in HubSpot) right
+    /// after the stage `after`, as an admin does in HubSpot's settings.
+    pub fn add_lifecycle_stage(&self, value: &str, label: &str, after: &str) {
+        let mut state = self.shared.lock();
+        let stages = &mut state.store.stages;
+        let at = stages
+            .iter()
+            .position(|(v, _)| v == after)
+            .map_or(stages.len(), |i| i + 1);
+        stages.insert(at, (value.to_string(), label.to_string()));
+    }
+
     /// Creates a contact as if entered in HubSpot; returns its id.
     pub fn insert(&self, properties: BTreeMap<String, String>) -> String {
         self.shared.lock().store.insert(properties).to_string()

@@ -29,18 +29,27 @@ const LEAD_STATUSES: [(&str, &str); 8] = [
     ("BAD_TIMING", "Bad Timing"),
 ];
 
-fn rank(stage: &str) -> Option<usize> {
-    STAGES.iter().position(|(value, _)| *value == stage)
+/// The account's lifecycle stages, `(internal value, label)` in the account's order: HubSpot's
+/// defaults until custom stages are added.
+pub(crate) fn default_stages() -> Vec<(String, String)> {
+    STAGES
+        .iter()
+        .map(|(v, l)| (v.to_string(), l.to_string()))
+        .collect()
+}
+
+fn rank(order: &[(String, String)], stage: &str) -> Option<usize> {
+    order.iter().position(|(value, _)| value == stage)
 }
 
 /// Whether setting `new` (non-empty) over `current` takes effect. Unknown values and backward
 /// moves are ignored; `other` can be set from and left for any stage; an empty (cleared) stage
 /// accepts anything known.
-pub(crate) fn accepts(current: Option<&str>, new: &str) -> bool {
-    let Some(new_rank) = rank(new) else {
+pub(crate) fn accepts(order: &[(String, String)], current: Option<&str>, new: &str) -> bool {
+    let Some(new_rank) = rank(order, new) else {
         return false;
     };
-    match current.and_then(rank) {
+    match current.and_then(|c| rank(order, c)) {
         None => true,
         Some(_) if new == OTHER || current == Some(OTHER) => true,
         Some(current_rank) => new_rank >= current_rank,
@@ -48,10 +57,17 @@ pub(crate) fn accepts(current: Option<&str>, new: &str) -> bool {
 }
 
 /// `GET /properties/contacts/{name}` for the enumerations the connector reads.
-pub(crate) fn property_json(name: &str) -> Option<Value> {
-    let (label, options): (&str, &[(&str, &str)]) = match name {
-        "lifecyclestage" => ("Lifecycle Stage", &STAGES),
-        "hs_lead_status" => ("Lead Status", &LEAD_STATUSES),
+pub(crate) fn property_json(order: &[(String, String)], name: &str) -> Option<Value> {
+    let lead_statuses: Vec<(String, String)>;
+    let (label, options): (&str, &[(String, String)]) = match name {
+        "lifecyclestage" => ("Lifecycle Stage", order),
+        "hs_lead_status" => {
+            lead_statuses = LEAD_STATUSES
+                .iter()
+                .map(|(v, l)| (v.to_string(), l.to_string()))
+                .collect();
+            ("Lead Status", &lead_statuses)
+        }
         _ => return None,
     };
     let options: Vec<Value> = options
@@ -73,15 +89,15 @@ pub(crate) fn property_json(name: &str) -> Option<Value> {
 
 #[cfg(test)]
 mod tests {
-    use super::accepts;
+    use super::{accepts, default_stages};
 
     #[test]
     fn forward_only_with_wildcard_and_clear() {
-        assert!(accepts(Some("lead"), "customer"));
-        assert!(!accepts(Some("customer"), "lead"));
-        assert!(!accepts(Some("lead"), "nonsense"));
-        assert!(accepts(None, "subscriber"));
-        assert!(accepts(Some("customer"), "other"));
-        assert!(accepts(Some("other"), "lead"));
+        assert!(accepts(&default_stages(), Some("lead"), "customer"));
+        assert!(!accepts(&default_stages(), Some("customer"), "lead"));
+        assert!(!accepts(&default_stages(), Some("lead"), "nonsense"));
+        assert!(accepts(&default_stages(), None, "subscriber"));
+        assert!(accepts(&default_stages(), Some("customer"), "other"));
+        assert!(accepts(&default_stages(), Some("other"), "lead"));
     }
 }

@@ -205,8 +205,8 @@ async fn property(
     headers: HeaderMap,
     Path(name): Path<String>,
 ) -> Response {
-    gate::run(&app, Endpoint::Properties, &headers, &conn, move |_| {
-        lifecycle::property_json(&name)
+    gate::run(&app, Endpoint::Properties, &headers, &conn, move |state| {
+        lifecycle::property_json(&state.store.stages, &name)
             .map(|body| (StatusCode::OK, body))
             .ok_or_else(|| ApiError::not_found(format!("Property {name} does not exist")))
     })

@@ -81,6 +81,8 @@ pub(crate) struct Store {
     aliases: BTreeMap<u64, u64>,
     next_id: u64,
     search_lag: Duration,
+    /// The lifecycle stages, `(value, label)`, in the account's order.
+    pub(crate) stages: Vec<(String, String)>,
 }
 
 impl Store {
@@ -90,6 +92,7 @@ impl Store {
             aliases: BTreeMap::new(),
             next_id: 1,
             search_lag,
+            stages: lifecycle::default_stages(),
         }
     }
 
@@ -121,7 +124,7 @@ impl Store {
         props.retain(|k, v| !v.is_empty() && !READ_ONLY.contains(&k.as_str()));
         if props
             .get("lifecyclestage")
-            .is_some_and(|s| !lifecycle::accepts(None, s))
+            .is_some_and(|s| !lifecycle::accepts(&self.stages, None, s))
         {
             props.remove("lifecyclestage");
         }
@@ -202,7 +205,7 @@ impl Store {
             if value.is_empty() {
                 changed |= record.props.remove(name).is_some();
             } else if current != Some(value.as_str())
-                && (name != "lifecyclestage" || lifecycle::accepts(current, value))
+                && (name != "lifecyclestage" || lifecycle::accepts(&self.stages, current, value))
             {
                 record.props.insert(name.clone(), value.clone());
                 changed = true;

@@ -544,9 +544,9 @@ pub fn seed_salesforce(
     for (n, i) in (0..persons).filter(|i| i % 3 != 0).enumerate() {
         let p = person(seed, i);
         let status = match p.stage.and_then(|s| Stage::parse(s).tier()) {
-            None | Some(Tier::Subscriber) => "Open - Not Contacted",
-            Some(Tier::Lead) => "Working - Contacted",
-            Some(Tier::Mql) => "Marketing Qualified",
+            None | Some(Tier::SUBSCRIBER) => "Open - Not Contacted",
+            Some(Tier::LEAD) => "Working - Contacted",
+            Some(Tier::MQL) => "Marketing Qualified",
             Some(_) => "Sales Qualified",
         };
         let mut fields = std::collections::BTreeMap::from([
@@ -591,8 +591,8 @@ pub fn hubspot_properties(p: &SamplePerson) -> std::collections::BTreeMap<String
     }
     let stage = match p.stage {
         Some(s) => Stage::parse(s).tier().map(|t| match t {
-            Tier::Mql => "marketingqualifiedlead",
-            Tier::Sql => "salesqualifiedlead",
+            Tier::MQL => "marketingqualifiedlead",
+            Tier::SQL => "salesqualifiedlead",
             other => other.as_str(),
         }),
         None => Some("subscriber"),

@@ -264,13 +264,13 @@ mod tests {
 
         // WHEN it commits a page that plans a push, THEN the listener is woken
         let mut tx = writer.begin().unwrap();
-        tx.plan_push("hubspot", "101", 1, Tier::Mql).unwrap();
+        tx.plan_push("hubspot", "101", 1, Tier::MQL).unwrap();
         tx.commit().unwrap();
         assert!(wait(&mut wakeups), "no wake-up within 5 s");
 
         // WHEN a page that planned a push is rolled back, THEN nothing arrives
         let mut tx = writer.begin().unwrap();
-        tx.plan_push("hubspot", "102", 2, Tier::Mql).unwrap();
+        tx.plan_push("hubspot", "102", 2, Tier::MQL).unwrap();
         drop(tx);
         std::thread::sleep(Duration::from_millis(300));
         assert!(wakeups.try_recv().is_err());

@@ -6,6 +6,16 @@ use crate::store::codec::{parse_tier, parse_ts};
 use crate::store::{FunnelFact, ReportStore, StoreError, TierCounts};
 
 impl ReportStore for PgStore {
+    fn stored_tier_names(&mut self) -> Result<Vec<(String, u64)>, StoreError> {
+        let rows = self
+            .db
+            .query(crate::store::reports::STORED_TIER_NAMES, &[])?;
+        Ok(rows
+            .iter()
+            .map(|r| (r.get::<_, String>(0), r.get::<_, i64>(1) as u64))
+            .collect())
+    }
+
     fn tier_counts(&mut self) -> Result<TierCounts, StoreError> {
         let mut counts = TierCounts::default();
         for row in self

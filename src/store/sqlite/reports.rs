@@ -6,6 +6,16 @@ use crate::model::PersonId;
 use crate::store::{FunnelFact, ReportStore, StoreError, TierCounts};
 
 impl ReportStore for SqliteStore {
+    fn stored_tier_names(&mut self) -> Result<Vec<(String, u64)>, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare(crate::store::reports::STORED_TIER_NAMES)?;
+        let rows = stmt.query_map([], |r| {
+            Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)? as u64))
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
     fn tier_counts(&mut self) -> Result<TierCounts, StoreError> {
         let mut stmt = self
             .conn
