@@ -19,6 +19,9 @@ pub struct ExplainView {
     pub name: String,
     /// `null` when unqualified.
     pub tier: Option<Tier>,
+    /// The side tier the person is in now (`recycled`); absent when none.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub side: Option<Tier>,
     /// Each field's values (the preferred one first), each with where it came from.
     pub fields: BTreeMap<String, Vec<SourcedValue>>,
     #[serde(skip)]
@@ -156,6 +159,7 @@ pub fn view(
         id,
         name: person.display_name(),
         tier: person.tier,
+        side: person.side,
         fields,
         qualification,
         rules_version: person.rules_version.clone(),
@@ -218,7 +222,14 @@ impl ExplainView {
         let mut out = String::new();
         let tier = p.tier.map_or("unqualified", |t| t.as_str());
         let _ = writeln!(out, "Person {} — {}", p.id, p.display_name());
-        let _ = writeln!(out, "Tier: {tier}");
+        match p.side {
+            Some(side) => {
+                let _ = writeln!(out, "Tier: {tier}, now in side tier {side}");
+            }
+            None => {
+                let _ = writeln!(out, "Tier: {tier}");
+            }
+        }
         match &self.decided_by {
             Some(Decision {
                 by: "crm",

@@ -1,6 +1,7 @@
 //! Custom ladders end to end, through the real binary: a ladder with `sal` between `mql` and
-//! `sql` drives the rules, a drop's stage column, the pull and push of a custom HubSpot
-//! lifecycle stage, the funnel JSON and its cohorts. And the default ladder reports the funnel
+//! `sql` and the side tiers `recycled` and `disqualified` drives the rules, a drop's stage
+//! column, HubSpot's lead status, the pull and push of a custom HubSpot lifecycle stage, the
+//! funnel JSON and its cohorts. And the default ladder reports the funnel
 //! byte for byte as the fixed six tiers did.
 
 mod common;
@@ -18,6 +19,8 @@ tiers = [
   { name = "sql" },
   { name = "opportunity" },
   { name = "customer" },
+  { name = "recycled", label = "Recycled", side = true },
+  { name = "disqualified", label = "Unqualified", side = true },
 ]
 
 [[rules]]
@@ -39,6 +42,11 @@ when = "flag('engaged')"
 name = "accepted_by_sales"
 tier = "sal"
 when = "flag('engaged') && flag('accepted')"
+
+[[rules]]
+name = "sent_back_to_marketing"
+tier = "recycled"
+when = "flag('recycled')"
 
 [[rules]]
 name = "crm_says_sql"
@@ -64,15 +72,27 @@ fn world() -> (BinaryWorld, std::path::PathBuf) {
 }
 
 fn contact(world: &BinaryWorld, email: &str, stage: &str) -> String {
-    world.fake.insert(
-        [
-            ("email".to_string(), email.to_string()),
-            ("firstname".to_string(), "Pat".to_string()),
-            ("lastname".to_string(), email[..1].to_uppercase()),
-            ("lifecyclestage".to_string(), stage.to_string()),
-        ]
-        .into(),
-    )
+    contact_with(world, email, stage, &[])
+}
+
+fn contact_with(world: &BinaryWorld, email: &str, stage: &str, more: &[(&str, &str)]) -> String {
+    let mut properties: std::collections::BTreeMap<String, String> = [
+        ("email".to_string(), email.to_string()),
+        ("firstname".to_string(), "Pat".to_string()),
+        ("lastname".to_string(), email[..1].to_uppercase()),
+        ("lifecyclestage".to_string(), stage.to_string()),
+    ]
+    .into();
+    for (k, v) in more {
+        properties.insert(k.to_string(), v.to_string());
+    }
+    world.fake.insert(properties)
+}
+
+fn drop_into(world: &BinaryWorld, inbox: &std::path::Path, name: &str, text: &str) {
+    let staged = world.dir.path().join(name);
+    std::fs::write(&staged, text).unwrap();
+    std::fs::rename(&staged, inbox.join(name)).unwrap();
 }
 
 fn json_of(world: &BinaryWorld, args: &[&str]) -> Value {
@@ -82,21 +102,31 @@ fn json_of(world: &BinaryWorld, args: &[&str]) -> Value {
 
 #[test]
 fn a_ladder_with_sal_drives_rules_stages_pushes_and_the_funnel() {
-    // GIVEN a ladder with `sal` between `mql` and `sql`, HubSpot's custom stage 1001 mapped to
-    // it, three HubSpot contacts (at lead, at the custom stage, at SQL) and a drop whose flags
-    // and stage column speak of the same ladder
+    // GIVEN a ladder with `sal` between `mql` and `sql` and two side tiers, HubSpot's custom
+    // stage 1001 mapped to `sal`, four HubSpot contacts (at lead, at the custom stage, at SQL,
+    // and a lead whose lead status is Unqualified) and a drop whose flags and stage column
+    // speak of the same ladder
     let (world, inbox) = world();
     let a = contact(&world, "a@acme.io", "lead");
     let e = contact(&world, "e@acme.io", "1001");
     let f = contact(&world, "f@acme.io", "salesqualifiedlead");
-    let drop = "Email,First Name,Last Name,Engaged,Accepted,Lifecycle Stage\n\
-                a@acme.io,Pat,A,yes,yes,\n\
-                b@acme.io,Pat,B,yes,,\n\
-                c@acme.io,Pat,C,,,Sales Accepted Lead\n\
-                d@acme.io,Pat,D,,,\n";
-    let staged = world.dir.path().join("people.csv");
-    std::fs::write(&staged, drop).unwrap();
-    std::fs::rename(&staged, inbox.join("people.csv")).unwrap();
+    let h = contact_with(
+        &world,
+        "h@acme.io",
+        "lead",
+        &[("hs_lead_status", "UNQUALIFIED")],
+    );
+    drop_into(
+        &world,
+        &inbox,
+        "people.csv",
+        "Email,First Name,Last Name,Engaged,Accepted,Recycled,Lifecycle Stage\n\
+         a@acme.io,Pat,A,yes,yes,,\n\
+         b@acme.io,Pat,B,yes,,,\n\
+         c@acme.io,Pat,C,,,,Sales Accepted Lead\n\
+         d@acme.io,Pat,D,,,,\n\
+         g@acme.io,Pat,G,yes,,yes,\n",
+    );
 
     // WHEN it syncs (twice: the second cycle pushes what the first decided, whichever
     // connector ran first)
@@ -111,18 +141,34 @@ fn a_ladder_with_sal_drives_rules_stages_pushes_and_the_funnel() {
     let explained = json_of(&world, &["explain", "a@acme.io", "--json"]);
     assert_eq!(explained["tier"], "sal", "{explained}");
 
-    // AND the funnel is keyed by the ladder, in its order, with the steps around `sal`
+    // AND a rule put g in `recycled`, HubSpot's lead status put h in `disqualified`; each
+    // keeps its main tier and HubSpot keeps h's stage
+    let g = json_of(&world, &["explain", "g@acme.io", "--json"]);
+    assert_eq!(
+        (&g["tier"], &g["side"]),
+        (&json!("mql"), &json!("recycled")),
+        "{g}"
+    );
+    let explained_h = json_of(&world, &["explain", "h@acme.io", "--json"]);
+    assert_eq!(explained_h["side"], "disqualified", "{explained_h}");
+    assert_eq!(world.stage(&h).as_deref(), Some("lead"));
+
+    // AND the funnel is keyed by the ladder, in its order, with the steps around `sal`; the
+    // persons in side tiers count apart, and in `reached` by their main tier
     let (text, _) = world.ok(&["report", "funnel", "--json"]);
     let funnel: Value = serde_json::from_str(&text).unwrap();
     assert_eq!(
         funnel["tiers"],
         json!({"subscriber": 0, "lead": 1, "mql": 1, "sal": 3, "sql": 1, "opportunity": 0, "customer": 0})
     );
+    assert_eq!(funnel["side"], json!({"recycled": 1, "disqualified": 1}));
+    assert_eq!(funnel["unqualified"], 0);
+    assert_eq!(funnel["total"], 8);
     assert_eq!(
         funnel["reached"],
-        json!({"subscriber": 6, "lead": 6, "mql": 5, "sal": 4, "sql": 1, "opportunity": 0, "customer": 0})
+        json!({"subscriber": 8, "lead": 8, "mql": 6, "sal": 4, "sql": 1, "opportunity": 0, "customer": 0})
     );
-    assert_eq!(funnel["conversions"]["mql_to_sal"], json!(0.8));
+    assert_eq!(funnel["conversions"]["mql_to_sal"], json!(0.6667));
     assert_eq!(funnel["conversions"]["sal_to_sql"], json!(0.25));
     let order = |key: &str| -> Vec<usize> {
         let object = &text[text.find(&format!("\"{key}\"")).unwrap()..];
@@ -153,13 +199,50 @@ fn a_ladder_with_sal_drives_rules_stages_pushes_and_the_funnel() {
         &world,
         &["report", "funnel", "--json", "--since", "2000-01-01"],
     );
-    assert_eq!(cohorts["cohorts"]["mql_to_sal"]["entered"], 5, "{cohorts}");
+    assert_eq!(cohorts["cohorts"]["mql_to_sal"]["entered"], 6, "{cohorts}");
     assert_eq!(cohorts["cohorts"]["mql_to_sal"]["advanced"], 4);
     assert_eq!(cohorts["cohorts"]["sal_to_sql"]["advanced"], 1);
 
-    // AND the text report labels the ladder's tiers
+    // AND the text report labels the ladder's tiers and the side tiers
     let (table, _) = world.ok(&["report", "funnel"]);
     assert!(table.lines().any(|l| l.starts_with("sal ")), "{table}");
+    assert!(
+        table
+            .lines()
+            .any(|l| l.starts_with("recycled ") && l.ends_with("side tier")),
+        "{table}"
+    );
+
+    // WHEN g's sheet comes back without the recycled flag
+    drop_into(
+        &world,
+        &inbox,
+        "people-2.csv",
+        "Email,First Name,Last Name,Engaged,Recycled\ng@acme.io,Pat,G,yes,no\n",
+    );
+    world.ok(&["sync", "--once"]);
+
+    // THEN g is back at mql on the main ladder, and the history holds both moves
+    let g = json_of(&world, &["explain", "g@acme.io", "--json"]);
+    assert_eq!(g["tier"], "mql");
+    assert!(g.get("side").is_none(), "{g}");
+    let moves: Vec<(Value, Value)> = g["history"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| (c["from"].clone(), c["to"].clone()))
+        .collect();
+    assert!(
+        moves.contains(&(json!("mql"), json!("recycled"))),
+        "{moves:?}"
+    );
+    assert!(
+        moves.contains(&(json!("recycled"), json!("mql"))),
+        "{moves:?}"
+    );
+    let funnel = json_of(&world, &["report", "funnel", "--json"]);
+    assert_eq!(funnel["tiers"]["mql"], 2);
+    assert_eq!(funnel["side"]["recycled"], 0);
 }
 
 #[test]

@@ -128,11 +128,17 @@ pub(super) fn record(
         gauge!(PERSONS).set(n as f64);
     }
     if let Ok(counts) = store.tier_counts() {
-        for tier in leadsync_connector_core::Ladder::current().tiers() {
-            let n = counts.tiers.get(&tier).copied().unwrap_or(0);
-            gauge!(PERSONS_BY_TIER, "tier" => tier.as_str()).set(n as f64);
+        // As the funnel counts them: persons in a side tier under it, not under their main tier.
+        let ladder = leadsync_connector_core::Ladder::current();
+        for tier in ladder.tiers() {
+            gauge!(PERSONS_BY_TIER, "tier" => tier.as_str()).set(counts.at(tier) as f64);
         }
-        gauge!(PERSONS_BY_TIER, "tier" => "unqualified").set(counts.unqualified as f64);
+        for side in ladder.sides() {
+            let n = counts.side.get(&side).copied().unwrap_or(0);
+            gauge!(PERSONS_BY_TIER, "tier" => side.as_str()).set(n as f64);
+        }
+        gauge!(PERSONS_BY_TIER, "tier" => "unqualified")
+            .set(counts.unqualified_apart_from_sides() as f64);
     }
 }
 

@@ -48,6 +48,10 @@ pub fn person(p: &Person) -> String {
     }
     out.push_str("],\"tier\":");
     tier(&mut out, p.tier);
+    if let Some(side) = p.side {
+        out.push_str(",\"side\":");
+        tier(&mut out, Some(side));
+    }
     out.push_str(",\"rules_version\":");
     match &p.rules_version {
         Some(v) => string(&mut out, v),
@@ -294,19 +298,29 @@ mod tests {
             any::<i64>(),
             fields,
             sources,
-            any_tier(),
+            (any_tier(), any_tier()),
             proptest::option::of(text()),
             demotion,
             when(),
             when(),
         )
             .prop_map(
-                |(id, fields, sources, tier, rules_version, demotion, created_at, updated_at)| {
+                |(
+                    id,
+                    fields,
+                    sources,
+                    (tier, side),
+                    rules_version,
+                    demotion,
+                    created_at,
+                    updated_at,
+                )| {
                     Person {
                         id,
                         fields,
                         sources,
                         tier,
+                        side,
                         rules_version,
                         demotion,
                         created_at,

@@ -49,8 +49,12 @@ pub struct Person {
     /// The source records values came from; [`FieldValue::source`] indexes this list.
     #[serde(default)]
     pub sources: Vec<Provenance>,
-    /// The tier; `None` is "unqualified" (not even a subscriber).
+    /// The tier on the main ladder; `None` is "unqualified" (not even a subscriber).
     pub tier: Option<Tier>,
+    /// The side tier the person is in now (`recycled`), off the main ladder: their main tier
+    /// stays what it was, and they count apart in the funnel until they leave it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub side: Option<Tier>,
     /// The rules version that last qualified this person; persons qualified by other rules
     /// are re-qualified.
     #[serde(default)]
@@ -71,6 +75,7 @@ impl Person {
             fields: BTreeMap::new(),
             sources: Vec::new(),
             tier: None,
+            side: None,
             rules_version: None,
             demotion: None,
             created_at: now,
@@ -112,10 +117,21 @@ impl Person {
         self.get(field).is_some_and(|v| !v.is_empty())
     }
 
-    /// The highest tier any CRM stage of this person states.
+    /// The highest tier of the main ladder any CRM stage of this person states.
     pub fn crm_tier(&self) -> Option<Tier> {
         self.get(&Field::CrmStage)
             .and_then(|s| Stage::parse(s).tier())
+            .filter(|t| !t.is_side())
+    }
+
+    /// The side tier a CRM states for this person: a stage or a lead status that names one
+    /// (`Recycled`), by its name or label.
+    pub fn crm_side(&self) -> Option<Tier> {
+        [Field::CrmStage, Field::LeadStatus]
+            .iter()
+            .filter_map(|f| self.get(f))
+            .filter_map(|s| Stage::parse(s).tier())
+            .find(|t| t.is_side())
     }
 
     /// A short display name: "First Last", else the email, else `person N`.

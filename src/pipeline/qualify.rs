@@ -33,6 +33,7 @@ pub fn merged_persons(
     for (person, decision) in persons.iter_mut().zip(decisions) {
         apply(person, &decision, rules);
         changes.extend(decision.change);
+        changes.extend(decision.side_change);
     }
     if !push_targets.is_empty() {
         let wants: Vec<_> = persons
@@ -50,7 +51,7 @@ pub fn merged_persons(
 fn apply(person: &mut Person, decision: &Decision, rules: &Rules) -> bool {
     let finding_changed = person.demotion != decision.demotion;
     rules::apply(person, decision, &rules.version);
-    decision.change.is_some() || finding_changed
+    decision.change.is_some() || decision.side_change.is_some() || finding_changed
 }
 
 /// Records the tier changes in the history and writes the persons they and other decisions
@@ -93,6 +94,8 @@ pub fn requalify(
             (decided.join().expect("deciding never panics"), next)
         });
         let mut changes = Vec::new();
+        // Moves into and out of side tiers: recorded, never pushed.
+        let mut side_changes = Vec::new();
         let mut rewrite = Vec::new();
         let mut stamp = Vec::new();
         for (person, decision) in batch.iter_mut().zip(&decisions) {
@@ -101,6 +104,15 @@ pub fn requalify(
                 plan.stale += 1;
             }
             if let Some(change) = &decision.change {
+                Plan::note(
+                    &mut plan.moves,
+                    change.from,
+                    Some(change.to),
+                    person,
+                    sample,
+                );
+            }
+            if let Some(change) = &decision.side_change {
                 Plan::note(
                     &mut plan.moves,
                     change.from,
@@ -118,6 +130,7 @@ pub fn requalify(
             }
             if apply(person, decision, rules) {
                 changes.extend(decision.change.clone());
+                side_changes.extend(decision.side_change.clone());
                 rewrite.push(&*person);
             } else {
                 stamp.push(person.id);
@@ -135,6 +148,7 @@ pub fn requalify(
         if dry_run {
             drop(tx); // rolled back: the pushes were counted, nothing is written
         } else {
+            changes.append(&mut side_changes);
             record(tx.as_mut(), &changes, &rewrite)?;
             tx.mark_qualified(&stamp, &rules.version)?;
             tx.commit()?;

@@ -44,11 +44,8 @@ impl Group {
         }
     }
 
-    fn add(&mut self, tier: Option<Tier>, reached: Option<&ReachedAt>) {
-        match tier {
-            Some(t) => *self.counts.tiers.entry(t).or_default() += 1,
-            None => self.counts.unqualified += 1,
-        }
+    fn add(&mut self, tier: Option<Tier>, side: Option<Tier>, reached: Option<&ReachedAt>) {
+        self.counts.add(tier, side, 1);
         if let (Some(acc), Some(reached)) = (&mut self.cohorts, reached) {
             acc.add(reached);
         }
@@ -74,7 +71,7 @@ impl FunnelBuilder {
     /// cohort date, by when their tier history first reached each tier.
     pub fn add(&mut self, fact: &FunnelFact) {
         let reached = self.options.since.map(|_| reached_at(&fact.moved_to));
-        self.overall.add(fact.tier, reached.as_ref());
+        self.overall.add(fact.tier, fact.side, reached.as_ref());
         if self.options.by_source {
             let key = fact.source.as_deref().unwrap_or(NO_SOURCE);
             let group = match self.sources.get_mut(key) {
@@ -84,7 +81,7 @@ impl FunnelBuilder {
                     .entry(key.to_string())
                     .or_insert_with(|| Group::new(self.options.since)),
             };
-            group.add(fact.tier, reached.as_ref());
+            group.add(fact.tier, fact.side, reached.as_ref());
         }
     }
 
@@ -117,6 +114,7 @@ mod tests {
         FunnelFact {
             person,
             tier: moved_to.iter().map(|(t, _)| *t).max(),
+            side: None,
             source: source.map(str::to_string),
             created_at: day(1),
             moved_to: moved_to.to_vec(),

@@ -19,6 +19,10 @@ pub struct Funnel {
     /// The contract: every tier of the ladder, always present.
     #[serde(serialize_with = "in_ladder_order")]
     pub tiers: BTreeMap<&'static str, u64>,
+    /// Persons in each side tier now (only when the ladder has side tiers): they count here and
+    /// not in `tiers`, and in `reached` by the main tier they hold.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub side: Option<BTreeMap<&'static str, u64>>,
     /// Persons with no tier (not even a subscriber, e.g. no email).
     pub unqualified: u64,
     pub total: u64,
@@ -40,8 +44,17 @@ pub struct Funnel {
 impl Funnel {
     pub fn from_counts(counts: &TierCounts) -> Self {
         let ladder: Vec<Tier> = Ladder::current().tiers().collect();
+        // Everyone by the main tier they hold (`at`: those in no side tier).
         let count = |t: Tier| counts.tiers.get(&t).copied().unwrap_or(0);
-        let tiers = ladder.iter().map(|t| (t.as_str(), count(*t))).collect();
+        let tiers = ladder.iter().map(|t| (t.as_str(), counts.at(*t))).collect();
+        let sides: Vec<Tier> = Ladder::current().sides().collect();
+        let side = (!sides.is_empty()).then(|| {
+            sides
+                .iter()
+                .map(|s| (s.as_str(), counts.side.get(s).copied().unwrap_or(0)))
+                .collect::<BTreeMap<_, _>>()
+        });
+
         let reached_n = |t: Tier| {
             ladder
                 .iter()
@@ -62,7 +75,8 @@ impl Funnel {
         let total = counts.tiers.values().sum::<u64>() + counts.unqualified;
         Funnel {
             tiers,
-            unqualified: counts.unqualified,
+            side,
+            unqualified: counts.unqualified_apart_from_sides(),
             total,
             reached,
             conversions,
@@ -116,6 +130,9 @@ impl Funnel {
                 self.tiers[t.as_str()],
                 self.reached[t.as_str()]
             );
+        }
+        for (name, n) in self.side.iter().flatten() {
+            let _ = writeln!(out, "{name:<13} {n:>9}            side tier");
         }
         let _ = writeln!(out, "{:<13} {:>9}", "unqualified", self.unqualified);
         let _ = writeln!(out, "{:<13} {:>9}", "total", self.total);
@@ -263,6 +280,7 @@ mod tests {
             ]
             .into(),
             unqualified: 3,
+            ..TierCounts::default()
         };
         let f = Funnel::from_counts(&counts);
         assert_eq!(f.total, 103);

@@ -48,8 +48,10 @@ pub struct Rules {
     /// Content hash of the rules text, recorded with every tier change.
     pub version: String,
     pub file: RulesFile,
-    /// Highest tier first, file order within a tier.
+    /// Rules of the main ladder's tiers: highest tier first, file order within a tier.
     tiers: Vec<(RuleDef, Condition)>,
+    /// Rules of side tiers, in file order.
+    sides: Vec<(RuleDef, Condition)>,
     fit: Vec<(PointsDef, Condition)>,
     engagement: Vec<(PointsDef, Condition)>,
     /// The thresholds and lists as values, for each evaluator's facts.
@@ -88,6 +90,17 @@ pub struct GroupScore {
     pub total: i64,
 }
 
+/// What the tier rules answer for one person.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Answer {
+    /// The highest tier of the main ladder whose rule holds, and the rule.
+    pub tier: Option<(Tier, String)>,
+    /// The values that made that rule true.
+    pub evidence: BTreeMap<String, String>,
+    /// The first side tier whose rule holds (file order), the rule and its evidence.
+    pub side: Option<(Tier, String, BTreeMap<String, String>)>,
+}
+
 /// Everything the rules say about one person.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct Evaluation {
@@ -99,6 +112,9 @@ pub struct Evaluation {
     pub tier: Option<(Tier, String)>,
     /// The values that made that rule true.
     pub evidence: BTreeMap<String, String>,
+    /// The first side tier whose rule holds, and the rule.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub side: Option<(Tier, String)>,
     /// Tier rules evaluated (all of them with detail; else from the top down to the first true).
     pub rules: Vec<RuleOutcome>,
 }
@@ -167,12 +183,15 @@ impl Rules {
                 source.name()
             )));
         }
+        let (sides, mut tiers): (Vec<_>, Vec<_>) =
+            tiers.into_iter().partition(|(rule, _)| rule.tier.is_side());
         tiers.sort_by_key(|(rule, _)| std::cmp::Reverse(rule.tier));
         Ok(Rules {
             source,
             version,
             file,
             tiers,
+            sides,
             fit,
             engagement,
             constants,
@@ -190,7 +209,7 @@ impl Rules {
 
     /// The tier rules, highest tier first.
     pub fn tier_rules(&self) -> impl Iterator<Item = &RuleDef> {
-        self.tiers.iter().map(|(r, _)| r)
+        self.tiers.iter().chain(&self.sides).map(|(r, _)| r)
     }
 }
 
@@ -243,6 +262,23 @@ impl Evaluator<'_> {
                 parts,
             });
         }
+        let mut side = None;
+        for (def, cond) in &self.rules.sides {
+            let result = cond.holds(&facts, &self.root);
+            if result == Ok(true) && side.is_none() {
+                side = Some((def.tier, def.name.clone()));
+            }
+            if detail {
+                let mut ctx = self.root.new_inner_scope();
+                ctx.set_variable_resolver(&facts);
+                rules.push(RuleOutcome {
+                    name: def.name.clone(),
+                    tier: def.tier,
+                    result,
+                    parts: cond.parts(&ctx),
+                });
+            }
+        }
         let temperature = facts.values[facts::TEMPERATURE].render();
         Evaluation {
             fit,
@@ -251,6 +287,7 @@ impl Evaluator<'_> {
             temperature,
             tier,
             evidence,
+            side,
             rules,
         }
     }
@@ -288,11 +325,7 @@ impl Evaluator<'_> {
     /// What qualifying needs and no more: the highest tier whose rule holds, with that rule's
     /// name and evidence. The same answer as `evaluate(person, now, false)` gives in `tier` and
     /// `evidence`, without the score and rule breakdown kept for `explain`.
-    pub fn tier_of(
-        &self,
-        person: &Person,
-        now: DateTime<Utc>,
-    ) -> (Option<(Tier, String)>, BTreeMap<String, String>) {
+    pub fn tier_of(&self, person: &Person, now: DateTime<Utc>) -> Answer {
         let mut facts = Facts::of(person, now, &self.settings);
         let days = days_since_activity(&facts);
         let total = |items: &[(PointsDef, Condition)], group: &ScoreGroup| {
@@ -306,15 +339,23 @@ impl Evaluator<'_> {
         let fit = total(&self.rules.fit, &self.rules.file.scoring.fit);
         let engagement = total(&self.rules.engagement, &self.rules.file.scoring.engagement);
         set_scores(&mut facts, fit, engagement);
-        for (def, cond) in &self.rules.tiers {
-            if cond.holds(&facts, &self.root) == Ok(true) {
-                return (
-                    Some((def.tier, def.name.clone())),
-                    evidence_of(cond, &facts),
-                );
-            }
+        let mut answer = Answer::default();
+        if let Some((def, cond)) = self
+            .rules
+            .tiers
+            .iter()
+            .find(|(_, cond)| cond.holds(&facts, &self.root) == Ok(true))
+        {
+            answer.tier = Some((def.tier, def.name.clone()));
+            answer.evidence = evidence_of(cond, &facts);
         }
-        (None, BTreeMap::new())
+        answer.side = self
+            .rules
+            .sides
+            .iter()
+            .find(|(_, cond)| cond.holds(&facts, &self.root) == Ok(true))
+            .map(|(def, cond)| (def.tier, def.name.clone(), evidence_of(cond, &facts)));
+        answer
     }
 }
 

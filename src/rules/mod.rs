@@ -11,7 +11,7 @@ mod state;
 
 pub use compile::CompileError;
 pub use engine::{
-    Evaluation, Evaluator, GroupScore, PointsOutcome, RuleOutcome, Rules, RulesError,
+    Answer, Evaluation, Evaluator, GroupScore, PointsOutcome, RuleOutcome, Rules, RulesError,
 };
 pub use file::{DEFAULT_RULES, RulesFile, RulesSource};
 pub use state::{CRM_STAGE_RULE, Decision, apply, decide};

@@ -518,6 +518,7 @@ pub(crate) fn the_funnel_sees_each_persons_tier_the_first_time_each_was_reached_
         TierCounts {
             tiers: BTreeMap::from([(Tier::LEAD, 1), (Tier::MQL, 1)]),
             unqualified: 1,
+            ..TierCounts::default()
         }
     );
     // Every name held, with the persons at it now (subscriber only in the history).

@@ -31,11 +31,46 @@ pub struct Conflict {
     pub at: DateTime<Utc>,
 }
 
-/// Persons per tier; `unqualified` counts persons with no tier.
+/// Persons per tier of the main ladder (those in a side tier by the main tier they hold);
+/// `unqualified` counts persons with no tier.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct TierCounts {
     pub tiers: BTreeMap<Tier, u64>,
     pub unqualified: u64,
+    /// Persons in each side tier now.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub side: BTreeMap<Tier, u64>,
+    /// Of those, by the main tier they hold (the rest have none).
+    #[serde(skip)]
+    pub side_by_tier: BTreeMap<Tier, u64>,
+}
+
+impl TierCounts {
+    /// Counts `n` persons at `tier` of the main ladder, in side tier `side` if any.
+    pub fn add(&mut self, tier: Option<Tier>, side: Option<Tier>, n: u64) {
+        match tier {
+            Some(t) => *self.tiers.entry(t).or_default() += n,
+            None => self.unqualified += n,
+        }
+        if let Some(s) = side {
+            *self.side.entry(s).or_default() += n;
+            if let Some(t) = tier {
+                *self.side_by_tier.entry(t).or_default() += n;
+            }
+        }
+    }
+
+    /// Persons at `tier` and in no side tier: those the funnel counts at it.
+    pub fn at(&self, tier: Tier) -> u64 {
+        self.tiers.get(&tier).copied().unwrap_or(0)
+            - self.side_by_tier.get(&tier).copied().unwrap_or(0)
+    }
+
+    /// Persons with no tier and in no side tier.
+    pub fn unqualified_apart_from_sides(&self) -> u64 {
+        self.unqualified
+            - (self.side.values().sum::<u64>() - self.side_by_tier.values().sum::<u64>())
+    }
 }
 
 /// Something worth telling an operator that is not a record: a duplicate drop, a failed file.
@@ -76,6 +111,8 @@ pub struct RunSummary {
 pub struct FunnelFact {
     pub person: PersonId,
     pub tier: Option<Tier>,
+    /// The side tier the person is in now, if any.
+    pub side: Option<Tier>,
     /// The golden record's source/channel (lower-cased), if any.
     pub source: Option<String>,
     pub created_at: DateTime<Utc>,

@@ -34,6 +34,8 @@ const STANDARD: [(u16, &str, &str); 6] = [
 
 /// Positions of custom tiers above the last standard one end below this.
 const TOP: u16 = 10_000;
+/// Side tiers' positions start here: apart from the main ladder, never compared along it.
+const SIDE: u16 = 20_000;
 
 impl Tier {
     pub const SUBSCRIBER: Tier = Tier(1_000);
@@ -75,6 +77,11 @@ impl Tier {
         Ladder::current()
             .rung(self)
             .map_or_else(|| self.as_str(), |r| &r.label)
+    }
+
+    /// Whether this is a side tier (off the main ladder).
+    pub fn is_side(self) -> bool {
+        self.0 >= SIDE
     }
 
     /// The next tier up the current ladder, if any.
@@ -161,6 +168,10 @@ pub struct RungSpec {
     pub label: Option<String>,
     #[serde(default)]
     pub description: Option<String>,
+    /// Off the main ladder (`recycled`, `disqualified`): a person moves there from any tier
+    /// and back, and counts apart in the funnel.
+    #[serde(default)]
+    pub side: bool,
 }
 
 /// One tier of a ladder.
@@ -170,6 +181,7 @@ pub struct Rung {
     pub name: String,
     pub label: String,
     pub description: String,
+    pub side: bool,
     /// The name and the label as [`Stage::parse`] compares them.
     keys: [String; 2],
 }
@@ -177,7 +189,10 @@ pub struct Rung {
 /// The tiers, lowest first.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Ladder {
+    /// The main ladder, lowest first.
     rungs: Vec<Rung>,
+    /// Side tiers, in the file's order.
+    sides: Vec<Rung>,
     standard: bool,
     /// Names no longer on the ladder (renamed or removed) and the tier each now means.
     aliases: Vec<(String, Tier)>,
@@ -201,19 +216,31 @@ impl Ladder {
                 name: name.to_string(),
                 label: Some(label.to_string()),
                 description: None,
+                side: false,
             })
             .collect();
         Ladder::new(&specs).expect("the standard ladder is valid")
     }
 
-    /// A ladder of these tiers, lowest first. The standard tiers it holds must keep their
-    /// order; a custom tier is placed between the tiers around it.
-    pub fn new(specs: &[RungSpec]) -> Result<Ladder, LadderError> {
+    /// A ladder of these tiers, lowest first (side tiers anywhere among them). The standard
+    /// tiers it holds must keep their order; a custom tier is placed between the tiers around
+    /// it.
+    pub fn new(all: &[RungSpec]) -> Result<Ladder, LadderError> {
+        let (side_specs, specs): (Vec<&RungSpec>, Vec<&RungSpec>) =
+            all.iter().partition(|s| s.side);
         if specs.is_empty() {
-            return Err(LadderError("the ladder has no tiers".into()));
+            return Err(LadderError(
+                "the ladder has no tiers (besides side tiers)".into(),
+            ));
         }
         let mut seen = std::collections::HashSet::new();
-        for s in specs {
+        for s in all {
+            if s.side && STANDARD.iter().any(|(_, n, _)| *n == s.name) {
+                return Err(LadderError(format!(
+                    "tier `{}` is a standard tier and cannot be a side tier",
+                    s.name
+                )));
+            }
             if s.name.is_empty()
                 || !s
                     .name
@@ -276,27 +303,36 @@ impl Ladder {
             below = *positions.last().expect("a run");
             i = end;
         }
+        let rung = |s: &RungSpec, p: u16| {
+            let label = s.label.clone().unwrap_or_else(|| s.name.clone());
+            Rung {
+                tier: Tier(p),
+                keys: [stage_key(&s.name), stage_key(&label)],
+                name: s.name.clone(),
+                label,
+                description: s.description.clone().unwrap_or_default(),
+                side: s.side,
+            }
+        };
         let rungs: Vec<Rung> = specs
             .iter()
             .zip(positions)
-            .map(|(s, p)| {
-                let label = s.label.clone().unwrap_or_else(|| s.name.clone());
-                Rung {
-                    tier: Tier(p),
-                    keys: [stage_key(&s.name), stage_key(&label)],
-                    name: s.name.clone(),
-                    label,
-                    description: s.description.clone().unwrap_or_default(),
-                }
-            })
+            .map(|(s, p)| rung(s, p))
+            .collect();
+        let sides: Vec<Rung> = side_specs
+            .iter()
+            .zip(SIDE..)
+            .map(|(s, p)| rung(s, p))
             .collect();
         // The six, named and labelled as standard: stage names need no lookup in the ladder.
-        let standard = rungs.len() == STANDARD.len()
+        let standard = sides.is_empty()
+            && rungs.len() == STANDARD.len()
             && rungs.iter().zip(STANDARD).all(|(r, (_, name, label))| {
                 r.name == name && (r.label == name || r.label == label)
             });
         Ok(Ladder {
             rungs,
+            sides,
             standard,
             aliases: Vec::new(),
         })
@@ -392,22 +428,37 @@ impl Ladder {
         self.rungs.iter().map(|r| r.tier)
     }
 
-    /// The tiers' names, lowest first.
+    /// The side tiers, in the file's order.
+    pub fn sides(&self) -> impl ExactSizeIterator<Item = Tier> + '_ {
+        self.sides.iter().map(|r| r.tier)
+    }
+
+    /// Every tier's name: the main ladder's, lowest first, then the side tiers'.
     pub fn names(&self) -> impl Iterator<Item = &str> + '_ {
-        self.rungs.iter().map(|r| r.name.as_str())
+        self.rungs
+            .iter()
+            .chain(&self.sides)
+            .map(|r| r.name.as_str())
     }
 
     pub fn rungs(&self) -> &[Rung] {
         &self.rungs
     }
 
-    /// The tier with this name (exactly).
+    /// The tier with this name (exactly), on the main ladder or a side tier.
     pub fn get(&self, name: &str) -> Option<Tier> {
-        self.rungs.iter().find(|r| r.name == name).map(|r| r.tier)
+        self.rungs
+            .iter()
+            .chain(&self.sides)
+            .find(|r| r.name == name)
+            .map(|r| r.tier)
     }
 
     pub fn rung(&self, tier: Tier) -> Option<&Rung> {
-        self.rungs.iter().find(|r| r.tier == tier)
+        self.rungs
+            .iter()
+            .chain(&self.sides)
+            .find(|r| r.tier == tier)
     }
 
     /// The tier's place on the ladder: 1 for the lowest; 0 when it is not on it.
@@ -422,6 +473,7 @@ impl Ladder {
     fn by_key(&self, key: &str) -> Option<Tier> {
         self.rungs
             .iter()
+            .chain(&self.sides)
             .find(|r| r.keys.iter().any(|k| k == key))
             .map(|r| r.tier)
     }
@@ -574,6 +626,7 @@ mod tests {
             name: name.into(),
             label: None,
             description: None,
+            side: false,
         }
     }
 
@@ -623,6 +676,44 @@ mod tests {
         let sal = l.get("sal").unwrap();
         assert!(sal != Tier::SQL && sal > Tier::MQL && sal < Tier::OPPORTUNITY);
         assert_eq!(l.rank(Tier::SQL), 0);
+    }
+
+    #[test]
+    fn side_tiers_stand_apart_from_the_main_ladder() {
+        let mut specs: Vec<RungSpec> = ["lead", "mql", "sql"].iter().map(|n| spec(n)).collect();
+        specs.insert(
+            1,
+            RungSpec {
+                label: Some("Recycled".into()),
+                side: true,
+                ..spec("recycled")
+            },
+        );
+        let l = Ladder::new(&specs).unwrap();
+        let recycled = l.get("recycled").unwrap();
+        assert!(recycled.is_side() && !Tier::MQL.is_side());
+        assert_eq!(
+            l.tiers().collect::<Vec<_>>(),
+            [Tier::LEAD, Tier::MQL, Tier::SQL]
+        );
+        assert_eq!(l.sides().collect::<Vec<_>>(), [recycled]);
+        assert_eq!(l.rank(recycled), 0);
+        assert_eq!(
+            l.names().collect::<Vec<_>>(),
+            ["lead", "mql", "sql", "recycled"]
+        );
+        assert_eq!(l.by_key("recycled"), Some(recycled));
+        assert!(!l.is_standard());
+
+        let mut bad = specs.clone();
+        bad[0].side = true;
+        bad[0].name = "lead".into();
+        assert!(Ladder::new(&bad).unwrap_err().0.contains("standard tier"));
+        let only_side = vec![RungSpec {
+            side: true,
+            ..spec("recycled")
+        }];
+        assert!(Ladder::new(&only_side).is_err());
     }
 
     #[test]

@@ -18,15 +18,15 @@ impl ReportStore for PgStore {
 
     fn tier_counts(&mut self) -> Result<TierCounts, StoreError> {
         let mut counts = TierCounts::default();
-        for row in self
-            .db
-            .query("SELECT tier, count(*) FROM persons GROUP BY tier", &[])?
-        {
-            let n: i64 = row.get(1);
-            match parse_tier(row.get(0))? {
-                Some(t) => *counts.tiers.entry(t).or_default() += n as u64,
-                None => counts.unqualified += n as u64,
-            }
+        // The side tier is read only when the ladder has side tiers (it is in the golden JSON).
+        let sql = if crate::store::codec::has_sides() {
+            "SELECT tier, (golden::json) ->> 'side', count(*) FROM persons GROUP BY 1, 2"
+        } else {
+            "SELECT tier, NULL::text, count(*) FROM persons GROUP BY tier"
+        };
+        for row in self.db.query(sql, &[])? {
+            let n: i64 = row.get(2);
+            counts.add(parse_tier(row.get(0))?, parse_tier(row.get(1))?, n as u64);
         }
         Ok(counts)
     }
@@ -34,8 +34,13 @@ impl ReportStore for PgStore {
     /// One query, streamed row by row: each person with the first time its history reached each
     /// tier (`tier at` pairs), so memory does not grow with the number of persons.
     fn funnel_facts(&mut self, visit: &mut dyn FnMut(FunnelFact)) -> Result<(), StoreError> {
-        let sql =
-            "SELECT p.id, p.tier, (p.golden::json) #>> '{fields,source,0,v}', p.created_at, h.moves
+        let side = if crate::store::codec::has_sides() {
+            "(p.golden::json) ->> 'side'"
+        } else {
+            "NULL::text"
+        };
+        let sql = format!(
+            "SELECT p.id, p.tier, (p.golden::json) #>> '{{fields,source,0,v}}', p.created_at, h.moves, {side}
              FROM persons p
              LEFT JOIN (
                  SELECT person_id, array_agg(to_tier || ' ' || first_at) AS moves
@@ -43,8 +48,9 @@ impl ReportStore for PgStore {
                        GROUP BY person_id, to_tier) firsts
                  GROUP BY person_id
              ) h ON h.person_id = p.id
-             ORDER BY p.id";
-        self.db.stream(sql, &mut |row| {
+             ORDER BY p.id"
+        );
+        self.db.stream(&sql, &mut |row| {
             let id: PersonId = row.get(0);
             let moves: Option<Vec<String>> = row.get(4);
             let mut moved_to = Vec::new();
@@ -59,6 +65,7 @@ impl ReportStore for PgStore {
             visit(FunnelFact {
                 person: id,
                 tier: parse_tier(row.get(1))?,
+                side: parse_tier(row.get(5))?,
                 source: row.get(2),
                 created_at: parse_ts(row.get(3))?,
                 moved_to,

@@ -17,19 +17,25 @@ impl ReportStore for SqliteStore {
     }
 
     fn tier_counts(&mut self) -> Result<TierCounts, StoreError> {
+        // The side tier is read only when the ladder has side tiers (it is in the golden JSON).
         let mut stmt = self
             .conn
-            .prepare_cached("SELECT tier, count(*) FROM persons GROUP BY tier")?;
+            .prepare_cached(if crate::store::codec::has_sides() {
+                "SELECT tier, json_extract(golden, '$.side'), count(*) FROM persons GROUP BY 1, 2"
+            } else {
+                "SELECT tier, NULL, count(*) FROM persons GROUP BY tier"
+            })?;
         let rows = stmt.query_map([], |r| {
-            Ok((r.get::<_, Option<String>>(0)?, r.get::<_, i64>(1)?))
+            Ok((
+                r.get::<_, Option<String>>(0)?,
+                r.get::<_, Option<String>>(1)?,
+                r.get::<_, i64>(2)?,
+            ))
         })?;
         let mut counts = TierCounts::default();
         for row in rows {
-            let (tier, n) = row?;
-            match parse_tier(tier)? {
-                Some(t) => *counts.tiers.entry(t).or_default() += n as u64,
-                None => counts.unqualified += n as u64,
-            }
+            let (tier, side, n) = row?;
+            counts.add(parse_tier(tier)?, parse_tier(side)?, n as u64);
         }
         Ok(counts)
     }
@@ -37,10 +43,15 @@ impl ReportStore for SqliteStore {
     fn funnel_facts(&mut self, visit: &mut dyn FnMut(FunnelFact)) -> Result<(), StoreError> {
         // Two ordered streams merged by person id: persons, and the first time each person's
         // history moved to each tier.
-        let mut persons = self.conn.prepare(
-            "SELECT id, tier, json_extract(golden, '$.fields.source[0].v'), created_at
-             FROM persons ORDER BY id",
-        )?;
+        let side = if crate::store::codec::has_sides() {
+            "json_extract(golden, '$.side')"
+        } else {
+            "NULL"
+        };
+        let mut persons = self.conn.prepare(&format!(
+            "SELECT id, tier, json_extract(golden, '$.fields.source[0].v'), created_at, {side}
+             FROM persons ORDER BY id"
+        ))?;
         let mut history = self.conn.prepare(
             "SELECT person_id, to_tier, min(at) FROM tier_history
              GROUP BY person_id, to_tier ORDER BY person_id",
@@ -72,6 +83,7 @@ impl ReportStore for SqliteStore {
             visit(FunnelFact {
                 person: id,
                 tier: parse_tier(row.get(1)?)?,
+                side: parse_tier(row.get(4)?)?,
                 source: row.get(2)?,
                 created_at: parse_ts(&row.get::<_, String>(3)?)?,
                 moved_to,
