@@ -103,16 +103,7 @@ pub fn requalify(
             if person.rules_version.as_deref() != Some(rules.version.as_str()) {
                 plan.stale += 1;
             }
-            if let Some(change) = &decision.change {
-                Plan::note(
-                    &mut plan.moves,
-                    change.from,
-                    Some(change.to),
-                    person,
-                    sample,
-                );
-            }
-            if let Some(change) = &decision.side_change {
+            for change in decision.change.iter().chain(&decision.side_change) {
                 Plan::note(
                     &mut plan.moves,
                     change.from,
