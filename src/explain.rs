@@ -33,6 +33,9 @@ pub struct ExplainView {
     /// A lower tier the rules ask for that was not applied.
     pub would_demote: Option<Demotion>,
     pub history: Vec<TierChange>,
+    /// The clock of each follow-up commitment whose tier the person reached.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub follow_up: Vec<crate::rules::Clock>,
     /// Which source's evidence holds the tier: the CRM record whose stage equals it (a CRM
     /// stage is a floor), else the rules.
     pub decided_by: Option<Decision>,
@@ -154,7 +157,16 @@ pub fn view(
         .collect();
     let qualification = rules.evaluator().evaluate(&person, now, true);
     let history = store.tier_history(id)?;
+    let follow_up = match &rules.follow_up {
+        Some(f) => {
+            let moved_to: Vec<(Tier, DateTime<Utc>)> =
+                history.iter().map(|c| (c.to, c.at)).collect();
+            f.clocks(&person, &crate::report::reached_at(&moved_to), now)
+        }
+        None => Vec::new(),
+    };
     Ok(Some(ExplainView {
+        follow_up,
         decided_by: decision(&person, &history),
         id,
         name: person.display_name(),
@@ -276,6 +288,30 @@ impl ExplainView {
                 h.rule,
                 h.rules_version,
                 evidence.join(", ")
+            );
+        }
+        if !self.follow_up.is_empty() {
+            let _ = writeln!(out, "\nFollow-up commitments");
+        }
+        let when = |t: Option<DateTime<Utc>>| {
+            t.map_or_else(
+                || "—".to_string(),
+                |t| t.format("%Y-%m-%d %H:%M UTC").to_string(),
+            )
+        };
+        for c in &self.follow_up {
+            let by =
+                c.by.map_or(String::new(), |e| format!(" by {}", e.as_str()));
+            let _ = writeln!(
+                out,
+                "  {}: reached {} {}, due {} ({}), followed up {}{by}: {}",
+                c.sla,
+                c.tier,
+                when(Some(c.reached_at)),
+                when(c.due_at),
+                c.within,
+                when(c.followed_up_at),
+                c.state.as_str()
             );
         }
         let _ = writeln!(out, "\nSource records ({})", self.records.len());

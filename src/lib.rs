@@ -3,6 +3,7 @@
 #![deny(unreachable_pub)]
 
 pub mod cli;
+pub mod clock;
 pub mod config;
 pub mod daemon;
 pub mod explain;

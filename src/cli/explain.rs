@@ -10,7 +10,7 @@ pub(super) fn run(args: &Args, who: &str, json: bool) -> Result<(), Failure> {
             "no person matches `{who}` (try an email, a phone number or a person id)"
         ))
     })?;
-    let view = explain::view(store.as_mut(), id, &rules, chrono::Utc::now())?
+    let view = explain::view(store.as_mut(), id, &rules, crate::clock::now())?
         .ok_or_else(|| Failure::runtime(format!("person {id} vanished while reading")))?;
     if json {
         outln!(

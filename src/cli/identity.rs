@@ -28,7 +28,7 @@ pub(super) fn train(args: &Args) -> Result<(), Failure> {
     }
     let mut store = super::open_store(&settings)?;
     let (version, stored) =
-        matcher::train(cfg, ingest.resolver(), store.as_mut(), chrono::Utc::now())?;
+        matcher::train(cfg, ingest.resolver(), store.as_mut(), crate::clock::now())?;
     outln!(
         "model {version} trained on {} persons; prior {:.6}",
         stored.trained_on,

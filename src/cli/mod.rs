@@ -133,6 +133,17 @@ pub enum ReportKind {
         #[arg(long, value_name = "DATE", value_parser = date)]
         since: Option<chrono::NaiveDate>,
     },
+    /// Follow-up commitments (`[[follow_up.sla]]` in the rules file): per commitment, the
+    /// persons who reached its tier, followed up in time, late, still waiting and overdue now,
+    /// and the median business hours to the follow-up.
+    Sla {
+        /// Print one JSON object.
+        #[arg(long)]
+        json: bool,
+        /// Also break the figures down by the person's owner or source.
+        #[arg(long, value_name = "DIMENSION", value_parser = ["owner", "source"])]
+        by: Option<String>,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -311,26 +322,48 @@ pub(crate) fn load_rules(
 
 /// Runs a parsed command line.
 pub async fn run(args: Args) -> ExitCode {
-    let result = match &args.command {
-        Command::Validate => validate::run(&args).await,
-        Command::Run => run::run(&args).await,
-        Command::Sync { once, connector } => sync::run(&args, *once, connector.as_deref()).await,
-        Command::Explain { who, json } => explain::run(&args, who, *json),
+    let result = match crate::clock::check() {
+        Err(message) => Err(Failure::usage(message)),
+        Ok(()) => run_command(&args).await,
+    };
+    let result = match (result, output::failure()) {
+        (Ok(()), Some(message)) => Err(Failure::runtime(message)),
+        (result, _) => result,
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(f) => {
+            // Not `eprintln!`: a closed stderr must not turn the exit code into a panic's.
+            let _ = writeln!(std::io::stderr(), "error: {}", f.message);
+            ExitCode::from(f.code)
+        }
+    }
+}
+
+async fn run_command(args: &Args) -> Result<(), Failure> {
+    match &args.command {
+        Command::Validate => validate::run(args).await,
+        Command::Run => run::run(args).await,
+        Command::Sync { once, connector } => sync::run(args, *once, connector.as_deref()).await,
+        Command::Explain { who, json } => explain::run(args, who, *json),
         Command::Plan {
             rules,
             json,
             sample,
-        } => plan::run(&args, rules.as_deref(), *json, *sample),
+        } => plan::run(args, rules.as_deref(), *json, *sample),
         Command::Report {
             report: ReportKind::Funnel { json, by, since },
         } => report::funnel(
-            &args,
+            args,
             report::FunnelArgs {
                 json: *json,
                 by_source: by.as_deref() == Some("source"),
                 since: *since,
             },
         ),
+        Command::Report {
+            report: ReportKind::Sla { json, by },
+        } => report::sla(args, *json, by.as_deref()),
         Command::Store {
             store:
                 StoreCommand::Copy {
@@ -347,17 +380,17 @@ pub async fn run(args: Args) -> ExitCode {
         }),
         Command::Identity {
             identity: IdentityCommand::Train,
-        } => identity::train(&args),
+        } => identity::train(args),
         Command::Review { review } => match review {
-            ReviewCommand::List { all, json } => identity::list(&args, *all, *json),
-            ReviewCommand::Show { id, json } => identity::show(&args, *id, *json),
-            ReviewCommand::Accept { id } => identity::decide(&args, *id, true),
-            ReviewCommand::Reject { id } => identity::decide(&args, *id, false),
-            ReviewCommand::Split { person } => identity::split(&args, *person),
+            ReviewCommand::List { all, json } => identity::list(args, *all, *json),
+            ReviewCommand::Show { id, json } => identity::show(args, *id, *json),
+            ReviewCommand::Accept { id } => identity::decide(args, *id, true),
+            ReviewCommand::Reject { id } => identity::decide(args, *id, false),
+            ReviewCommand::Split { person } => identity::split(args, *person),
         },
         Command::Export {
             export: ExportCommand::Links { csv },
-        } => identity::links(&args, *csv),
+        } => identity::links(args, *csv),
         #[cfg(feature = "demo")]
         Command::Demo { dir, contacts } => demo::run(dir.as_deref(), *contacts).await,
         #[cfg(not(feature = "demo"))]
@@ -365,17 +398,5 @@ pub async fn run(args: Args) -> ExitCode {
             "this leadsync was built without the demo (cargo feature `demo`); \
              build it with the default features to run `leadsync demo`",
         )),
-    };
-    let result = match (result, output::failure()) {
-        (Ok(()), Some(message)) => Err(Failure::runtime(message)),
-        (result, _) => result,
-    };
-    match result {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(f) => {
-            // Not `eprintln!`: a closed stderr must not turn the exit code into a panic's.
-            let _ = writeln!(std::io::stderr(), "error: {}", f.message);
-            ExitCode::from(f.code)
-        }
     }
 }

@@ -18,7 +18,7 @@ pub(super) fn run(
         store.as_mut(),
         &rules,
         &targets,
-        chrono::Utc::now(),
+        crate::clock::now(),
         true,
         sample,
         // Everyone: with the configured rules, the moves time alone has brought about since the

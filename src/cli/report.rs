@@ -1,5 +1,5 @@
-use super::{Args, Failure, load_settings};
-use crate::report::{Funnel, FunnelBuilder, FunnelOptions};
+use super::{Args, Failure, load_rules, load_settings};
+use crate::report::{Funnel, FunnelBuilder, FunnelOptions, SlaBy, sla_report};
 
 use chrono::NaiveDate;
 
@@ -36,6 +36,38 @@ pub(super) fn funnel(args: &Args, opts: FunnelArgs) -> Result<(), Failure> {
         );
     } else {
         out!("{}", funnel.render());
+    }
+    Ok(())
+}
+
+/// `report sla`: where every follow-up commitment's clocks stand now.
+pub(super) fn sla(args: &Args, json: bool, by: Option<&str>) -> Result<(), Failure> {
+    let settings = load_settings(args)?;
+    let rules = load_rules(&settings, None)?;
+    let follow_up = rules
+        .follow_up
+        .as_ref()
+        .filter(|f| !f.slas.is_empty())
+        .ok_or_else(|| {
+            Failure::usage(format!(
+                "{} has no follow-up commitments: add [[follow_up.sla]] tables (name, tier, within), see config/rules.toml",
+                rules.source.name()
+            ))
+        })?;
+    let by = match by {
+        Some("owner") => Some(SlaBy::Owner),
+        Some(_) => Some(SlaBy::Source),
+        None => None,
+    };
+    let mut store = super::open_store(&settings)?;
+    let report = sla_report(store.as_mut(), follow_up, by, crate::clock::now())?;
+    if json {
+        outln!(
+            "{}",
+            serde_json::to_string_pretty(&report).expect("reports serialise")
+        );
+    } else {
+        out!("{}", report.render());
     }
     Ok(())
 }

@@ -298,7 +298,7 @@ fn person_of(
                 format!("no person matches `{who}`\n"),
             )
         })?;
-    let view = explain::view(store, id, &state.rules, chrono::Utc::now())
+    let view = explain::view(store, id, &state.rules, crate::clock::now())
         .map_err(internal)?
         .ok_or_else(|| (StatusCode::NOT_FOUND, format!("person {id} vanished\n")))?;
     Ok(Json(serde_json::to_value(view).expect("views serialise")))

@@ -549,7 +549,7 @@ fn requalify_everyone(
     let started = Instant::now();
     let targets = crate::pipeline::push_targets(settings);
     let plan =
-        crate::pipeline::requalify(store, rules, &targets, chrono::Utc::now(), false, 0, true)?;
+        crate::pipeline::requalify(store, rules, &targets, crate::clock::now(), false, 0, true)?;
     let moved: u64 = plan.moves.values().map(|m| m.count).sum();
     tracing::info!(
         persons = plan.evaluated,

@@ -74,7 +74,8 @@ pub async fn pull_cycle(
     save_states(store, connectors)?;
     let runs = pulled?;
     let targets = push_targets(settings);
-    let requalified = qualify::requalify(store, rules, &targets, Utc::now(), false, 3, false)?;
+    let requalified =
+        qualify::requalify(store, rules, &targets, crate::clock::now(), false, 3, false)?;
     Ok(Cycle {
         runs,
         requalified,

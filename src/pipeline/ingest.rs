@@ -166,7 +166,7 @@ impl<'a> StoreSink<'a> {
     }
 
     fn store_page(&mut self, page: &Page) -> Result<PageStats, StoreError> {
-        let now = Utc::now();
+        let now = crate::clock::now();
         let mut tx = self.store.begin()?;
         for reject in &page.rejects {
             tx.add_reject(&self.connector, &page.cursor.stream, reject)?;

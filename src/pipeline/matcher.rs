@@ -728,7 +728,7 @@ pub fn match_all(
         let Some(last) = persons.last() else { break };
         after = last.id;
         seen += persons.len() as u64;
-        let now = Utc::now();
+        let now = crate::clock::now();
         let mut tx = store.begin()?;
         let stats = matcher.apply(tx.as_mut(), ingest.resolver(), &mut persons, now)?;
         if stats.merged > 0 {
@@ -760,7 +760,7 @@ pub fn decide(
             "no review item {id} (see `leadsync review list`)"
         )));
     };
-    let now = Utc::now();
+    let now = crate::clock::now();
     let current = |store: &mut dyn Store, p: PersonId| -> Result<PersonId, StoreError> {
         Ok(store.merged_into(p)?.unwrap_or(p))
     };
@@ -822,7 +822,7 @@ pub fn split(
             "person {person} is not merged into another (see `leadsync explain {person}`)"
         )));
     };
-    let now = Utc::now();
+    let now = crate::clock::now();
     let mut restored: Person = serde_json::from_value(merge.before.clone())
         .map_err(|e| StoreError::Corrupt(format!("merge of person {person}: {e}")))?;
     let mut tx = store.begin()?;

@@ -5,7 +5,9 @@ mod by_source;
 mod cohort;
 mod funnel;
 mod ratio;
+mod sla;
 
 pub use by_source::{FunnelBuilder, FunnelOptions, NO_SOURCE};
 pub use cohort::{CohortStep, Cohorts, ReachedAt, reached_at};
 pub use funnel::Funnel;
+pub use sla::{SlaBy, SlaFigures, SlaReport, SlaSummary, sla_report};

@@ -54,6 +54,8 @@ pub struct Rules {
     sides: Vec<(RuleDef, Condition)>,
     fit: Vec<(PointsDef, Condition)>,
     engagement: Vec<(PointsDef, Condition)>,
+    /// `[follow_up]`, compiled; `None` without one.
+    pub follow_up: Option<super::follow_up::FollowUp>,
     /// The thresholds and lists as values, for each evaluator's facts.
     constants: Constants,
 }
@@ -183,6 +185,12 @@ impl Rules {
                 source.name()
             )));
         }
+        let follow_up = file
+            .follow_up
+            .as_ref()
+            .map(super::follow_up::FollowUp::new)
+            .transpose()
+            .map_err(|e| RulesError::File(format!("{}: {e}", source.name())))?;
         let (sides, mut tiers): (Vec<_>, Vec<_>) =
             tiers.into_iter().partition(|(rule, _)| rule.tier.is_side());
         tiers.sort_by_key(|(rule, _)| std::cmp::Reverse(rule.tier));
@@ -194,6 +202,7 @@ impl Rules {
             sides,
             fit,
             engagement,
+            follow_up,
             constants,
         })
     }

@@ -29,6 +29,9 @@ pub struct RulesFile {
     /// Tier rules: a person is in the highest tier one of whose rules holds.
     #[serde(default)]
     pub rules: Vec<RuleDef>,
+    /// Follow-up commitments between the tiers, and the business hours they run on.
+    #[serde(default)]
+    pub follow_up: Option<super::follow_up::FollowUpConfig>,
 }
 
 /// `[ladder]`: the admins' tiers.

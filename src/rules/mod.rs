@@ -2,10 +2,12 @@
 //! state machine. Rules compile once at load; an invalid condition is reported with the rule's
 //! name and position, and nothing runs with it.
 
+pub mod calendar;
 mod compile;
 mod engine;
 pub mod facts;
 mod file;
+pub mod follow_up;
 mod native;
 mod state;
 
@@ -14,6 +16,7 @@ pub use engine::{
     Answer, Evaluation, Evaluator, GroupScore, PointsOutcome, RuleOutcome, Rules, RulesError,
 };
 pub use file::{DEFAULT_RULES, RulesFile, RulesSource};
+pub use follow_up::{Clock, ClockState, FollowUp};
 pub use state::{CRM_STAGE_RULE, Decision, apply, decide};
 
 use crate::model::Person;
