@@ -7,7 +7,7 @@ mod common;
 
 use common::Env;
 use serde_json::{Value, json};
-use std::process::{Command, Output};
+use std::process::Output;
 
 const RULES: &str = r#"
 [[rules]]
@@ -52,15 +52,7 @@ fn env_with(rules: &str) -> Env {
 
 /// `leadsync ARGS` with `LEADSYNC_NOW=now`.
 fn at(env: &Env, now: &str, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_leadsync"))
-        .arg("--config")
-        .arg(&env.config)
-        .args(args)
-        .env_remove("LEADSYNC_CONFIG")
-        .env("RUST_LOG", "warn")
-        .env("LEADSYNC_NOW", now)
-        .output()
-        .unwrap()
+    env.run_with(args, &[("LEADSYNC_NOW", now)])
 }
 
 fn ok_at(env: &Env, now: &str, args: &[&str]) -> String {

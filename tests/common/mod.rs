@@ -54,12 +54,18 @@ impl Env {
 
     /// Runs `leadsync --config <this config> ARGS`.
     pub fn run(&self, args: &[&str]) -> Output {
+        self.run_with(args, &[])
+    }
+
+    /// Runs `leadsync --config <this config> ARGS` with these environment variables set.
+    pub fn run_with(&self, args: &[&str], vars: &[(&str, &str)]) -> Output {
         Command::new(env!("CARGO_BIN_EXE_leadsync"))
             .arg("--config")
             .arg(&self.config)
             .args(args)
             .env_remove("LEADSYNC_CONFIG")
             .env("RUST_LOG", "warn")
+            .envs(vars.iter().copied())
             .output()
             .expect("leadsync runs")
     }
