@@ -32,9 +32,46 @@ pub struct Settings {
     pub identity: IdentityConfig,
     #[serde(default)]
     pub merge: MergeConfig,
+    #[serde(default)]
+    pub notify: NotifyConfig,
     /// One table per connector instance, keyed by its id.
     #[serde(default)]
     pub connectors: BTreeMap<String, ConnectorConfig>,
+}
+
+/// `[notify]`: where the daemon tells that a person became overdue on a follow-up commitment.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct NotifyConfig {
+    /// Receives a JSON POST (with a Slack-compatible `text`) once per breach; none: no
+    /// notifications (the `leadsync_sla_overdue` metric still counts).
+    #[serde(default)]
+    pub webhook: Option<String>,
+    /// How often the daemon looks for persons overdue on a commitment.
+    #[serde(default = "default_check_interval", with = "humantime_serde")]
+    pub check_interval: Duration,
+    /// The wait before the first retry of a notification the webhook refused; doubled at each
+    /// further try, up to an hour.
+    #[serde(default = "default_retry_after", with = "humantime_serde")]
+    pub retry_after: Duration,
+}
+
+fn default_check_interval() -> Duration {
+    Duration::from_secs(300)
+}
+
+fn default_retry_after() -> Duration {
+    Duration::from_secs(30)
+}
+
+impl Default for NotifyConfig {
+    fn default() -> Self {
+        NotifyConfig {
+            webhook: None,
+            check_interval: default_check_interval(),
+            retry_after: default_retry_after(),
+        }
+    }
 }
 
 /// `[store]`
@@ -668,6 +705,16 @@ fn check(s: &Settings) -> Result<(), String> {
         return Err("key daemon.push_interval: must be longer than 0s".into());
     }
     check_cron(&s.daemon.requalify).map_err(|e| format!("key daemon.requalify: {e}"))?;
+    if let Some(url) = &s.notify.webhook
+        && !(url.starts_with("http://") || url.starts_with("https://"))
+    {
+        return Err(format!(
+            "key notify.webhook: `{url}` is not an http:// or https:// address"
+        ));
+    }
+    if s.notify.check_interval.is_zero() || s.notify.retry_after.is_zero() {
+        return Err("key notify.check_interval, notify.retry_after: must be longer than 0s".into());
+    }
     s.identity.matching.check()?;
     if crate::model::region::region(&s.identity.default_region).is_none() {
         return Err(format!(

@@ -76,6 +76,21 @@ fn drop_at(env: &Env, now: &str, name: &str, text: &str) {
     ok_at(env, now, &["sync", "--once"]);
 }
 
+/// Four persons reaching MQL on Friday 2026-12-04 at 15:00 UTC, p1 and p3 owned by Ann, p2
+/// and p4 by Bo.
+fn four_mqls_on_friday(env: &Env) {
+    drop_at(
+        env,
+        "2026-12-04T15:00:00Z",
+        "mqls.csv",
+        "Email,First Name,Engaged,Owner\n\
+         p1@acme.io,P1,yes,ann\n\
+         p2@acme.io,P2,yes,bo\n\
+         p3@acme.io,P3,yes,ann\n\
+         p4@acme.io,P4,yes,bo\n",
+    );
+}
+
 fn sla_at(env: &Env, now: &str, by: &[&str]) -> Value {
     let mut args = vec!["report", "sla", "--json"];
     args.extend_from_slice(by);
@@ -100,16 +115,7 @@ fn follow_ups_are_timed_on_business_hours_across_a_weekend_and_a_holiday() {
     // two owned by Ann and two by Bo; two business days run to Wednesday 15:00, as Monday
     // the 7th is a holiday
     let env = env_with(RULES);
-    drop_at(
-        &env,
-        "2026-12-04T15:00:00Z",
-        "mqls.csv",
-        "Email,First Name,Engaged,Owner\n\
-         p1@acme.io,P1,yes,ann\n\
-         p2@acme.io,P2,yes,bo\n\
-         p3@acme.io,P3,yes,ann\n\
-         p4@acme.io,P4,yes,bo\n",
-    );
+    four_mqls_on_friday(&env);
 
     // WHEN on Tuesday at 10:00 a sheet shows p1 worked (lead status In Progress) and p2 taken to
     // SQL by sales
@@ -233,4 +239,140 @@ fn commitments_and_clocks_that_cannot_be_read_are_refused_by_name() {
     let out = env.run(&["report", "sla"]);
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("[[follow_up.sla]]"));
+}
+
+/// Every request a webhook heard: (status answered, body).
+type Heard = std::sync::Arc<std::sync::Mutex<Vec<(u16, Value)>>>;
+
+/// A webhook on loopback that refuses the first `refuse` requests (503) and takes the rest.
+fn webhook(refuse: usize) -> (u16, Heard) {
+    use std::io::{BufRead, BufReader, Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let heard = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let log = std::sync::Arc::clone(&heard);
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            let mut reader = BufReader::new(stream.try_clone().unwrap());
+            let mut length = 0;
+            loop {
+                let mut line = String::new();
+                if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
+                    break;
+                }
+                if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+                    length = v.trim().parse().unwrap_or(0);
+                }
+            }
+            let mut body = vec![0; length];
+            if reader.read_exact(&mut body).is_err() {
+                continue;
+            }
+            let mut log = log.lock().unwrap();
+            let status = if log.len() < refuse { 503 } else { 200 };
+            log.push((status, serde_json::from_slice(&body).unwrap_or(Value::Null)));
+            let _ = write!(
+                stream,
+                "HTTP/1.1 {status} {}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+                if status == 200 {
+                    "OK"
+                } else {
+                    "Service Unavailable"
+                }
+            );
+        }
+    });
+    (port, heard)
+}
+
+#[test]
+fn an_overdue_person_is_notified_once_through_a_webhook_down_then_back_and_across_a_restart() {
+    use common::daemon::{free_port, get, spawn, terminate, wait_until};
+    use std::time::Duration;
+    // GIVEN the four MQLs of Friday, two followed up on Tuesday, and a webhook that refuses
+    // the first two posts
+    let env = env_with(RULES);
+    four_mqls_on_friday(&env);
+    drop_at(
+        &env,
+        "2026-12-08T10:00:00Z",
+        "worked.csv",
+        "Email,Lead Status\np1@acme.io,In Progress\np2@acme.io,Connected\n",
+    );
+    let (hook, heard) = webhook(2);
+    let port = free_port();
+    let config = std::fs::read_to_string(&env.config).unwrap();
+    std::fs::write(
+        &env.config,
+        format!(
+            "[admin]\nlisten = \"127.0.0.1:{port}\"\n\n[daemon]\npush_interval = \"100ms\"\n\n\
+             [notify]\nwebhook = \"http://127.0.0.1:{hook}/hook\"\ncheck_interval = \"200ms\"\n\
+             retry_after = \"300ms\"\n\n{config}"
+        ),
+    )
+    .unwrap();
+    let addr: std::net::SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+    let now = [("LEADSYNC_NOW", "2026-12-09T16:00:00Z")];
+    let taken = |heard: &std::sync::Mutex<Vec<(u16, Value)>>| -> Vec<Value> {
+        heard
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|(status, _)| *status == 200)
+            .map(|(_, body)| body.clone())
+            .collect()
+    };
+
+    // WHEN the daemon runs on Wednesday at 16:00, past p3's and p4's deadline
+    let daemon = spawn(&env.config, &now, Some(&env.dir.path().join("daemon.log")));
+
+    // THEN after the refusals, each overdue person is posted once, with a Slack-style text
+    wait_until(
+        "both overdue persons taken by the webhook",
+        Duration::from_secs(30),
+        || taken(&heard).len() >= 2,
+    );
+    let bodies = taken(&heard);
+    let mut emails: Vec<&str> = bodies
+        .iter()
+        .map(|b| b["email"].as_str().unwrap())
+        .collect();
+    emails.sort();
+    assert_eq!(emails, ["p3@acme.io", "p4@acme.io"], "{bodies:?}");
+    for b in &bodies {
+        assert_eq!(
+            (&b["sla"], &b["due_at"]),
+            (&json!("mql_follow_up"), &json!("2026-12-09T15:00:00Z"))
+        );
+        assert!(
+            b["text"]
+                .as_str()
+                .unwrap()
+                .contains("was not followed up by 2026-12-09 15:00 UTC"),
+            "{b}"
+        );
+    }
+    assert_eq!(heard.lock().unwrap().len(), 4, "two refused, two taken");
+    let metrics = get(addr, "/metrics").unwrap().1;
+    assert!(
+        metrics.contains("leadsync_sla_overdue{sla=\"mql_follow_up\",tier=\"mql\"} 2"),
+        "{metrics}"
+    );
+    let (code, _) = terminate(daemon, Duration::from_secs(20));
+    assert_eq!(code, Some(0));
+
+    // WHEN the daemon starts again and checks several times
+    let daemon = spawn(&env.config, &now, Some(&env.dir.path().join("daemon.log")));
+    wait_until(
+        "the metric after the restart",
+        Duration::from_secs(30),
+        || get(addr, "/metrics").is_some_and(|(_, m)| m.contains("leadsync_sla_overdue{")),
+    );
+    std::thread::sleep(Duration::from_millis(1_000));
+
+    // THEN nothing more was posted: each breach went out once
+    assert_eq!(heard.lock().unwrap().len(), 4);
+    let (code, _) = terminate(daemon, Duration::from_secs(20));
+    assert_eq!(code, Some(0));
 }

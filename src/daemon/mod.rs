@@ -7,6 +7,7 @@
 mod admin;
 mod cluster;
 mod live;
+mod notify;
 mod ready;
 mod sd_notify;
 mod telemetry;
@@ -242,6 +243,7 @@ pub async fn run(
     let (mut settings, mut rules) = (settings, rules);
     // Set when a push turn ran out of time with entries left: the next turn comes at once.
     let mut push_again = false;
+    let mut notifier = notify::Notifier::new();
     let mut stopping = stop_rx.clone();
 
     let outcome = loop {
@@ -328,6 +330,10 @@ pub async fn run(
                 &others_wait,
             )
             .await?;
+            // Then, at its own pace, the overdue follow-ups.
+            notifier
+                .turn(&settings.notify, &rules, store.as_mut())
+                .await?;
             Ok::<(), DaemonError>(())
         };
         match guarded(

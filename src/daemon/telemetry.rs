@@ -5,7 +5,7 @@ use crate::pipeline::{AnyConnector, Cycle};
 use crate::store::Store;
 use metrics::{counter, gauge, histogram};
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::{Mutex, OnceLock, PoisonError};
 
 pub(super) const RECORDS_PULLED: &str = "leadsync_records_pulled_total";
@@ -29,6 +29,15 @@ pub(super) const DROPS_DUPLICATE: &str = "leadsync_drops_duplicate_total";
 pub(super) const FILES_SKIPPED: &str = "leadsync_inbox_skipped_files";
 /// 1 for each connector whose lease this replica holds (it pulls it), 0 for the others.
 pub(super) const LEASE_HELD: &str = "leadsync_lease_held";
+/// Persons overdue on each follow-up commitment now.
+pub(super) const SLA_OVERDUE: &str = "leadsync_sla_overdue";
+
+/// Persons overdue now, per commitment and its tier.
+pub(super) fn record_overdue(overdue: &BTreeMap<(String, String), u64>) {
+    for ((sla, tier), n) in overdue {
+        gauge!(SLA_OVERDUE, "sla" => sla.clone(), "tier" => tier.clone()).set(*n as f64);
+    }
+}
 
 /// Installs the process-wide recorder; `None` when one is installed already (then metrics
 /// still flow to it, and `/metrics` answers 404).

@@ -10,4 +10,4 @@ mod sla;
 pub use by_source::{FunnelBuilder, FunnelOptions, NO_SOURCE};
 pub use cohort::{CohortStep, Cohorts, ReachedAt, reached_at};
 pub use funnel::Funnel;
-pub use sla::{SlaBy, SlaFigures, SlaReport, SlaSummary, sla_report};
+pub use sla::{SlaBy, SlaFigures, SlaReport, SlaSummary, sla_report, visit_clocks};

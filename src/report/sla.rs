@@ -4,7 +4,7 @@
 
 use super::NO_SOURCE;
 use super::cohort::reached_at;
-use crate::model::PersonId;
+use crate::model::{Person, PersonId};
 use crate::rules::{Clock, ClockState, FollowUp};
 use crate::store::{Store, StoreError};
 use chrono::{DateTime, Utc};
@@ -93,28 +93,49 @@ fn in_file_order<S: serde::Serializer>(
     map.end()
 }
 
-/// Reads every person who reached a commitment's tier, and their history, from the store.
+/// Visits every person who reached a commitment's tier with their clocks: first when each
+/// person reached each tier (the funnel's stream of histories, kept only for those persons),
+/// then their golden records, a batch at a time.
+pub fn visit_clocks(
+    store: &mut dyn Store,
+    follow_up: &FollowUp,
+    now: DateTime<Utc>,
+    visit: &mut dyn FnMut(&Person, Vec<Clock>),
+) -> Result<(), StoreError> {
+    let Some(lowest) = follow_up.slas.iter().map(|s| s.tier).min() else {
+        return Ok(());
+    };
+    let mut reached: HashMap<PersonId, Vec<Option<DateTime<Utc>>>> = HashMap::new();
+    store.funnel_facts(&mut |fact| {
+        if fact
+            .moved_to
+            .iter()
+            .any(|(t, _)| *t >= lowest && !t.is_side())
+        {
+            reached.insert(fact.person, reached_at(&fact.moved_to));
+        }
+    })?;
+    let mut after = 0;
+    loop {
+        let batch = store.persons_after(after, 5_000, None)?;
+        let Some(last) = batch.last() else { break };
+        after = last.id;
+        for person in &batch {
+            if let Some(r) = reached.get(&person.id) {
+                visit(person, follow_up.clocks(person, r, now));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Where every commitment's clocks stand at `now`, overall and per group.
 pub fn sla_report(
     store: &mut dyn Store,
     follow_up: &FollowUp,
     by: Option<SlaBy>,
     now: DateTime<Utc>,
 ) -> Result<SlaReport, StoreError> {
-    // First when each person reached each tier, for those who reached a commitment's tier (the
-    // lowest of them is enough); then their golden records, a batch at a time.
-    let lowest = follow_up.slas.iter().map(|s| s.tier).min();
-    let mut reached: HashMap<PersonId, Vec<Option<DateTime<Utc>>>> = HashMap::new();
-    if let Some(lowest) = lowest {
-        store.funnel_facts(&mut |fact| {
-            if fact
-                .moved_to
-                .iter()
-                .any(|(t, _)| *t >= lowest && !t.is_side())
-            {
-                reached.insert(fact.person, reached_at(&fact.moved_to));
-            }
-        })?;
-    }
     let mut summaries: Vec<(String, SlaSummary)> = follow_up
         .slas
         .iter()
@@ -131,29 +152,23 @@ pub fn sla_report(
             )
         })
         .collect();
-    let mut after = 0;
-    loop {
-        let batch = store.persons_after(after, 5_000, None)?;
-        let Some(last) = batch.last() else { break };
-        after = last.id;
-        for person in batch.iter().filter(|p| reached.contains_key(&p.id)) {
-            let group = match by {
-                Some(SlaBy::Owner) => follow_up.owner(person).map(str::to_string),
-                Some(SlaBy::Source) => person.get(&Field::Source).map(str::to_lowercase),
-                None => None,
-            }
-            .unwrap_or_else(|| NO_SOURCE.to_string());
-            for clock in follow_up.clocks(person, &reached[&person.id], now) {
-                let Some((_, summary)) = summaries.iter_mut().find(|(n, _)| *n == clock.sla) else {
-                    continue;
-                };
-                summary.overall.add(&clock);
-                if let Some(groups) = summary.by_owner.as_mut().or(summary.by_source.as_mut()) {
-                    groups.entry(group.clone()).or_default().add(&clock);
-                }
+    visit_clocks(store, follow_up, now, &mut |person, clocks| {
+        let group = match by {
+            Some(SlaBy::Owner) => follow_up.owner(person).map(str::to_string),
+            Some(SlaBy::Source) => person.get(&Field::Source).map(str::to_lowercase),
+            None => None,
+        }
+        .unwrap_or_else(|| NO_SOURCE.to_string());
+        for clock in clocks {
+            let Some((_, summary)) = summaries.iter_mut().find(|(n, _)| *n == clock.sla) else {
+                continue;
+            };
+            summary.overall.add(&clock);
+            if let Some(groups) = summary.by_owner.as_mut().or(summary.by_source.as_mut()) {
+                groups.entry(group.clone()).or_default().add(&clock);
             }
         }
-    }
+    })?;
     for (_, s) in &mut summaries {
         s.overall.finish();
         for groups in [&mut s.by_owner, &mut s.by_source].into_iter().flatten() {

@@ -33,6 +33,7 @@ pub(crate) mod copy;
 mod error;
 mod keyfilter;
 pub mod matching;
+pub(crate) mod notify;
 mod outbox;
 mod persons;
 mod postgres;
@@ -47,6 +48,7 @@ mod types;
 pub use cluster::{Claim, ClusterStore, Fence, Lease, Replica};
 pub use error::{BackendError, Policy, StoreError, StoreErrorKind};
 pub use matching::{MatchStore, MatchTx, Merge, ReviewDraft, ReviewItem, ReviewStatus};
+pub use notify::{Breach, NotifyStore};
 pub use outbox::{OutboxStore, OutboxTx};
 pub use persons::{PersonStore, PersonTx};
 pub use postgres::PgStore;
@@ -63,8 +65,8 @@ pub use types::{
 /// through `dyn Store`: `use leadsync::store::prelude::*;`.
 pub mod prelude {
     pub use super::{
-        ClusterStore, MatchStore, MatchTx, OutboxStore, OutboxTx, PersonStore, PersonTx,
-        RecordStore, RecordTx, ReportStore, RunStore, RunTx, Store, StoreTx,
+        ClusterStore, MatchStore, MatchTx, NotifyStore, OutboxStore, OutboxTx, PersonStore,
+        PersonTx, RecordStore, RecordTx, ReportStore, RunStore, RunTx, Store, StoreTx,
     };
 }
 
@@ -88,7 +90,15 @@ pub fn open(
 /// The store: every role's reads and out-of-transaction writes, and the transaction that
 /// changes go through.
 pub trait Store:
-    PersonStore + RecordStore + OutboxStore + RunStore + ReportStore + ClusterStore + MatchStore + Send
+    PersonStore
+    + RecordStore
+    + OutboxStore
+    + RunStore
+    + ReportStore
+    + ClusterStore
+    + MatchStore
+    + NotifyStore
+    + Send
 {
     /// Starts the one transaction a page (or any other unit of change) is written in. Takes
     /// the store's write lock now (waiting for another writer a bounded time), so a page never

@@ -56,6 +56,7 @@ macro_rules! store_suite {
             claims_split_the_pending_pushes_and_an_outcome_needs_its_claim,
             the_pace_of_an_account_spaces_the_slots_of_every_replica,
             a_turn_is_taken_once_by_one_replica,
+            a_breach_is_recorded_once_taken_by_one_sender_and_sent_once,
             records_and_pushes_of_many_persons_at_once_match_one_at_a_time,
             blocking_keys_are_added_once_and_found_by_key_up_to_a_limit_and_values_read_alone,
             a_merge_moves_everything_of_a_person_and_a_split_moves_it_back,
@@ -865,6 +866,62 @@ pub(crate) fn a_turn_is_taken_once_by_one_replica(fresh: Factory<'_>) {
     assert!(other.take_turn("other", gap).unwrap());
     std::thread::sleep(gap + Duration::from_millis(50));
     assert!(other.take_turn("requalify", gap).unwrap());
+}
+
+pub(crate) fn a_breach_is_recorded_once_taken_by_one_sender_and_sent_once(fresh: Factory<'_>) {
+    use super::Breach;
+    let Fresh {
+        mut store,
+        reopen,
+        _keep,
+    } = fresh();
+    let mut other = reopen();
+    let breach = |person: i64, due: u32| Breach {
+        person,
+        sla: "mql_follow_up".into(),
+        due_at: at(due),
+        payload: format!("{{\"person\":{person}}}"),
+        attempts: 0,
+    };
+    // Recorded once, whoever finds it how often
+    assert_eq!(
+        store
+            .add_breaches(&[breach(1, 5), breach(2, 5)], at(10))
+            .unwrap(),
+        2
+    );
+    assert_eq!(
+        other
+            .add_breaches(&[breach(1, 5), breach(1, 6)], at(11))
+            .unwrap(),
+        1
+    );
+    // Taken by one sender: the other gets the rest, then nothing
+    let taken = store.take_breaches(at(20), at(1), 2).unwrap();
+    assert_eq!(taken.len(), 2);
+    let rest = other.take_breaches(at(20), at(1), 10).unwrap();
+    assert_eq!(rest.len(), 1);
+    assert!(taken.iter().all(|t| !rest.contains(t)));
+    assert!(store.take_breaches(at(20), at(1), 10).unwrap().is_empty());
+    // A refused one waits until its retry time; a sent one is never taken again
+    store
+        .breach_outcome(&taken[0], Err("503"), at(30), at(20))
+        .unwrap();
+    store
+        .breach_outcome(&taken[1], Ok(()), at(30), at(20))
+        .unwrap();
+    assert!(store.take_breaches(at(25), at(1), 10).unwrap().is_empty());
+    let again = store.take_breaches(at(30), at(1), 10).unwrap();
+    assert_eq!(again.len(), 1);
+    assert_eq!((again[0].person, again[0].attempts), (taken[0].person, 1));
+    // One taken and never answered goes to another sender once it is stale
+    let stale = other.take_breaches(at(31), at(20), 10).unwrap();
+    assert_eq!(stale.len(), 1, "{stale:?}");
+    let counts = store.breach_counts().unwrap();
+    assert_eq!(
+        counts,
+        BTreeMap::from([("sent".to_string(), 1), ("taken".to_string(), 2)])
+    );
 }
 
 pub(crate) fn records_and_pushes_of_many_persons_at_once_match_one_at_a_time(fresh: Factory<'_>) {

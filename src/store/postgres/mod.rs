@@ -15,6 +15,7 @@ mod copy;
 mod error;
 mod keyfilter;
 mod matching;
+mod notify;
 mod outbox;
 mod persons;
 mod records;

@@ -5,6 +5,7 @@ mod codec;
 mod copy;
 mod error;
 mod matching;
+mod notify;
 mod outbox;
 mod persons;
 mod records;

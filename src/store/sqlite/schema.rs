@@ -217,4 +217,23 @@ pub(super) const MIGRATIONS: &[&str] = &[
         trained_at  TEXT NOT NULL
     );
     "#,
+    // 9: notifications of overdue follow-ups, one row per breach (person, commitment,
+    // deadline), sent once.
+    r#"
+    CREATE TABLE sla_breaches (
+        person_id   INTEGER NOT NULL,
+        sla         TEXT NOT NULL,
+        due_at      TEXT NOT NULL,
+        payload     TEXT NOT NULL,
+        status      TEXT NOT NULL,
+        attempts    INTEGER NOT NULL DEFAULT 0,
+        next_at     TEXT NOT NULL,
+        taken_at    TEXT,
+        sent_at     TEXT,
+        last_error  TEXT,
+        created_at  TEXT NOT NULL,
+        PRIMARY KEY (person_id, sla, due_at)
+    );
+    CREATE INDEX sla_breaches_waiting ON sla_breaches(status, next_at);
+    "#,
 ];
