@@ -313,12 +313,19 @@ fn removing_a_tier_needs_a_mapping_and_moves_stored_persons_as_plan_said() {
     let validate = env.run(&["validate"]);
     let sync = env.run(&["sync", "--once"]);
 
-    // THEN each is refused with exit 2, naming the tier and the persons at it
+    // THEN each is refused with exit 2, naming the tier and the persons at it; plan, which
+    // knows the ladder before, also the nearest tier below it that the new one keeps
+    assert!(
+        String::from_utf8_lossy(&plan.stderr)
+            .contains("the nearest tier below it that the ladder keeps is `mql`"),
+        "{}",
+        String::from_utf8_lossy(&plan.stderr)
+    );
     for (what, out) in [("plan", &plan), ("validate", &validate), ("sync", &sync)] {
         assert_eq!(out.status.code(), Some(2), "{what}");
         let err = String::from_utf8_lossy(&out.stderr);
         assert!(
-            err.contains("`sal` (2 person(s) at it now)") && err.contains("[ladder.removed]"),
+            err.contains("`sal` (2 person(s) at it now") && err.contains("[ladder.removed]"),
             "{what}: {err}"
         );
     }

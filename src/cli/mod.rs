@@ -288,17 +288,36 @@ pub(crate) fn load_settings(args: &Args) -> Result<Settings, Failure> {
 }
 
 /// The stored tier names against the current ladder: those it maps to other tiers, or exit 2
-/// naming those it cannot read (a tier removed from the ladder without a mapping).
+/// naming those it cannot read (a tier removed from the ladder without a mapping) — with,
+/// when the ladder they stood on is known (`plan --rules NEW`), the nearest tier below each
+/// that the new ladder kept.
 pub(crate) fn check_ladder(
     store: &mut dyn crate::store::Store,
+    before: Option<&leadsync_connector_core::Ladder>,
 ) -> Result<Vec<crate::pipeline::plan::LadderMove>, Failure> {
     let check = crate::pipeline::plan::check_ladder(store)?;
+    let now = leadsync_connector_core::Ladder::current();
+    let kept_below = |name: &str| -> Option<String> {
+        let before = before?;
+        let names: Vec<&str> = before.names().collect();
+        let at = names.iter().position(|n| *n == name)?;
+        names[..at]
+            .iter()
+            .rev()
+            .find(|n| now.get(n).is_some())
+            .map(|n| n.to_string())
+    };
     match check.orphans.as_slice() {
         [] => Ok(check.moves),
         orphans => {
             let names: Vec<String> = orphans
                 .iter()
-                .map(|(name, persons)| format!("`{name}` ({persons} person(s) at it now)"))
+                .map(|(name, persons)| match kept_below(name) {
+                    Some(below) => format!(
+                        "`{name}` ({persons} person(s) at it now; the nearest tier below it that the ladder keeps is `{below}`)"
+                    ),
+                    None => format!("`{name}` ({persons} person(s) at it now)"),
+                })
                 .collect();
             Err(Failure::usage(format!(
                 "the store holds tiers the ladder does not have: {}; put them back in the rules file's [ladder] tiers, or map each under [ladder.removed] to the tier it counts as from now on (`sal = \"mql\"`), or under [ladder.renamed] to its new name",

@@ -10,9 +10,11 @@ pub(super) fn run(
     sample: usize,
 ) -> Result<(), Failure> {
     let settings = load_settings(args)?;
+    // The ladder the store stands on, before the rules previewed bring theirs.
+    let before = leadsync_connector_core::Ladder::current();
     let rules = load_rules(&settings, rules_file)?;
     let mut store = super::open_store(&settings)?;
-    let ladder = super::check_ladder(store.as_mut())?;
+    let ladder = super::check_ladder(store.as_mut(), Some(before))?;
     let targets = pipeline::push_targets(&settings);
     let mut plan = pipeline::requalify(
         store.as_mut(),

@@ -18,7 +18,7 @@ pub(super) async fn run(args: &Args) -> Result<(), Failure> {
     leadsync_connector_core::Ladder::freeze();
     let connectors = select(&settings, None).map_err(Failure::usage)?;
     let mut store = super::open_store(&settings)?;
-    super::check_ladder(store.as_mut())?;
+    super::check_ladder(store.as_mut(), None)?;
     let admin_store = super::open_store(&settings)?;
     let heartbeat_store = super::open_store(&settings)?;
     let pace_store = super::open_store(&settings)?;

@@ -18,7 +18,7 @@ pub(super) async fn run(args: &Args, once: bool, only: Option<&str>) -> Result<(
     let rules = load_rules(&settings, None)?;
     let mut connectors = select(&settings, only).map_err(Failure::usage)?;
     let mut store = super::open_store(&settings)?;
-    super::check_ladder(store.as_mut())?;
+    super::check_ladder(store.as_mut(), None)?;
     let cycle = cycle_with_progress(
         &settings,
         store.as_mut(),

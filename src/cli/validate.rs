@@ -36,7 +36,7 @@ pub(super) async fn run(args: &Args) -> Result<(), Failure> {
         store.schema_version()?,
         store.person_count()?
     );
-    let moves = match super::check_ladder(store.as_mut()) {
+    let moves = match super::check_ladder(store.as_mut(), None) {
         Ok(moves) => moves,
         Err(f) => {
             outln!("ladder: FAILED");
