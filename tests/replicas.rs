@@ -46,6 +46,17 @@ struct Replica {
     starts: u32,
 }
 
+impl Drop for Replica {
+    /// A replica still running when the test ends (a failed assertion) is killed, not left
+    /// behind.
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
 impl World {
     fn new() -> World {
         let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -259,6 +270,9 @@ fn three_replicas_survive_kills_and_a_pause_past_the_lease_without_double_work()
                 });
             }
         });
+        // A failed assertion below unwinds through this: the fault thread stops, so the scope
+        // ends and the test fails instead of waiting for it forever.
+        let _stop_faults = StopOnDrop(&faulting);
 
         // WHEN three replicas start, r1 first (so it takes the connectors)
         let (mut r1, mut r2, mut r3) = (replica("r1"), replica("r2"), replica("r3"));
@@ -435,4 +449,13 @@ fn three_replicas_survive_kills_and_a_pause_past_the_lease_without_double_work()
         epochs.iter().all(|e| e.parse::<i64>().unwrap() >= 2),
         "{epochs:?}"
     );
+}
+
+/// Clears the flag when dropped, unwinding included.
+struct StopOnDrop<'a>(&'a AtomicBool);
+
+impl Drop for StopOnDrop<'_> {
+    fn drop(&mut self) {
+        self.0.store(false, Ordering::Relaxed);
+    }
 }
