@@ -204,6 +204,43 @@ fn follow_ups_are_timed_on_business_hours_across_a_weekend_and_a_holiday() {
 }
 
 #[test]
+fn a_last_contacted_time_from_a_crm_field_is_a_follow_up() {
+    // GIVEN the four MQLs of Friday, and on Tuesday a sheet with HubSpot's notes_last_contacted
+    // (milliseconds since 1970) for p1: Tuesday 11:00, and one from before the MQL for p2
+    let env = env_with(RULES);
+    four_mqls_on_friday(&env);
+    drop_at(
+        &env,
+        "2026-12-08T12:00:00Z",
+        "contacted.csv",
+        "Email,notes_last_contacted\n\
+         p1@acme.io,1796727600000\n\
+         p2@acme.io,2026-12-01T10:00:00Z\n",
+    );
+
+    // WHEN the clocks are read on Tuesday afternoon
+    let explained = |who: &str| -> Value {
+        serde_json::from_str(&ok_at(
+            &env,
+            "2026-12-08T16:00:00Z",
+            &["explain", who, "--json"],
+        ))
+        .unwrap()
+    };
+
+    // THEN p1 was followed up at 11:00 by last_contacted; p2's contact, older than the MQL, is
+    // no follow-up
+    let p1 = &explained("p1@acme.io")["follow_up"][0];
+    assert_eq!(p1["followed_up_at"], "2026-12-08T11:00:00Z", "{p1}");
+    assert_eq!(
+        (&p1["by"], &p1["state"]),
+        (&json!("last_contacted"), &json!("in_time"))
+    );
+    let p2 = &explained("p2@acme.io")["follow_up"][0];
+    assert_eq!(p2["state"], "waiting", "{p2}");
+}
+
+#[test]
 fn commitments_and_clocks_that_cannot_be_read_are_refused_by_name() {
     // GIVEN rules whose commitment names a tier off the ladder, then one with no duration
     for (rules, says) in [

@@ -22,9 +22,18 @@ pub struct FollowUpConfig {
     /// spaces): the `lead_status` evidence.
     #[serde(default = "default_worked")]
     pub worked_statuses: Vec<String>,
+    /// Custom fields holding a last-contacted time, read besides `last_activity_at` by the
+    /// `last_contacted` evidence (HubSpot's `notes_last_contacted`, pulled through the
+    /// connector's `properties`).
+    #[serde(default = "default_contacted")]
+    pub last_contacted_fields: Vec<String>,
     /// `[[follow_up.sla]]`
     #[serde(default)]
     pub sla: Vec<SlaDef>,
+}
+
+fn default_contacted() -> Vec<String> {
+    vec!["notes_last_contacted".into()]
 }
 
 fn default_owner_field() -> String {
@@ -109,6 +118,8 @@ pub struct FollowUp {
     pub calendar: Calendar,
     pub owner_field: Field,
     pub worked_statuses: Vec<String>,
+    /// `last_activity_at`, then the configured last-contacted fields.
+    pub contacted_fields: Vec<Field>,
     pub slas: Vec<Sla>,
 }
 
@@ -158,6 +169,13 @@ impl FollowUp {
             calendar,
             owner_field: Field::Custom(c.owner_field.clone()),
             worked_statuses: c.worked_statuses.iter().map(|s| status_key(s)).collect(),
+            contacted_fields: std::iter::once(Field::LastActivityAt)
+                .chain(
+                    c.last_contacted_fields
+                        .iter()
+                        .map(|f| Field::Custom(f.clone())),
+                )
+                .collect(),
             slas,
         })
     }
@@ -190,9 +208,12 @@ impl FollowUp {
                             .next()
                             .and_then(index)
                             .and_then(|i| reached.get(i).copied().flatten()),
-                        Evidence::LastContacted => {
-                            person.get(&Field::LastActivityAt).and_then(parse_time)
-                        }
+                        Evidence::LastContacted => self
+                            .contacted_fields
+                            .iter()
+                            .filter_map(|f| person.get(f).and_then(parse_time))
+                            .filter(|at| *at >= started)
+                            .min(),
                         Evidence::LeadStatus => seen_at(person, &Field::LeadStatus)
                             .filter(|(v, _)| self.worked_statuses.contains(&status_key(v)))
                             .map(|(_, at)| at),
@@ -295,9 +316,13 @@ fn status_key(s: &str) -> String {
         .collect()
 }
 
-/// A stored time value: RFC 3339, `YYYY-MM-DD HH:MM[:SS]` (UTC) or a date (its midnight, UTC).
+/// A stored time value: RFC 3339, `YYYY-MM-DD HH:MM[:SS]` (UTC), a date (its midnight, UTC), or
+/// milliseconds since 1970 (as HubSpot's API states times).
 fn parse_time(s: &str) -> Option<DateTime<Utc>> {
     let s = s.trim();
+    if s.len() >= 12 && s.bytes().all(|b| b.is_ascii_digit()) {
+        return DateTime::from_timestamp_millis(s.parse().ok()?);
+    }
     DateTime::parse_from_rfc3339(s)
         .map(|t| t.with_timezone(&Utc))
         .ok()

@@ -197,6 +197,11 @@ pub fn lead_record(lead: &Lead, statuses: &StatusMap, linked_ids: &[String]) -> 
     push_value(&mut values, Field::Source, lead.lead_source.as_deref());
     push_value(&mut values, Field::LeadStatus, lead.status.as_deref());
     push_value(&mut values, Field::CreatedAt, lead.created_date.as_deref());
+    push_value(
+        &mut values,
+        Field::LastActivityAt,
+        lead.last_activity_date.as_deref(),
+    );
     values.extend(stage_values(
         statuses.lead_tier(lead),
         OpportunityEvidence::default(),
@@ -240,6 +245,11 @@ pub fn contact_record(
         &mut values,
         Field::CreatedAt,
         contact.created_date.as_deref(),
+    );
+    push_value(
+        &mut values,
+        Field::LastActivityAt,
+        contact.last_activity_date.as_deref(),
     );
     values.extend(stage_values(
         contact_tier(contact, stage_field),

@@ -37,9 +37,9 @@ const IN_CHUNK: usize = 200;
 
 const LEAD_FIELDS: &str = "Id, Email, FirstName, LastName, Phone, MobilePhone, Company, Title, \
     Industry, Country, NumberOfEmployees, LeadSource, Status, IsConverted, ConvertedContactId, \
-    IsDeleted, MasterRecordId, CreatedDate, SystemModstamp";
+    IsDeleted, MasterRecordId, CreatedDate, LastActivityDate, SystemModstamp";
 const CONTACT_FIELDS: &str = "Id, Email, FirstName, LastName, Phone, MobilePhone, Title, \
-    LeadSource, IsDeleted, MasterRecordId, CreatedDate, SystemModstamp";
+    LeadSource, IsDeleted, MasterRecordId, CreatedDate, LastActivityDate, SystemModstamp";
 const OPPORTUNITY_FIELDS: &str = "Id, ContactId, StageName, IsClosed, IsWon, SystemModstamp";
 
 /// The streams of this connector, in the order a pull reads them.

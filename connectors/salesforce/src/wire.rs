@@ -55,6 +55,8 @@ pub struct Lead {
     pub is_deleted: bool,
     pub master_record_id: Option<String>,
     pub created_date: Option<String>,
+    /// The day of the newest task or event (read-only, set by Salesforce).
+    pub last_activity_date: Option<String>,
     pub system_modstamp: Option<String>,
 }
 
@@ -74,6 +76,8 @@ pub struct Contact {
     pub is_deleted: bool,
     pub master_record_id: Option<String>,
     pub created_date: Option<String>,
+    /// The day of the newest task or event (read-only, set by Salesforce).
+    pub last_activity_date: Option<String>,
     pub system_modstamp: Option<String>,
     /// Every other field of the answer (`attributes` included), by API name.
     #[serde(flatten)]

@@ -222,6 +222,44 @@ async fn a_pull_reads_every_lead_and_contact_once_through_batches_of_any_size() 
 }
 
 #[tokio::test]
+async fn the_last_activity_date_of_leads_and_contacts_is_pulled() {
+    // GIVEN a lead and a contact whose last activity Salesforce recorded
+    let org = org(FakeConfig::default(), "").await;
+    let lead = org.fake.insert(
+        SObject::Lead,
+        fields(&[
+            ("LastName", json!("Lovelace")),
+            ("Email", json!("ada@example.com")),
+            ("Company", json!("Analytical Engines")),
+            ("Status", json!("Nurturing")),
+            ("LastActivityDate", json!("2026-12-08")),
+        ]),
+    );
+    let contact = org.fake.insert(
+        SObject::Contact,
+        fields(&[
+            ("LastName", json!("Byron")),
+            ("Email", json!("byron@example.com")),
+            ("LastActivityDate", json!("2026-12-09")),
+        ]),
+    );
+
+    // WHEN they are pulled
+    let mut sink = MemorySink::default();
+    org.connector().pull(&mut sink).await.unwrap();
+
+    // THEN each carries it as its last activity (the follow-up clocks' `last_contacted`)
+    assert_eq!(
+        sink.value(&lead, &Field::LastActivityAt).as_deref(),
+        Some("2026-12-08")
+    );
+    assert_eq!(
+        sink.value(&contact, &Field::LastActivityAt).as_deref(),
+        Some("2026-12-09")
+    );
+}
+
+#[tokio::test]
 async fn an_unmapped_status_takes_the_tier_of_the_mapped_one_below_it_in_the_org_order() {
     let org = org(FakeConfig::default(), "").await;
     let nurturing = org.lead(1, "Nurturing");

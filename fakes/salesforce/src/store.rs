@@ -60,6 +60,7 @@ const LEAD: &[FieldDef] = &[
     ("ConvertedDate", Kind::Date, false),
     ("IsDeleted", Kind::Bool, false),
     ("MasterRecordId", Kind::Id, false),
+    ("LastActivityDate", Kind::Date, false),
 ];
 
 const CONTACT: &[FieldDef] = &[
@@ -75,6 +76,7 @@ const CONTACT: &[FieldDef] = &[
     ("AccountId", Kind::Id, true),
     ("IsDeleted", Kind::Bool, false),
     ("MasterRecordId", Kind::Id, false),
+    ("LastActivityDate", Kind::Date, false),
 ];
 
 const OPPORTUNITY: &[FieldDef] = &[
