@@ -45,9 +45,7 @@ pub(super) fn sla(args: &Args, json: bool, by: Option<&str>) -> Result<(), Failu
     let settings = load_settings(args)?;
     let rules = load_rules(&settings, None)?;
     let follow_up = rules
-        .follow_up
-        .as_ref()
-        .filter(|f| !f.slas.is_empty())
+        .commitments()
         .ok_or_else(|| {
             Failure::usage(format!(
                 "{} has no follow-up commitments: add [[follow_up.sla]] tables (name, tier, within), see config/rules.toml",

@@ -44,7 +44,7 @@ impl Notifier {
         rules: &Rules,
         store: &mut dyn Store,
     ) -> Result<(), StoreError> {
-        let Some(follow_up) = rules.follow_up.as_ref().filter(|f| !f.slas.is_empty()) else {
+        let Some(follow_up) = rules.commitments() else {
             return Ok(());
         };
         if self.last.is_some_and(|t| t.elapsed() < cfg.check_interval) {

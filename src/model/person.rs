@@ -125,8 +125,11 @@ impl Person {
     }
 
     /// The side tier a CRM states for this person: a stage or a lead status that names one
-    /// (`Recycled`), by its name or label.
+    /// (`Recycled`), by its name or label. Without side tiers on the ladder, none is looked for.
     pub fn crm_side(&self) -> Option<Tier> {
+        if !leadsync_connector_core::Ladder::current().has_sides() {
+            return None;
+        }
         [Field::CrmStage, Field::LeadStatus]
             .iter()
             .filter_map(|f| self.get(f))

@@ -216,6 +216,11 @@ impl Rules {
         }
     }
 
+    /// The follow-up commitments, when the file has any.
+    pub fn commitments(&self) -> Option<&super::follow_up::FollowUp> {
+        self.follow_up.as_ref().filter(|f| !f.slas.is_empty())
+    }
+
     /// The tier rules, highest tier first.
     pub fn tier_rules(&self) -> impl Iterator<Item = &RuleDef> {
         self.tiers.iter().chain(&self.sides).map(|(r, _)| r)

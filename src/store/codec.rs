@@ -27,11 +27,6 @@ pub(in crate::store) fn parse_tier(s: Option<String>) -> Result<Option<Tier>, St
     .transpose()
 }
 
-/// Whether the current ladder has side tiers: only then do reports read persons' side tier.
-pub(in crate::store) fn has_sides() -> bool {
-    leadsync_connector_core::Ladder::current().sides().len() > 0
-}
-
 pub(in crate::store) fn json<T: serde::de::DeserializeOwned>(s: &str) -> Result<T, StoreError> {
     serde_json::from_str(s).map_err(|e| StoreError::Corrupt(format!("bad JSON in store: {e}")))
 }

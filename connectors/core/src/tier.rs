@@ -55,11 +55,6 @@ impl Tier {
         Tier::CUSTOMER,
     ];
 
-    /// The tier of the current ladder with this name (exactly, as in the rules file).
-    pub fn named(name: &str) -> Option<Tier> {
-        Ladder::current().get(name)
-    }
-
     /// The short name used in config, reports and the JSON contract.
     pub fn as_str(self) -> &'static str {
         let ladder = Ladder::current();
@@ -70,13 +65,6 @@ impl Tier {
                 .find(|(p, _, _)| *p == self.0)
                 .map_or("unknown", |(_, name, _)| name),
         }
-    }
-
-    /// The label reports show (`Marketing qualified lead`).
-    pub fn label(self) -> &'static str {
-        Ladder::current()
-            .rung(self)
-            .map_or_else(|| self.as_str(), |r| &r.label)
     }
 
     /// Whether this is a side tier (off the main ladder).
@@ -378,11 +366,6 @@ impl Ladder {
             .map(|(_, t)| *t)
     }
 
-    /// Names no longer on the ladder and the tier each now means.
-    pub fn aliases(&self) -> &[(String, Tier)] {
-        &self.aliases
-    }
-
     /// The current ladder: the one installed, else the standard one.
     pub fn current() -> &'static Ladder {
         let p = CURRENT.load(Ordering::Acquire);
@@ -433,16 +416,17 @@ impl Ladder {
         self.sides.iter().map(|r| r.tier)
     }
 
+    /// Whether the ladder has side tiers: without them nothing need look for one.
+    pub fn has_sides(&self) -> bool {
+        !self.sides.is_empty()
+    }
+
     /// Every tier's name: the main ladder's, lowest first, then the side tiers'.
     pub fn names(&self) -> impl Iterator<Item = &str> + '_ {
         self.rungs
             .iter()
             .chain(&self.sides)
             .map(|r| r.name.as_str())
-    }
-
-    pub fn rungs(&self) -> &[Rung] {
-        &self.rungs
     }
 
     /// The tier with this name (exactly), on the main ladder or a side tier.

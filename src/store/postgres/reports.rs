@@ -19,7 +19,7 @@ impl ReportStore for PgStore {
     fn tier_counts(&mut self) -> Result<TierCounts, StoreError> {
         let mut counts = TierCounts::default();
         // The side tier is read only when the ladder has side tiers (it is in the golden JSON).
-        let sql = if crate::store::codec::has_sides() {
+        let sql = if leadsync_connector_core::Ladder::current().has_sides() {
             "SELECT tier, (golden::json) ->> 'side', count(*) FROM persons GROUP BY 1, 2"
         } else {
             "SELECT tier, NULL::text, count(*) FROM persons GROUP BY tier"
@@ -34,7 +34,7 @@ impl ReportStore for PgStore {
     /// One query, streamed row by row: each person with the first time its history reached each
     /// tier (`tier at` pairs), so memory does not grow with the number of persons.
     fn funnel_facts(&mut self, visit: &mut dyn FnMut(FunnelFact)) -> Result<(), StoreError> {
-        let side = if crate::store::codec::has_sides() {
+        let side = if leadsync_connector_core::Ladder::current().has_sides() {
             "(p.golden::json) ->> 'side'"
         } else {
             "NULL::text"

@@ -18,13 +18,13 @@ impl ReportStore for SqliteStore {
 
     fn tier_counts(&mut self) -> Result<TierCounts, StoreError> {
         // The side tier is read only when the ladder has side tiers (it is in the golden JSON).
-        let mut stmt = self
-            .conn
-            .prepare_cached(if crate::store::codec::has_sides() {
+        let mut stmt = self.conn.prepare_cached(
+            if leadsync_connector_core::Ladder::current().has_sides() {
                 "SELECT tier, json_extract(golden, '$.side'), count(*) FROM persons GROUP BY 1, 2"
             } else {
                 "SELECT tier, NULL, count(*) FROM persons GROUP BY tier"
-            })?;
+            },
+        )?;
         let rows = stmt.query_map([], |r| {
             Ok((
                 r.get::<_, Option<String>>(0)?,
@@ -43,7 +43,7 @@ impl ReportStore for SqliteStore {
     fn funnel_facts(&mut self, visit: &mut dyn FnMut(FunnelFact)) -> Result<(), StoreError> {
         // Two ordered streams merged by person id: persons, and the first time each person's
         // history moved to each tier.
-        let side = if crate::store::codec::has_sides() {
+        let side = if leadsync_connector_core::Ladder::current().has_sides() {
             "json_extract(golden, '$.side')"
         } else {
             "NULL"
