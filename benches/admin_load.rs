@@ -14,12 +14,11 @@ mod support;
 
 use leadsync::store::prelude::*;
 use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::process::{Child, Command, Stdio};
+use std::net::{SocketAddr, TcpStream};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
-use support::{Bench, size_arg};
+use support::{Bench, Daemon, free_addr, size_arg};
 
 const CLIENTS: usize = 20;
 const PROBING: Duration = Duration::from_secs(10);
@@ -56,15 +55,6 @@ fn summary(name: &str, mut samples: Vec<Duration>) -> String {
     )
 }
 
-struct Daemon(Child);
-
-impl Drop for Daemon {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 fn main() {
     leadsync::tune_allocator();
     let rows = size_arg(300_000);
@@ -78,12 +68,7 @@ fn main() {
     );
 
     // The daemon on that store, its inbox empty and scheduled hourly: the API's load is all.
-    let port = TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+    let addr = free_addr();
     let config = bench.dir.path().join("daemon.toml");
     std::fs::write(
         &config,
@@ -95,19 +80,7 @@ fn main() {
         ),
     )
     .unwrap();
-    let binary =
-        std::env::var("LEADSYNC_BIN").unwrap_or_else(|_| env!("CARGO_BIN_EXE_leadsync").into());
-    println!("binary: {binary}");
-    let _daemon = Daemon(
-        Command::new(&binary)
-            .args(["--config", config.to_str().unwrap(), "run"])
-            .env_remove("LEADSYNC_CONFIG")
-            .env("RUST_LOG", "warn")
-            .stdout(Stdio::null())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .unwrap(),
-    );
+    let _daemon = Daemon::run(&config);
     let started = Instant::now();
     while get(addr, "/readyz") != Some(200) {
         assert!(started.elapsed() < Duration::from_secs(60), "not ready");

@@ -111,6 +111,10 @@ pub struct AdminConfig {
     /// probes): `{ env = "NAME" }` or `{ file = "PATH" }`. Required to listen beyond loopback.
     #[serde(default)]
     pub token: Option<TokenSource>,
+    /// A CRM record's address in the CRM's own pages, per connector id, with `{id}` where the
+    /// record id goes: the dashboard's person page links each record there.
+    #[serde(default)]
+    pub record_links: std::collections::BTreeMap<String, String>,
 }
 
 fn default_listen() -> SocketAddr {
@@ -122,6 +126,7 @@ impl Default for AdminConfig {
         AdminConfig {
             listen: default_listen(),
             token: None,
+            record_links: Default::default(),
         }
     }
 }
@@ -691,6 +696,19 @@ fn check(s: &Settings) -> Result<(), String> {
         }
         None => {}
     }
+    for (id, link) in &s.admin.record_links {
+        if !s.connectors.contains_key(id) {
+            return Err(format!(
+                "key admin.record_links.{id}: no connector `{id}` is configured"
+            ));
+        }
+        if !link.contains("{id}") || !(link.starts_with("https://") || link.starts_with("http://"))
+        {
+            return Err(format!(
+                "key admin.record_links.{id}: `{link}` is not an http:// or https:// address with {{id}} where the record id goes"
+            ));
+        }
+    }
     if s.daemon.lease_ttl < Duration::from_secs(1) {
         return Err("key daemon.lease_ttl: must be at least 1s".into());
     }
@@ -1029,6 +1047,25 @@ mod tests {
         let f = write("[daemon]\nshutdown_timeout = \"90s\"\npush_interval = \"0s\"\n");
         let msg = load(f.path()).unwrap_err().to_string();
         assert!(msg.contains("daemon.push_interval"), "{msg}");
+
+        // A record link names a configured connector and holds `{id}`.
+        for (links, wrong) in [
+            (
+                "{ crm = \"https://crm.example/{id}\" }",
+                "no connector `crm`",
+            ),
+            ("{ drops = \"https://crm.example/record\" }", "{id}"),
+            ("{ drops = \"javascript:alert('{id}')\" }", "http://"),
+        ] {
+            let f = write(&format!(
+                "[admin]\nrecord_links = {links}\n[connectors.drops]\ntype = \"spreadsheet\"\ninbox = \"/tmp\"\n"
+            ));
+            let msg = load(f.path()).unwrap_err().to_string();
+            assert!(
+                msg.contains("admin.record_links.") && msg.contains(wrong),
+                "{msg}"
+            );
+        }
     }
 
     #[test]

@@ -117,3 +117,41 @@ impl Bench {
         cycle
     }
 }
+
+/// A free port on 127.0.0.1 (bound, read and let go).
+pub fn free_addr() -> std::net::SocketAddr {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+}
+
+/// A `leadsync run` child, killed and reaped when dropped (the bench ends or panics).
+pub struct Daemon(pub std::process::Child);
+
+impl Daemon {
+    /// `leadsync --config CONFIG run` of this build, or of the binary `LEADSYNC_BIN` names
+    /// (another build measured on the same store), its warnings on this stderr.
+    pub fn run(config: &std::path::Path) -> Self {
+        let binary =
+            std::env::var("LEADSYNC_BIN").unwrap_or_else(|_| env!("CARGO_BIN_EXE_leadsync").into());
+        println!("binary: {binary}");
+        Self(
+            std::process::Command::new(&binary)
+                .args(["--config", config.to_str().unwrap(), "run"])
+                .env_remove("LEADSYNC_CONFIG")
+                .env("RUST_LOG", "warn")
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::inherit())
+                .spawn()
+                .unwrap(),
+        )
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}

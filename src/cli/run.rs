@@ -20,6 +20,7 @@ pub(super) async fn run(args: &Args) -> Result<(), Failure> {
     let mut store = super::open_store(&settings)?;
     super::check_ladder(store.as_mut(), None)?;
     let admin_store = super::open_store(&settings)?;
+    let facts_store = super::open_store(&settings)?;
     let heartbeat_store = super::open_store(&settings)?;
     let pace_store = super::open_store(&settings)?;
     // SIGHUP: reload the config and the rules from the same places.
@@ -43,6 +44,7 @@ pub(super) async fn run(args: &Args) -> Result<(), Failure> {
         connectors,
         store,
         admin_store,
+        facts_store,
         heartbeat_store,
         pace_store,
         admin_token,

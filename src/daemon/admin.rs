@@ -1,5 +1,5 @@
 //! The admin HTTP surface: liveness and readiness for probes, Prometheus metrics, the status
-//! view and the explain view. With `admin.token` set, everything but the probes asks for
+//! view and the explain view, and the dashboard's pages (`super::dashboard`). With `admin.token` set, everything but the probes asks for
 //! `Authorization: Bearer <token>`.
 //!
 //! The handlers never run SQLite on the runtime's worker threads: store queries go to blocking
@@ -39,21 +39,28 @@ pub(super) struct Shared {
     pub(super) token: Option<SecretString>,
     /// This replica, for `/api/v1/status`.
     pub(super) replica: crate::store::Replica,
+    /// A connection of its own for the dashboard's funnel facts (a pass over every person).
+    pub(super) facts_store: Box<dyn Store>,
+    /// `admin.record_links`: a CRM record's address per connector, `{id}` for its id.
+    pub(super) record_links: std::collections::BTreeMap<String, String>,
 }
 
-struct AdminState {
+pub(super) struct AdminState {
     metrics: Option<metrics_exporter_prometheus::PrometheusHandle>,
-    store: Mutex<Box<dyn Store>>,
-    rules: Arc<Rules>,
-    identity: IdentityConfig,
-    ingest: Arc<crate::pipeline::PageIngest>,
-    live: Live,
+    pub(super) store: Mutex<Box<dyn Store>>,
+    pub(super) rules: Arc<Rules>,
+    pub(super) identity: IdentityConfig,
+    pub(super) ingest: Arc<crate::pipeline::PageIngest>,
+    pub(super) live: Live,
     ready: Readiness,
-    token: Option<SecretString>,
-    replica: crate::store::Replica,
+    pub(super) token: Option<SecretString>,
+    pub(super) replica: crate::store::Replica,
+    pub(super) sessions: super::dashboard::Sessions,
+    pub(super) facts: Arc<super::dashboard::cache::FactsCache>,
+    pub(super) record_links: std::collections::BTreeMap<String, String>,
 }
 
-type Handle = Arc<AdminState>;
+pub(super) type Handle = Arc<AdminState>;
 
 pub(super) struct Admin {
     pub(super) addr: SocketAddr,
@@ -80,6 +87,7 @@ pub(super) async fn serve(listen: SocketAddr, shared: Shared) -> Result<Admin, D
         addr: listen,
         source,
     })?;
+    let rules_for_facts = Arc::clone(&shared.rules);
     let state: Handle = Arc::new(AdminState {
         metrics: shared.metrics,
         store: Mutex::new(shared.store),
@@ -90,7 +98,12 @@ pub(super) async fn serve(listen: SocketAddr, shared: Shared) -> Result<Admin, D
         ready: shared.ready,
         token: shared.token,
         replica: shared.replica,
+        sessions: super::dashboard::Sessions::default(),
+        facts: super::dashboard::cache::FactsCache::new(shared.facts_store, rules_for_facts),
+        record_links: shared.record_links,
     });
+    // The funnel page's figures are read once at start, so the first visit finds them.
+    state.facts.rebuild();
     let protected = Router::new()
         .route("/metrics", get(prometheus))
         .route("/api/v1/status", get(status))
@@ -106,6 +119,7 @@ pub(super) async fn serve(listen: SocketAddr, shared: Shared) -> Result<Admin, D
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/readyz", get(ready))
         .merge(protected)
+        .merge(super::dashboard::routes(&state))
         .with_state(state);
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let task = tokio::spawn(async move {
@@ -146,7 +160,7 @@ async fn authorised(State(state): State<Handle>, request: Request, next: Next) -
 
 /// The token of an `Authorization: Bearer <token>` value. The scheme's name is
 /// case-insensitive (RFC 7235: `bearer`, `BEARER`), and spaces may follow it.
-fn bearer(value: &str) -> Option<&str> {
+pub(super) fn bearer(value: &str) -> Option<&str> {
     let (scheme, token) = value.split_once(' ')?;
     scheme
         .eq_ignore_ascii_case("bearer")
@@ -154,7 +168,7 @@ fn bearer(value: &str) -> Option<&str> {
 }
 
 /// Compares in time that depends on the lengths only, not on where the bytes differ.
-fn same(a: &[u8], b: &[u8]) -> bool {
+pub(super) fn same(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 

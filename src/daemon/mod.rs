@@ -6,6 +6,7 @@
 
 mod admin;
 mod cluster;
+mod dashboard;
 mod live;
 mod notify;
 mod ready;
@@ -138,6 +139,8 @@ pub struct Start {
     pub heartbeat_store: Box<dyn Store>,
     /// A fourth for the request pace the connectors share with other replicas.
     pub pace_store: Box<dyn Store>,
+    /// A fifth for the dashboard's funnel figures (read in one pass over every person).
+    pub facts_store: Box<dyn Store>,
     /// The bearer token the API asks for, if any.
     pub admin_token: Option<SecretString>,
 }
@@ -174,6 +177,7 @@ pub async fn run(
         admin_store,
         mut heartbeat_store,
         pace_store,
+        facts_store,
         admin_token,
     } = start;
     let replica = Replica::this_process(settings.daemon.replica_id.as_deref());
@@ -223,6 +227,8 @@ pub async fn run(
             ready: readiness.clone(),
             token: admin_token,
             replica: replica.clone(),
+            facts_store,
+            record_links: settings.admin.record_links.clone(),
         },
     )
     .await?;

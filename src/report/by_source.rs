@@ -71,9 +71,32 @@ impl FunnelBuilder {
     /// cohort date, by when their tier history first reached each tier.
     pub fn add(&mut self, fact: &FunnelFact) {
         let reached = self.options.since.map(|_| reached_at(&fact.moved_to));
-        self.overall.add(fact.tier, fact.side, reached.as_ref());
+        self.add_reached(
+            fact.source.as_deref(),
+            fact.tier,
+            fact.side,
+            reached.as_ref(),
+        );
+    }
+
+    /// Whether cohorts are asked for: [`Self::add_reached`] then needs when each tier was
+    /// reached.
+    pub fn wants_reached(&self) -> bool {
+        self.options.since.is_some()
+    }
+
+    /// [`Self::add`] from parts: for a caller that keeps when each person reached each tier
+    /// ([`reached_at`]) rather than their history.
+    pub fn add_reached(
+        &mut self,
+        source: Option<&str>,
+        tier: Option<Tier>,
+        side: Option<Tier>,
+        reached: Option<&ReachedAt>,
+    ) {
+        self.overall.add(tier, side, reached);
         if self.options.by_source {
-            let key = fact.source.as_deref().unwrap_or(NO_SOURCE);
+            let key = source.unwrap_or(NO_SOURCE);
             let group = match self.sources.get_mut(key) {
                 Some(g) => g,
                 None => self
@@ -81,7 +104,7 @@ impl FunnelBuilder {
                     .entry(key.to_string())
                     .or_insert_with(|| Group::new(self.options.since)),
             };
-            group.add(fact.tier, fact.side, reached.as_ref());
+            group.add(tier, side, reached);
         }
     }
 

@@ -53,7 +53,7 @@ pub use outbox::{OutboxStore, OutboxTx};
 pub use persons::{PersonStore, PersonTx};
 pub use postgres::PgStore;
 pub use records::{CrmRecordsByPerson, RecordStore, RecordTx};
-pub use reports::ReportStore;
+pub use reports::{ReportStore, StreamSummary};
 pub use runs::{RunStore, RunTx};
 pub use sqlite::SqliteStore;
 pub use types::{

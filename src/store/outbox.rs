@@ -25,6 +25,10 @@ pub trait OutboxStore {
     fn outbox_counts(&mut self, connector: &str) -> Result<BTreeMap<String, u64>, StoreError>;
     /// The newest dead-lettered pushes (any connector), newest first.
     fn dead_letters(&mut self, limit: u32) -> Result<Vec<OutboxEntry>, StoreError>;
+    /// Sends a dead-lettered push again: the entry becomes pending with no attempts and no
+    /// reason, and the next drain takes it. False when `id` is no dead letter (never one, or
+    /// already retried).
+    fn retry_dead(&mut self, id: i64) -> Result<bool, StoreError>;
     /// The oldest `limit` entries of a connector with `status`, in id order.
     fn outbox_with_status(
         &mut self,

@@ -50,6 +50,7 @@ macro_rules! store_suite {
             persons_page_in_id_order_and_stale_ones_are_those_not_qualified_by_a_version,
             the_funnel_sees_each_persons_tier_the_first_time_each_was_reached_and_every_tier_name,
             runs_and_events_come_back_newest_first,
+            the_change_mark_moves_with_persons_tier_moves_and_runs,
             persons_in_both_crms_count_live_records_of_each,
             a_lease_is_held_by_one_instance_until_it_expires_then_taken_with_a_higher_epoch,
             a_replica_that_lost_its_lease_writes_nothing,
@@ -393,6 +394,39 @@ pub(crate) fn a_pending_push_of_the_same_tier_stays_and_a_done_one_is_asked_agai
         (dead[0].id, dead[0].reason.as_deref()),
         (first[0].id, Some("HTTP 400"))
     );
+
+    // A retried dead letter is pending again, from scratch; a second retry finds nothing.
+    assert!(store.retry_dead(first[0].id).unwrap());
+    assert!(!store.retry_dead(first[0].id).unwrap());
+    assert!(!store.retry_dead(first[0].id + 1000).unwrap());
+    assert_eq!(store.dead_letters(10).unwrap(), Vec::new());
+    let retried = store.pending_pushes("hubspot", 0, 10).unwrap();
+    assert_eq!(
+        (
+            retried[0].id,
+            retried[0].attempts,
+            retried[0].reason.as_deref()
+        ),
+        (first[0].id, 0, None)
+    );
+}
+
+pub(crate) fn the_change_mark_moves_with_persons_tier_moves_and_runs(fresh: Factory<'_>) {
+    let Fresh {
+        mut store, _keep, ..
+    } = fresh();
+    let empty = store.change_mark().unwrap();
+    let run = store.start_run("drops").unwrap();
+    let started = store.change_mark().unwrap();
+    assert_ne!(started, empty);
+    store.finish_run(run, &RunStats::default()).unwrap();
+    let finished = store.change_mark().unwrap();
+    assert_ne!(finished, started);
+    assert_eq!(
+        store.change_mark().unwrap(),
+        finished,
+        "reading changes nothing"
+    );
 }
 
 pub(crate) fn rejects_come_back_in_row_order_and_a_row_rejected_twice_is_kept_once(
@@ -411,6 +445,18 @@ pub(crate) fn rejects_come_back_in_row_order_and_a_row_rejected_twice_is_kept_on
         vec![reject(2), reject(5), reject(7)]
     );
     assert_eq!(store.rejects("drops", "other").unwrap(), Vec::new());
+
+    // Streams list each file's cursor with its rejects, newest first.
+    let mut tx = store.begin().unwrap();
+    tx.put_cursor("drops", &cursor(9, true)).unwrap();
+    tx.commit().unwrap();
+    let streams = store.streams("drops", 10).unwrap();
+    assert_eq!(streams.len(), 1);
+    assert_eq!(
+        (&streams[0].cursor, streams[0].rejects),
+        (&cursor(9, true), 3)
+    );
+    assert_eq!(store.streams("hubspot", 10).unwrap(), Vec::new());
 }
 
 pub(crate) fn a_conflict_recorded_twice_is_kept_once_and_shown_to_both_persons(fresh: Factory<'_>) {

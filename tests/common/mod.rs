@@ -1,6 +1,7 @@
 //! A temp folder with a config, an inbox and a store, and the real `leadsync` binary to run on it.
 #![allow(dead_code, unreachable_pub)]
 
+pub mod browser;
 pub mod daemon;
 pub mod hubspot;
 

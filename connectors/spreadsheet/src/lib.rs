@@ -14,7 +14,7 @@ mod rows;
 
 pub use config::{CrmIds, HeaderNames, SpreadsheetConfig};
 pub use inbox::Skipped;
-pub use pull::{CURSOR_VERSION, InboxStatus, PAGE_ROWS};
+pub use pull::{CURSOR_VERSION, InboxStatus, PAGE_ROWS, TakenFile, rejects_csv};
 
 use leadsync_connector_core::{
     Connector, ConnectorError, ConnectorErrorKind, Health, PageSink, PullStats, PushItem,

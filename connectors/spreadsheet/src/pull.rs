@@ -39,6 +39,31 @@ struct FileState {
     moved: bool,
 }
 
+/// A taken file as its cursor's state tells it: for the operator's views of the inbox.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TakenFile {
+    /// The name the file was dropped under.
+    pub name: String,
+    /// The file's modification time when it was taken.
+    pub observed_at: DateTime<Utc>,
+    pub headers: Vec<String>,
+    /// Where it went once read (`processed/…`), when it was moved.
+    pub moved_to: Option<PathBuf>,
+}
+
+impl TakenFile {
+    /// The file a drop connector's cursor state describes; `None` for another connector's.
+    pub fn from_state(state: &str) -> Option<TakenFile> {
+        let s: FileState = serde_json::from_str(state).ok()?;
+        Some(TakenFile {
+            moved_to: s.target.filter(|_| s.moved),
+            name: s.name,
+            observed_at: s.observed_at,
+            headers: s.headers,
+        })
+    }
+}
+
 fn io_error(what: String, e: std::io::Error) -> ConnectorError {
     ConnectorError::with_source(ConnectorErrorKind::Transient, format!("{what}: {e}"), e)
 }
@@ -512,7 +537,7 @@ fn modified(path: &Path) -> DateTime<Utc> {
 
 /// `row,reason,<the file's own headers>`: fix the cells, drop the first two columns, drop the
 /// file again.
-fn rejects_csv(headers: &[String], rejects: &[RecordReject]) -> Vec<u8> {
+pub fn rejects_csv(headers: &[String], rejects: &[RecordReject]) -> Vec<u8> {
     let mut w = csv::WriterBuilder::new()
         .flexible(true)
         .from_writer(Vec::new());

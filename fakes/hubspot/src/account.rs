@@ -120,6 +120,16 @@ impl FakeHubSpot {
         state.store.archive(id);
     }
 
+    /// Restores an archived contact, as HubSpot's recycling bin does: it is found again.
+    ///
+    /// # Panics
+    /// If `id` does not resolve to a contact.
+    pub fn restore(&self, id: &str) {
+        let mut state = self.shared.lock();
+        let id = state.store.expect(id);
+        state.store.restore(id);
+    }
+
     /// Merges `secondary` into `primary`. The survivor gets a NEW id (returned), both old ids
     /// resolve to it, and `hs_merged_object_ids` lists the merged ids.
     ///

@@ -233,6 +233,13 @@ impl Store {
         }
     }
 
+    /// Brings an archived record back (HubSpot's restore from the recycling bin).
+    pub(crate) fn restore(&mut self, id: u64) {
+        if let Some(record) = self.records.get_mut(&id) {
+            record.archived_at = None;
+        }
+    }
+
     /// Merges two records into a survivor with a fresh id: the primary's values win, the
     /// secondary fills gaps. Both old ids become aliases of the new one.
     pub(crate) fn merge(&mut self, primary: u64, secondary: u64) -> Option<u64> {

@@ -75,6 +75,16 @@ impl OutboxStore for PgStore {
         written
     }
 
+    fn retry_dead(&mut self, id: i64) -> Result<bool, StoreError> {
+        let changed = self.db.execute(
+            "UPDATE outbox SET status = 'pending', attempts = 0, reason = NULL, updated_at = $2,
+               claim_token = NULL, claimed_by = NULL, claimed_until = NULL
+             WHERE id = $1 AND status = 'dead'",
+            &[&id, &ts(&Utc::now())],
+        )?;
+        Ok(changed == 1)
+    }
+
     fn outbox_of(&mut self, person: PersonId) -> Result<Vec<OutboxEntry>, StoreError> {
         entries(self.db.query(
             &format!("{OUTBOX_SELECT} WHERE person_id = $1 ORDER BY id"),

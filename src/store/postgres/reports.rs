@@ -3,7 +3,7 @@
 use super::PgStore;
 use crate::model::PersonId;
 use crate::store::codec::{parse_tier, parse_ts};
-use crate::store::{FunnelFact, ReportStore, StoreError, TierCounts};
+use crate::store::{FunnelFact, ReportStore, StoreError, StreamSummary, TierCounts};
 
 impl ReportStore for PgStore {
     fn stored_tier_names(&mut self) -> Result<Vec<(String, u64)>, StoreError> {
@@ -14,6 +14,41 @@ impl ReportStore for PgStore {
             .iter()
             .map(|r| (r.get::<_, String>(0), r.get::<_, i64>(1) as u64))
             .collect())
+    }
+
+    fn change_mark(&mut self) -> Result<String, StoreError> {
+        Ok(self
+            .db
+            .query(crate::store::reports::CHANGE_MARK, &[])?
+            .first()
+            .map(|r| r.get::<_, String>(0))
+            .unwrap_or_default())
+    }
+
+    fn streams(&mut self, connector: &str, limit: u32) -> Result<Vec<StreamSummary>, StoreError> {
+        self.db
+            .query(
+                crate::store::reports::STREAMS,
+                &[&connector, &i64::from(limit)],
+            )?
+            .iter()
+            .map(|r| {
+                Ok(StreamSummary {
+                    cursor: leadsync_connector_core::Cursor {
+                        stream: r.get(0),
+                        version: r.get::<_, i64>(1) as u32,
+                        position: leadsync_connector_core::CursorPosition(
+                            r.get::<_, i64>(2) as u64,
+                            r.get::<_, i64>(3) as u64,
+                        ),
+                        finished: r.get(4),
+                        state: r.get(5),
+                    },
+                    updated_at: parse_ts(r.get(6))?,
+                    rejects: r.get::<_, i64>(7) as u64,
+                })
+            })
+            .collect()
     }
 
     fn tier_counts(&mut self) -> Result<TierCounts, StoreError> {

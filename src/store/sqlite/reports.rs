@@ -3,7 +3,7 @@
 use super::SqliteStore;
 use super::codec::{parse_tier, parse_ts};
 use crate::model::PersonId;
-use crate::store::{FunnelFact, ReportStore, StoreError, TierCounts};
+use crate::store::{FunnelFact, ReportStore, StoreError, StreamSummary, TierCounts};
 
 impl ReportStore for SqliteStore {
     fn stored_tier_names(&mut self) -> Result<Vec<(String, u64)>, StoreError> {
@@ -14,6 +14,41 @@ impl ReportStore for SqliteStore {
             Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)? as u64))
         })?;
         Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    fn change_mark(&mut self) -> Result<String, StoreError> {
+        Ok(self
+            .conn
+            .query_row(crate::store::reports::CHANGE_MARK, [], |r| r.get(0))?)
+    }
+
+    fn streams(&mut self, connector: &str, limit: u32) -> Result<Vec<StreamSummary>, StoreError> {
+        let mut stmt = self.conn.prepare_cached(crate::store::reports::STREAMS)?;
+        let rows = stmt.query_map(rusqlite::params![connector, limit], |r| {
+            Ok((
+                leadsync_connector_core::Cursor {
+                    stream: r.get(0)?,
+                    version: r.get(1)?,
+                    position: leadsync_connector_core::CursorPosition(
+                        r.get::<_, i64>(2)? as u64,
+                        r.get::<_, i64>(3)? as u64,
+                    ),
+                    finished: r.get(4)?,
+                    state: r.get(5)?,
+                },
+                r.get::<_, String>(6)?,
+                r.get::<_, i64>(7)?,
+            ))
+        })?;
+        rows.map(|row| {
+            let (cursor, at, rejects) = row?;
+            Ok(StreamSummary {
+                cursor,
+                updated_at: parse_ts(&at)?,
+                rejects: rejects as u64,
+            })
+        })
+        .collect()
     }
 
     fn tier_counts(&mut self) -> Result<TierCounts, StoreError> {
