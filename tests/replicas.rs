@@ -314,36 +314,35 @@ fn three_replicas_survive_kills_and_a_pause_past_the_lease_without_double_work()
             holders.iter().all(|h| !h.starts_with("r1:")),
             "still held by the paused replica: {holders:?}"
         );
-        // THEN the new holder of the HubSpot connector says so in its status and metrics (the
-        // drops connector may have gone to the other replica)
-        let holder =
-            world.query("SELECT holder FROM leases WHERE name = 'connector:hubspot'")[0].clone();
-        let addr = [&r2, &r3]
-            .into_iter()
-            .find(|r| r.name == holder)
-            .map(|r| r.addr);
-        if let Some(addr) = addr {
-            wait_until("the new holder's metrics", Duration::from_secs(15), || {
-                common::daemon::get_as(addr, "/metrics", Some(TOKEN)).is_some_and(|(_, body)| {
-                    body.lines().any(|l| {
-                        l.starts_with("leadsync_lease_held{")
-                            && l.contains("lease=\"connector:hubspot\"")
-                            && l.contains(&format!("replica=\"{holder}\""))
-                            && l.ends_with(" 1")
-                    })
+        // THEN a running replica holds the HubSpot connector now and says so in its metrics and
+        // status (the row may still name a killed r3 until its lease runs out and a live
+        // replica takes over)
+        let holds_hubspot = |r: &Replica| {
+            common::daemon::get_as(r.addr, "/metrics", Some(TOKEN)).is_some_and(|(_, body)| {
+                body.lines().any(|l| {
+                    l.starts_with("leadsync_lease_held{")
+                        && l.contains("lease=\"connector:hubspot\"")
+                        && l.contains(&format!("replica=\"{}\"", r.name))
+                        && l.ends_with(" 1")
                 })
-            });
-            let status = status(addr, Some(TOKEN)).unwrap();
-            assert_eq!(status["replica"]["id"], holder.as_str(), "{status}");
-            let mine: Vec<_> = status["leases"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .filter(|l| l["mine"] == true)
-                .filter_map(|l| l["name"].as_str())
-                .collect();
-            assert!(mine.contains(&"connector:hubspot"), "{status}");
-        }
+            })
+        };
+        wait_until(
+            "a running replica to hold the HubSpot connector",
+            Duration::from_secs(15),
+            || [&r2, &r3].into_iter().any(holds_hubspot),
+        );
+        let holder = [&r2, &r3].into_iter().find(|r| holds_hubspot(r)).unwrap();
+        let status = status(holder.addr, Some(TOKEN)).unwrap();
+        assert_eq!(status["replica"]["id"], holder.name, "{status}");
+        let mine: Vec<_> = status["leases"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|l| l["mine"] == true)
+            .filter_map(|l| l["name"].as_str())
+            .collect();
+        assert!(mine.contains(&"connector:hubspot"), "{status}");
         let woke_at = world.query("SELECT clock_timestamp()")[0].clone();
         signal(r1.child.as_ref().unwrap(), "CONT");
         println!(

@@ -53,6 +53,9 @@ pub trait RecordTx {
     fn put_cursor(&mut self, connector: &str, cursor: &Cursor) -> Result<(), StoreError>;
     /// Inserts or replaces source records (keyed by connector and locator), each linked to its
     /// person. A replaced record forgets the stage a push applied to it (it was pulled again).
+    /// A row of a dropped file is stored once, by the transaction that moves its stream's
+    /// cursor past it: a backend may insert such rows without looking for a stored one, and
+    /// refuse one stored already with a constraint error (PostgreSQL does).
     fn upsert_records(
         &mut self,
         connector: &str,

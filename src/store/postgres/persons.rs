@@ -21,9 +21,11 @@ const FIND_KEYS: &str = "SELECT q.kind, q.value, k.person_id
      CROSS JOIN LATERAL (SELECT person_id FROM identity_keys
                          WHERE kind = q.kind AND value = q.value LIMIT 1) k";
 
-/// Person ids taken from the sequence at once (ids of a transaction rolled back are skipped,
-/// never handed out twice).
-const ID_BLOCK: i64 = 256;
+/// Person ids taken from the sequence at once: as many as the transaction took so far, between
+/// these bounds (a small write wastes few ids, a page of a bulk drop asks a few times). Ids taken
+/// and not handed out are skipped, as are those of a transaction rolled back; none is handed
+/// out twice.
+const ID_BLOCK: (i64, i64) = (64, 4096);
 
 impl PersonStore for PgStore {
     fn person(&mut self, id: PersonId) -> Result<Option<Person>, StoreError> {
@@ -158,15 +160,14 @@ impl PersonTx for PgTx<'_> {
             filter.insert(key.kind, &key.value);
         }
         self.writing_keys();
-        let kinds: Vec<&str> = keys.iter().map(|(k, _)| k.kind).collect();
-        let values: Vec<&str> = keys.iter().map(|(k, _)| k.value.as_str()).collect();
         let persons: Vec<PersonId> = keys.iter().map(|(_, p)| *p).collect();
-        self.db.execute(
+        let kinds: Vec<String> = keys.iter().map(|(k, _)| k.kind.to_string()).collect();
+        let values: Vec<String> = keys.iter().map(|(k, _)| k.value.clone()).collect();
+        self.db.send(
             "INSERT INTO identity_keys (kind, value, person_id)
              SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[])",
-            &[&kinds, &values, &persons],
-        )?;
-        Ok(())
+            vec![Box::new(kinds), Box::new(values), Box::new(persons)],
+        )
     }
 
     fn crm_ids_of(&mut self, person: PersonId, kind: &str) -> Result<Vec<String>, StoreError> {
@@ -181,10 +182,12 @@ impl PersonTx for PgTx<'_> {
 
     fn next_person_id(&mut self) -> Result<PersonId, StoreError> {
         if self.ids.is_empty() {
+            let block = self.ids_taken.clamp(ID_BLOCK.0, ID_BLOCK.1);
             let rows = self.db.query(
                 "SELECT nextval('person_ids') FROM generate_series(1, $1::bigint)",
-                &[&ID_BLOCK],
+                &[&block],
             )?;
+            self.ids_taken += block;
             self.ids
                 .extend(rows.into_iter().map(|r| r.get::<_, i64>(0)));
         }

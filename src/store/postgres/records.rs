@@ -168,9 +168,12 @@ impl RecordTx for PgTx<'_> {
         Ok(())
     }
 
-    /// One statement over arrays, [sent](Db::send): a failure comes back from a later call or
-    /// the commit. A record offered twice in one call is written once, as it was offered last
-    /// (PostgreSQL refuses to upsert one row twice in a statement).
+    /// Statements over arrays, [sent](Db::send): a failure comes back from a later call or the
+    /// commit. A record offered twice in one call is written once, as it was offered last
+    /// (PostgreSQL refuses to upsert one row twice in a statement). Rows of dropped files go in
+    /// by a plain `INSERT`, a third cheaper for the server than the upsert CRM records need: a
+    /// file row is stored once, in the transaction that moves its stream's cursor past it, so
+    /// one stored already is a constraint error.
     fn upsert_records(
         &mut self,
         connector: &str,
@@ -185,41 +188,49 @@ impl RecordTx for PgTx<'_> {
         }
         let mut order: Vec<(String, usize)> = last.into_iter().collect();
         order.sort_by_key(|(_, i)| *i);
-        let n = order.len();
-        let (mut keys, mut locators, mut persons, mut observed, mut archived, mut fields) = (
-            Vec::with_capacity(n),
-            Vec::with_capacity(n),
-            Vec::with_capacity(n),
-            Vec::with_capacity(n),
-            Vec::with_capacity(n),
-            Vec::with_capacity(n),
-        );
-        for (key, i) in order {
-            let (r, person) = records[i];
-            keys.push(key);
-            locators.push(to_json(&r.locator));
-            persons.push(person);
-            observed.push(ts(&r.observed_at));
-            archived.push(r.archived);
-            fields.push(crate::model::json::values(&r.values));
+        let (rows, crm): (Vec<_>, Vec<_>) = order.into_iter().partition(|(_, i)| {
+            matches!(
+                records[*i].0.locator,
+                leadsync_connector_core::Locator::File { .. }
+            )
+        });
+        for (sql, chosen) in [(INSERT_RECORDS, rows), (UPSERT_RECORDS, crm)] {
+            if chosen.is_empty() {
+                continue;
+            }
+            let n = chosen.len();
+            let (mut keys, mut locators, mut persons, mut observed, mut archived, mut fields) = (
+                Vec::with_capacity(n),
+                Vec::with_capacity(n),
+                Vec::with_capacity(n),
+                Vec::with_capacity(n),
+                Vec::with_capacity(n),
+                Vec::with_capacity(n),
+            );
+            for (key, i) in chosen {
+                let (r, person) = records[i];
+                keys.push(key);
+                locators.push(to_json(&r.locator));
+                persons.push(person);
+                observed.push(ts(&r.observed_at));
+                archived.push(r.archived);
+                fields.push(crate::model::json::values(&r.values));
+            }
+            // Sent: the server writes the records while the page is qualified.
+            self.db.send(
+                sql,
+                vec![
+                    Box::new(connector.to_string()),
+                    Box::new(keys),
+                    Box::new(locators),
+                    Box::new(persons),
+                    Box::new(observed),
+                    Box::new(archived),
+                    Box::new(fields),
+                ],
+            )?;
         }
-        // Sent: the server writes the records while the page is qualified.
-        self.db.send(
-            "INSERT INTO source_records (connector, locator_key, locator, person_id, observed_at, archived, fields)
-             SELECT $1, * FROM unnest($2::text[], $3::text[], $4::bigint[], $5::text[], $6::bool[], $7::text[])
-             ON CONFLICT (connector, locator_key) DO UPDATE SET locator = excluded.locator,
-               person_id = excluded.person_id, observed_at = excluded.observed_at,
-               archived = excluded.archived, fields = excluded.fields, pushed_tier = NULL",
-            vec![
-                Box::new(connector.to_string()),
-                Box::new(keys),
-                Box::new(locators),
-                Box::new(persons),
-                Box::new(observed),
-                Box::new(archived),
-                Box::new(fields),
-            ],
-        )
+        Ok(())
     }
 
     fn crm_records_of_many(
@@ -299,3 +310,14 @@ impl RecordTx for PgTx<'_> {
         Ok(())
     }
 }
+
+/// Rows of dropped files, new by construction (see `upsert_records`).
+const INSERT_RECORDS: &str = "INSERT INTO source_records (connector, locator_key, locator, person_id, observed_at, archived, fields)
+     SELECT $1, * FROM unnest($2::text[], $3::text[], $4::bigint[], $5::text[], $6::bool[], $7::text[])";
+
+/// CRM records, which a pull brings again whenever they change.
+const UPSERT_RECORDS: &str = "INSERT INTO source_records (connector, locator_key, locator, person_id, observed_at, archived, fields)
+     SELECT $1, * FROM unnest($2::text[], $3::text[], $4::bigint[], $5::text[], $6::bool[], $7::text[])
+     ON CONFLICT (connector, locator_key) DO UPDATE SET locator = excluded.locator,
+       person_id = excluded.person_id, observed_at = excluded.observed_at,
+       archived = excluded.archived, fields = excluded.fields, pushed_tier = NULL";

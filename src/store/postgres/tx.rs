@@ -17,6 +17,8 @@ pub(super) struct PgTx<'c> {
     pub(super) db: &'c Db,
     /// Person ids taken from the sequence and not handed out yet.
     pub(super) ids: std::collections::VecDeque<i64>,
+    /// How many ids it took from the sequence so far.
+    pub(super) ids_taken: i64,
     /// Ids handed out by this transaction and not saved yet: their persons are new, written by
     /// a plain `INSERT`.
     pub(super) new_ids: std::collections::HashSet<i64>,
@@ -49,6 +51,7 @@ impl<'c> PgTx<'c> {
         Ok(PgTx {
             db,
             ids: Default::default(),
+            ids_taken: 0,
             new_ids: Default::default(),
             keys,
             tx_keys: TxKeys::default(),
@@ -163,5 +166,59 @@ mod tests {
         tx.upsert_records("hubspot", &[(&good, 1)]).unwrap();
         tx.commit().unwrap();
         assert!(store.holds_records("hubspot").unwrap());
+    }
+
+    #[test]
+    fn a_file_row_goes_in_once_and_a_crm_record_is_replaced() {
+        // GIVEN a store holding a row of a dropped file and a CRM record
+        let url = leadsync_test_postgres::Cluster::get().fresh_db();
+        let mut store = PgStore::open(&url, None).unwrap();
+        let row = |email: &str| SourceRecord {
+            locator: Locator::File {
+                hash: "h".into(),
+                name: "f.csv".into(),
+                row: 2,
+            },
+            observed_at: chrono::Utc::now(),
+            values: vec![(Field::Email, email.into())],
+            archived: false,
+        };
+        let contact = |email: &str| SourceRecord {
+            locator: Locator::Crm { id: "7".into() },
+            values: vec![(Field::Email, email.into())],
+            ..row(email)
+        };
+        let mut tx = store.begin().unwrap();
+        tx.upsert_records("drops", &[(&row("a@x.io"), 1)]).unwrap();
+        tx.upsert_records("hubspot", &[(&contact("a@x.io"), 1)])
+            .unwrap();
+        tx.commit().unwrap();
+
+        // WHEN the CRM record comes again, changed
+        let mut tx = store.begin().unwrap();
+        tx.upsert_records("hubspot", &[(&contact("b@x.io"), 2)])
+            .unwrap();
+        tx.commit().unwrap();
+        // THEN it is replaced
+        let records = store.records_of(2).unwrap();
+        assert_eq!(records.len(), 1, "{records:?}");
+
+        // WHEN the file row is offered again (its cursor would have moved past it)
+        let mut tx = store.begin().unwrap();
+        let err = match tx.upsert_records("drops", &[(&row("c@x.io"), 3)]) {
+            Ok(()) => tx.commit().unwrap_err(),
+            Err(e) => {
+                drop(tx);
+                e
+            }
+        };
+        // THEN it is refused as a constraint error, and the stored row stays as it was
+        assert_eq!(
+            err.kind(),
+            crate::store::StoreErrorKind::Constraint,
+            "{err}"
+        );
+        assert!(store.records_of(3).unwrap().is_empty());
+        assert_eq!(store.records_of(1).unwrap().len(), 1);
     }
 }
