@@ -140,27 +140,41 @@ async fn authorised(State(state): State<Handle>, request: Request, next: Next) -
     let Some(token) = &state.token else {
         return next.run(request).await;
     };
-    let given = request
-        .headers()
+    if carries_token(request.headers(), token) {
+        return next.run(request).await;
+    }
+    (
+        StatusCode::UNAUTHORIZED,
+        [(header::WWW_AUTHENTICATE, "Bearer")],
+        "a bearer token is required (admin.token)\n",
+    )
+        .into_response()
+}
+
+/// The leases held at `now`: an expired row's holder is gone (or paused past it).
+pub(super) fn live_leases(
+    store: &mut dyn Store,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<Vec<crate::store::Lease>, crate::store::StoreError> {
+    Ok(store
+        .leases()?
+        .into_iter()
+        .filter(|l| l.expires_at > now)
+        .collect())
+}
+
+/// Whether a request's `Authorization: Bearer` header carries the admin token.
+pub(super) fn carries_token(headers: &axum::http::HeaderMap, token: &SecretString) -> bool {
+    headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
-        .and_then(bearer);
-    match given {
-        Some(given) if same(given.as_bytes(), token.expose_secret().as_bytes()) => {
-            next.run(request).await
-        }
-        _ => (
-            StatusCode::UNAUTHORIZED,
-            [(header::WWW_AUTHENTICATE, "Bearer")],
-            "a bearer token is required (admin.token)\n",
-        )
-            .into_response(),
-    }
+        .and_then(bearer)
+        .is_some_and(|given| same(given.as_bytes(), token.expose_secret().as_bytes()))
 }
 
 /// The token of an `Authorization: Bearer <token>` value. The scheme's name is
 /// case-insensitive (RFC 7235: `bearer`, `BEARER`), and spaces may follow it.
-pub(super) fn bearer(value: &str) -> Option<&str> {
+fn bearer(value: &str) -> Option<&str> {
     let (scheme, token) = value.split_once(' ')?;
     scheme
         .eq_ignore_ascii_case("bearer")
@@ -330,13 +344,7 @@ fn status_of(state: &AdminState, store: &mut dyn Store) -> Answer<Json<serde_jso
     let tiers = store.tier_counts().map_err(internal)?;
     let dead_letters = store.dead_letters(50).map_err(internal)?;
     let now = chrono::Utc::now();
-    // Live leases only: an expired row's holder is gone (or paused past it).
-    let leases: Vec<_> = store
-        .leases()
-        .map_err(internal)?
-        .into_iter()
-        .filter(|l| l.expires_at > now)
-        .collect();
+    let leases = live_leases(store, now).map_err(internal)?;
     let lease_view = |l: &crate::store::Lease| {
         serde_json::json!({
             "name": l.name,

@@ -17,7 +17,7 @@ mod sync;
 
 pub(super) use auth::Sessions;
 
-use super::admin::{AdminState, Handle, bearer, same};
+use super::admin::{AdminState, Handle, carries_token, same};
 use axum::extract::{Form, Path, Query, Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::middleware::{self, Next};
@@ -94,13 +94,7 @@ async fn guard(State(state): State<Handle>, mut request: Request, next: Next) ->
         response.headers_mut().append(header::SET_COOKIE, cookie);
         return secured(response);
     };
-    let by_bearer = request
-        .headers()
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(bearer)
-        .is_some_and(|given| same(given.as_bytes(), token.expose_secret().as_bytes()));
-    if by_bearer {
+    if carries_token(request.headers(), token) {
         request.extensions_mut().insert(Access::Bearer);
         return secured(next.run(request).await);
     }

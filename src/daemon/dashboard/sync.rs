@@ -64,11 +64,7 @@ pub(super) fn read(
     Ok(SyncData {
         connectors,
         dead: store.dead_letters(DEAD)?,
-        leases: store
-            .leases()?
-            .into_iter()
-            .filter(|l| l.expires_at > now)
-            .collect(),
+        leases: super::super::admin::live_leases(store, now)?,
         instance: instance.to_string(),
         now,
     })

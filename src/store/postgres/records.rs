@@ -16,13 +16,22 @@ fn read_cursor(db: &Db, connector: &str, stream: &str) -> Result<Option<Cursor>,
             "SELECT version, pos_a, pos_b, finished, state FROM cursors WHERE connector = $1 AND stream = $2",
             &[&connector, &stream],
         )?
-        .map(|r| Cursor {
-            stream: stream.to_string(),
-            version: r.get::<_, i64>(0) as u32,
-            position: CursorPosition(r.get::<_, i64>(1) as u64, r.get::<_, i64>(2) as u64),
-            finished: r.get(3),
-            state: r.get(4),
-        }))
+        .map(|r| cursor_at(&r, stream.to_string(), 0)))
+}
+
+/// The cursor of `stream` in a row's columns `version, pos_a, pos_b, finished, state` from
+/// column `first` on.
+pub(super) fn cursor_at(r: &tokio_postgres::Row, stream: String, first: usize) -> Cursor {
+    Cursor {
+        stream,
+        version: r.get::<_, i64>(first) as u32,
+        position: CursorPosition(
+            r.get::<_, i64>(first + 1) as u64,
+            r.get::<_, i64>(first + 2) as u64,
+        ),
+        finished: r.get(first + 3),
+        state: r.get(first + 4),
+    }
 }
 
 impl RecordStore for PgStore {

@@ -34,16 +34,7 @@ impl ReportStore for PgStore {
             .iter()
             .map(|r| {
                 Ok(StreamSummary {
-                    cursor: leadsync_connector_core::Cursor {
-                        stream: r.get(0),
-                        version: r.get::<_, i64>(1) as u32,
-                        position: leadsync_connector_core::CursorPosition(
-                            r.get::<_, i64>(2) as u64,
-                            r.get::<_, i64>(3) as u64,
-                        ),
-                        finished: r.get(4),
-                        state: r.get(5),
-                    },
+                    cursor: super::records::cursor_at(r, r.get(0), 1),
                     updated_at: parse_ts(r.get(6))?,
                     rejects: r.get::<_, i64>(7) as u64,
                 })

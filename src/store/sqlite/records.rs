@@ -21,16 +21,29 @@ pub(super) fn read_cursor(
     )?;
     let cursor = stmt
         .query_row(params![connector, stream], |r| {
-            Ok(Cursor {
-                stream: stream.to_string(),
-                version: r.get(0)?,
-                position: CursorPosition(r.get::<_, i64>(1)? as u64, r.get::<_, i64>(2)? as u64),
-                finished: r.get(3)?,
-                state: r.get(4)?,
-            })
+            cursor_at(r, stream.to_string(), 0)
         })
         .optional()?;
     Ok(cursor)
+}
+
+/// The cursor of `stream` in a row's columns `version, pos_a, pos_b, finished, state` from
+/// column `first` on.
+pub(super) fn cursor_at(
+    r: &rusqlite::Row<'_>,
+    stream: String,
+    first: usize,
+) -> rusqlite::Result<Cursor> {
+    Ok(Cursor {
+        stream,
+        version: r.get(first)?,
+        position: CursorPosition(
+            r.get::<_, i64>(first + 1)? as u64,
+            r.get::<_, i64>(first + 2)? as u64,
+        ),
+        finished: r.get(first + 3)?,
+        state: r.get(first + 4)?,
+    })
 }
 
 impl RecordStore for SqliteStore {

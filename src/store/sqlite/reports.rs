@@ -26,16 +26,7 @@ impl ReportStore for SqliteStore {
         let mut stmt = self.conn.prepare_cached(crate::store::reports::STREAMS)?;
         let rows = stmt.query_map(rusqlite::params![connector, limit], |r| {
             Ok((
-                leadsync_connector_core::Cursor {
-                    stream: r.get(0)?,
-                    version: r.get(1)?,
-                    position: leadsync_connector_core::CursorPosition(
-                        r.get::<_, i64>(2)? as u64,
-                        r.get::<_, i64>(3)? as u64,
-                    ),
-                    finished: r.get(4)?,
-                    state: r.get(5)?,
-                },
+                super::records::cursor_at(r, r.get(0)?, 1)?,
                 r.get::<_, String>(6)?,
                 r.get::<_, i64>(7)?,
             ))
